@@ -1,0 +1,1 @@
+"""The pure compiler: project text -> feature IR -> plans. Never imports skewless.runtime."""

@@ -1,0 +1,86 @@
+"""``profiles.yml``: which batch engine, online store and stream source each target uses.
+
+Rendered with Jinja first, so secrets come from ``{{ env_var('PGPASSWORD') }}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from .base import Frozen
+
+
+class DuckDBBatch(Frozen):
+    engine: Literal["duckdb"] = "duckdb"
+    path: str = ":memory:"
+    threads: int | None = None
+
+
+class PostgresBatch(Frozen):
+    engine: Literal["postgres"]
+    dsn: str
+    schema_: str = Field("public", alias="schema")
+
+
+class SparkBatch(Frozen):
+    engine: Literal["spark"]
+    master: str = "local[2]"
+    conf: dict[str, str] = {}
+
+
+BatchTarget = Annotated[Union[DuckDBBatch, PostgresBatch, SparkBatch], Field(discriminator="engine")]
+
+
+class SQLiteStore(Frozen):
+    store: Literal["sqlite"] = "sqlite"
+    path: str = "target/online.sqlite"
+
+
+class PostgresStore(Frozen):
+    store: Literal["postgres"]
+    dsn: str
+    table_prefix: str = "skewless_"
+
+
+OnlineTarget = Annotated[Union[SQLiteStore, PostgresStore], Field(discriminator="store")]
+
+
+class FileStream(Frozen):
+    kind: Literal["file"] = "file"
+    follow: bool = False
+
+
+class KafkaStream(Frozen):
+    kind: Literal["kafka"]
+    brokers: list[str]
+    dead_letter_topic: str | None = None
+    add_config: dict[str, str] = {}
+
+
+StreamTarget = Annotated[Union[FileStream, KafkaStream], Field(discriminator="kind")]
+
+
+class Target(Frozen):
+    batch: BatchTarget = DuckDBBatch()
+    online: OnlineTarget = SQLiteStore()
+    stream: StreamTarget = FileStream()
+    workers: int = Field(1, ge=1)
+    recovery_dir: str | None = None
+    serve_token: str | None = None
+
+
+class Profile(Frozen):
+    target: str = "dev"
+    targets: dict[str, Target] = {"dev": Target()}
+
+    @model_validator(mode="after")
+    def _target_exists(self) -> "Profile":
+        if self.target not in self.targets:
+            raise ValueError(f"default target {self.target!r} is not among targets: {', '.join(self.targets)}")
+        return self
+
+
+class ProfilesFile(Frozen):
+    profiles: dict[str, Profile]

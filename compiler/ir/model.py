@@ -1,0 +1,128 @@
+"""The feature IR: the one contract between compiler/ and runtime/.
+
+A `FeatureView` is the lowered form of one ``features/*.sql`` file. It is small, frozen, typed and
+JSON-serializable (``model_dump(mode="json")``). Scalar expressions are kept as SQL text in the
+canonical dialect (`CANONICAL_DIALECT`) over the input's column names; inside output expressions
+an aggregate is referenced as the column ``__<aggregate id>`` (for example ``__a0``). Engines parse
+that text with sqlglot; the set of functions that can appear is fixed by `lower.scalars`.
+
+Frame offsets are exact integers: microseconds for RANGE frames over the timestamp, row counts
+for ROWS frames. See docs/ir.md for the full description.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+IR_VERSION = 1
+CANONICAL_DIALECT = "postgres"
+
+AggFunc = Literal[
+    "count_star", "count", "count_distinct", "sum", "avg", "min", "max",
+    "var_samp", "var_pop", "stddev_samp", "stddev_pop", "bool_or", "bool_and",
+    "first_value", "last_value", "lag",
+]
+ORDER_INDEPENDENT: frozenset[str] = frozenset(
+    {"count_star", "count", "count_distinct", "sum", "avg", "min", "max", "var_samp", "var_pop",
+     "stddev_samp", "stddev_pop", "bool_or", "bool_and"}
+)
+
+
+class IRModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Bound(IRModel):
+    """A frame bound. ``offset`` is µs (RANGE) or rows (ROWS); None with ``unbounded``/``current``."""
+
+    kind: Literal["unbounded_preceding", "preceding", "current_row"]
+    offset: int | None = None
+
+
+class Frame(IRModel):
+    mode: Literal["range", "rows"]
+    start: Bound
+    end: Bound
+    exclude: Literal["no_others", "current_row", "group", "ties"] = "no_others"
+
+    @property
+    def reach(self) -> int | None:
+        """How far back the frame reaches (µs or rows); None when unbounded (lifetime)."""
+        return None if self.start.kind == "unbounded_preceding" else (self.start.offset or 0)
+
+
+class Aggregate(IRModel):
+    """One window function call.
+
+    ``arg`` is None for COUNT(*). ``filter`` is the FILTER (WHERE ...) predicate. ``order`` is the
+    ORDER BY column list: the timestamp first, then tie-break columns. LAG has no frame and carries
+    ``offset``/``default``; every other function has a frame.
+    """
+
+    id: str
+    func: AggFunc
+    arg: str | None = None
+    arg_type: str | None = None
+    filter: str | None = None
+    frame: Frame | None = None
+    order: list[str]
+    offset: int = 1
+    default: str | None = None
+    type: str
+    sql: str
+
+
+class OutputColumn(IRModel):
+    """One select-list item. ``kind`` says whether it reads aggregates (``feature``) or only the
+    current event (``passthrough`` for a bare column, ``scalar`` for an expression of columns)."""
+
+    name: str
+    type: str
+    expr: str
+    kind: Literal["passthrough", "scalar", "feature"]
+    aggregates: list[str] = []
+
+
+class Input(IRModel):
+    kind: Literal["source", "view"]
+    name: str
+
+
+class ColumnType(IRModel):
+    name: str
+    type: str
+
+
+class FeatureView(IRModel):
+    name: str
+    path: str
+    description: str = ""
+    tags: list[str] = []
+    online: bool = True
+    input: Input
+    root_source: str
+    input_columns: list[ColumnType]
+    timestamp: str
+    unique_key: list[str] = []
+    entity: list[str]
+    where: str | None = None
+    columns: list[OutputColumn]
+    aggregates: list[Aggregate]
+    depends_on: list[str] = []
+    allowed_lateness_us: int
+    sql: str
+    fingerprint: str = ""
+
+    def column(self, name: str) -> OutputColumn:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def aggregate(self, agg_id: str) -> Aggregate:
+        for a in self.aggregates:
+            if a.id == agg_id:
+                return a
+        raise KeyError(agg_id)

@@ -1,0 +1,60 @@
+"""The scalar part of the SQL surface: which expression nodes a view may use around aggregates."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..errors import ViewError
+from .positions import Locator
+
+ALLOWED: tuple[type[exp.Expression], ...] = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
+    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv,
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike,
+    exp.NullSafeEQ, exp.NullSafeNEQ,
+    exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Cast, exp.DataType, exp.DataTypeParam, exp.Var,
+    exp.Extract, exp.Interval, exp.TimestampTrunc, exp.DateTrunc,
+    exp.DPipe, exp.Concat, exp.Lower, exp.Upper, exp.Length, exp.Substring, exp.Trim, exp.Left, exp.Right,
+    exp.Replace, exp.StrPosition,
+    exp.Abs, exp.Ln, exp.Log, exp.Exp, exp.Sqrt, exp.Pow, exp.Round, exp.Floor, exp.Ceil, exp.Sign,
+    exp.Greatest, exp.Least, exp.Tuple,
+)
+
+NON_DETERMINISTIC: tuple[type[exp.Expression], ...] = (
+    exp.Rand, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Uuid,
+)
+NON_DETERMINISTIC_NAMES = {"now", "clock_timestamp", "statement_timestamp", "transaction_timestamp", "random",
+                           "gen_random_uuid", "uuid_generate_v4", "timeofday", "setseed"}
+
+
+def check_scalar(node: exp.Expression, loc: Locator, where: str) -> None:
+    """Reject anything in ``node`` (windows already replaced) that is outside the scalar surface."""
+    for sub in node.walk():
+        if isinstance(sub, (exp.Subquery, exp.Select, exp.Exists)):
+            raise ViewError(f"subquery in {where}", "feature views are one SELECT over one source: no subqueries",
+                            loc.search_back("SELECT", loc.offset(sub) or 0) if isinstance(sub, exp.Select) else loc.offset(sub))
+        if isinstance(sub, NON_DETERMINISTIC) or (
+            isinstance(sub, exp.Anonymous) and str(sub.this).lower() in NON_DETERMINISTIC_NAMES
+        ):
+            name = sub.sql_name() if not isinstance(sub, exp.Anonymous) else str(sub.this)
+            raise ViewError(f"{name.lower()}() is non-deterministic",
+                            "stream and batch must agree row for row: derive times from the event timestamp instead",
+                            loc.offset(sub))
+        if isinstance(sub, exp.AggFunc) and not isinstance(sub.parent, exp.Window):
+            raise ViewError(f"aggregate {sub.sql_name()}() without OVER",
+                            "feature views compute per-event window aggregates: add OVER (PARTITION BY ... ORDER BY ...)",
+                            loc.offset(sub))
+        if isinstance(sub, exp.Anonymous):
+            raise ViewError(f"unknown or unsupported function {sub.name}()",
+                            "see docs/sql-surface.md for the functions a feature view can use", loc.offset(sub))
+        if isinstance(sub, exp.Window):
+            continue
+        if not isinstance(sub, ALLOWED):
+            raise ViewError(f"{_label(sub)} is not supported in a feature view",
+                            "see docs/sql-surface.md for the supported SQL surface", loc.offset(sub))
+
+
+def _label(node: exp.Expression) -> str:
+    if isinstance(node, exp.Func):
+        return f"function {node.sql_name()}()"
+    return f"expression {type(node).__name__.upper()}"

@@ -1,0 +1,329 @@
+"""Lower one rendered view (a SELECT) into a `FeatureView` IR node."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from ..errors import ViewError
+from ..ir import CANONICAL_DIALECT, ORDER_INDEPENDENT, Aggregate, ColumnType, FeatureView, Frame, Input, OutputColumn
+from .aggregates import check_types, split_call
+from .frames import lower_frame, resolve_window
+from .positions import Locator
+from .scalars import check_scalar
+from .types import annotate
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    """What a view reads: a source, or another view's per-event output."""
+
+    kind: str  # "source" | "view"
+    name: str
+    root_source: str
+    columns: dict[str, str]
+    timestamp: str
+    unique_key: list[str]
+    allowed_lateness_us: int
+
+
+@dataclass(frozen=True)
+class ViewMeta:
+    name: str
+    path: str
+    description: str
+    tags: list[str]
+    online: bool
+    dialect: str
+
+
+def parse_single_select(sql: str, dialect: str, loc: Locator) -> exp.Select:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except ParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        offset = _offset_of(sql, err.get("line"), err.get("col"), err.get("highlight") or "")
+        desc = (err.get("description") or str(exc)).split("\n")[0]
+        raise ViewError(f"SQL syntax error: {desc}", "check the SQL near this point", offset) from None
+    except TokenError as exc:
+        m = re.search(r"Line (\d+), Col: (\d+)", str(exc))
+        offset = _offset_of(sql, int(m.group(1)), int(m.group(2)), "") if m else 0
+        raise ViewError(f"SQL syntax error: {str(exc).splitlines()[0]}", "check quotes and brackets", offset) from None
+    if not statements:
+        raise ViewError("the view is empty", "write one SELECT ... FROM {{ source('name') }}", 0)
+    if len(statements) > 1:
+        raise ViewError("a view file must contain exactly one statement", "put each view in its own .sql file",
+                        loc.offset(statements[1]))
+    stmt = statements[0]
+    if isinstance(stmt, exp.SetOperation):
+        word = type(stmt).__name__.upper()
+        raise ViewError(f"{word} (set operation) is not supported", "a feature view is one SELECT over one source",
+                        loc.search(word, loc.offset(stmt.left) or 0))
+    if not isinstance(stmt, exp.Select):
+        raise ViewError(f"a view must be a SELECT, not {stmt.key.upper()}", "write SELECT ... FROM {{ source('name') }}",
+                        loc.offset(stmt) or 0)
+    return stmt
+
+
+def _offset_of(sql: str, line: int | None, col: int | None, highlight: str) -> int:
+    if not line:
+        return 0
+    lines = sql.split("\n")
+    start = sum(len(l) + 1 for l in lines[: line - 1])
+    return max(start + (col or 1) - len(highlight), start)
+
+
+def _check_shape(select: exp.Select, loc: Locator) -> None:
+    checks = [
+        ("with", "WITH (common table expressions)", "write one SELECT over {{ source() }} or {{ ref() }}", "WITH"),
+        ("distinct", "SELECT DISTINCT", "every input event yields one output row; drop DISTINCT", "DISTINCT"),
+        ("group", "GROUP BY", "use window functions: SUM(x) OVER (PARTITION BY key ORDER BY ts ...)", "GROUP"),
+        ("having", "HAVING", "filter inputs with WHERE or aggregates with FILTER (WHERE ...)", "HAVING"),
+        ("qualify", "QUALIFY", "filter inputs with WHERE", "QUALIFY"),
+        ("order", "ORDER BY on the view", "row order is not part of a view's result; remove it", "ORDER\\s+BY"),
+        ("limit", "LIMIT", "a view returns one row per event; remove LIMIT", "LIMIT"),
+        ("offset", "OFFSET", "a view returns one row per event; remove OFFSET", "OFFSET"),
+        ("joins", "JOIN", "a view reads one source; join features in the model definition instead", "JOIN"),
+    ]
+    for key, what, hint, word in checks:
+        node = select.args.get(key)
+        if node:
+            at = node[0] if isinstance(node, list) else node
+            found = loc.search(word, 0)
+            raise ViewError(f"{what} is not supported in a feature view", hint, found if found is not None else loc.offset(at))
+
+
+def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema]) -> FeatureView:
+    """``inputs`` maps the rendered table names (from source()/ref()) to their schemas."""
+    loc = Locator(sql)
+    select = parse_single_select(sql, meta.dialect, loc)
+    _check_shape(select, loc)
+    source = _resolve_from(select, inputs, loc)
+    aliases = {source.name}
+    table = select.args["from_"].this
+    if table.alias:
+        aliases = {table.alias}
+    _resolve_columns(select, source, aliases, loc)
+
+    where_sql = None
+    where = select.args.get("where")
+    if where is not None:
+        if where.find(exp.Window):
+            raise ViewError("window functions are not allowed in WHERE", "WHERE filters input events before windows run",
+                            loc.offset(where.find(exp.Window)))
+        check_scalar(where.this, loc, "WHERE")
+        wtype = annotate(_bare(where.this), source.columns)
+        if wtype not in ("boolean", "unknown"):
+            raise ViewError(f"WHERE must be a boolean condition, got {wtype}", "e.g. WHERE status = 'approved'",
+                            loc.offset(where.this))
+        where_sql = _bare(where.this).sql(CANONICAL_DIALECT)
+
+    named = {w.this.name: w for w in select.args.get("windows") or []}
+    lowering = _Aggregates(source, named, loc)
+    columns: list[OutputColumn] = []
+    seen: dict[str, exp.Expression] = {}
+    for item in select.expressions:
+        if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+            raise ViewError("SELECT * is not supported", "list the columns the view outputs", loc.offset(item))
+        if isinstance(item, exp.Alias):
+            name, body = item.alias, item.this
+        elif isinstance(item, exp.Column):
+            name, body = item.name, item
+        else:
+            raise ViewError("every computed column needs a name", "add AS <name>", loc.offset(item))
+        if name in seen:
+            raise ViewError(f"duplicate output column {name!r}", "give each column a distinct name",
+                            loc.offset(item.args.get("alias") or item))
+        seen[name] = item
+        columns.append(lowering.output(name, body))
+
+    entity = lowering.entity or []
+    if not lowering.aggregates:
+        raise ViewError("the view has no window function", "a feature view computes at least one aggregate OVER (...)",
+                        loc.offset(select.expressions[0]))
+    depends = [source.name] if source.kind == "view" else []
+    return FeatureView(
+        name=meta.name, path=meta.path, description=meta.description, tags=meta.tags, online=meta.online,
+        input=Input(kind=source.kind, name=source.name), root_source=source.root_source,
+        input_columns=[ColumnType(name=k, type=v) for k, v in source.columns.items()],
+        timestamp=source.timestamp, unique_key=source.unique_key, entity=entity, where=where_sql,
+        columns=columns, aggregates=lowering.aggregates, depends_on=depends,
+        allowed_lateness_us=source.allowed_lateness_us, sql=sql,
+    )
+
+
+def _resolve_from(select: exp.Select, inputs: dict[str, InputSchema], loc: Locator) -> InputSchema:
+    from_ = select.args.get("from_")
+    if from_ is None:
+        raise ViewError("the view has no FROM", "read one source: FROM {{ source('name') }}", loc.offset(select))
+    target = from_.this
+    if isinstance(target, exp.Subquery):
+        raise ViewError("subquery in FROM", "read a source or view directly: FROM {{ source('name') }} or {{ ref('view') }}",
+                        loc.offset(target))
+    if not isinstance(target, exp.Table) or target.args.get("db") or target.name not in inputs:
+        raise ViewError(f"FROM {target.sql()} is not a declared source",
+                        "read inputs through Jinja: FROM {{ source('name') }} or {{ ref('view') }}", loc.offset(target))
+    if not target.this.quoted:
+        raise ViewError(f"FROM {target.name} must be written with source() or ref()",
+                        f"write FROM {{{{ source('{target.name}') }}}}", loc.offset(target))
+    return inputs[target.name]
+
+
+def _resolve_columns(select: exp.Select, source: InputSchema, aliases: set[str], loc: Locator) -> None:
+    window_names = {w.this.name for w in select.args.get("windows") or []}
+    for col in select.find_all(exp.Column):
+        if isinstance(col.this, exp.Star):
+            continue
+        if col.table and col.table not in aliases:
+            raise ViewError(f"unknown table {col.table!r} in {col.sql()}", f"the view reads {', '.join(sorted(aliases))}",
+                            loc.offset(col))
+        if col.name not in source.columns:
+            if not col.table and col.name in window_names and isinstance(col.parent, exp.Window):
+                continue
+            close = difflib.get_close_matches(col.name, list(source.columns), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ViewError(f"unknown column {col.name!r} in {source.kind} {source.name!r}",
+                            f"{hint}columns: {', '.join(source.columns)}", loc.offset(col))
+
+
+def _bare(node: exp.Expression) -> exp.Expression:
+    """A copy with table qualifiers removed (IR expressions name input columns only)."""
+    def strip(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, exp.Column) and n.table:
+            return exp.column(n.name, quoted=n.this.quoted)
+        return n
+    return node.copy().transform(strip)
+
+
+class _Aggregates:
+    def __init__(self, source: InputSchema, named: dict[str, exp.Window], loc: Locator):
+        self.source = source
+        self.named = named
+        self.loc = loc
+        self.aggregates: list[Aggregate] = []
+        self.by_sql: dict[str, str] = {}
+        self.entity: list[str] | None = None
+        self.entity_node: exp.Expression | None = None
+
+    def output(self, name: str, body: exp.Expression) -> OutputColumn:
+        for w in body.find_all(exp.Window):
+            inner = w.this.find(exp.Window)
+            if inner is not None:
+                raise ViewError("window function nested inside a window function",
+                                "compute the inner window in an upstream view and ref() it", self.loc.offset(inner))
+        ids: list[str] = []
+
+        def swap(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Window):
+                ids.append(self.lower(node))
+                return exp.column(f"__{ids[-1]}")
+            return node
+
+        replaced = body.copy().transform(swap)
+        check_scalar(replaced, self.loc, "the select list")
+        bare = _bare(replaced)
+        types = dict(self.source.columns)
+        types.update({f"__{a.id}": a.type for a in self.aggregates})
+        out_type = annotate(bare, types)
+        kind = "feature" if ids else ("passthrough" if isinstance(body, exp.Column) else "scalar")
+        return OutputColumn(name=name, type=out_type, expr=bare.sql(CANONICAL_DIALECT), kind=kind, aggregates=ids)
+
+    def lower(self, window: exp.Window) -> str:
+        loc = self.loc
+        call = split_call(window, loc)
+        parts = resolve_window(window, self.named, loc)
+        self._check_entity(parts.partition, window)
+        order = self._check_order(parts.order, window)
+        frame: Frame | None = None
+        if call.func != "lag":
+            frame = lower_frame(parts.spec, loc, window)
+        if call.func in ("first_value", "last_value") and frame is not None and frame.mode == "range" \
+                and frame.start.kind == "preceding":
+            raise ViewError(f"{call.func.upper()}() over a RANGE INTERVAL frame has no total order",
+                            "SQL allows one ORDER BY column with an INTERVAL frame, so ties are ambiguous: "
+                            "use a ROWS frame with ORDER BY ts, <unique key>, or MIN()/MAX()", loc.offset(call.node))
+        needs_total = call.func not in ORDER_INDEPENDENT or (frame is not None and frame.mode == "rows")
+        if frame is not None and frame.mode == "range" and frame.start.kind == "preceding" and len(order) > 1:
+            raise ViewError("RANGE with an INTERVAL offset needs exactly one ORDER BY column (the timestamp)",
+                            "peers at the same timestamp are included together; drop the tie-break columns",
+                            loc.offset(parts.order[1]))
+        if needs_total:
+            self._check_total(order, call.func, frame, window)
+        for sub, what in ((call.arg, "the argument"), (call.filter, "FILTER"), (call.default, "the LAG default")):
+            if sub is not None:
+                check_scalar(sub, loc, what)
+        arg_type, result_type = check_types(call, self.source.columns, loc)
+        if call.func == "lag" and call.default is not None:
+            result_type = arg_type or result_type
+        resolved = exp.Window(this=window.this.copy(), partition_by=[p.copy() for p in parts.partition],
+                              order=exp.Order(expressions=[o.copy() for o in parts.order]),
+                              spec=parts.spec.copy() if parts.spec is not None and call.func != "lag" else None)
+        canonical = _bare(resolved).sql(CANONICAL_DIALECT)
+        if canonical in self.by_sql:
+            return self.by_sql[canonical]
+        agg = Aggregate(
+            id=f"a{len(self.aggregates)}", func=call.func,
+            arg=_bare(call.arg).sql(CANONICAL_DIALECT) if call.arg is not None else None, arg_type=arg_type,
+            filter=_bare(call.filter).sql(CANONICAL_DIALECT) if call.filter is not None else None,
+            frame=frame, order=order, offset=call.offset,
+            default=_bare(call.default).sql(CANONICAL_DIALECT) if call.default is not None else None,
+            type=result_type, sql=canonical,
+        )
+        self.aggregates.append(agg)
+        self.by_sql[canonical] = agg.id
+        return agg.id
+
+    def _check_entity(self, partition: list[exp.Expression], window: exp.Window) -> None:
+        loc = self.loc
+        if not partition:
+            raise ViewError("window without PARTITION BY", "features are per entity: PARTITION BY the entity key (e.g. user_id)",
+                            loc.keyword_in(window, "OVER"))
+        names = []
+        for p in partition:
+            if not isinstance(p, exp.Column):
+                raise ViewError("PARTITION BY must list plain columns", "compute the key in an upstream view if needed",
+                                loc.offset(p))
+            names.append(p.name)
+        if self.entity is None:
+            self.entity, self.entity_node = names, partition[0]
+        elif sorted(names) != sorted(self.entity):
+            raise ViewError(f"PARTITION BY ({', '.join(names)}) differs from ({', '.join(self.entity)}) used earlier in the view",
+                            "a view has one entity key: put features of other entities in their own view",
+                            loc.offset(partition[0]))
+
+    def _check_order(self, order: list[exp.Ordered], window: exp.Window) -> list[str]:
+        loc, ts = self.loc, self.source.timestamp
+        if not order:
+            raise ViewError("window without ORDER BY covers the whole partition, including future events",
+                            f"add ORDER BY {ts}", loc.keyword_in(window, "OVER"))
+        names = []
+        for i, o in enumerate(order):
+            col = o.this
+            if not isinstance(col, exp.Column):
+                raise ViewError("ORDER BY must list plain columns", f"order by {ts}, then unique tie-break columns", loc.offset(col))
+            if i == 0 and col.name != ts:
+                raise ViewError(f"ORDER BY {col.name} is not the timestamp column {ts!r}",
+                                f"windows are over event time: ORDER BY {ts}", loc.offset(col))
+            if o.args.get("desc"):
+                raise ViewError(f"ORDER BY {col.name} DESC", "windows look back in time: order ascending",
+                                loc.offset(col))
+            names.append(col.name)
+        return names
+
+    def _check_total(self, order: list[str], func: str, frame: Frame | None, window: exp.Window) -> None:
+        key = self.source.unique_key
+        what = f"{func.upper()}()" if frame is None or func not in ORDER_INDEPENDENT else "a ROWS frame"
+        if not key:
+            raise ViewError(f"{what} needs a total order, but {self.source.kind} {self.source.name!r} declares no unique key",
+                            "declare unique_key for the source and ORDER BY ts, <unique key>",
+                            self.loc.keyword_in(window, "ORDER\\s+BY"))
+        covered = set(order[1:]) | set(self.entity or [])
+        if not set(key) <= covered:
+            raise ViewError(f"{what} needs a total order: ORDER BY {', '.join(order)} has ties",
+                            f"add the unique key as tie-break: ORDER BY {', '.join([order[0], *key])}",
+                            self.loc.keyword_in(window, "ORDER\\s+BY"))

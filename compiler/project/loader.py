@@ -1,0 +1,198 @@
+"""Read a project directory: project file, profiles, sources, models, macros and view files.
+
+Nothing here executes anything; every problem becomes a `Diagnostic` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from pydantic import BaseModel, ValidationError
+
+from ..config import ModelDef, ModelsFile, Profile, ProjectConfig, SourceDef, SourcesFile, Target
+from ..config.project import PROJECT_FILE
+from ..errors import Diagnostic, DiagnosticBag, SkewlessError
+from ..render.context import TemplateCallError, env_var_value
+from .yaml_positions import PosDict, load_yaml_text, locate
+
+PROFILES_FILE = "profiles.yml"
+
+
+@dataclass
+class ViewFile:
+    name: str
+    path: Path
+    rel: str
+    text: str
+
+
+@dataclass
+class Project:
+    root: Path
+    config: ProjectConfig
+    vars: dict[str, Any]
+    target_name: str
+    target: Target
+    sources: dict[str, SourceDef] = field(default_factory=dict)
+    source_files: dict[str, str] = field(default_factory=dict)
+    models: dict[str, ModelDef] = field(default_factory=dict)
+    model_files: dict[str, tuple[str, Any, int]] = field(default_factory=dict)
+    views: dict[str, ViewFile] = field(default_factory=dict)
+    macro_files: list[Path] = field(default_factory=list)
+    diagnostics: DiagnosticBag = field(default_factory=DiagnosticBag)
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+    @property
+    def target_dir(self) -> Path:
+        return self.root / self.config.target_path
+
+
+def _validate(model: type[BaseModel], data: Any, path: str, bag: DiagnosticBag) -> BaseModel | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            line, col = locate(data, tuple(err["loc"]))
+            where = ".".join(str(p) for p in err["loc"]) or "file"
+            msg = err["msg"].removeprefix("Value error, ")
+            bag.add(path, line, col, f"{where}: {msg}", f"see docs/project.md for the {model.__name__} fields")
+        return None
+
+
+def _render_yaml(path: Path, display: str, bag: DiagnosticBag) -> Any:
+    """Render a YAML file through Jinja (for env_var()/var()) and load it with positions."""
+    text = path.read_text()
+    if "{{" in text or "{%" in text:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        try:
+            text = env.from_string(text).render(env_var=env_var_value)
+        except TemplateCallError as exc:
+            bag.add(display, 1, 1, exc.message, exc.hint)
+            return None
+        except jinja2.TemplateError as exc:
+            bag.add(display, getattr(exc, "lineno", 1) or 1, 1, f"Jinja error: {exc}", "")
+            return None
+    try:
+        return load_yaml_text(text, display)
+    except SkewlessError as exc:
+        bag.extend(exc.diagnostics)
+        return None
+
+
+def find_project_root(start: Path) -> Path:
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / PROJECT_FILE).exists():
+            return candidate
+    raise SkewlessError(Diagnostic(str(start), 1, 1, f"no {PROJECT_FILE} found here or in any parent directory",
+                                   "run inside a skewless project, pass --project DIR, or create one with skewless init"))
+
+
+def load_project(root: Path, vars_override: dict[str, Any] | None = None, target: str | None = None) -> Project:
+    root = find_project_root(root)
+    bag = DiagnosticBag()
+    proj_path = root / PROJECT_FILE
+    display = lambda p: _display(p)  # noqa: E731
+    data = _render_yaml(proj_path, display(proj_path), bag)
+    config = _validate(ProjectConfig, data or PosDict(), display(proj_path), bag) if data is not None else None
+    if config is None:
+        raise SkewlessError(bag.items or [Diagnostic(display(proj_path), 1, 1, "empty project file", "")])
+    vars_ = {**config.vars, **(vars_override or {})}
+    profile, target_name = _load_profile(root, config, target, bag)
+    project = Project(root=root, config=config, vars=vars_, target_name=target_name,
+                      target=profile.targets[target_name] if profile else Target(), diagnostics=bag)
+    _load_sources(project)
+    _load_models(project)
+    for macro_dir in config.macro_paths:
+        project.macro_files.extend(sorted((root / macro_dir).glob("**/*.sql")))
+    for feature_dir in config.feature_paths:
+        for path in sorted((root / feature_dir).glob("**/*.sql")):
+            name = path.stem
+            if name in project.views:
+                bag.add(display(path), 1, 1, f"duplicate view name {name!r}", f"also defined in {project.views[name].rel}")
+                continue
+            project.views[name] = ViewFile(name, path, display(path), path.read_text())
+    return project
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _load_profile(root: Path, config: ProjectConfig, target: str | None, bag: DiagnosticBag) -> tuple[Profile | None, str]:
+    directory = Path(os.environ.get("SKEWLESS_PROFILES_DIR", root))
+    path = directory / PROFILES_FILE
+    if not path.exists():
+        profile = Profile()
+        name = target or profile.target
+        if name not in profile.targets:
+            bag.add(_display(root / PROJECT_FILE), 1, 1, f"unknown target {name!r}", f"no {PROFILES_FILE}; only 'dev' exists")
+            return None, "dev"
+        return profile, name
+    data = _render_yaml(path, _display(path), bag)
+    if data is None:
+        return None, "dev"
+    if not isinstance(data, dict) or config.profile_name not in data:
+        known = ", ".join(map(str, data)) if isinstance(data, dict) else "none"
+        bag.add(_display(path), 1, 1, f"profile {config.profile_name!r} is not defined",
+                f"profiles in the file: {known}")
+        return None, "dev"
+    profile = _validate(Profile, data[config.profile_name], _display(path), bag)
+    if profile is None:
+        return None, "dev"
+    name = target or profile.target
+    if name not in profile.targets:
+        bag.add(_display(path), 1, 1, f"unknown target {name!r}", f"targets: {', '.join(profile.targets)}")
+        return None, "dev"
+    return profile, name
+
+
+def _load_sources(project: Project) -> None:
+    for src_dir in project.config.source_paths:
+        for path in sorted((project.root / src_dir).glob("**/*.yml")) + sorted((project.root / src_dir).glob("**/*.yaml")):
+            display = _display(path)
+            data = _render_yaml(path, display, project.diagnostics)
+            if data is None:
+                continue
+            parsed = _validate(SourcesFile, data, display, project.diagnostics)
+            if parsed is None:
+                continue
+            for i, src in enumerate(parsed.sources):
+                if src.name in project.sources:
+                    line, col = locate(data, ("sources", i, "name"))
+                    project.diagnostics.add(display, line, col, f"duplicate source {src.name!r}",
+                                            f"also declared in {project.source_files[src.name]}")
+                    continue
+                project.sources[src.name] = src
+                project.source_files[src.name] = display
+
+
+def _load_models(project: Project) -> None:
+    for model_dir in project.config.model_paths:
+        for path in sorted((project.root / model_dir).glob("**/*.yml")) + sorted((project.root / model_dir).glob("**/*.yaml")):
+            display = _display(path)
+            data = _render_yaml(path, display, project.diagnostics)
+            if data is None:
+                continue
+            parsed = _validate(ModelsFile, data, display, project.diagnostics)
+            if parsed is None:
+                continue
+            for i, model in enumerate(parsed.models):
+                if model.name in project.models:
+                    line, col = locate(data, ("models", i, "name"))
+                    project.diagnostics.add(display, line, col, f"duplicate model {model.name!r}", "")
+                    continue
+                project.models[model.name] = model
+                project.model_files[model.name] = (display, data, i)

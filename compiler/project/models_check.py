@@ -1,0 +1,90 @@
+"""Check a model definition against the project's sources and compiled views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import ModelDef
+from ..errors import Diagnostic
+from ..ir import FeatureView
+from ..lower.types import kind
+from .yaml_positions import locate
+
+
+def feature_name(view: str, column: str) -> str:
+    """The training-set / feature-vector column name of a view column."""
+    return f"{view}__{column}"
+
+
+def model_feature_columns(model: ModelDef, views: dict[str, FeatureView]) -> list[tuple[str, str, str]]:
+    """(view, column, feature name) for every feature the model reads, in order."""
+    out = []
+    for ref in model.features:
+        view = views[ref.view]
+        cols = ref.columns or [c.name for c in view.columns if c.kind == "feature"]
+        out.extend((ref.view, c, feature_name(ref.view, c)) for c in cols)
+    return out
+
+
+def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], path: str, data: Any,
+                index: int) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+
+    def add(loc: tuple[Any, ...], message: str, hint: str = "") -> None:
+        line, col = locate(data, ("models", index, *loc))
+        diags.append(Diagnostic(path, line, col, message, hint))
+
+    label_src = project.sources.get(model.label.source)
+    if label_src is None:
+        add(("label", "source"), f"model {model.name!r}: unknown label source {model.label.source!r}",
+            f"declared sources: {', '.join(sorted(project.sources))}")
+        return diags
+    label_cols = label_src.column_types()
+    if model.label.column not in label_cols:
+        add(("label", "column"), f"model {model.name!r}: label column {model.label.column!r} is not in source {label_src.name!r}",
+            f"columns: {', '.join(label_cols)}")
+    elif model.objective == "binary" and kind(label_cols[model.label.column]) not in ("boolean", "numeric"):
+        add(("label", "column"), f"model {model.name!r}: binary label {model.label.column!r} has type {label_cols[model.label.column]}",
+            "use a boolean or 0/1 integer column")
+    ts = model.label.timestamp or label_src.timestamp
+    if ts not in label_cols or not label_cols[ts].startswith("timestamp"):
+        add(("label", "timestamp"), f"model {model.name!r}: label timestamp {ts!r} is not a timestamp column of {label_src.name!r}")
+    for col_i, col in enumerate(model.request_features):
+        if col not in label_cols:
+            add(("request_features", col_i), f"model {model.name!r}: request feature {col!r} is not in source {label_src.name!r}")
+    names: list[str] = list(model.request_features)
+    for i, ref in enumerate(model.features):
+        view = views.get(ref.view)
+        if view is None:
+            if ref.view in project.views:
+                continue  # the view failed to compile; its own error is reported
+            add(("features", i, "view"), f"model {model.name!r}: unknown view {ref.view!r}",
+                f"views: {', '.join(sorted(project.views))}")
+            continue
+        out_cols = {c.name: c for c in view.columns}
+        for j, col in enumerate(ref.columns or []):
+            if col not in out_cols:
+                add(("features", i, "columns", j), f"model {model.name!r}: view {ref.view!r} has no column {col!r}",
+                    f"columns: {', '.join(out_cols)}")
+            elif out_cols[col].kind != "feature":
+                add(("features", i, "columns", j), f"model {model.name!r}: {ref.view}.{col} is not an aggregate feature",
+                    "pass-through columns are known at request time: list them under request_features")
+        join = ref.join or {k: k for k in view.entity}
+        if sorted(join) != sorted(view.entity):
+            add(("features", i, "join"), f"model {model.name!r}: join for {ref.view!r} must map the view's entity key "
+                f"({', '.join(view.entity)})", f"e.g. join: {{{view.entity[0]}: {view.entity[0]}}}")
+        for label_col in join.values():
+            if label_col not in label_cols:
+                add(("features", i, "join"), f"model {model.name!r}: join column {label_col!r} is not in label source "
+                    f"{label_src.name!r}", f"columns: {', '.join(label_cols)}")
+        cols = ref.columns or [c.name for c in view.columns if c.kind == "feature"]
+        names.extend(f"{ref.view}__{c}" for c in cols)
+    for k, cat in enumerate(model.categorical):
+        if cat not in names:
+            add(("categorical", k), f"model {model.name!r}: categorical feature {cat!r} is not one of its features",
+                "name a request feature or <view>__<column>")
+    for k, feat in enumerate(model.baseline_features or []):
+        if feat not in names:
+            add(("baseline_features", k), f"model {model.name!r}: baseline feature {feat!r} is not one of its features",
+                "name a request feature or <view>__<column>")
+    return diags

@@ -1,0 +1,106 @@
+"""Render view templates with Jinja; errors come back with their template line."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..errors import Diagnostic
+from .context import RenderContext, TemplateCallError, env_var_value, var_value
+from .linemap import LineMap
+
+
+@dataclass(frozen=True)
+class Rendered:
+    path: str
+    original: str
+    sql: str
+    linemap: LineMap
+    context: RenderContext
+
+
+class Renderer:
+    """One Jinja environment per project: project macros plus the skewless functions."""
+
+    def __init__(self, vars_: dict[str, Any], macro_files: list[Path] | None = None):
+        self.vars = vars_
+        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+        self._ctx: RenderContext | None = None
+        # Globals delegate to the view being rendered, so project macros can call them too.
+        self.env.globals.update(
+            source=lambda *a: self._current().source(*a),
+            ref=lambda *a: self._current().ref(*a),
+            config=lambda **kw: self._current().set_config(**kw),
+            var=lambda *a: var_value(self.vars, *a),
+            env_var=env_var_value,
+        )
+        self.macro_errors: list[Diagnostic] = []
+        for path in macro_files or []:
+            self._load_macros(path)
+
+    def _load_macros(self, path: Path) -> None:
+        text = path.read_text()
+        try:
+            module = self.env.from_string(text, globals={}).module
+        except Exception as exc:  # noqa: BLE001 - reported as a diagnostic
+            self.macro_errors.append(_diagnostic(exc, str(path), text))
+            return
+        for name in dir(module):
+            if not name.startswith("_"):
+                self.env.globals[name] = getattr(module, name)
+
+    def render(self, path: str, text: str, ctx: RenderContext) -> Rendered | Diagnostic:
+        try:
+            template = self.env.from_string(text)
+            template.filename = path
+            self._ctx = ctx
+            sql = template.render()
+        except Exception as exc:  # noqa: BLE001 - every template failure becomes a diagnostic
+            return _diagnostic(exc, path, text)
+        finally:
+            self._ctx = None
+        return Rendered(path, text, sql, LineMap(text, sql), ctx)
+
+
+    def _current(self) -> RenderContext:
+        if self._ctx is None:
+            raise TemplateCallError("source(), ref() and config() can only be used inside a view")
+        return self._ctx
+
+
+def _template_line(exc: BaseException, path: str) -> int:
+    line = getattr(exc, "lineno", None)
+    if line:
+        return line
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename in (path, "<template>") and frame.lineno:
+            return frame.lineno
+    return 1
+
+
+def _column_of_call(text: str, line: int) -> int:
+    lines = text.splitlines()
+    if 1 <= line <= len(lines):
+        src = lines[line - 1]
+        for marker in ("{{", "{%"):
+            if marker in src:
+                return src.index(marker) + 1
+        return len(src) - len(src.lstrip()) + 1
+    return 1
+
+
+def _diagnostic(exc: BaseException, path: str, text: str) -> Diagnostic:
+    line = _template_line(exc, path)
+    col = _column_of_call(text, line)
+    if isinstance(exc, TemplateCallError):
+        return Diagnostic(path, line, col, exc.message, exc.hint)
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return Diagnostic(path, line, col, f"Jinja syntax error: {exc.message}", "check {{ }} and {% %} pairs")
+    if isinstance(exc, jinja2.UndefinedError):
+        return Diagnostic(path, line, col, f"Jinja: {exc.message}",
+                          "available: source(), ref(), config(), var(), env_var() and project macros")
+    return Diagnostic(path, line, col, f"template error: {type(exc).__name__}: {exc}", "")
