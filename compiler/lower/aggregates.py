@@ -66,6 +66,9 @@ def split_call(window: exp.Window, loc: Locator) -> Call:
         raise ViewError(f"{name}() is not a supported window function",
                         "supported: COUNT, SUM, AVG, MIN, MAX, STDDEV/VARIANCE, BOOL_OR/AND, COUNT(DISTINCT), "
                         "FIRST_VALUE, LAST_VALUE, LAG", loc.offset(fn))
+    if filt is not None and family in ("first_value", "last_value", "lag"):
+        raise ViewError(f"FILTER is not allowed on {family.upper()}()", "FILTER applies to aggregate functions only; "
+                        "filter rows with WHERE or use CASE inside the argument", loc.keyword_in(window, "FILTER"))
     arg = fn.this
     if isinstance(arg, exp.Distinct):
         raise ViewError(f"{family.upper()}(DISTINCT ...) is not supported", "only COUNT(DISTINCT x) is", loc.offset(fn))

@@ -34,10 +34,25 @@ class Locator:
             return first
         parent = node.parent
         while parent is not None:
-            if parent._meta and "start" in parent.meta:
-                return parent.meta["start"]
+            starts = [n.meta["start"] for n in parent.walk() if n._meta and "start" in n.meta]
+            if starts:
+                name = _func_name(node)
+                found = self.search(re.escape(name), min(starts)) if name else None
+                return found if found is not None else min(starts)
             parent = parent.parent
         return None
+
+    def keyword_before(self, node: exp.Expression, word: str) -> int | None:
+        """Offset of the last ``word`` (e.g. SELECT) at or before where ``node`` starts."""
+        base = self.offset(node)
+        if base is None:
+            return self.search(word, 0)
+        found = self.search_back(word, base)
+        return found if found is not None else base
+
+    def word_at(self, offset: int | None) -> str:
+        m = re.compile(r"\w+").match(self.sql, offset or 0)
+        return m.group(0) if m else ""
 
     def search_back(self, word: str, before: int) -> int | None:
         best = None

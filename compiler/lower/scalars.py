@@ -31,12 +31,13 @@ def check_scalar(node: exp.Expression, loc: Locator, where: str) -> None:
     """Reject anything in ``node`` (windows already replaced) that is outside the scalar surface."""
     for sub in node.walk():
         if isinstance(sub, (exp.Subquery, exp.Select, exp.Exists)):
+            inner = sub.find(exp.Select) or sub
             raise ViewError(f"subquery in {where}", "feature views are one SELECT over one source: no subqueries",
-                            loc.search_back("SELECT", loc.offset(sub) or 0) if isinstance(sub, exp.Select) else loc.offset(sub))
+                            loc.keyword_before(inner, "SELECT"))
         if isinstance(sub, NON_DETERMINISTIC) or (
             isinstance(sub, exp.Anonymous) and str(sub.this).lower() in NON_DETERMINISTIC_NAMES
         ):
-            name = sub.sql_name() if not isinstance(sub, exp.Anonymous) else str(sub.this)
+            name = loc.word_at(loc.offset(sub)) or sub.sql_name()
             raise ViewError(f"{name.lower()}() is non-deterministic",
                             "stream and batch must agree row for row: derive times from the event timestamp instead",
                             loc.offset(sub))

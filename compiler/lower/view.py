@@ -58,7 +58,7 @@ def parse_single_select(sql: str, dialect: str, loc: Locator) -> exp.Select:
         raise ViewError("the view is empty", "write one SELECT ... FROM {{ source('name') }}", 0)
     if len(statements) > 1:
         raise ViewError("a view file must contain exactly one statement", "put each view in its own .sql file",
-                        loc.offset(statements[1]))
+                        loc.keyword_before(statements[1], statements[1].key.upper()))
     stmt = statements[0]
     if isinstance(stmt, exp.SetOperation):
         word = type(stmt).__name__.upper()
@@ -66,7 +66,7 @@ def parse_single_select(sql: str, dialect: str, loc: Locator) -> exp.Select:
                         loc.search(word, loc.offset(stmt.left) or 0))
     if not isinstance(stmt, exp.Select):
         raise ViewError(f"a view must be a SELECT, not {stmt.key.upper()}", "write SELECT ... FROM {{ source('name') }}",
-                        loc.offset(stmt) or 0)
+                        loc.keyword_before(stmt, stmt.key.upper()))
     return stmt
 
 
@@ -85,7 +85,7 @@ def _check_shape(select: exp.Select, loc: Locator) -> None:
         ("group", "GROUP BY", "use window functions: SUM(x) OVER (PARTITION BY key ORDER BY ts ...)", "GROUP"),
         ("having", "HAVING", "filter inputs with WHERE or aggregates with FILTER (WHERE ...)", "HAVING"),
         ("qualify", "QUALIFY", "filter inputs with WHERE", "QUALIFY"),
-        ("order", "ORDER BY on the view", "row order is not part of a view's result; remove it", "ORDER\\s+BY"),
+        ("order", "ORDER BY on the view", "row order is not part of a view's result; remove it", "ORDER"),
         ("limit", "LIMIT", "a view returns one row per event; remove LIMIT", "LIMIT"),
         ("offset", "OFFSET", "a view returns one row per event; remove OFFSET", "OFFSET"),
         ("joins", "JOIN", "a view reads one source; join features in the model definition instead", "JOIN"),
@@ -94,16 +94,17 @@ def _check_shape(select: exp.Select, loc: Locator) -> None:
         node = select.args.get(key)
         if node:
             at = node[0] if isinstance(node, list) else node
-            found = loc.search(word, 0)
-            raise ViewError(f"{what} is not supported in a feature view", hint, found if found is not None else loc.offset(at))
+            found = loc.search(word, 0) if key in ("with", "distinct") else loc.keyword_before(at, word)
+            raise ViewError(f"{what} is not supported in a feature view", hint, found)
 
 
-def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema]) -> FeatureView:
-    """``inputs`` maps the rendered table names (from source()/ref()) to their schemas."""
+def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declared: frozenset[str] = frozenset()) -> FeatureView:
+    """``inputs`` maps the rendered table names (from source()/ref()) to their schemas;
+    ``declared`` names every source and view of the project (for better errors)."""
     loc = Locator(sql)
     select = parse_single_select(sql, meta.dialect, loc)
     _check_shape(select, loc)
-    source = _resolve_from(select, inputs, loc)
+    source = _resolve_from(select, inputs, declared, loc)
     aliases = {source.name}
     table = select.args["from_"].this
     if table.alias:
@@ -157,20 +158,24 @@ def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema]) -> Feat
     )
 
 
-def _resolve_from(select: exp.Select, inputs: dict[str, InputSchema], loc: Locator) -> InputSchema:
+def _resolve_from(select: exp.Select, inputs: dict[str, InputSchema], declared: frozenset[str],
+                  loc: Locator) -> InputSchema:
     from_ = select.args.get("from_")
     if from_ is None:
         raise ViewError("the view has no FROM", "read one source: FROM {{ source('name') }}", loc.offset(select))
     target = from_.this
     if isinstance(target, exp.Subquery):
         raise ViewError("subquery in FROM", "read a source or view directly: FROM {{ source('name') }} or {{ ref('view') }}",
-                        loc.offset(target))
+                        loc.keyword_before(target.find(exp.Select) or target, "SELECT"))
+    if isinstance(target, exp.Table) and not target.this.quoted and target.name in declared:
+        raise ViewError(f"FROM {target.name} must be written with source() or ref()",
+                        f"write FROM {{{{ source('{target.name}') }}}} (or ref() for a view)", loc.offset(target))
     if not isinstance(target, exp.Table) or target.args.get("db") or target.name not in inputs:
         raise ViewError(f"FROM {target.sql()} is not a declared source",
                         "read inputs through Jinja: FROM {{ source('name') }} or {{ ref('view') }}", loc.offset(target))
     if not target.this.quoted:
         raise ViewError(f"FROM {target.name} must be written with source() or ref()",
-                        f"write FROM {{{{ source('{target.name}') }}}}", loc.offset(target))
+                        f"write FROM {{{{ source('{target.name}') }}}} (or ref() for a view)", loc.offset(target))
     return inputs[target.name]
 
 

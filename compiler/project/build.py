@@ -98,7 +98,7 @@ def build_project(project: Project) -> CompiledProject:
                         tags=list(ctx.config.get("tags", [])), online=ctx.config.get("online", True),
                         dialect=project.config.dialect)
         try:
-            view = lower_view(rendered.sql, meta, inputs)
+            view = lower_view(rendered.sql, meta, inputs, frozenset(project.sources) | frozenset(project.views))
         except ViewError as exc:
             line, col = rendered.linemap.original(exc.offset)
             bag.add(rendered.path, line, col, exc.message, exc.hint)

@@ -1,0 +1,76 @@
+"""``target/manifest.json``: every view's IR, dependencies, columns, fingerprint, compiled SQL.
+
+Pure: builds the document and the artifact texts; the runtime writes them to ``target/``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .ir import IR_VERSION
+from .plan.dialects import view_sql
+from .plan.stream import stream_plan
+from .project.build import CompiledProject
+from .project.models_check import model_feature_columns
+
+MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA = f"https://skewless.dev/schemas/manifest/v{MANIFEST_SCHEMA_VERSION}.json"
+VERSION = "0.1.0"
+
+
+def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = None) -> dict[str, str | dict]:
+    """Relative path under target/ -> text (``.sql``) or JSON document (``.json``)."""
+    project = compiled.project
+    cfg = project.config
+    artifacts: dict[str, str | dict] = {}
+    views_doc = {}
+    for name, view in sorted(compiled.views.items()):
+        compiled_sql = {}
+        for dialect in cfg.batch_dialects:
+            result = view_sql(view, dialect, cfg.dialect)
+            if result.sql is None:
+                compiled_sql[dialect] = {"unsupported": result.unsupported}
+            else:
+                rel = f"compiled/{dialect}/{name}.sql"
+                artifacts[rel] = f"-- {name}: per-event relation, {dialect}\n{result.sql}\n"
+                compiled_sql[dialect] = {"path": rel}
+        views_doc[name] = {
+            "name": name, "path": view.path, "fingerprint": view.fingerprint, "depends_on": view.depends_on,
+            "input": view.input.model_dump(), "entity": view.entity,
+            "columns": [{"name": c.name, "type": c.type, "kind": c.kind} for c in view.columns],
+            "compiled": compiled_sql, "ir": view.model_dump(mode="json"),
+        }
+    models_doc = {}
+    for name, model in sorted(project.models.items()):
+        if not all(ref.view in compiled.views for ref in model.features):
+            continue
+        feats = model_feature_columns(model, compiled.views)
+        models_doc[name] = {
+            "definition": model.model_dump(mode="json"),
+            "features": list(model.request_features) + [f for _, _, f in feats],
+            "depends_on": sorted({ref.view for ref in model.features}),
+            "view_fingerprints": {ref.view: compiled.views[ref.view].fingerprint for ref in model.features},
+        }
+    children: dict[str, list[str]] = {}
+    for name, view in compiled.views.items():
+        for dep in view.depends_on:
+            children.setdefault(dep, []).append(name)
+    for name, doc in models_doc.items():
+        for dep in doc["depends_on"]:
+            children.setdefault(dep, []).append(f"model.{name}")
+    manifest = {
+        "metadata": {
+            "schema": MANIFEST_SCHEMA, "schema_version": MANIFEST_SCHEMA_VERSION, "ir_version": IR_VERSION,
+            "skewless_version": VERSION,
+            "generated_at": (generated_at or datetime.now(timezone.utc)).isoformat(),
+            "project": cfg.name, "project_version": cfg.version, "target": project.target_name,
+            "dialect": cfg.dialect, "batch_dialects": list(cfg.batch_dialects),
+        },
+        "sources": {n: s.model_dump(mode="json") for n, s in sorted(project.sources.items())},
+        "views": views_doc,
+        "models": models_doc,
+        "child_map": {k: sorted(v) for k, v in sorted(children.items())},
+    }
+    artifacts["manifest.json"] = manifest
+    artifacts["plan/stream.json"] = stream_plan(compiled.views)
+    return artifacts

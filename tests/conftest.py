@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from skewless.compiler.project.build import CompiledProject, build_project
+from skewless.compiler.project.loader import load_project
+
+FIXTURE = Path(__file__).parent / "compiler" / "fixture_project"
+EXAMPLE = Path(__file__).parent.parent / "features"
+
+
+@pytest.fixture
+def make_project(tmp_path):
+    """Copy the fixture project and add view files: make_project({"v": "SELECT ..."})."""
+
+    def make(views: dict[str, str], extra: dict[str, str] | None = None) -> Path:
+        root = tmp_path / "proj"
+        if root.exists():
+            shutil.rmtree(root)
+        shutil.copytree(FIXTURE, root)
+        for name, sql in views.items():
+            (root / "features" / f"{name}.sql").write_text(sql)
+        for rel, text in (extra or {}).items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return root
+
+    return make
+
+
+@pytest.fixture
+def compile_views(make_project):
+    def run(views: dict[str, str], extra: dict[str, str] | None = None) -> CompiledProject:
+        return build_project(load_project(make_project(views, extra)))
+
+    return run
