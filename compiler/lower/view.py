@@ -265,7 +265,9 @@ class _Aggregates:
         arg_type, result_type = check_types(call, self.source.columns, loc)
         if call.func == "lag" and call.default is not None:
             result_type = arg_type or result_type
-        resolved = exp.Window(this=window.this.copy(), partition_by=[p.copy() for p in parts.partition],
+        by_name = {p.name: p for p in parts.partition}
+        partition = [by_name[name] for name in self.entity or []]  # one canonical key order per view
+        resolved = exp.Window(this=window.this.copy(), partition_by=[p.copy() for p in partition],
                               order=exp.Order(expressions=[o.copy() for o in parts.order]),
                               spec=parts.spec.copy() if parts.spec is not None and call.func != "lag" else None)
         canonical = _bare(resolved).sql(CANONICAL_DIALECT)

@@ -1,0 +1,122 @@
+"""Project files: config errors point into the YAML; models are checked against views."""
+
+from __future__ import annotations
+
+import pytest
+
+from skewless.compiler.errors import SkewlessError
+from skewless.compiler.project.build import build_project
+from skewless.compiler.project.loader import load_project
+
+VIEW = "SELECT user_id, ts, COUNT(*) OVER (PARTITION BY user_id ORDER BY ts) AS c FROM {{ source('tx') }}"
+
+
+def diags(make_project, extra, views=None):
+    root = make_project(views or {"v": VIEW}, extra)
+    try:
+        compiled = build_project(load_project(root))
+    except SkewlessError as exc:
+        return [d.format() for d in exc.diagnostics]
+    return [d.format() for d in compiled.diagnostics]
+
+
+def test_source_errors_point_at_yaml_lines(make_project):
+    out = diags(make_project, {"sources/bad.yml": (
+        "sources:\n"
+        "  - name: bad\n"
+        "    timestamp: when\n"
+        "    columns:\n"
+        "      - {name: id, type: text}\n"
+        "      - {name: x, type: not_a_type}\n"
+    )})
+    assert any("sources/bad.yml:6:19: error: sources.0.columns.1.type: unknown SQL type 'not_a_type'" in d for d in out), out
+
+
+def test_source_timestamp_must_be_a_declared_timestamp(make_project):
+    out = diags(make_project, {"sources/bad.yml": (
+        "sources:\n"
+        "  - name: bad\n"
+        "    timestamp: id\n"
+        "    columns:\n"
+        "      - {name: id, type: text}\n"
+    )})
+    assert any("sources/bad.yml:2:5: error: sources.0: timestamp column 'id' has type text" in d for d in out), out
+
+
+def test_invalid_yaml_syntax(make_project):
+    out = diags(make_project, {"sources/broken.yml": "sources:\n  - name: [unclosed\n"})
+    assert any("broken.yml:3:1: error: invalid YAML" in d for d in out), out
+
+
+def test_bad_lateness_duration(make_project):
+    out = diags(make_project, {"skewless_project.yml": "name: fixture\nallowed_lateness: 1 month\n"})
+    assert any("skewless_project.yml:2:1: error: allowed_lateness: invalid duration '1 month'" in d for d in out), out
+
+
+def test_profiles_and_env_var(make_project, monkeypatch):
+    monkeypatch.setenv("SKEWLESS_TEST_DSN", "postgresql://u@127.0.0.1:1/db")
+    root = make_project({"v": VIEW}, {"profiles.yml": (
+        "fixture:\n  target: prod\n  targets:\n    prod:\n      online: {store: postgres, dsn: \"{{ env_var('SKEWLESS_TEST_DSN') }}\"}\n"
+    )})
+    project = load_project(root)
+    assert project.target_name == "prod" and project.target.online.dsn == "postgresql://u@127.0.0.1:1/db"
+    assert project.target.batch.engine == "duckdb"
+
+
+def test_unknown_target(make_project):
+    root = make_project({"v": VIEW})
+    out = diags(make_project, {"profiles.yml": "fixture:\n  targets:\n    dev: {}\n"})
+    assert not out
+    project = load_project(root, target="nope")
+    assert any("unknown target 'nope'" in d.message for d in project.diagnostics.items)
+
+
+MODEL_OK = """models:
+  - name: m
+    label: {source: labels, column: y}
+    request_features: [amount]
+    features:
+      - view: v
+"""
+LABELS = """sources:
+  - name: labels
+    timestamp: ts
+    columns:
+      - {name: user_id, type: text}
+      - {name: amount, type: double precision}
+      - {name: ts, type: timestamptz}
+      - {name: y, type: boolean}
+      - {name: note, type: text}
+"""
+
+
+def test_model_ok(make_project):
+    assert diags(make_project, {"models/m.yml": MODEL_OK, "sources/labels.yml": LABELS}) == []
+
+
+@pytest.mark.parametrize("model,expected", [
+    (MODEL_OK.replace("column: y", "column: note"), "models/m.yml:3:29: error: model 'm': binary label 'note' has type text"),
+    (MODEL_OK.replace("view: v", "view: nope"), "models/m.yml:6:9: error: model 'm': unknown view 'nope'"),
+    (MODEL_OK.replace("[amount]", "[amount, missing]"), "models/m.yml:4:32: error: model 'm': request feature 'missing'"),
+    (MODEL_OK + "        columns: [user_id]\n", "models/m.yml:7:19: error: model 'm': v.user_id is not an aggregate feature"),
+    (MODEL_OK + "        join: {user_id: account}\n", "models/m.yml:7:9: error: model 'm': join column 'account'"),
+    (MODEL_OK + "    categorical: [v__zzz]\n", "models/m.yml:7:19: error: model 'm': categorical feature 'v__zzz'"),
+    (MODEL_OK.replace("source: labels", "source: nolabels"), "models/m.yml:3:13: error: model 'm': unknown label source"),
+    (MODEL_OK + "    params_typo: 1\n", "models/m.yml:7:5: error: models.0.params_typo: Extra inputs are not permitted"),
+])
+def test_model_errors(make_project, model, expected):
+    out = diags(make_project, {"models/m.yml": model, "sources/labels.yml": LABELS})
+    assert any(expected in d for d in out), out
+
+
+def test_example_project_is_valid():
+    from pathlib import Path
+
+    compiled = build_project(load_project(Path(__file__).parents[2] / "features"))
+    assert compiled.diagnostics == []
+    assert set(compiled.views) == {"user_velocity", "user_sequence", "merchant_risk", "card_activity"}
+    frames = {(a.frame.mode if a.frame else "lag", a.frame.exclude if a.frame else None)
+              for v in compiled.views.values() for a in v.aggregates}
+    # the example uses every frame kind and every EXCLUDE mode
+    assert {("range", "no_others"), ("rows", "no_others"), ("lag", None), ("range", "current_row"),
+            ("range", "group"), ("range", "ties")} <= frames

@@ -1,0 +1,66 @@
+"""The skewless command: exit codes, no tracebacks, artifacts dbt users expect."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).parents[2] / "features"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "300"}
+    return subprocess.run([sys.executable, "-m", "skewless.runtime.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+def test_init_validate_compile_ls(tmp_path):
+    proj = tmp_path / "my-proj"
+    assert run("init", str(proj), cwd=tmp_path).returncode == 0
+    for cmd in (["validate"], ["compile"], ["ls"]):
+        proc = run(*cmd, cwd=proj)
+        assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((proj / "target" / "manifest.json").read_text())
+    assert manifest["metadata"]["schema_version"] == 1 and manifest["metadata"]["project"] == "my_proj"
+    view = manifest["views"]["customer_spend"]
+    assert view["fingerprint"] and view["ir"]["entity"] == ["customer_id"]
+    assert (proj / "target" / view["compiled"]["duckdb"]["path"]).exists()
+    assert manifest["models"]["returns"]["features"][0] == "amount"
+    assert run("init", str(proj), cwd=tmp_path).returncode == 1  # refuses to overwrite
+
+
+def test_compile_example_project(tmp_path):
+    proc = run("--project", str(EXAMPLE), "compile", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((EXAMPLE / "target" / "manifest.json").read_text())
+    assert set(manifest["views"]) == {"user_velocity", "user_sequence", "merchant_risk", "card_activity"}
+    # dialects that lack a construct get no SQL, with the reason, never silently different SQL
+    assert "Postgres has no DISTINCT" in manifest["views"]["user_velocity"]["compiled"]["postgres"]["unsupported"][0]
+    assert "Spark has no frame EXCLUDE" in " ".join(manifest["views"]["merchant_risk"]["compiled"]["spark"]["unsupported"])
+    plan = json.loads((EXAMPLE / "target" / "plan" / "stream.json").read_text())
+    user_groups = [g for g in plan["state_groups"] if g["entity"] == ["user_id"]]
+    assert any(g["retention"]["range_us"] == 7 * 86_400_000_000 for g in user_groups)
+
+
+def test_bad_vars_and_missing_project(tmp_path):
+    proc = run("--vars", "[1, 2]", "validate", cwd=tmp_path)
+    assert proc.returncode == 1 and "--vars must be a mapping" in proc.stderr
+    proc = run("validate", cwd=tmp_path)
+    assert proc.returncode == 1 and "no skewless_project.yml found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("override,expect", [("{high_amount: 1000}", "amount > 1000"), ("{}", "amount > 500")])
+def test_vars_override(tmp_path, override, expect):
+    from skewless.compiler.project.build import build_project
+    from skewless.compiler.project.loader import load_project
+    import yaml
+
+    compiled = build_project(load_project(EXAMPLE, yaml.safe_load(override)))
+    agg = compiled.views["card_activity"].aggregates[1]
+    assert agg.arg == expect
