@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import sqlglot
+
 from .ir import IR_VERSION
 from .plan.dialects import view_sql
 from .plan.stream import stream_plan
@@ -26,8 +28,9 @@ def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = N
     views_doc = {}
     for name, view in sorted(compiled.views.items()):
         compiled_sql = {}
+        parsed = sqlglot.parse_one(view.sql, read=cfg.dialect)
         for dialect in cfg.batch_dialects:
-            result = view_sql(view, dialect, cfg.dialect)
+            result = view_sql(view, dialect, cfg.dialect, parsed=parsed)
             if result.sql is None:
                 compiled_sql[dialect] = {"unsupported": result.unsupported}
             else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
@@ -28,6 +30,12 @@ def type_name(dt: exp.DataType | None) -> str:
     return dt.sql("postgres").lower()
 
 
+@lru_cache(maxsize=256)
+def normalize(type_str: str) -> str:
+    return type_str if type_str == "unknown" else type_name(exp.DataType.build(type_str, dialect="postgres"))
+
+
+@lru_cache(maxsize=256)
 def kind(type_str: str) -> str:
     """Coarse family of a postgres type name: numeric, text, boolean, temporal, interval, other."""
     dt = exp.DataType.build(type_str, dialect="postgres") if type_str != "unknown" else None
@@ -48,12 +56,30 @@ def kind(type_str: str) -> str:
 
 def annotate(node: exp.Expression, columns: dict[str, str]) -> str:
     """Annotate ``node`` (bare column references) against ``columns`` and return its type name."""
+    if isinstance(node, exp.Column) and node.name in columns:
+        return normalize(columns[node.name])  # the common case: a pass-through column or a lone aggregate
+    return _annotate_cached(node.sql("postgres"), tuple(sorted(columns.items())), node)
+
+
+_CACHE: dict[tuple[str, tuple], str] = {}
+
+
+def _annotate_cached(key_sql: str, cols: tuple, node: exp.Expression) -> str:
+    key = (key_sql, cols)
+    if key not in _CACHE:
+        if len(_CACHE) > 4096:
+            _CACHE.clear()
+        _CACHE[key] = _annotate(node, dict(cols))
+    return _CACHE[key]
+
+
+def _annotate(node: exp.Expression, columns: dict[str, str]) -> str:
     def qualify(n: exp.Expression) -> exp.Expression:
         if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):
             return exp.column(n.name, table="__t")
         return n
 
-    wrapper = exp.select(node.copy().transform(qualify).as_("__x")).from_("__t")
+    wrapper = exp.select(node.copy().transform(qualify, copy=False).as_("__x")).from_("__t")
     schema = {"__t": dict(columns)}
     typed = annotate_types(wrapper, schema=schema, dialect="postgres")
     root = typed.expressions[0].this

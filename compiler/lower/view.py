@@ -122,7 +122,7 @@ def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declare
         if wtype not in ("boolean", "unknown"):
             raise ViewError(f"WHERE must be a boolean condition, got {wtype}", "e.g. WHERE status = 'approved'",
                             loc.offset(where.this))
-        where_sql = _bare(where.this).sql(CANONICAL_DIALECT)
+        where_sql = _bare(where.this).sql(CANONICAL_DIALECT, copy=False)
 
     named = {w.this.name: w for w in select.args.get("windows") or []}
     lowering = _Aggregates(source, named, loc)
@@ -202,7 +202,7 @@ def _bare(node: exp.Expression) -> exp.Expression:
         if isinstance(n, exp.Column) and n.table:
             return exp.column(n.name, quoted=n.this.quoted)
         return n
-    return node.copy().transform(strip)
+    return node.copy().transform(strip, copy=False)
 
 
 class _Aggregates:
@@ -229,14 +229,14 @@ class _Aggregates:
                 return exp.column(f"__{ids[-1]}")
             return node
 
-        replaced = body.copy().transform(swap)
+        replaced = body.copy().transform(swap, copy=False)
         check_scalar(replaced, self.loc, "the select list")
         bare = _bare(replaced)
         types = dict(self.source.columns)
         types.update({f"__{a.id}": a.type for a in self.aggregates})
         out_type = annotate(bare, types)
         kind = "feature" if ids else ("passthrough" if isinstance(body, exp.Column) else "scalar")
-        return OutputColumn(name=name, type=out_type, expr=bare.sql(CANONICAL_DIALECT), kind=kind, aggregates=ids)
+        return OutputColumn(name=name, type=out_type, expr=bare.sql(CANONICAL_DIALECT, copy=False), kind=kind, aggregates=ids)
 
     def lower(self, window: exp.Window) -> str:
         loc = self.loc
@@ -270,15 +270,15 @@ class _Aggregates:
         resolved = exp.Window(this=window.this.copy(), partition_by=[p.copy() for p in partition],
                               order=exp.Order(expressions=[o.copy() for o in parts.order]),
                               spec=parts.spec.copy() if parts.spec is not None and call.func != "lag" else None)
-        canonical = _bare(resolved).sql(CANONICAL_DIALECT)
+        canonical = _bare(resolved).sql(CANONICAL_DIALECT, copy=False)
         if canonical in self.by_sql:
             return self.by_sql[canonical]
         agg = Aggregate(
             id=f"a{len(self.aggregates)}", func=call.func,
-            arg=_bare(call.arg).sql(CANONICAL_DIALECT) if call.arg is not None else None, arg_type=arg_type,
-            filter=_bare(call.filter).sql(CANONICAL_DIALECT) if call.filter is not None else None,
+            arg=_bare(call.arg).sql(CANONICAL_DIALECT, copy=False) if call.arg is not None else None, arg_type=arg_type,
+            filter=_bare(call.filter).sql(CANONICAL_DIALECT, copy=False) if call.filter is not None else None,
             frame=frame, order=order, offset=call.offset,
-            default=_bare(call.default).sql(CANONICAL_DIALECT) if call.default is not None else None,
+            default=_bare(call.default).sql(CANONICAL_DIALECT, copy=False) if call.default is not None else None,
             type=result_type, sql=canonical,
         )
         self.aggregates.append(agg)

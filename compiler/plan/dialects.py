@@ -61,18 +61,20 @@ def constructs(view: FeatureView) -> set[str]:
     return used
 
 
-def view_sql(view: FeatureView, dialect: str, source_dialect: str, tables: dict[str, str] | None = None) -> DialectSQL:
-    """The view's SQL in ``dialect``, with each input bound to ``tables[name]`` (default: its name)."""
+def view_sql(view: FeatureView, dialect: str, source_dialect: str, tables: dict[str, str] | None = None,
+             parsed: exp.Expression | None = None) -> DialectSQL:
+    """The view's SQL in ``dialect``, with each input bound to ``tables[name]`` (default: its name).
+    Pass ``parsed`` (the view's parsed SQL) to avoid parsing it again for every dialect."""
     reasons = [LIMITS[c][dialect] for c in sorted(constructs(view)) if dialect in LIMITS.get(c, {})]
     if reasons:
         return DialectSQL(dialect, None, reasons)
-    tree = sqlglot.parse_one(view.sql, read=source_dialect)
+    tree = parsed.copy() if parsed is not None else sqlglot.parse_one(view.sql, read=source_dialect)
     tables = tables or {}
     for table in tree.find_all(exp.Table):
         if table.name in tables:
             table.replace(exp.to_table(tables[table.name], dialect=dialect).as_(table.alias or table.name))
     try:
-        sql = tree.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
+        sql = tree.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE, copy=False)
     except UnsupportedError as exc:
         return DialectSQL(dialect, None, [f"sqlglot cannot express it in {dialect}: {exc}"])
     return DialectSQL(dialect, sql, [])
