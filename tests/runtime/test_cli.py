@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,14 +36,16 @@ def test_init_validate_compile_ls(tmp_path):
 
 
 def test_compile_example_project(tmp_path):
-    proc = run("--project", str(EXAMPLE), "compile", cwd=tmp_path)
+    project = tmp_path / "features"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target", "data"))
+    proc = run("--project", str(project), "compile", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    manifest = json.loads((EXAMPLE / "target" / "manifest.json").read_text())
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
     assert set(manifest["views"]) == {"user_velocity", "user_sequence", "merchant_risk", "card_activity"}
     # dialects that lack a construct get no SQL, with the reason, never silently different SQL
     assert "Postgres has no DISTINCT" in manifest["views"]["user_velocity"]["compiled"]["postgres"]["unsupported"][0]
     assert "Spark has no frame EXCLUDE" in " ".join(manifest["views"]["merchant_risk"]["compiled"]["spark"]["unsupported"])
-    plan = json.loads((EXAMPLE / "target" / "plan" / "stream.json").read_text())
+    plan = json.loads((project / "target" / "plan" / "stream.json").read_text())
     user_groups = [g for g in plan["state_groups"] if g["entity"] == ["user_id"]]
     assert any(g["retention"]["range_us"] == 7 * 86_400_000_000 for g in user_groups)
 
