@@ -38,3 +38,18 @@ def compile_views(make_project):
         return build_project(load_project(make_project(views, extra)))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pg_dsn():
+    """A throwaway Postgres cluster for the whole test session."""
+    import os
+
+    from tests.support.postgres import available, throwaway_cluster
+
+    if not available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries missing: .ci/run installs them")
+        pytest.skip("PostgreSQL server binaries not installed")
+    with throwaway_cluster() as dsn:
+        yield dsn

@@ -1,0 +1,173 @@
+"""The as-of relation: a view's values for (entity, t) spine rows — one training-set row each.
+
+Contract (semantics §1.2): the values the SQL returns for an extra row of entity k at time t placed
+after every event with ``ts <= t``, the extra row contributing nothing. Compiled as one
+union-and-window pass, O(n log n), with no correlated subqueries:
+
+* RANGE aggregates run over events ∪ spine rows; spine rows are peers of the events at t and their
+  arguments are masked to NULL, so RANGE frames see exactly the events in ``[t - w, t]``
+  (``[t - w, t)`` under EXCLUDE GROUP/TIES).
+* ROWS frames, LAG and FIRST/LAST_VALUE are order-dependent: the spine row's n-th preceding event
+  is the (n-1)-th preceding of e*, the latest event with ``ts <= t`` in that order. They are the
+  per-event values of a frame shifted by one row, read at e* through an equi-join on its sequence
+  number.
+
+Only events with ``ts <= max(t)`` are read, and ``ts >= min(t) - reach`` when every frame has a
+finite time reach.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..ir import Aggregate, Bound, ColumnType, FeatureView, Frame, OutputColumn
+from .capabilities import BatchUnsupported, caps
+from .count_distinct import stabbing_ctes
+from .per_event import per_event_query, substitute
+from .windows import P, interval_sql, quote, window_expr
+
+SPINE_ID = "__spine_id"
+SPINE_T = "__t"
+_EMPTY_ZERO = {"count_star", "count", "count_distinct"}
+
+
+def _shifted(agg: Aggregate) -> Aggregate | None:
+    """The per-event aggregate whose value at e* equals ``agg`` at the spine row (None: empty)."""
+    if agg.func == "lag":
+        return agg.model_copy(update={"offset": agg.offset - 1}) if agg.offset >= 1 else None
+    frame = agg.frame
+    assert frame is not None
+    if frame.mode == "range":  # FIRST/LAST_VALUE over RANGE UNBOUNDED with a total order
+        return agg.model_copy(update={"frame": Frame(mode="rows", start=frame.start, end=Bound(kind="current_row"))})
+    m = 0 if frame.end.kind == "current_row" else (frame.end.offset or 0)
+    if frame.start.kind == "current_row":
+        return None
+    start = frame.start if frame.start.kind == "unbounded_preceding" else Bound(kind="preceding", offset=(frame.start.offset or 0) - 1)
+    if start.kind == "preceding" and start.offset == 0:
+        start = Bound(kind="current_row")
+    end = Bound(kind="current_row") if m <= 1 else Bound(kind="preceding", offset=m - 1)
+    return agg.model_copy(update={"frame": Frame(mode="rows", start=start, end=end)})
+
+
+def is_order_dependent(agg: Aggregate) -> bool:
+    return agg.frame is None or agg.frame.mode == "rows" or agg.func in ("first_value", "last_value")
+
+
+def _empty(agg: Aggregate) -> str:
+    if agg.func in _EMPTY_ZERO:
+        return "0"
+    if agg.func == "lag" and agg.default is not None:
+        return f"({agg.default})"
+    return "NULL"
+
+
+def as_of_query(view: FeatureView, dialect: str, input_sql: str, spine_sql: str) -> exp.Select:
+    """``spine_sql`` has the view's entity columns, ``__t`` (timestamptz) and ``__spine_id``."""
+    c = caps(dialect)
+    K = [quote(k) for k in view.entity]
+    ts = quote(view.timestamp)
+    cols = [col for col in view.input_columns]
+    names = [quote(col.name) for col in cols]
+    ordered = [a for a in view.aggregates if is_order_dependent(a)]
+    groups: dict[tuple[str, ...], list[Aggregate]] = {}
+    for a in ordered:
+        groups.setdefault(tuple(a.order), []).append(a)
+
+    conds = [f"{ts} <= (SELECT MAX({SPINE_T}) FROM __spine)"]
+    reaches = [a.frame.reach for a in view.aggregates if a.frame is not None and a.frame.mode == "range"]
+    if not ordered and reaches and all(r is not None for r in reaches):
+        conds.append(f"{ts} >= (SELECT MIN({SPINE_T}) FROM __spine) - {interval_sql(max(reaches))}")
+    if view.where:
+        conds.append(f"({view.where})")
+    seqs = [f"ROW_NUMBER() OVER (PARTITION BY {', '.join(K)} ORDER BY {', '.join(map(quote, order))}) AS __seq{g}"
+            for g, order in enumerate(groups)]
+    ctes = [("__spine", f"SELECT * FROM {spine_sql} AS __sp"),
+            ("__ev", f"SELECT {', '.join(names)}{''.join(', ' + s for s in seqs)} FROM {input_sql} AS __src "
+                     f"WHERE {' AND '.join(conds)}")]
+    spine_cols = []
+    for col in cols:
+        if col.name in view.entity:
+            spine_cols.append(quote(col.name))
+        elif col.name == view.timestamp:
+            spine_cols.append(f"{SPINE_T} AS {ts}")
+        else:
+            spine_cols.append(f"CAST(NULL AS {col.type}) AS {quote(col.name)}")
+    seq_null = "".join(f", CAST(NULL AS BIGINT) AS __seq{g}" for g in range(len(groups)))
+    seq_ev = "".join(f", __seq{g}" for g in range(len(groups)))
+    ctes.append(("__u", f"SELECT {', '.join(names)}{seq_ev}, 0 AS __is_spine, CAST(NULL AS BIGINT) AS {SPINE_ID} "
+                        f"FROM __ev UNION ALL SELECT {', '.join(spine_cols)}{seq_null}, 1 AS __is_spine, "
+                        f"{SPINE_ID} FROM __spine"))
+
+    replacements: dict[str, exp.Expression] = {}
+    w_cols: list[str] = []
+    joins: list[str] = []
+    for i, agg in enumerate(view.aggregates):
+        if is_order_dependent(agg):
+            continue
+        if agg.func == "count_distinct" and not c.count_distinct_window and dialect != "spark":
+            if agg.frame is None:
+                raise BatchUnsupported(view.name, "COUNT(DISTINCT) without a frame", dialect)
+            w = agg.frame.reach
+            shift = 1 if agg.frame.exclude in ("group", "ties") else 0
+            qpos = SPINE_T if not shift else f"{SPINE_T} - {interval_sql(1)}"
+            agg_ctes, name = stabbing_ctes(view, agg, f"__cd{i}", "__ev", "__spine", qpos, SPINE_ID, ts,
+                                           None if w is None else w - shift, rows_mode=False)
+            ctes.extend(agg_ctes)
+            joins.append(f"LEFT JOIN {name} ON {name}.__qid = __w.{SPINE_ID}")
+            replacements[f"__{agg.id}"] = P(f"COALESCE({name}.__c, 0)")
+            continue
+        w_cols.append(window_expr(view, agg, dialect, spine=True).as_(f"__{agg.id}"))
+        replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table="__w")
+    estar = [f"MAX(__seq{g}) OVER (PARTITION BY {', '.join(K)} ORDER BY {ts}, __is_spine "
+             f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __estar{g}" for g in range(len(groups))]
+    w_body = ", ".join(["__u.*", *estar])
+    for g, (order, aggs) in enumerate(groups.items()):
+        shifted_cols: list[OutputColumn] = [OutputColumn(name=f"__k{j}", type="text", expr=q, kind="passthrough")
+                                            for j, q in enumerate(K)]
+        shifted_cols.append(OutputColumn(name="__seq", type="bigint", expr=f"__seq{g}", kind="passthrough"))
+        shifted_aggs = []
+        for agg in aggs:
+            sh = _shifted(agg)
+            if sh is None:
+                replacements[f"__{agg.id}"] = P(agg.arg) if agg.func == "lag" and agg.arg else P(_empty(agg))
+                continue
+            shifted_aggs.append(sh)
+            shifted_cols.append(OutputColumn(name=f"__s_{agg.id}", type=agg.type, expr=f"__{agg.id}", kind="feature",
+                                             aggregates=[agg.id]))
+            replacements[f"__{agg.id}"] = P(f"CASE WHEN __w.__estar{g} IS NULL THEN {_empty(agg)} "
+                                            f"ELSE __sh{g}.__s_{agg.id} END")
+        if not shifted_aggs:
+            continue
+        seq_cols = [ColumnType(name=f"__seq{gg}", type="bigint") for gg in range(len(groups))]
+        sub = view.model_copy(update={"where": None, "columns": shifted_cols, "aggregates": shifted_aggs,
+                                      "input_columns": [*view.input_columns, *seq_cols]})
+        ctes.append((f"__sh{g}", per_event_query(sub, dialect, "__ev")))
+        on = " AND ".join([f"__sh{g}.__k{j} IS NOT DISTINCT FROM __w.{q}" for j, q in enumerate(K)]
+                          + [f"__sh{g}.__seq = __w.__estar{g}"])
+        joins.append(f"LEFT JOIN __sh{g} ON {on}")
+    w_select = P(f"SELECT {w_body} FROM __u")
+    w_select.set("expressions", [*w_select.expressions, *w_cols])
+    ctes.append(("__w", w_select))
+
+    outputs = [exp.column(SPINE_ID, table="__w").as_(SPINE_ID)]
+    for col in view.columns:
+        expr = substitute(col.expr, replacements)
+        for column in expr.find_all(exp.Column):
+            if not column.table and column.name in {c.name for c in cols}:
+                column.set("table", exp.to_identifier("__w"))
+        outputs.append(expr.as_(col.name, quoted=True))
+    tree = P(f"SELECT 1 FROM __w {' '.join(joins)} WHERE __w.__is_spine = 1")
+    tree.set("expressions", outputs)
+    tree.set("with_", with_clause(ctes, c.materialized_cte))
+    return tree
+
+
+def with_clause(ctes: list[tuple[str, str | exp.Expression]], materialized: bool) -> exp.With:
+    return exp.With(expressions=[
+        exp.CTE(this=body if isinstance(body, exp.Expression) else P(body),
+                alias=exp.TableAlias(this=exp.to_identifier(name)), materialized=True if materialized else None)
+        for name, body in ctes])
+
+
+def as_of_sql(view: FeatureView, dialect: str, input_sql: str, spine_sql: str, pretty: bool = False) -> str:
+    return as_of_query(view, dialect, input_sql, spine_sql).sql(dialect=dialect, pretty=pretty)

@@ -1,0 +1,72 @@
+"""The per-event relation of a view (what ``backfill`` writes): one row per input event."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..ir import FeatureView
+from .capabilities import caps
+from .count_distinct import per_event_count_distinct
+from .exclude_rewrite import needs_rewrite, rewrite as exclude_rewrite
+from .windows import P, quote, window_expr
+
+
+
+
+def substitute(expr_sql: str, replacements: dict[str, exp.Expression]) -> exp.Expression:
+    """Parse an IR expression and put aggregate expressions in place of their ``__aN`` columns."""
+    tree = P(expr_sql)
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name in replacements:
+            return replacements[node.name].copy()
+        return node
+
+    return tree.transform(swap, copy=False)
+
+
+def per_event_query(view: FeatureView, dialect: str, input_sql: str) -> exp.Select:
+    """The per-event query tree (with ``dialect``'s window rewrites) over ``input_sql``, a table
+    reference or parenthesised subquery in the canonical dialect."""
+    use_cte = any(a.func == "count_distinct" and not caps(dialect).count_distinct_window and dialect != "spark"
+                  for a in view.aggregates)
+    where = f" WHERE {view.where}" if view.where else ""
+    replacements: dict[str, exp.Expression] = {}
+    ctes: list[tuple[str, str]] = []
+    joins = []
+    if use_cte:
+        order = {a.order[0]: a.order for a in view.aggregates if a.frame is not None and a.frame.mode == "rows"
+                 and a.func == "count_distinct"}
+        rn = ""
+        if order:
+            k = ", ".join(quote(c) for c in view.entity)
+            cols = next(iter(order.values()))
+            rn = f", ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY {', '.join(quote(c) for c in cols)}) AS __rn"
+        ctes.append(("__in", f"SELECT *, ROW_NUMBER() OVER () AS __rid{rn} FROM {input_sql} AS __src{where}"))
+    for i, agg in enumerate(view.aggregates):
+        if use_cte and agg.func == "count_distinct":
+            agg_ctes, expr_sql = per_event_count_distinct(view, agg, f"__cd{i}", "__in")
+            ctes.extend(agg_ctes)
+            joins.append(f"LEFT JOIN __cd{i} ON __cd{i}.__qid = __in.__rid")
+            replacements[f"__{agg.id}"] = P(expr_sql)
+        elif not caps(dialect).exclude and needs_rewrite(agg):
+            replacements[f"__{agg.id}"] = exclude_rewrite(view, agg, dialect)
+        else:
+            replacements[f"__{agg.id}"] = window_expr(view, agg, dialect)
+    select = [substitute(c.expr, replacements).as_(c.name, quoted=True) for c in view.columns]
+    if use_cte:
+        body = f"SELECT 1 FROM __in {' '.join(joins)}"
+    else:
+        body = f"SELECT 1 FROM {input_sql} AS __in{where}"
+    tree = P(body)
+    tree.set("expressions", select)
+    if ctes:
+        from .as_of import with_clause
+
+        tree.set("with_", with_clause(ctes, caps(dialect).materialized_cte))
+    return tree
+
+
+def per_event_sql(view: FeatureView, dialect: str, input_sql: str, pretty: bool = False) -> str:
+    """The per-event relation rendered in ``dialect`` (raises `BatchUnsupported`)."""
+    return per_event_query(view, dialect, input_sql).sql(dialect=dialect, pretty=pretty)

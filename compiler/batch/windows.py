@@ -1,0 +1,139 @@
+"""One IR aggregate -> one window-function expression in a target dialect."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+from ..ir import Aggregate, FeatureView, Frame
+from .capabilities import BatchUnsupported, caps
+
+CANON = "postgres"
+SPINE_FLAG = "__is_spine"
+_UNITS = [("week", 604_800_000_000), ("day", 86_400_000_000), ("hour", 3_600_000_000), ("minute", 60_000_000),
+          ("second", 1_000_000), ("millisecond", 1_000), ("microsecond", 1)]
+_FUNCS = {"sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX", "var_samp": "VAR_SAMP", "var_pop": "VAR_POP",
+          "stddev_samp": "STDDEV_SAMP", "stddev_pop": "STDDEV_POP", "bool_or": "BOOL_OR", "bool_and": "BOOL_AND",
+          "count": "COUNT", "first_value": "FIRST_VALUE", "last_value": "LAST_VALUE"}
+
+
+def P(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read=CANON)
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def interval_sql(us: int) -> str:
+    for unit, size in _UNITS:
+        if us % size == 0:
+            n = us // size
+            return f"INTERVAL '{n} {unit}{'s' if n != 1 else ''}'"
+    raise AssertionError("unreachable")
+
+
+def masked_value(agg: Aggregate, spine: bool) -> tuple[str | None, str | None]:
+    """(value SQL, predicate SQL): FILTER and the spine mask folded into CASE WHEN.
+
+    Exact for every aggregate the IR allows FILTER on: they all skip NULLs, and CASE WHEN p THEN x
+    END is NULL exactly where FILTER (WHERE p) would drop the row (p false or NULL)."""
+    preds = [f"({agg.filter})"] if agg.filter else []
+    if spine:
+        preds.insert(0, f"{SPINE_FLAG} = 0")
+    pred = " AND ".join(preds) if preds else None
+    if agg.func == "count_star":
+        return ("1" if pred else None), pred
+    value = f"({agg.arg})" if agg.arg is not None else None
+    if pred and value is not None:
+        value = f"CASE WHEN {pred} THEN {value} END"
+    return value, pred
+
+
+def _call(agg: Aggregate, dialect: str, spine: bool, view: FeatureView) -> tuple[exp.Expression, exp.Expression | None]:
+    """(the function under OVER, an optional wrapper applied to the window result)."""
+    value, pred = masked_value(agg, spine)
+    if agg.func == "count_star":
+        return P(f"COUNT(CASE WHEN {pred} THEN 1 END)" if pred else "COUNT(*)"), None
+    if agg.func == "count_distinct":
+        if caps(dialect).count_distinct_window:
+            return P(f"COUNT(DISTINCT {value})"), None
+        if dialect == "spark":
+            inner = sqlglot.parse_one(f"COLLECT_SET({_spark(value)})", read="spark")
+            return inner, exp.ArraySize(this=exp.Placeholder())
+        raise BatchUnsupported(view.name, "COUNT(DISTINCT ...) OVER a frame", dialect,
+                               "no distinct window aggregate and no exact rewrite yet")
+    if agg.func == "lag":
+        default = f", {agg.default}" if agg.default is not None else ""
+        return P(f"LAG({value}, {agg.offset}{default})"), None
+    return P(f"{_FUNCS[agg.func]}({value})"), None
+
+
+def _spark(sql: str) -> str:
+    return P(sql).sql("spark")
+
+
+def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, spine: bool) -> str:
+    c = caps(dialect)
+    exclude = frame.exclude
+    end_back = 0 if frame.end.kind == "current_row" else (frame.end.offset or 0)
+    if spine:
+        # The spine row contributes nothing, so excluding it changes nothing; its peers are the
+        # events at exactly t, which GROUP and TIES leave out.
+        exclude = "group" if exclude in ("group", "ties") else "no_others"
+    emit_exclude = None
+    if exclude != "no_others":
+        if c.exclude:
+            emit_exclude = exclude
+        elif frame.mode == "rows":
+            # a total order is guaranteed for ROWS frames: the peer group is the current row itself
+            if exclude in ("current_row", "group") and end_back == 0:
+                end_back = 1
+        elif exclude == "group" or spine:
+            end_back = 1  # 1 µs before the current timestamp: timestamps have µs resolution
+        else:
+            raise BatchUnsupported(view.name, f"RANGE frame with EXCLUDE {exclude.upper().replace('_', ' ')}",
+                                   dialect, "no EXCLUDE clause")
+    if frame.mode == "rows":
+        start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (
+            "CURRENT ROW" if frame.start.kind == "current_row" else f"{frame.start.offset} PRECEDING")
+        end = "CURRENT ROW" if end_back == 0 else f"{end_back} PRECEDING"
+        if frame.start.kind == "current_row" and end_back:
+            raise BatchUnsupported(view.name, "an empty ROWS frame", dialect)
+        spec = f"ROWS BETWEEN {start} AND {end}"
+    elif not c.range_timestamp:
+        start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else f"{frame.start.offset} PRECEDING"
+        spec = f"RANGE BETWEEN {start} AND {'CURRENT ROW' if end_back == 0 else '1 PRECEDING'}"
+    else:
+        start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (
+            f"{interval_sql(frame.start.offset or 0)} PRECEDING")
+        end = "CURRENT ROW" if end_back == 0 else f"{interval_sql(end_back)} PRECEDING"
+        spec = f"RANGE BETWEEN {start} AND {end}"
+    if emit_exclude:
+        spec += " EXCLUDE " + {"current_row": "CURRENT ROW", "group": "GROUP", "ties": "TIES"}[emit_exclude]
+    return spec
+
+
+def window_expr(view: FeatureView, agg: Aggregate, dialect: str, *, spine: bool = False,
+                order_extra: list[str] | None = None) -> exp.Expression:
+    """The window call for ``agg`` in ``dialect``. With ``spine`` the call runs over events
+    unioned with spine rows (``__is_spine = 1``) which must contribute nothing."""
+    fn, wrapper = _call(agg, dialect, spine, view)
+    partition = ", ".join(quote(k) for k in view.entity)
+    order_cols = list(agg.order) if agg.frame is None or agg.frame.mode == "rows" or len(agg.order) > 1 else [agg.order[0]]
+    if agg.frame is not None and agg.frame.mode == "range" and agg.frame.start.kind == "preceding":
+        order_cols = [agg.order[0]]
+    order_cols += order_extra or []
+    frame = "" if agg.frame is None else " " + frame_spec(view, agg, agg.frame, dialect, spine)
+    if not caps(dialect).range_timestamp and agg.frame is not None and agg.frame.mode == "range":
+        order = ", ".join([f"UNIX_MICROS({quote(order_cols[0])})", *map(quote, order_cols[1:])])
+        tmpl = sqlglot.parse_one(f"SELECT __f() OVER (PARTITION BY {partition} ORDER BY {order}{frame})", read="bigquery")
+    else:
+        order = ", ".join(quote(c) for c in order_cols)
+        tmpl = P(f"SELECT __f() OVER (PARTITION BY {partition} ORDER BY {order}{frame})")
+    window = tmpl.expressions[0]
+    window.set("this", fn)
+    if wrapper is not None:
+        wrapper.set("this", window)
+        return wrapper
+    return window

@@ -1,0 +1,21 @@
+"""Batch engines: one module each, behind `BatchEngine`."""
+
+from .base import BatchEngine, arrow_to_pg_type
+from .duckdb_engine import DuckDBEngine
+from .postgres_engine import PostgresEngine
+
+__all__ = ["BatchEngine", "DuckDBEngine", "PostgresEngine", "arrow_to_pg_type"]
+
+
+def engine_for(target_batch, root=None) -> BatchEngine:
+    """Open the engine a profile target names."""
+    if target_batch.engine == "duckdb":
+        path = target_batch.path
+        if path != ":memory:" and root is not None:
+            path = str(root / path)
+        return DuckDBEngine(path, threads=target_batch.threads)
+    if target_batch.engine == "postgres":
+        return PostgresEngine(target_batch.dsn, schema=target_batch.schema_)
+    from .spark_engine import SparkEngine
+
+    return SparkEngine(master=target_batch.master, conf=target_batch.conf)

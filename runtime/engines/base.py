@@ -1,0 +1,47 @@
+"""The small interface every batch engine implements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class BatchEngine(Protocol):
+    dialect: str
+
+    def register(self, name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
+        """Make ``table`` queryable as ``name`` (``types``: declared SQL types per column)."""
+
+    def query(self, sql: str) -> pa.Table:
+        """Run ``sql`` (in this engine's dialect) and return the result as Arrow."""
+
+    def to_parquet(self, sql: str, path: Path) -> int:
+        """Run ``sql`` and write the result to ``path`` without Python rows; returns the row count."""
+
+    def close(self) -> None: ...
+
+
+def write_batches(reader: pa.RecordBatchReader, path: Path) -> int:
+    rows = 0
+    with pq.ParquetWriter(path, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def arrow_to_pg_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "timestamptz"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        return "bigint"
+    if pa.types.is_floating(t):
+        return "double precision"
+    if pa.types.is_decimal(t):
+        return "numeric"
+    return "text"
