@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import sqlglot
-
+from .batch import BatchUnsupported, as_of_sql, per_event_sql
+from .batch.inputs import input_for
+from .batch.windows import quote
 from .ir import IR_VERSION
-from .plan.dialects import view_sql
 from .plan.stream import stream_plan
 from .project.build import CompiledProject
 from .project.models_check import model_feature_columns
@@ -18,6 +18,7 @@ from .project.models_check import model_feature_columns
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_SCHEMA = f"https://skewless.dev/schemas/manifest/v{MANIFEST_SCHEMA_VERSION}.json"
 VERSION = "0.1.0"
+SPINE_TABLE = "skewless_spine"
 
 
 def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = None) -> dict[str, str | dict]:
@@ -28,15 +29,21 @@ def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = N
     views_doc = {}
     for name, view in sorted(compiled.views.items()):
         compiled_sql = {}
-        parsed = sqlglot.parse_one(view.sql, read=cfg.dialect)
+        tables = {n: (src.batch.table or n) for n, src in project.sources.items()}
         for dialect in cfg.batch_dialects:
-            result = view_sql(view, dialect, cfg.dialect, parsed=parsed)
-            if result.sql is None:
-                compiled_sql[dialect] = {"unsupported": result.unsupported}
-            else:
-                rel = f"compiled/{dialect}/{name}.sql"
-                artifacts[rel] = f"-- {name}: per-event relation, {dialect}\n{result.sql}\n"
-                compiled_sql[dialect] = {"path": rel}
+            try:
+                source = input_for(view, compiled.views, dialect, {n: quote(t) for n, t in tables.items()})
+                per_event = per_event_sql(view, dialect, source, pretty=True)
+                as_of = as_of_sql(view, dialect, source, SPINE_TABLE, pretty=True)
+            except BatchUnsupported as exc:
+                compiled_sql[dialect] = {"unsupported": [str(exc)]}
+                continue
+            rel = f"compiled/{dialect}/{name}.sql"
+            artifacts[rel] = f"-- {name}: per-event relation ({dialect})\n{per_event}\n"
+            rel_as_of = f"compiled/{dialect}/{name}.as_of.sql"
+            artifacts[rel_as_of] = (f"-- {name}: as-of relation ({dialect}) for the spine table {SPINE_TABLE}"
+                                    f"({', '.join(view.entity)}, __t, __spine_id)\n{as_of}\n")
+            compiled_sql[dialect] = {"path": rel, "as_of_path": rel_as_of}
         views_doc[name] = {
             "name": name, "path": view.path, "fingerprint": view.fingerprint, "depends_on": view.depends_on,
             "input": view.input.model_dump(), "entity": view.entity,

@@ -23,8 +23,8 @@ from sqlglot import exp
 from ..ir import Aggregate, Bound, ColumnType, FeatureView, Frame, OutputColumn
 from .capabilities import BatchUnsupported, caps
 from .count_distinct import stabbing_ctes
-from .per_event import per_event_query, substitute
-from .windows import P, interval_sql, quote, window_expr
+from .per_event import bind_input, per_event_query, substitute
+from .windows import P, dialect_scalars, interval_sql, quote, window_expr
 
 SPINE_ID = "__spine_id"
 SPINE_T = "__t"
@@ -61,8 +61,12 @@ def _empty(agg: Aggregate) -> str:
     return "NULL"
 
 
-def as_of_query(view: FeatureView, dialect: str, input_sql: str, spine_sql: str) -> exp.Select:
-    """``spine_sql`` has the view's entity columns, ``__t`` (timestamptz) and ``__spine_id``."""
+def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression, spine_sql: str) -> exp.Select:
+    """``spine_sql`` has the view's entity columns, ``__t`` (timestamptz) and ``__spine_id``;
+    ``input_sql`` is a table name or an upstream view's query tree."""
+    raw_input = input_sql
+    if not isinstance(input_sql, str):
+        input_sql = "__input"
     c = caps(dialect)
     K = [quote(k) for k in view.entity]
     ts = quote(view.timestamp)
@@ -155,11 +159,11 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str, spine_sql: str)
         for column in expr.find_all(exp.Column):
             if not column.table and column.name in {c.name for c in cols}:
                 column.set("table", exp.to_identifier("__w"))
-        outputs.append(expr.as_(col.name, quoted=True))
+        outputs.append(dialect_scalars(expr, dialect).as_(col.name, quoted=True))
     tree = P(f"SELECT 1 FROM __w {' '.join(joins)} WHERE __w.__is_spine = 1")
     tree.set("expressions", outputs)
     tree.set("with_", with_clause(ctes, c.materialized_cte))
-    return tree
+    return bind_input(tree, raw_input)
 
 
 def with_clause(ctes: list[tuple[str, str | exp.Expression]], materialized: bool) -> exp.With:
@@ -169,5 +173,6 @@ def with_clause(ctes: list[tuple[str, str | exp.Expression]], materialized: bool
         for name, body in ctes])
 
 
-def as_of_sql(view: FeatureView, dialect: str, input_sql: str, spine_sql: str, pretty: bool = False) -> str:
+def as_of_sql(view: FeatureView, dialect: str, input_sql: str | exp.Expression, spine_sql: str,
+              pretty: bool = False) -> str:
     return as_of_query(view, dialect, input_sql, spine_sql).sql(dialect=dialect, pretty=pretty)

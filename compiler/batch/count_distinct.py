@@ -29,10 +29,10 @@ def stabbing_ctes(view: FeatureView, agg: Aggregate, prefix: str, events: str, q
            f"FROM {prefix}_occ")
     if length_us_or_rows is None:
         end = "__nxt"
-    elif rows_mode:
-        end = f"LEAST(__nxt, __pos + {length_us_or_rows + 1})"
     else:
-        end = f"LEAST(__nxt, __pos + {interval_sql(length_us_or_rows + 1)})"
+        # min(next occurrence, end of reach); spelled out because LEAST propagates NULL in some dialects
+        reach = f"__pos + {length_us_or_rows + 1}" if rows_mode else f"__pos + {interval_sql(length_us_or_rows + 1)}"
+        end = f"CASE WHEN __nxt IS NOT NULL AND __nxt < {reach} THEN __nxt ELSE {reach} END"
     null_id = "CAST(NULL AS BIGINT)"
     ev = (f"SELECT {k}, __pos AS __time, 0 AS __kind, 1 AS __delta, {null_id} AS __qid FROM {prefix}_n "
           f"UNION ALL SELECT {k}, {end} AS __time, 0 AS __kind, -1 AS __delta, {null_id} AS __qid "

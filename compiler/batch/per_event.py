@@ -8,7 +8,7 @@ from ..ir import FeatureView
 from .capabilities import caps
 from .count_distinct import per_event_count_distinct
 from .exclude_rewrite import needs_rewrite, rewrite as exclude_rewrite
-from .windows import P, quote, window_expr
+from .windows import P, dialect_scalars, quote, window_expr
 
 
 
@@ -25,9 +25,22 @@ def substitute(expr_sql: str, replacements: dict[str, exp.Expression]) -> exp.Ex
     return tree.transform(swap, copy=False)
 
 
-def per_event_query(view: FeatureView, dialect: str, input_sql: str) -> exp.Select:
+def bind_input(tree: exp.Expression, input_sql: str | exp.Expression) -> exp.Expression:
+    """Put the input (a table name or a query tree) where the placeholder table ``__input`` is."""
+    if isinstance(input_sql, str):
+        return tree
+    for table in list(tree.find_all(exp.Table)):
+        if table.name == "__input":
+            table.replace(exp.Subquery(this=input_sql.copy(), alias=table.args.get("alias")))
+    return tree
+
+
+def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression) -> exp.Select:
     """The per-event query tree (with ``dialect``'s window rewrites) over ``input_sql``, a table
-    reference or parenthesised subquery in the canonical dialect."""
+    reference in the canonical dialect, or the query tree of an upstream view."""
+    raw_input = input_sql
+    if not isinstance(input_sql, str):
+        input_sql = "__input"
     use_cte = any(a.func == "count_distinct" and not caps(dialect).count_distinct_window and dialect != "spark"
                   for a in view.aggregates)
     where = f" WHERE {view.where}" if view.where else ""
@@ -53,7 +66,8 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str) -> exp.Sele
             replacements[f"__{agg.id}"] = exclude_rewrite(view, agg, dialect)
         else:
             replacements[f"__{agg.id}"] = window_expr(view, agg, dialect)
-    select = [substitute(c.expr, replacements).as_(c.name, quoted=True) for c in view.columns]
+    select = [dialect_scalars(substitute(c.expr, replacements), dialect).as_(c.name, quoted=True)
+              for c in view.columns]
     if use_cte:
         body = f"SELECT 1 FROM __in {' '.join(joins)}"
     else:
@@ -61,12 +75,14 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str) -> exp.Sele
     tree = P(body)
     tree.set("expressions", select)
     if ctes:
+        ctes = [(n, bind_input(P(b) if isinstance(b, str) else b, raw_input)) for n, b in ctes]
+    if ctes:
         from .as_of import with_clause
 
         tree.set("with_", with_clause(ctes, caps(dialect).materialized_cte))
-    return tree
+    return bind_input(tree, raw_input)
 
 
-def per_event_sql(view: FeatureView, dialect: str, input_sql: str, pretty: bool = False) -> str:
+def per_event_sql(view: FeatureView, dialect: str, input_sql: str | exp.Expression, pretty: bool = False) -> str:
     """The per-event relation rendered in ``dialect`` (raises `BatchUnsupported`)."""
     return per_event_query(view, dialect, input_sql).sql(dialect=dialect, pretty=pretty)

@@ -25,7 +25,11 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def interval_sql(us: int) -> str:
+def interval_sql(us: int, seconds: bool = False) -> str:
+    """An exact INTERVAL literal; ``seconds`` spells it in (fractional) seconds, for dialects that
+    need both frame bounds in one interval unit (Spark)."""
+    if seconds:
+        return f"INTERVAL '{us // 1_000_000}.{us % 1_000_000:06d} seconds'"
     for unit, size in _UNITS:
         if us % size == 0:
             n = us // size
@@ -105,9 +109,10 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
         start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else f"{frame.start.offset} PRECEDING"
         spec = f"RANGE BETWEEN {start} AND {'CURRENT ROW' if end_back == 0 else '1 PRECEDING'}"
     else:
+        one_unit = end_back != 0 and dialect == "spark"
         start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (
-            f"{interval_sql(frame.start.offset or 0)} PRECEDING")
-        end = "CURRENT ROW" if end_back == 0 else f"{interval_sql(end_back)} PRECEDING"
+            f"{interval_sql(frame.start.offset or 0, one_unit)} PRECEDING")
+        end = "CURRENT ROW" if end_back == 0 else f"{interval_sql(end_back, one_unit)} PRECEDING"
         spec = f"RANGE BETWEEN {start} AND {end}"
     if emit_exclude:
         spec += " EXCLUDE " + {"current_row": "CURRENT ROW", "group": "GROUP", "ties": "TIES"}[emit_exclude]
@@ -127,7 +132,7 @@ def window_expr(view: FeatureView, agg: Aggregate, dialect: str, *, spine: bool 
     frame = "" if agg.frame is None else " " + frame_spec(view, agg, agg.frame, dialect, spine)
     if not caps(dialect).range_timestamp and agg.frame is not None and agg.frame.mode == "range":
         order = ", ".join([f"UNIX_MICROS({quote(order_cols[0])})", *map(quote, order_cols[1:])])
-        tmpl = sqlglot.parse_one(f"SELECT __f() OVER (PARTITION BY {partition} ORDER BY {order}{frame})", read="bigquery")
+        tmpl = P(f"SELECT __f() OVER (PARTITION BY {partition} ORDER BY {order}{frame})")
     else:
         order = ", ".join(quote(c) for c in order_cols)
         tmpl = P(f"SELECT __f() OVER (PARTITION BY {partition} ORDER BY {order}{frame})")
@@ -137,3 +142,24 @@ def window_expr(view: FeatureView, agg: Aggregate, dialect: str, *, spine: bool 
         wrapper.set("this", window)
         return wrapper
     return window
+
+
+def dialect_scalars(node: exp.Expression, dialect: str) -> exp.Expression:
+    """Exact spellings of scalar constructs a dialect lacks (Spark: EXTRACT(EPOCH FROM ...))."""
+    if dialect != "spark":
+        return node
+
+    def fix(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, exp.Extract) and n.this.name.upper() == "EPOCH":
+            inner = n.expression
+            while isinstance(inner, exp.Paren):
+                inner = inner.this
+            micros = (lambda e: exp.Anonymous(this="UNIX_MICROS", expressions=[e.copy()]))
+            if isinstance(inner, exp.Sub):
+                diff = exp.Sub(this=micros(inner.this), expression=micros(inner.expression))
+            else:
+                diff = micros(inner)
+            return exp.Div(this=exp.Paren(this=diff), expression=exp.Literal.number("1000000.0"))
+        return n
+
+    return node.transform(fix, copy=False)

@@ -42,9 +42,11 @@ def test_compile_example_project(tmp_path):
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((project / "target" / "manifest.json").read_text())
     assert set(manifest["views"]) == {"user_velocity", "user_sequence", "merchant_risk", "card_activity"}
-    # dialects that lack a construct get no SQL, with the reason, never silently different SQL
-    assert "Postgres has no DISTINCT" in manifest["views"]["user_velocity"]["compiled"]["postgres"]["unsupported"][0]
-    assert "Spark has no frame EXCLUDE" in " ".join(manifest["views"]["merchant_risk"]["compiled"]["spark"]["unsupported"])
+    # every example view compiles for the executed dialects (rewrites where a dialect lacks a construct) ...
+    for view in manifest["views"].values():
+        for dialect in ("duckdb", "postgres", "spark"):
+            assert (project / "target" / view["compiled"][dialect]["as_of_path"]).exists()
+    assert "unsupported" not in json.dumps(manifest["views"])
     plan = json.loads((project / "target" / "plan" / "stream.json").read_text())
     user_groups = [g for g in plan["state_groups"] if g["entity"] == ["user_id"]]
     assert any(g["retention"]["range_us"] == 7 * 86_400_000_000 for g in user_groups)

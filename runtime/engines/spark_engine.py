@@ -1,0 +1,43 @@
+"""Spark (pyspark): ``local[2]`` in tests, any master in production. Optional extra ``spark``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from .base import write_batches
+
+
+class SparkEngine:
+    dialect = "spark"
+
+    def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None):
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise RuntimeError("the Spark engine needs pyspark: pip install 'skewless[spark]'") from exc
+        builder = (SparkSession.builder.master(master).appName("skewless")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.driver.host", "127.0.0.1"))
+        for key, value in (conf or {}).items():
+            builder = builder.config(key, value)
+        self.spark = builder.getOrCreate()
+        self.spark.sparkContext.setLogLevel("ERROR")
+
+    def register(self, name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
+        self.spark.createDataFrame(table).createOrReplaceTempView(name)
+
+    def query(self, sql: str) -> pa.Table:
+        return self.spark.sql(sql).toArrow()
+
+    def to_parquet(self, sql: str, path: Path) -> int:
+        table = self.query(sql)
+        return write_batches(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), path)
+
+    def close(self) -> None:
+        self.spark.stop()
