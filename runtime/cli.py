@@ -25,6 +25,7 @@ from .artifacts import write_artifacts
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="skewless: SQL feature views, computed exactly in stream and batch.")
 out = Console()
+console = out
 err = Console(stderr=True)
 
 
@@ -144,6 +145,134 @@ def generate(
         out.print(f"[green]wrote[/green] {name}: {n:,} rows → {target}/{name}.{{jsonl,parquet}}")
 
 
+def _select_views(compiled: CompiledProject, select: list[str] | None) -> list[str]:
+    names = select or sorted(compiled.views)
+    unknown = [n for n in names if n not in compiled.views]
+    if unknown:
+        _fail([Diagnostic("--select", 1, 1, f"unknown view(s): {', '.join(unknown)}",
+                          f"views: {', '.join(sorted(compiled.views))}")])
+    return names
+
+
+@app.command()
+def backfill(
+    select: Optional[list[str]] = typer.Option(None, "--select", "-s", help="View(s); default: all."),
+    out: Path = typer.Option(..., "--out", help="Parquet file (one view) or directory (one file per view)."),
+    engine: Optional[str] = typer.Option(None, help="duckdb | postgres | spark (default: the target's)."),
+    dsn: Optional[str] = typer.Option(None, help="Postgres DSN for --engine postgres."),
+) -> None:
+    """Compute the per-event relation of views in batch and write Parquet."""
+    from .batch_jobs import backfill as run_backfill, needed_sources, open_engine, register_sources
+
+    compiled = compile_project()
+    names = _select_views(compiled, select)
+    eng = open_engine(compiled, engine, dsn)
+    try:
+        with out_progress() as progress:
+            task = progress.add_task("loading sources", total=len(names) + 1)
+            register_sources(eng, compiled, needed_sources(compiled, names))
+            for name in names:
+                progress.update(task, advance=1, description=f"backfill {name}")
+                path = out if (len(names) == 1 and out.suffix == ".parquet") else out / f"{name}.parquet"
+                rows = run_backfill(compiled, eng, name, path)
+                console.print(f"[green]wrote[/green] {name}: {rows:,} rows → {path}")
+            progress.update(task, advance=1)
+    finally:
+        eng.close()
+
+
+@app.command("training-set")
+def training_set_cmd(
+    model: str = typer.Argument(..., help="Model name from models/*.yml."),
+    out_path: Path = typer.Option(..., "--out", help="Parquet file to write."),
+    engine: Optional[str] = typer.Option(None, help="duckdb | postgres | spark (default: the target's)."),
+    dsn: Optional[str] = typer.Option(None, help="Postgres DSN for --engine postgres."),
+) -> None:
+    """Build a model's point-in-time training set: each label joined with every feature as of its time."""
+    from .batch_jobs import needed_sources, open_engine, register_sources, training_set
+
+    compiled = compile_project()
+    if model not in compiled.project.models:
+        _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    eng = open_engine(compiled, engine, dsn)
+    try:
+        with out.status(f"building training set for {model} on {eng.dialect}"):
+            register_sources(eng, compiled, needed_sources(compiled, [], [model]))
+            started = time.perf_counter()
+            rows = training_set(compiled, eng, model, out_path)
+        out.print(f"[green]wrote[/green] training set {model}: {rows:,} rows → {out_path} "
+                  f"({time.perf_counter() - started:.1f} s)")
+    finally:
+        eng.close()
+
+
+@app.command()
+def parity(
+    select: Optional[list[str]] = typer.Option(None, "--select", "-s", help="View(s); default: all."),
+    postgres: Optional[str] = typer.Option(None, help="Postgres DSN, or 'local' to start a throwaway cluster."),
+    spark: bool = typer.Option(False, help="Also run the compiled SQL on Spark (local[2])."),
+    report: Path = typer.Option(Path("target/parity.html"), help="HTML report (relative to the project)."),
+) -> None:
+    """Evaluate views through every engine and the original SQL on the same events; exit 1 on any
+    differing row."""
+    import contextlib
+
+    from .batch_jobs import needed_sources, register_sources
+    from .engines import DuckDBEngine, PostgresEngine
+    from .parity import run_parity, write_report
+
+    compiled = compile_project()
+    names = _select_views(compiled, select)
+    with contextlib.ExitStack() as stack:
+        dsn = postgres
+        if postgres == "local":
+            from .pg_local import throwaway_cluster
+
+            dsn = stack.enter_context(throwaway_cluster())
+        duck = DuckDBEngine()
+        stack.callback(duck.close)
+        engines = [duck]
+        pg = None
+        if dsn:
+            pg = PostgresEngine(dsn)
+            stack.callback(pg.close)
+            engines.append(pg)
+        if spark:
+            from .engines.spark_engine import SparkEngine
+
+            sp = SparkEngine()
+            stack.callback(sp.close)
+            engines.append(sp)
+        with out.status("loading events into every engine"):
+            for engine in engines:
+                register_sources(engine, compiled, needed_sources(compiled, names))
+        with out.status("comparing"):
+            results = run_parity(compiled, names, engines, pg, duck)
+    table = Table(title="parity: compiled batch SQL vs the original SQL")
+    for col in ("view", "oracle", "engine", "rows", "differing rows"):
+        table.add_column(col)
+    for r in results:
+        for e in r.results:
+            status = f"[red]{e.error}[/red]" if e.error else (
+                "[green]0[/green]" if not e.mismatches else f"[red]{len(e.mismatches)}[/red]")
+            table.add_row(r.view, r.oracle, e.engine, f"{e.rows:,}", status)
+    out.print(table)
+    out.print("late events excluded: 0 (batch reads every event; the stream engine joins parity when it lands)")
+    path = report if report.is_absolute() else compiled.project.root / report
+    ts_cols = {n: next((c.name for c in compiled.views[n].columns if c.expr.strip('"') == compiled.views[n].timestamp),
+                       "") for n in names}
+    write_report(results, path, ts_cols)
+    out.print(f"report → {path}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def out_progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=out, transient=True)
+
+
 @app.command()
 def demo(events: int = typer.Option(200_000, help="Number of generated transactions.")) -> None:
     """The main job on embedded defaults: generate events, validate, compile, list the views."""
@@ -151,6 +280,10 @@ def demo(events: int = typer.Option(200_000, help="Number of generated transacti
     validate()
     compile_()
     ls(columns=False)
+    compiled = compile_project()
+    for model in sorted(compiled.project.models):
+        training_set_cmd(model=model, out_path=compiled.project.target_dir / "training" / f"{model}.parquet",
+                         engine="duckdb", dsn=None)
 
 
 def main() -> None:

@@ -15,6 +15,9 @@ class BatchEngine(Protocol):
     def register(self, name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
         """Make ``table`` queryable as ``name`` (``types``: declared SQL types per column)."""
 
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL)."""
+
     def query(self, sql: str) -> pa.Table:
         """Run ``sql`` (in this engine's dialect) and return the result as Arrow."""
 

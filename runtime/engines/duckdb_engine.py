@@ -29,6 +29,9 @@ class DuckDBEngine:
     def register_parquet(self, name: str, path: Path) -> None:
         self.con.execute(f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{path}')")
 
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
     def query(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 

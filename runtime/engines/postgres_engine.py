@@ -34,6 +34,9 @@ class PostgresEngine:
                         copy.write_row(row)
             cur.execute(psycopg.sql.SQL("ANALYZE {}").format(ident(name)))
 
+    def execute(self, sql: str) -> None:
+        self.conn.execute(sql)
+
     def query(self, sql: str) -> pa.Table:
         with self.conn.cursor() as cur:
             cur.execute(sql)
@@ -45,7 +48,7 @@ class PostgresEngine:
     def to_parquet(self, sql: str, path: Path) -> int:
         writer = None
         rows = 0
-        with self.conn.cursor(name="skewless_export") as cur:
+        with self.conn.transaction(), self.conn.cursor(name="skewless_export") as cur:
             cur.itersize = 50_000
             cur.execute(sql)
             names = None

@@ -32,6 +32,9 @@ class SparkEngine:
     def register(self, name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
 
+    def execute(self, sql: str) -> None:
+        self.spark.sql(sql)
+
     def query(self, sql: str) -> pa.Table:
         return self.spark.sql(sql).toArrow()
 

@@ -1,0 +1,59 @@
+"""Point-in-time training sets: every label row joined, as of its own timestamp, with each feature
+the model reads (semantics §1.2). One as-of pass per view over a spine built from the labels."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..config import ModelDef, SourceDef
+from ..ir import FeatureView
+from ..project.models_check import feature_name, model_feature_columns
+from .as_of import SPINE_ID, SPINE_T, as_of_query, with_clause
+from .capabilities import caps
+from .inputs import input_for
+from .windows import P, quote
+
+LABEL = "label"
+
+
+def training_set_query(model: ModelDef, label_source: SourceDef, views: dict[str, FeatureView], dialect: str,
+                       tables: dict[str, str] | None = None) -> exp.Select:
+    """Columns: ``__spine_id``, the label source's unique key, ``ts`` (label time), ``label``, the
+    request features, then one column per feature named ``<view>__<column>``."""
+    tables = tables or {}
+    label_table = tables.get(label_source.name) or quote(label_source.name)
+    ts = quote(model.label.timestamp or label_source.timestamp)
+    order = ", ".join([ts, *map(quote, label_source.unique_key)])
+    ctes: list[tuple[str, str | exp.Expression]] = [
+        ("__labels", f"SELECT *, ROW_NUMBER() OVER (ORDER BY {order}) AS {SPINE_ID} FROM {label_table} AS __l")]
+    joins = []
+    feats = model_feature_columns(model, views)
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    for view_name, column, name in feats:
+        wanted.setdefault(view_name, []).append((column, name))
+    for i, ref in enumerate(model.features):
+        view = views[ref.view]
+        join = ref.join or {k: k for k in view.entity}
+        spine_cols = ", ".join(f"{quote(join[k])} AS {quote(k)}" for k in view.entity)
+        ctes.append((f"__spine{i}", f"SELECT {spine_cols}, {ts} AS {SPINE_T}, {SPINE_ID} FROM __labels"))
+        source = input_for(view, views, dialect, tables)
+        ctes.append((f"__f{i}", as_of_query(view, dialect, source, f"__spine{i}")))
+        joins.append(f"LEFT JOIN __f{i} ON __f{i}.{SPINE_ID} = l.{SPINE_ID}")
+    select = [f"l.{SPINE_ID}", *[f"l.{quote(k)}" for k in label_source.unique_key if k != model.label.column],
+              f"l.{ts} AS {quote('ts')}" if ts != quote("ts") else f"l.{ts}",
+              f"l.{quote(model.label.column)} AS {quote(LABEL)}",
+              *[f"l.{quote(c)}" for c in model.request_features if c not in label_source.unique_key]]
+    for i, ref in enumerate(model.features):
+        for column, name in wanted[ref.view]:
+            select.append(f"__f{i}.{quote(column)} AS {quote(name)}")
+    tree = P(f"SELECT {', '.join(dict.fromkeys(select))} FROM __labels AS l {' '.join(joins)}")
+    tree.set("with_", with_clause(ctes, caps(dialect).materialized_cte))
+    return tree
+
+
+def training_set_sql(model: ModelDef, label_source: SourceDef, views: dict[str, FeatureView], dialect: str,
+                     tables: dict[str, str] | None = None, pretty: bool = False) -> str:
+    return training_set_query(model, label_source, views, dialect, tables).sql(dialect=dialect, pretty=pretty)
+
+
+__all__ = ["LABEL", "feature_name", "training_set_query", "training_set_sql"]
