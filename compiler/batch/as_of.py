@@ -61,6 +61,18 @@ def _empty(agg: Aggregate) -> str:
     return "NULL"
 
 
+def needed_columns(view: FeatureView) -> list[ColumnType]:
+    """The input columns the as-of pass reads: keys, order, and what expressions mention."""
+    names = set(view.entity) | {view.timestamp}
+    texts = [view.where, *(c.expr for c in view.columns)]
+    for agg in view.aggregates:
+        names |= set(agg.order)
+        texts += [agg.arg, agg.filter, agg.default]
+    for text in filter(None, texts):
+        names |= {c.name for c in P(text).find_all(exp.Column)}
+    return [c for c in view.input_columns if c.name in names]
+
+
 def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression, spine_sql: str) -> exp.Select:
     """``spine_sql`` has the view's entity columns, ``__t`` (timestamptz) and ``__spine_id``;
     ``input_sql`` is a table name or an upstream view's query tree."""
@@ -70,7 +82,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     c = caps(dialect)
     K = [quote(k) for k in view.entity]
     ts = quote(view.timestamp)
-    cols = [col for col in view.input_columns]
+    cols = needed_columns(view)
     names = [quote(col.name) for col in cols]
     ordered = [a for a in view.aggregates if is_order_dependent(a)]
     groups: dict[tuple[str, ...], list[Aggregate]] = {}
