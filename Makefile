@@ -5,7 +5,7 @@ SKEWLESS = $(PYTHON) -m skewless.runtime.cli
 .PHONY: install demo test bench
 
 install:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 
 # The main job on embedded defaults (files, DuckDB, SQLite): generate events, validate, compile.
 demo: install

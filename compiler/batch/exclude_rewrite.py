@@ -44,7 +44,7 @@ def rewrite(view: FeatureView, agg: Aggregate, dialect: str) -> exp.Expression:
         if agg.func in ("count_star", "count"):
             return P(f"{g} + {one}")
         if agg.func in ("sum", "min", "max", "bool_or", "bool_and"):
-            op = {"sum": f"__g + __c", "min": "LEAST(__g, __c)", "max": "GREATEST(__g, __c)",
+            op = {"sum": "__g + __c", "min": "LEAST(__g, __c)", "max": "GREATEST(__g, __c)",
                   "bool_or": "__g OR __c", "bool_and": "__g AND __c"}[agg.func]
             both = op.replace("__g", f"({g})").replace("__c", f"({cur})")
             return P(f"CASE WHEN ({cur}) IS NULL THEN {g} WHEN {g} IS NULL THEN ({cur}) ELSE {both} END")

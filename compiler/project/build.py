@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ..config import ModelDef, SourceDef
+from ..config import SourceDef
 from ..errors import Diagnostic, DiagnosticBag, ViewError
 from ..ir import FeatureView
 from ..lower.view import InputSchema, ViewMeta, lower_view

@@ -9,36 +9,23 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from skewless.compiler.batch import as_of_sql, per_event_sql
 from skewless.compiler.ir import FeatureView
-from skewless.compiler.project.build import build_project
-from skewless.compiler.project.loader import load_project
 from skewless.runtime.engines import DuckDBEngine, PostgresEngine
-from tests.support.catalog import views
+from tests.support.catalog import compile_catalog
 from tests.support.compare import diff
 from tests.support.events import TYPES, spines, tx_events
 
 pytestmark = pytest.mark.postgres
-FIXTURE = Path(__file__).parents[1] / "compiler" / "fixture_project"
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory):
-    root = tmp_path_factory.mktemp("catalog") / "proj"
-    shutil.copytree(FIXTURE, root)
-    all_views = {**views(False), **views(True)}
-    for name, sql in all_views.items():
-        (root / "features" / f"{name}.sql").write_text(sql)
-    compiled = build_project(load_project(root))
-    assert not compiled.diagnostics, compiled.diagnostics[:3]
-    return compiled, set(views(True))
+    return compile_catalog(tmp_path_factory.mktemp("catalog") / "proj")
 
 
 @pytest.fixture(scope="module")

@@ -65,3 +65,20 @@ def views(distinct: bool) -> dict[str, str]:
             "PRECEDING AND CURRENT ROW), 0) / NULLIF(COUNT(*) OVER (PARTITION BY user_id ORDER BY ts), 0) AS ratio\n"
             "FROM {{ source('tx') }}\nWHERE status IS DISTINCT FROM 'bad'")
     return out
+
+
+def compile_catalog(root):
+    """Copy the fixture project to ``root``, add every catalog view, compile. Returns
+    (compiled project, names of the COUNT(DISTINCT) views)."""
+    import shutil
+    from pathlib import Path
+
+    from skewless.compiler.project.build import build_project
+    from skewless.compiler.project.loader import load_project
+
+    shutil.copytree(Path(__file__).parents[1] / "compiler" / "fixture_project", root)
+    for name, sql in {**views(False), **views(True)}.items():
+        (root / "features" / f"{name}.sql").write_text(sql)
+    compiled = build_project(load_project(root))
+    assert not compiled.diagnostics, compiled.diagnostics[:3]
+    return compiled, set(views(True))

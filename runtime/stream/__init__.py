@@ -1,0 +1,1 @@
+"""The stream engine: exact per-row SQL window frames as Bytewax stateful logic."""

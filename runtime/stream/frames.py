@@ -1,0 +1,223 @@
+"""Per-entity window state for one view: exact SQL frames, evaluated incrementally.
+
+Rows reach a key's state in *finalized peer groups*: all of the key's events with one timestamp,
+once the watermark has passed it (so no later event can join the group). Each aggregate keeps its
+own sliding accumulator; nothing rescans a window per event:
+
+* RANGE frames over time evict rows older than ``T - w`` from a deque and add the new group.
+  EXCLUDE GROUP reads the accumulator before the group is added, TIES adds the current row to that
+  for one read, CURRENT ROW removes it for one read.
+* RANGE UNBOUNDED frames never evict; their peers are rows with equal ORDER BY values.
+* ROWS frames, LAG and FIRST/LAST_VALUE walk rows in their total order and slide over positions.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from skewless.compiler.ir import Aggregate, FeatureView
+
+from .accumulators import make
+from .expr import compile_expr
+
+Row = dict[str, Any]
+
+
+def _order_key(cols: list[str]) -> Callable[[Row], tuple]:
+    # ASC with NULLS LAST, the Postgres default
+    return lambda r: tuple((r.get(c) is None, r.get(c)) for c in cols)
+
+
+class _AggState:
+    def __init__(self, agg: Aggregate):
+        self.agg = agg
+        self.arg = compile_expr(agg.arg) if agg.arg else None
+        self.pred = compile_expr(agg.filter) if agg.filter else None
+        self.default = compile_expr(agg.default) if agg.default else None
+        self.key = _order_key(agg.order)
+
+    def value_of(self, row: Row):
+        """The row's contribution: None when FILTER rejects it or the argument is NULL."""
+        if self.pred is not None and self.pred(row) is not True:
+            return None
+        if self.agg.func == "count_star":
+            return 1
+        return self.arg(row) if self.arg else None
+
+
+class _Range(_AggState):
+    def __init__(self, agg: Aggregate):
+        super().__init__(agg)
+        frame = agg.frame
+        self.reach = None if frame.start.kind == "unbounded_preceding" else timedelta(microseconds=frame.start.offset)
+        self.exclude = frame.exclude
+        self.acc = make(agg.func)
+        self.window: deque = deque()  # (ts, value) of rows inside the frame
+        self.ts_col = agg.order[0]
+
+    def process(self, rows: list[Row], out: list[dict]) -> None:
+        ts = rows[0][self.ts_col]
+        if self.reach is not None:
+            low = ts - self.reach
+            while self.window and self.window[0][0] < low:
+                self.acc.remove(self.window.popleft()[1])
+        order = sorted(range(len(rows)), key=lambda i: self.key(rows[i]))
+        start = 0
+        while start < len(order):  # peer groups: equal values of every ORDER BY column
+            end = start
+            while end < len(order) and self.key(rows[order[end]]) == self.key(rows[order[start]]):
+                end += 1
+            peers = order[start:end]
+            values = [self.value_of(rows[i]) for i in peers]
+            if self.exclude == "group":
+                v = self.acc.value()
+                for i in peers:
+                    out[i][self.agg.id] = v
+            elif self.exclude == "ties":
+                for i, val in zip(peers, values):
+                    self.acc.add(val)
+                    out[i][self.agg.id] = self.acc.value()
+                    self.acc.remove(val)
+            for val in values:
+                self.acc.add(val)
+                if self.reach is not None:
+                    self.window.append((ts, val))
+            if self.exclude == "no_others":
+                v = self.acc.value()
+                for i in peers:
+                    out[i][self.agg.id] = v
+            elif self.exclude == "current_row":
+                for i, val in zip(peers, values):
+                    self.acc.remove(val)
+                    out[i][self.agg.id] = self.acc.value()
+                    self.acc.add(val)
+            start = end
+
+    def state_size(self) -> int:
+        return len(self.window)
+
+
+class _Rows(_AggState):
+    """ROWS frames, LAG, FIRST/LAST_VALUE: positions in the aggregate's total order."""
+
+    def __init__(self, agg: Aggregate):
+        super().__init__(agg)
+        frame = agg.frame
+        func = agg.func
+        if func == "lag":
+            self.n, self.m = agg.offset, agg.offset
+        else:
+            self.n = None if frame.start.kind == "unbounded_preceding" else (
+                0 if frame.start.kind == "current_row" else frame.start.offset)
+            self.m = 0 if frame.end.kind == "current_row" else frame.end.offset
+            if frame.exclude in ("current_row", "group") and self.m == 0:
+                self.m = 1  # the order is total: the current row is its whole peer group
+        self.acc = make(func) if func not in ("lag", "first_value", "last_value") else None
+        keep = (self.n if self.n is not None else 0) + 1
+        self.history: deque = deque(maxlen=keep if self.n is not None else None)  # values, newest last
+        self.count = 0       # rows seen (position of the next row)
+        self.first = None    # for unbounded FIRST_VALUE
+        self.has_first = False
+
+    def _at(self, back: int):
+        """Value of the row ``back`` positions before the current one (1 = previous)."""
+        return self.history[-back]
+
+    def process(self, rows: list[Row], out: list[dict]) -> None:
+        for i in sorted(range(len(rows)), key=lambda i: self.key(rows[i])):
+            row = rows[i]
+            val = self.value_of(row) if self.agg.func not in ("lag", "first_value", "last_value") else (
+                self.arg(row) if self.arg else None)
+            pos = self.count
+            func = self.agg.func
+            if func == "lag":
+                k = self.n
+                if k == 0:
+                    out[i][self.agg.id] = val
+                elif pos >= k:
+                    out[i][self.agg.id] = self._at(k)
+                else:
+                    out[i][self.agg.id] = self.default(row) if self.default else None
+            else:
+                lo = 0 if self.n is None else max(pos - self.n, 0)
+                hi = pos - self.m  # inclusive; the current row is position pos
+                if self.acc is not None:
+                    # slide from [pos-1-n, pos-1-m] to [pos-n, pos-m]: one row enters, one leaves
+                    if hi >= 0:
+                        self.acc.add(val if self.m == 0 else self._at(self.m))
+                    if self.n is not None and pos - self.n - 1 >= 0:
+                        self.acc.remove(self._at(self.n + 1))
+                    out[i][self.agg.id] = self.acc.value() if hi >= lo else _empty(func)
+                elif hi < lo:
+                    out[i][self.agg.id] = None
+                elif func == "first_value":
+                    if self.n is None:
+                        out[i][self.agg.id] = self.first if self.has_first else val
+                    else:
+                        back = pos - lo
+                        out[i][self.agg.id] = val if back == 0 else self._at(back)
+                else:  # last_value
+                    back = pos - hi
+                    out[i][self.agg.id] = val if back == 0 else self._at(back)
+            if not self.has_first:
+                self.first, self.has_first = val, True
+            self.history.append(val)
+            self.count += 1
+
+    def state_size(self) -> int:
+        return len(self.history)
+
+
+def _empty(func: str):
+    return 0 if func in ("count_star", "count", "count_distinct") else None
+
+
+def is_rows_like(agg: Aggregate) -> bool:
+    if agg.frame is None or agg.frame.mode == "rows":
+        return True
+    # FIRST/LAST_VALUE over RANGE UNBOUNDED with a total order equal the ROWS frame
+    return agg.func in ("first_value", "last_value")
+
+
+class ViewKeyState:
+    """All of one view's aggregates for one entity key."""
+
+    def __init__(self, view: FeatureView):
+        self.view = view
+        self.aggs = [(_Rows(a) if is_rows_like(a) else _Range(a)) for a in view.aggregates]
+
+    def process_group(self, rows: list[Row]) -> list[dict]:
+        """Aggregate values (by aggregate id) for each row of one finalized peer group (same ts)."""
+        out: list[dict] = [{} for _ in rows]
+        for state in self.aggs:
+            state.process(rows, out)
+        return out
+
+    def retained(self) -> int:
+        return sum(s.state_size() for s in self.aggs)
+
+
+class ViewEvaluator:
+    """Compiled WHERE and output expressions of a view."""
+
+    def __init__(self, view: FeatureView):
+        self.view = view
+        self.where = compile_expr(view.where) if view.where else None
+        self.outputs = [(c.name, compile_expr(c.expr)) for c in view.columns]
+
+    def keep(self, row: Row) -> bool:
+        return self.where is None or self.where(row) is True
+
+    def output(self, row: Row, agg_values: dict) -> Row:
+        env = dict(row)
+        env.update({f"__{k}": v for k, v in agg_values.items()})
+        return {name: fn(env) for name, fn in self.outputs}
+
+
+def group_by_ts(rows: list[Row], ts: str) -> list[list[Row]]:
+    groups: dict[datetime, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(r[ts], []).append(r)
+    return [groups[t] for t in sorted(groups)]
