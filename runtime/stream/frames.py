@@ -33,10 +33,25 @@ def _order_key(cols: list[str]) -> Callable[[Row], tuple]:
 class _AggState:
     def __init__(self, agg: Aggregate):
         self.agg = agg
+        self._compile()
+
+    def _compile(self) -> None:
+        agg = self.agg
         self.arg = compile_expr(agg.arg) if agg.arg else None
         self.pred = compile_expr(agg.filter) if agg.filter else None
         self.default = compile_expr(agg.default) if agg.default else None
         self.key = _order_key(agg.order)
+
+    # state is plain data (snapshots, the online store); compiled closures are rebuilt on load
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for name in ("arg", "pred", "default", "key"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._compile()
 
     def value_of(self, row: Row):
         """The row's contribution: None when FILTER rejects it or the argument is NULL."""
@@ -56,6 +71,8 @@ class _Range(_AggState):
         self.acc = make(agg.func)
         self.window: deque = deque()  # (ts, value) of rows inside the frame
         self.ts_col = agg.order[0]
+        self.last_ts = None           # the latest group's time and values (as-of reads exclude it at t)
+        self.last_values: list = []
 
     def process(self, rows: list[Row], out: list[dict]) -> None:
         ts = rows[0][self.ts_col]
@@ -94,6 +111,21 @@ class _Range(_AggState):
                     out[i][self.agg.id] = self.acc.value()
                     self.acc.add(val)
             start = end
+        if ts != self.last_ts:
+            self.last_ts, self.last_values = ts, []
+        self.last_values.extend(self.value_of(r) for r in rows)
+
+    def as_of(self, t: datetime, row: Row):
+        """The frame's value for an extra row at ``t`` (>= every event seen) that contributes
+        nothing. Mutates this (freshly loaded) state."""
+        if self.reach is not None:
+            low = t - self.reach
+            while self.window and self.window[0][0] < low:
+                self.acc.remove(self.window.popleft()[1])
+        if self.exclude in ("group", "ties") and self.last_ts == t:
+            for v in self.last_values:
+                self.acc.remove(v)
+        return self.acc.value()
 
     def state_size(self) -> int:
         return len(self.window)
@@ -166,6 +198,37 @@ class _Rows(_AggState):
             self.history.append(val)
             self.count += 1
 
+    def as_of(self, t: datetime, row: Row):
+        """The value for an extra row after every event seen (it takes the next position and
+        contributes nothing). Mutates this (freshly loaded) state."""
+        func, pos = self.agg.func, self.count
+        if func == "lag":
+            k = self.n
+            if k == 0:
+                return None
+            if pos >= k:
+                return self._at(k)
+            return self.default(row) if self.default else None
+        m = max(self.m, 1)  # the extra row itself contributes nothing
+        lo = 0 if self.n is None else max(pos - self.n, 0)
+        hi = pos - m
+        if hi < lo:
+            return _empty(func)
+        if func == "first_value":
+            return self.first if self.n is None else self._at(pos - lo)
+        if func == "last_value":
+            return self._at(pos - hi)
+        if self.n is None:
+            # acc holds [0, pos-1-self.m]; the extra row's frame is [0, pos-m]
+            if self.m == 0:
+                return self.acc.value()
+            self.acc.add(self._at(self.m))
+            return self.acc.value()
+        acc = make(func)
+        for back in range(pos - hi, pos - lo + 1):
+            acc.add(self._at(back))
+        return acc.value()
+
     def state_size(self) -> int:
         return len(self.history)
 
@@ -194,6 +257,11 @@ class ViewKeyState:
         for state in self.aggs:
             state.process(rows, out)
         return out
+
+    def as_of(self, t: datetime, row: Row) -> dict:
+        """Aggregate values for the extra row ``row`` at ``t`` (semantics §1.2); ``t`` must not be
+        before the latest event in the state. Mutates the state: use it on a loaded copy."""
+        return {state.agg.id: state.as_of(t, row) for state in self.aggs}
 
     def retained(self) -> int:
         return sum(s.state_size() for s in self.aggs)

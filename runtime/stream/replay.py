@@ -23,6 +23,8 @@ Row = dict[str, Any]
 class KeyBuffer:
     state: ViewKeyState
     pending: dict[datetime, list[Row]] = field(default_factory=dict)
+    last_event: datetime | None = None
+    dirty: bool = False
 
 
 class ViewStream:
@@ -63,7 +65,15 @@ class ViewStream:
             rows = buf.pending.pop(ts)
             for row, values in zip(rows, buf.state.process_group(rows)):
                 out.append(self.eval.output(row, values))
+            buf.last_event, buf.dirty = ts, True
         return out
+
+    def dirty_states(self):
+        """(key, state, latest event) of keys changed since the last call."""
+        for key, buf in self.keys.items():
+            if buf.dirty:
+                buf.dirty = False
+                yield key, buf.state, buf.last_event
 
     def advance(self) -> list[Row]:
         """Emit every group the watermark has passed (for keys that saw no new event)."""
@@ -74,10 +84,25 @@ class ViewStream:
         return [r for buf in self.keys.values() for r in self._flush(buf, None)]
 
 
-def replay_rows(view: FeatureView, events: Iterable[Row]) -> tuple[list[Row], list[tuple[Row, str]]]:
+def replay_rows(view: FeatureView, events: Iterable[Row], store=None,
+                flush_every: int = 10_000) -> tuple[list[Row], list[tuple[Row, str]]]:
+    """Run ``events`` (arrival order) through the view; with ``store``, keep the online store
+    up to date (batched upserts every ``flush_every`` events and at the end)."""
+    from .online import stored
+
     stream = ViewStream(view)
     out: list[Row] = []
-    for event in events:
+
+    def flush():
+        if store is not None:
+            batch = [stored(view, key, state, last) for key, state, last in stream.dirty_states()]
+            if batch:
+                store.write(batch)
+
+    for i, event in enumerate(events, 1):
         out.extend(stream.push(event))
+        if i % flush_every == 0:
+            flush()
     out.extend(stream.finish())
+    flush()
     return out, stream.late

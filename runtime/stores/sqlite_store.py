@@ -1,0 +1,54 @@
+"""SQLite online store: the embedded default."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .base import StoredState
+
+DDL = """
+CREATE TABLE IF NOT EXISTS skewless_online (
+    view TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    state BLOB NOT NULL,
+    last_event_us INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (view, entity)
+) WITHOUT ROWID
+"""
+
+
+class SQLiteStore:
+    def __init__(self, path: Path | str):
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(DDL)
+
+    def write(self, states: list[StoredState]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO skewless_online (view, entity, state, last_event_us, fingerprint) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (view, entity) DO UPDATE SET state = excluded.state, "
+                "last_event_us = excluded.last_event_us, fingerprint = excluded.fingerprint",
+                [(s.view, s.entity, s.state, s.last_event_us, s.fingerprint) for s in states])
+
+    def read(self, view: str, entity: str) -> StoredState | None:
+        row = self.conn.execute("SELECT state, last_event_us, fingerprint FROM skewless_online WHERE view = ? AND "
+                                "entity = ?", (view, entity)).fetchone()
+        return None if row is None else StoredState(view, entity, row[0], row[1], row[2])
+
+    def read_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
+        return {k: s for k in keys if (s := self.read(*k)) is not None}
+
+    def fingerprints(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for view, fp in self.conn.execute("SELECT DISTINCT view, fingerprint FROM skewless_online"):
+            out.setdefault(view, set()).add(fp)
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
