@@ -265,6 +265,72 @@ def parity(
         raise typer.Exit(1)
 
 
+@app.command("replay")
+def replay_cmd(
+    select: Optional[list[str]] = typer.Option(None, "--select", "-s", help="View(s); default: all."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Directory for <view>.parquet (per-event rows)."),
+    to_online: bool = typer.Option(True, "--to-online/--no-online", help="Update the target's online store."),
+) -> None:
+    """Run the stream dataflow over the target's file sources (bounded): per-event rows to Parquet,
+    window state to the online store, malformed and late events to target/dead_letters.jsonl."""
+    from .stream.jobs import replay
+
+    compiled = compile_project()
+    names = _select_views(compiled, select)
+    started = time.perf_counter()
+    with out.status(f"streaming {len(names)} views"):
+        result = replay(compiled, names, out_dir, to_online=to_online)
+    elapsed = time.perf_counter() - started
+    dead = [line for line in result.dead_letters.read_text().splitlines() if line]
+    late = sum('"reason": "late:' in line for line in dead)
+    for name, path in result.outputs.items():
+        out.print(f"[green]wrote[/green] {name} → {path}")
+    out.print(f"streamed {len(names)} views in {elapsed:.1f} s; dead letters: {len(dead) - late} malformed, "
+              f"{late} late → {result.dead_letters}")
+
+
+@app.command()
+def get(
+    view: str = typer.Argument(..., help="View name."),
+    key: list[str] = typer.Argument(..., help="Entity key value(s), in PARTITION BY order."),
+    at: Optional[str] = typer.Option(None, "--at", help="ISO-8601 time (default: now, UTC)."),
+) -> None:
+    """Read a view's features for one entity from the online store, as of a time."""
+    from datetime import datetime, timezone
+
+    from .stores import open_store
+    from .stream.online import read_as_of
+
+    compiled = compile_project()
+    if view not in compiled.views:
+        _fail([Diagnostic("VIEW", 1, 1, f"unknown view {view!r}", f"views: {', '.join(sorted(compiled.views))}")])
+    v = compiled.views[view]
+    if len(key) != len(v.entity):
+        _fail([Diagnostic("KEY", 1, 1, f"{view} is keyed by ({', '.join(v.entity)}): {len(v.entity)} value(s) expected",
+                          "pass them in PARTITION BY order")])
+    try:
+        t = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else datetime.now(timezone.utc)
+    except ValueError:
+        _fail([Diagnostic("--at", 1, 1, f"not an ISO-8601 time: {at!r}", "e.g. 2026-10-14T12:00:00Z")])
+    types = {c.name: c.type for c in v.input_columns}
+    from .sources.decode import _coerce
+
+    values = [_coerce(k, types[c]) for k, c in zip(key, v.entity)]
+    store = open_store(compiled.project.target.online, compiled.project.root)
+    try:
+        row = read_as_of(store, v, values, t)
+    except ValueError as exc:
+        _fail([Diagnostic("get", 1, 1, str(exc), "")])
+    finally:
+        store.close()
+    table = Table(title=f"{view} {key} as of {t.isoformat()}")
+    table.add_column("column")
+    table.add_column("value")
+    for name, value in row.items():
+        table.add_row(name, repr(value) if not isinstance(value, str) else value)
+    out.print(table)
+
+
 def out_progress():
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -278,10 +344,34 @@ def demo(events: int = typer.Option(200_000, help="Number of generated transacti
     validate()
     compile_()
     ls(columns=False)
+    replay_cmd(select=None, out_dir=None, to_online=True)
     compiled = compile_project()
+    _show_reads(compiled)
     for model in sorted(compiled.project.models):
         training_set_cmd(model=model, out_path=compiled.project.target_dir / "training" / f"{model}.parquet",
                          engine="duckdb", dsn=None)
+
+
+def _show_reads(compiled: CompiledProject, n: int = 3) -> None:
+    """A few online reads as of the end of the example data (the demo's events are historical)."""
+    from .sources.files import read_batch_source
+    from .stores import open_store
+    from .stream.online import read_as_of
+
+    view = compiled.views.get("user_velocity") or next(iter(compiled.views.values()))
+    events = read_batch_source(compiled.project.sources[view.root_source], compiled.project.root)
+    end = max(events[view.timestamp].to_pylist())
+    keys = events[view.entity[0]].value_counts().to_pylist()[:n]
+    store = open_store(compiled.project.target.online, compiled.project.root)
+    table = Table(title=f"online reads: {view.name} as of {end.isoformat()}")
+    cols = [c.name for c in view.columns if c.kind == "feature"][:6]
+    for c in [*view.entity, *cols]:
+        table.add_column(c)
+    for k in keys:
+        row = read_as_of(store, view, [k["values"]], end)
+        table.add_row(*[str(row[c]) if not isinstance(row[c], float) else f"{row[c]:.2f}" for c in [*view.entity, *cols]])
+    store.close()
+    out.print(table)
 
 
 def main() -> None:

@@ -1,0 +1,73 @@
+"""Sinks: per-event rows to Parquet (written in batches), dead letters to JSONL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from skewless.compiler.ir import FeatureView
+
+_TYPES = {"bigint": pa.int64(), "integer": pa.int64(), "int": pa.int64(), "smallint": pa.int64(),
+          "double precision": pa.float64(), "numeric": pa.float64(), "boolean": pa.bool_(), "text": pa.string(),
+          "timestamptz": pa.timestamp("us", tz="UTC"), "interval": pa.duration("us"), "date": pa.date32()}
+
+
+def view_schema(view: FeatureView) -> pa.Schema:
+    return pa.schema([(c.name, _TYPES.get(c.type, pa.string())) for c in view.columns])
+
+
+class _ParquetPart(StatelessSinkPartition):
+    def __init__(self, path: Path, schema: pa.Schema):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.schema, self.writer, self.rows = schema, pq.ParquetWriter(path, schema), 0
+
+    def write_batch(self, items):
+        if items:
+            self.writer.write_table(pa.Table.from_pylist(items, schema=self.schema))
+            self.rows += len(items)
+
+    def close(self):
+        self.writer.close()
+
+
+class ParquetSink(DynamicSink):
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.schema = path, schema
+
+    def build(self, step_id, worker_index, worker_count):
+        path = self.path if worker_count == 1 else self.path.with_name(f"{self.path.stem}.{worker_index}.parquet")
+        return _ParquetPart(path, self.schema)
+
+
+class _JsonlPart(StatelessSinkPartition):
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "a")
+
+    def write_batch(self, items):
+        for d in items:
+            self.fh.write(json.dumps({"source": d.source, "reason": d.reason, "raw": d.raw}) + "\n")
+        self.fh.flush()
+
+    def close(self):
+        self.fh.close()
+
+
+class DeadLetterSink(DynamicSink):
+    def __init__(self, path: Path):
+        self.path = path
+
+    def build(self, step_id, worker_index, worker_count):
+        return _JsonlPart(self.path)
+
+
+class NullSink(DynamicSink):
+    def build(self, step_id, worker_index, worker_count):
+        class _P(StatelessSinkPartition):
+            def write_batch(self, items):
+                pass
+        return _P()
