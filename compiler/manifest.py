@@ -5,6 +5,7 @@ Pure: builds the document and the artifact texts; the runtime writes them to ``t
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from .batch import BatchUnsupported, as_of_sql, per_event_sql
@@ -23,6 +24,9 @@ SPINE_TABLE = "skewless_spine"
 
 def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = None) -> dict[str, str | dict]:
     """Relative path under target/ -> text (``.sql``) or JSON document (``.json``)."""
+    # sqlglot warns that BigQuery/Snowflake cannot spell Postgres' NULLS LAST inside OVER(); the
+    # ORDER BY columns are the timestamp and unique keys, which are never NULL, so it does not matter.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     project = compiled.project
     cfg = project.config
     artifacts: dict[str, str | dict] = {}

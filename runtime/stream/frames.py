@@ -80,14 +80,22 @@ class _Range(_AggState):
             low = ts - self.reach
             while self.window and self.window[0][0] < low:
                 self.acc.remove(self.window.popleft()[1])
-        order = sorted(range(len(rows)), key=lambda i: self.key(rows[i]))
-        start = 0
-        while start < len(order):  # peer groups: equal values of every ORDER BY column
-            end = start
-            while end < len(order) and self.key(rows[order[end]]) == self.key(rows[order[start]]):
-                end += 1
-            peers = order[start:end]
+        if len(rows) == 1 or len(self.agg.order) == 1:
+            groups = [list(range(len(rows)))]  # one peer group: every row shares the timestamp
+        else:
+            keys = [self.key(r) for r in rows]
+            order = sorted(range(len(rows)), key=keys.__getitem__)
+            groups, start = [], 0
+            while start < len(order):  # peer groups: equal values of every ORDER BY column
+                end = start
+                while end < len(order) and keys[order[end]] == keys[order[start]]:
+                    end += 1
+                groups.append(order[start:end])
+                start = end
+        all_values = []
+        for peers in groups:
             values = [self.value_of(rows[i]) for i in peers]
+            all_values.extend(values)
             if self.exclude == "group":
                 v = self.acc.value()
                 for i in peers:
@@ -98,9 +106,10 @@ class _Range(_AggState):
                     out[i][self.agg.id] = self.acc.value()
                     self.acc.remove(val)
             for val in values:
-                self.acc.add(val)
-                if self.reach is not None:
-                    self.window.append((ts, val))
+                if val is not None:  # NULLs never count: nothing to keep or evict
+                    self.acc.add(val)
+                    if self.reach is not None:
+                        self.window.append((ts, val))
             if self.exclude == "no_others":
                 v = self.acc.value()
                 for i in peers:
@@ -110,10 +119,9 @@ class _Range(_AggState):
                     self.acc.remove(val)
                     out[i][self.agg.id] = self.acc.value()
                     self.acc.add(val)
-            start = end
         if ts != self.last_ts:
             self.last_ts, self.last_values = ts, []
-        self.last_values.extend(self.value_of(r) for r in rows)
+        self.last_values.extend(v for v in all_values if v is not None)
 
     def as_of(self, t: datetime, row: Row):
         """The frame's value for an extra row at ``t`` (>= every event seen) that contributes
