@@ -158,8 +158,11 @@ def backfill(
     out: Path = typer.Option(..., "--out", help="Parquet file (one view) or directory (one file per view)."),
     engine: Optional[str] = typer.Option(None, help="duckdb | postgres | spark (default: the target's)."),
     dsn: Optional[str] = typer.Option(None, help="Postgres DSN for --engine postgres."),
+    to_online: bool = typer.Option(False, "--to-online", help="Also seed the online store from the history."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="With --to-online: only events up to this time."),
 ) -> None:
-    """Compute the per-event relation of views in batch and write Parquet."""
+    """Compute the per-event relation of views in batch and write Parquet (and, with --to-online,
+    seed the online store so a stream can start warm from history)."""
     from .batch_jobs import backfill as run_backfill, needed_sources, open_engine, register_sources
 
     compiled = compile_project()
@@ -177,6 +180,39 @@ def backfill(
             progress.update(task, advance=1)
     finally:
         eng.close()
+    if to_online:
+        _seed_online(compiled, names, as_of)
+
+
+def _seed_online(compiled: CompiledProject, names: list[str], as_of: str | None) -> None:
+    from datetime import datetime, timezone
+
+    import pyarrow.compute as pc
+
+    from .sources.files import read_batch_source
+    from .stores import open_store
+    from .stream.replay import replay_rows
+
+    cutoff = None
+    if as_of:
+        cutoff = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+        cutoff = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=timezone.utc)
+    store = open_store(compiled.project.target.online, compiled.project.root)
+    try:
+        for name in names:
+            view = compiled.views[name]
+            if view.input.kind != "source":
+                console.print(f"[yellow]skip[/yellow] {name}: ref() views are not streamed yet")
+                continue
+            events = read_batch_source(compiled.project.sources[view.root_source], compiled.project.root)
+            if cutoff is not None:
+                events = events.filter(pc.less_equal(events[view.timestamp], cutoff))
+            events = events.sort_by(view.timestamp)
+            with out.status(f"seeding the online store: {name}"):
+                replay_rows(view, events.to_pylist(), store, flush_every=50_000)
+            console.print(f"[green]seeded[/green] {name}: {events.num_rows:,} events → online store")
+    finally:
+        store.close()
 
 
 @app.command("training-set")

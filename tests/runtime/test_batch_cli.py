@@ -73,3 +73,35 @@ def test_compare_reports_each_differing_cell_and_pairs_tied_keys_by_value():
     assert {(p["key"], p["expected"], p["actual"]) for p in problems} == {(("a",), 2.0, 2.0 + 1e-6), (("b",), None, 0.0)}
     missing = compare(expected, expected.slice(0, 2), ["k"])
     assert missing[0]["column"] == "<row>" and missing[0]["actual"] is None
+
+
+def test_backfill_to_online_seeds_reads_equal_to_the_training_set_path(project):
+    from datetime import timedelta
+
+    from skewless.compiler.batch import as_of_sql
+    from skewless.compiler.project.build import build_project
+    from skewless.compiler.project.loader import load_project
+    from skewless.runtime.engines import DuckDBEngine
+    from skewless.runtime.sources.files import read_batch_source
+    from skewless.runtime.stores import open_store
+    from skewless.runtime.stream.online import read_as_of
+
+    proc = run(project, "backfill", "-s", "user_velocity", "--out", str(project / "target" / "uv.parquet"),
+               "--to-online")
+    assert proc.returncode == 0, proc.stderr
+    compiled = build_project(load_project(project))
+    view = compiled.views["user_velocity"]
+    events = read_batch_source(compiled.project.sources["transactions"], project)
+    end = max(events["ts"].to_pylist()) + timedelta(minutes=20)
+    users = events["user_id"].value_counts().to_pylist()[:10]
+    spine = pa.table({"user_id": [u["values"] for u in users], "__t": pa.array([end] * len(users)),
+                      "__spine_id": list(range(len(users)))})
+    duck = DuckDBEngine()
+    duck.register("transactions", events)
+    duck.register("spine", spine)
+    expected = duck.query(as_of_sql(view, "duckdb", '"transactions"', '"spine"'))
+    store = open_store(compiled.project.target.online, project)
+    got = pa.Table.from_pylist([{"__spine_id": i, **read_as_of(store, view, [u["values"]], end)}
+                                for i, u in enumerate(users)])
+    feats = [c.name for c in view.columns if c.kind == "feature"]
+    assert not diff(expected.select(["__spine_id", *feats]), got.select(["__spine_id", *feats]), "__spine_id")
