@@ -373,6 +373,107 @@ def get(
     out.print(table)
 
 
+@app.command()
+def train(model: str = typer.Argument(..., help="Model name from models/*.yml.")) -> None:
+    """Build the model's training set, split by time, train LightGBM, write a versioned artifact."""
+    from .batch_jobs import needed_sources, open_engine, register_sources, training_set
+    from .training.trainer import train_model
+
+    compiled = compile_project()
+    if model not in compiled.project.models:
+        _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    path = compiled.project.target_dir / "training" / f"{model}.parquet"
+    eng = open_engine(compiled)
+    try:
+        with out.status(f"training set for {model} on {eng.dialect}"):
+            register_sources(eng, compiled, needed_sources(compiled, [], [model]))
+            training_set(compiled, eng, model, path)
+    finally:
+        eng.close()
+    with out_progress() as progress:
+        m = compiled.project.models[model]
+        task = progress.add_task(f"training {model}", total=m.num_boost_round)
+
+        def cb(env):
+            progress.update(task, completed=env.iteration + 1)
+
+        result = train_model(compiled, model, path, cb)
+    v, b = result.metrics["validation"], result.metrics.get("baseline")
+    out.print(f"[green]trained[/green] {model} → {result.directory}")
+    out.print(f"validation (later labels): AUC {v['auc']:.4f}  PR-AUC {v['pr_auc']:.4f}  log-loss {v['log_loss']:.4f}"
+              f"  ({v['rows']:,} rows, {v['positives']:,} positive)")
+    if b:
+        out.print(f"baseline without real-time features ({', '.join(b['features'])}): AUC {b['auc']:.4f}  "
+                  f"PR-AUC {b['pr_auc']:.4f}")
+
+
+@app.command()
+def score(
+    model: str = typer.Argument(..., help="Model name."),
+    input_path: Path = typer.Option(..., "--input", help="Rows with the label source's columns (Parquet/JSONL/CSV)."),
+    out_path: Path = typer.Option(..., "--out", help="Parquet file: the input rows with their features and score."),
+) -> None:
+    """Batch scoring through the training-set path (features as of each row's timestamp)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from skewless.compiler.batch.training import training_set_sql
+
+    from .batch_jobs import register_sources, tables
+    from .engines import DuckDBEngine
+    from .serving.scorer import Scorer
+    from .sources.files import detect_format, read_file, schema_of
+    from .stores.sqlite_store import SQLiteStore
+    from .training.trainer import latest_artifact
+
+    compiled = compile_project()
+    m = compiled.project.models[model]
+    label = compiled.project.sources[m.label.source]
+    rows = read_file(input_path, detect_format(input_path, None), schema_of(label))
+    scorer = Scorer(compiled, latest_artifact(compiled.project.target_dir, model), SQLiteStore(":memory:"),
+                    check_skew=False)
+    eng = DuckDBEngine()
+    try:
+        register_sources(eng, compiled, {compiled.views[r.view].root_source for r in m.features})
+        eng.register("__score_input", rows, label.column_types())
+        sql = training_set_sql(m, label, compiled.views, "duckdb", {**tables(compiled), label.name: '"__score_input"'})
+        feats = eng.query(sql).sort_by("__spine_id")
+    finally:
+        eng.close()
+    scores = scorer.booster.predict(scorer.spec.matrix(feats)) if feats.num_rows else []
+    pq.write_table(feats.append_column("score", pa.array(scores, pa.float64())), out_path)
+    out.print(f"[green]scored[/green] {feats.num_rows:,} rows → {out_path}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model(s) to serve; default: all trained."),
+) -> None:
+    """Serve POST /score/{model}, GET /features/{view}/{key}, /healthz and /metrics (uvicorn)."""
+    import uvicorn
+
+    app_ = build_service(compile_project(), model)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def build_service(compiled: CompiledProject, models: list[str] | None = None):
+    from .serving.app import create_app
+    from .serving.scorer import Scorer, SkewError
+    from .stores import open_store
+    from .training.trainer import latest_artifact
+
+    store = open_store(compiled.project.target.online, compiled.project.root)
+    scorers = {}
+    for name in models or sorted(compiled.project.models):
+        try:
+            scorers[name] = Scorer(compiled, latest_artifact(compiled.project.target_dir, name), store)
+        except (FileNotFoundError, SkewError) as exc:
+            _fail([Diagnostic(f"model {name}", 1, 1, str(exc), "")])
+    return create_app(scorers, compiled, store, compiled.project.target.serve_token)
+
+
 def out_progress():
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -390,8 +491,54 @@ def demo(events: int = typer.Option(100_000, help="Number of generated transacti
     compiled = compile_project()
     _show_reads(compiled)
     for model in sorted(compiled.project.models):
-        training_set_cmd(model=model, out_path=compiled.project.target_dir / "training" / f"{model}.parquet",
-                         engine="duckdb", dsn=None)
+        train(model=model)
+    _demo_requests(compiled)
+
+
+def _demo_requests(compiled: CompiledProject) -> None:
+    """Start the HTTP service on a free loopback port and score a few requests through it."""
+    import json as _json
+    import threading
+    import urllib.request
+
+    import uvicorn
+
+    from .pg_local import free_port
+    from .sources.files import read_batch_source
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(build_service(compiled), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        for model in sorted(compiled.project.models):
+            m = compiled.project.models[model]
+            labels = read_batch_source(compiled.project.sources[m.label.source], compiled.project.root)
+            table = Table(title=f"POST /score/{model} (http://127.0.0.1:{port})")
+            for c in ("request", "score", "latency"):
+                table.add_column(c)
+            recent = labels.sort_by([("ts", "descending")])
+            end = recent["ts"][0].as_py()  # the example events are historical: score as of their end
+            picks = recent.slice(0, 3000).to_pylist()
+            picks = [r for r in picks if r.get(m.label.column)][:2] + [r for r in picks if not r.get(m.label.column)][:2]
+            for row in picks:
+                body = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()
+                        if k != m.label.column and k != "ts"}
+                body["at"] = end.isoformat()
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/score/{model}", method="POST",
+                                             data=_json.dumps(body).encode(), headers={"content-type": "application/json"})
+                started = time.perf_counter()
+                with urllib.request.urlopen(req) as resp:
+                    result = _json.loads(resp.read())
+                ms = (time.perf_counter() - started) * 1000
+                shown = {k: body[k] for k in ("user_id", "card_id", "amount", "country") if k in body}
+                table.add_row(f"{shown} (label {row.get(m.label.column)})", f"{result['score']:.4f}", f"{ms:.1f} ms")
+            out.print(table)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
 
 
 def _show_reads(compiled: CompiledProject, n: int = 3) -> None:

@@ -69,6 +69,10 @@ def generate(cfg: GenConfig) -> dict[str, pa.Table]:
     travel = rng.random(normal_n) < 0.03
     country[travel] = rng.integers(0, len(COUNTRIES), size=travel.sum())
     amount = np.round(rng.lognormal(3.3, 1.0, size=normal_n), 2)
+    shoppers = rng.random(normal_n) < 0.05  # legitimate sprees: the next purchase within minutes
+    t[shoppers] = np.clip(t[np.maximum(np.flatnonzero(shoppers) - 1, 0)] + rng.integers(0, 600, size=shoppers.sum()),
+                          0, span - 1)
+    user[shoppers] = user[np.maximum(np.flatnonzero(shoppers) - 1, 0)]
     fraud = np.zeros(normal_n, dtype=bool)
 
     # Fraud bursts: a compromised card makes many large foreign purchases at risky merchants.
@@ -84,10 +88,14 @@ def generate(cfg: GenConfig) -> dict[str, pa.Table]:
         offsets[rng.random(size) < 0.15] = offsets[0]  # same-second ties inside bursts
         bursts_t.append(t0 + offsets)
         bursts_u.append(np.full(size, v))
-        bursts_m.append(rng.choice(risky, size=size))
+        # fraud hides among normal traffic: only some merchants are risky, some bursts stay at home,
+        # amounts overlap the normal range
+        at_risky = rng.random(size) < 0.5
+        bursts_m.append(np.where(at_risky, rng.choice(risky, size=size), _powerlaw_ids(rng, n_merchants, size, 1.2)))
         bursts_c.append(np.full(size, rng.integers(0, cards_per_user[v])))
-        bursts_country.append(np.full(size, rng.integers(0, len(COUNTRIES))))
-        bursts_amt.append(np.round(rng.lognormal(5.5, 0.8, size=size), 2))
+        abroad = rng.random() < 0.6
+        bursts_country.append(np.full(size, rng.integers(0, len(COUNTRIES)) if abroad else home[v]))
+        bursts_amt.append(np.round(rng.lognormal(3.9, 1.1, size=size), 2))
         remaining -= size
     if bursts_t:
         t = np.concatenate([t, *bursts_t])

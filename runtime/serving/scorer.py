@@ -1,0 +1,85 @@
+"""`Scorer`: features as of a time from the online store → the model's vector → a score.
+
+Used by ``skewless serve`` (HTTP) and in process. It refuses to start when the online store holds
+state built from views whose fingerprints differ from the ones the model was trained on:
+train-serve skew is caught at deploy time, naming the view."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+
+from skewless.compiler.project.build import CompiledProject
+
+from ..stores.base import OnlineStore
+from ..stream.frames import ViewEvaluator
+from ..stream.online import read_as_of
+from ..training.features import FeatureSpec
+
+
+class SkewError(RuntimeError):
+    pass
+
+
+class RequestError(ValueError):
+    """A malformed request (the HTTP layer answers 4xx with this message)."""
+
+
+class Scorer:
+    def __init__(self, compiled: CompiledProject, artifact: Path, store: OnlineStore, check_skew: bool = True):
+        self.meta = json.loads((artifact / "model.json").read_text())
+        self.spec = FeatureSpec.from_json(json.loads((artifact / "features.json").read_text()))
+        self.booster = lgb.Booster(model_file=str(artifact / "model.txt"))
+        self.model = compiled.project.models[self.meta["model"]]
+        self.compiled, self.store = compiled, store
+        self.views = {ref.view: compiled.views[ref.view] for ref in self.model.features}
+        self.evaluators = {name: ViewEvaluator(v) for name, v in self.views.items()}
+        label_types = compiled.project.sources[self.model.label.source].column_types()
+        self.key_columns = sorted({label for ref in self.model.features
+                                   for label in (ref.join or {k: k for k in self.views[ref.view].entity}).values()})
+        self.key_types = {c: label_types[c] for c in self.key_columns}
+        for view, fp in self.meta["view_fingerprints"].items():
+            if compiled.views[view].fingerprint != fp:
+                raise SkewError(f"view {view!r} changed since model {self.meta['model']} {self.meta['version']} "
+                                f"was trained (fingerprint {fp} → {compiled.views[view].fingerprint}): retrain")
+        if check_skew:
+            stored = store.fingerprints()
+            for view, fp in self.meta["view_fingerprints"].items():
+                other = stored.get(view, set()) - {fp}
+                if other:
+                    raise SkewError(f"online store holds view {view!r} built from fingerprint(s) {sorted(other)}, "
+                                    f"model {self.meta['model']} was trained on {fp}: replay the view first")
+
+    def features(self, request: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
+        from ..sources.decode import _coerce
+
+        t = at or datetime.now(timezone.utc)
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        missing = [c for c in self.key_columns + list(self.model.request_features) if c not in request]
+        if missing:
+            raise RequestError(f"missing field(s): {', '.join(missing)}")
+        try:
+            keys = {c: _coerce(request[c], self.key_types[c]) for c in self.key_columns}
+        except (ValueError, TypeError) as exc:
+            raise RequestError(f"bad key value: {exc}") from None
+        values: dict[str, Any] = {c: request[c] for c in self.model.request_features}
+        for ref in self.model.features:
+            view = self.views[ref.view]
+            join = ref.join or {k: k for k in view.entity}
+            row = read_as_of(self.store, view, [keys[join[k]] for k in view.entity], t, self.evaluators[ref.view])
+            for col in ref.columns or [c.name for c in view.columns if c.kind == "feature"]:
+                values[f"{ref.view}__{col}"] = row[col]
+        return values
+
+    def score(self, request: dict[str, Any], at: datetime | None = None) -> tuple[float, dict[str, Any]]:
+        values = self.features(request, at)
+        try:
+            vector = self.spec.vector(values)
+        except (TypeError, ValueError) as exc:
+            raise RequestError(f"bad feature value: {exc}") from None
+        return float(self.booster.predict(vector)[0]), values

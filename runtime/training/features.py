@@ -1,0 +1,72 @@
+"""The model's feature matrix: ordered columns, categorical vocabularies, the same encoding for
+training, batch scoring and online scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    names: list[str]                          # the model's columns, in order
+    types: dict[str, str]                     # arrow type names (for the artifact)
+    categories: dict[str, list]               # categorical column -> vocabulary (code = index)
+
+    def to_json(self) -> dict:
+        return {"features": [{"name": n, "type": self.types.get(n, "double"),
+                              "categories": self.categories.get(n)} for n in self.names]}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "FeatureSpec":
+        feats = doc["features"]
+        return cls([f["name"] for f in feats], {f["name"]: f["type"] for f in feats},
+                   {f["name"]: f["categories"] for f in feats if f["categories"] is not None})
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        return [i for i, n in enumerate(self.names) if n in self.categories]
+
+    def encode_value(self, name: str, value) -> float:
+        if value is None:
+            return float("nan")
+        if name in self.categories:
+            vocab = self.categories[name]
+            try:
+                return float(vocab.index(value))
+            except ValueError:
+                return float("nan")  # unseen category: missing
+        if isinstance(value, bool):
+            return float(value)
+        if hasattr(value, "total_seconds"):
+            return value.total_seconds()
+        return float(value)
+
+    def matrix(self, table: pa.Table) -> np.ndarray:
+        cols = []
+        for name in self.names:
+            col = table[name]
+            if name in self.categories:
+                index = {v: i for i, v in enumerate(self.categories[name])}
+                cols.append(np.array([index.get(v, np.nan) if v is not None else np.nan for v in col.to_pylist()],
+                                     dtype=float))
+            elif pa.types.is_boolean(col.type):
+                cols.append(np.array([np.nan if v is None else float(v) for v in col.to_pylist()]))
+            elif pa.types.is_duration(col.type):
+                cols.append(np.array([np.nan if v is None else v.total_seconds() for v in col.to_pylist()]))
+            else:
+                cols.append(col.cast(pa.float64()).to_numpy(zero_copy_only=False))
+        return np.column_stack(cols) if cols else np.empty((table.num_rows, 0))
+
+    def vector(self, values: dict) -> np.ndarray:
+        return np.array([[self.encode_value(n, values.get(n)) for n in self.names]], dtype=float)
+
+
+def build_spec(table: pa.Table, names: list[str], categorical: list[str]) -> FeatureSpec:
+    cats = {}
+    for name in categorical:
+        vocab = sorted({v for v in table[name].to_pylist() if v is not None}, key=str)
+        cats[name] = vocab
+    return FeatureSpec(list(names), {n: str(table.schema.field(n).type) for n in names}, cats)

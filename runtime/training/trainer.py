@@ -1,0 +1,114 @@
+"""``skewless train``: time-split LightGBM on the model's point-in-time training set, written as a
+versioned artifact directory under ``target/models/<model>/<version>/``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.project.models_check import model_feature_columns
+
+from .features import FeatureSpec, build_spec
+from .metrics import log_loss, pr_auc, roc_auc
+
+
+@dataclass
+class TrainResult:
+    directory: Path
+    metrics: dict
+
+
+def _fit(model, spec: FeatureSpec, x_tr, y_tr, x_va, y_va, progress=None):
+    params = {"objective": model.objective, "verbosity": -1, "seed": 7, "deterministic": True,
+              "num_threads": 2, **({"metric": ["auc", "binary_logloss"]} if model.objective == "binary" else {}),
+              **model.params}
+    train = lgb.Dataset(x_tr, y_tr, feature_name=spec.names, categorical_feature=spec.categorical_indices or "auto",
+                        free_raw_data=False)
+    valid = lgb.Dataset(x_va, y_va, reference=train)
+    callbacks = [lgb.early_stopping(model.early_stopping_rounds, verbose=False)]
+    if progress is not None:
+        callbacks.append(progress)
+    return lgb.train(params, train, num_boost_round=model.num_boost_round, valid_sets=[valid], callbacks=callbacks)
+
+
+def _scores(y, p) -> dict:
+    return {"auc": roc_auc(y, p), "pr_auc": pr_auc(y, p), "log_loss": log_loss(y, p), "rows": int(len(y)),
+            "positives": int(y.sum())}
+
+
+def train_model(compiled: CompiledProject, model_name: str, training_set: Path, progress=None) -> TrainResult:
+    model = compiled.project.models[model_name]
+    table = pq.read_table(training_set).sort_by([("ts", "ascending"), ("__spine_id", "ascending")])
+    names = list(model.request_features) + [f for _, _, f in model_feature_columns(model, compiled.views)]
+    spec = build_spec(table, names, list(model.categorical))
+    y = np.array([float(v) if v is not None else np.nan for v in table["label"].to_pylist()])
+    keep = ~np.isnan(y)
+    table = table.filter(keep)
+    y = y[keep]
+    cut = int(len(y) * (1 - model.validation_fraction))  # earlier labels train, later ones validate
+    x = spec.matrix(table)
+    booster = _fit(model, spec, x[:cut], y[:cut], x[cut:], y[cut:], progress)
+    p_va = booster.predict(x[cut:], num_iteration=booster.best_iteration)
+    metrics = {"validation": _scores(y[cut:], p_va), "best_iteration": booster.best_iteration}
+    if model.baseline_features:
+        base = FeatureSpec(list(model.baseline_features), spec.types,
+                           {k: v for k, v in spec.categories.items() if k in model.baseline_features})
+        xb = base.matrix(table)
+        b = _fit(model, base, xb[:cut], y[:cut], xb[cut:], y[cut:])
+        metrics["baseline"] = _scores(y[cut:], b.predict(xb[cut:], num_iteration=b.best_iteration))
+        metrics["baseline"]["features"] = list(model.baseline_features)
+    ts = table["ts"]
+    split_ts = ts[cut].as_py() if cut < len(ts) else None
+    fps = {ref.view: compiled.views[ref.view].fingerprint for ref in model.features}
+    version = datetime.now(timezone.utc).strftime("v%Y%m%dT%H%M%S")
+    directory = compiled.project.target_dir / "models" / model_name / version
+    directory.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(directory / "model.txt"), num_iteration=booster.best_iteration)
+    (directory / "features.json").write_text(json.dumps(spec.to_json(), indent=2))
+    meta = {
+        "model": model_name, "version": version, "objective": model.objective,
+        "view_fingerprints": fps, "definition": model.model_dump(mode="json"),
+        "training_data": {"rows": int(len(y)), "from": pc.min(ts).as_py().isoformat(),
+                          "to": pc.max(ts).as_py().isoformat(),
+                          "validation_from": split_ts.isoformat() if split_ts else None},
+        "metrics": metrics,
+    }
+    (directory / "model.json").write_text(json.dumps(meta, indent=2, default=str))
+    _importance_plot(booster, directory / "importance.png", model_name)
+    latest = compiled.project.target_dir / "models" / model_name / "LATEST"
+    latest.write_text(version)
+    return TrainResult(directory, metrics)
+
+
+def _importance_plot(booster, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gain = booster.feature_importance(importance_type="gain")
+    names = booster.feature_name()
+    order = np.argsort(gain)[-20:]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(order) + 1.2))
+    ax.barh([names[i] for i in order], gain[order], color="#2e86c1")
+    ax.set_xlabel("total gain")
+    ax.set_title(f"{title}: feature importance")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def latest_artifact(target_dir: Path, model_name: str) -> Path:
+    base = target_dir / "models" / model_name
+    latest = base / "LATEST"
+    if not latest.exists():
+        raise FileNotFoundError(f"model {model_name!r} has not been trained: run skewless train {model_name}")
+    return base / latest.read_text().strip()
