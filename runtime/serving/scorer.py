@@ -17,7 +17,7 @@ from skewless.compiler.project.build import CompiledProject
 
 from ..stores.base import OnlineStore
 from ..stream.frames import ViewEvaluator
-from ..stream.online import read_as_of
+from ..stream.online import as_of_record, encode_key
 from ..training.features import FeatureSpec
 
 
@@ -68,10 +68,15 @@ class Scorer:
         except (ValueError, TypeError) as exc:
             raise RequestError(f"bad key value: {exc}") from None
         values: dict[str, Any] = {c: request[c] for c in self.model.request_features}
+        lookups = []
         for ref in self.model.features:
             view = self.views[ref.view]
             join = ref.join or {k: k for k in view.entity}
-            row = read_as_of(self.store, view, [keys[join[k]] for k in view.entity], t, self.evaluators[ref.view])
+            key = [keys[join[k]] for k in view.entity]
+            lookups.append((ref, view, key, (view.name, encode_key(key))))
+        records = self.store.read_many([lk[3] for lk in lookups])  # one round trip to the store
+        for ref, view, key, store_key in lookups:
+            row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view])
             for col in ref.columns or [c.name for c in view.columns if c.kind == "feature"]:
                 values[f"{ref.view}__{col}"] = row[col]
         return values

@@ -42,7 +42,14 @@ class SQLiteStore:
         return None if row is None else StoredState(view, entity, row[0], row[1], row[2])
 
     def read_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
-        return {k: s for k in keys if (s := self.read(*k)) is not None}
+        """All keys in one statement (parameters only, never formatted into SQL)."""
+        if not keys:
+            return {}
+        where = " OR ".join(["(view = ? AND entity = ?)"] * len(keys))
+        params = [p for k in keys for p in k]
+        rows = self.conn.execute(f"SELECT view, entity, state, last_event_us, fingerprint FROM skewless_online "
+                                 f"WHERE {where}", params).fetchall()
+        return {(r[0], r[1]): StoredState(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
     def fingerprints(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}

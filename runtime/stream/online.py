@@ -35,9 +35,14 @@ def stored(view: FeatureView, key: Sequence[Any], state: ViewKeyState, last_even
 def read_as_of(store: OnlineStore, view: FeatureView, key: Sequence[Any], t: datetime,
                evaluator: ViewEvaluator | None = None) -> dict[str, Any]:
     """The view's columns for entity ``key`` as of ``t`` (semantics §1.2), from one store lookup."""
+    return as_of_record(store.read(view.name, encode_key(key)), view, key, t, evaluator)
+
+
+def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any], t: datetime,
+                 evaluator: ViewEvaluator | None = None) -> dict[str, Any]:
+    """`read_as_of` on a record already fetched (for batched lookups across views)."""
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
-    rec = store.read(view.name, encode_key(key))
     if rec is None:
         state = ViewKeyState(view)
     else:
