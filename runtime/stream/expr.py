@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -25,7 +26,9 @@ class StreamUnsupported(Exception):
     pass
 
 
+@lru_cache(maxsize=4096)
 def compile_expr(sql: str) -> Fn:
+    """Closures are pure functions of the SQL text, so each text is compiled once per process."""
     return _compile(sqlglot.parse_one(sql, read="postgres"))
 
 

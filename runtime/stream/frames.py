@@ -30,9 +30,23 @@ def _order_key(cols: list[str]) -> Callable[[Row], tuple]:
     return lambda r: tuple((r.get(c) is None, r.get(c)) for c in cols)
 
 
+# Aggregates by (view fingerprint, aggregate id): stored states refer to their aggregate by id, so a
+# snapshot or an online-store record carries only data, and loading one needs no IR parsing.
+_AGGREGATES: dict[tuple[str, str], Aggregate] = {}
+
+
+def register_view(view: FeatureView) -> str:
+    ref = view.fingerprint or view.name
+    for agg in view.aggregates:
+        _AGGREGATES.setdefault((ref, agg.id), agg)
+    return ref
+
+
 class _AggState:
-    def __init__(self, agg: Aggregate):
+    def __init__(self, agg: Aggregate, view_ref: str = ""):
         self.agg = agg
+        self._ref = (view_ref, agg.id)
+        _AGGREGATES.setdefault(self._ref, agg)
         self._compile()
 
     def _compile(self) -> None:
@@ -45,12 +59,13 @@ class _AggState:
     # state is plain data (snapshots, the online store); compiled closures are rebuilt on load
     def __getstate__(self):
         state = dict(self.__dict__)
-        for name in ("arg", "pred", "default", "key"):
+        for name in ("agg", "arg", "pred", "default", "key"):
             state.pop(name, None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.agg = _AGGREGATES[self._ref]
         self._compile()
 
     def value_of(self, row: Row):
@@ -63,8 +78,8 @@ class _AggState:
 
 
 class _Range(_AggState):
-    def __init__(self, agg: Aggregate):
-        super().__init__(agg)
+    def __init__(self, agg: Aggregate, view_ref: str = ""):
+        super().__init__(agg, view_ref)
         frame = agg.frame
         self.reach = None if frame.start.kind == "unbounded_preceding" else timedelta(microseconds=frame.start.offset)
         self.exclude = frame.exclude
@@ -142,8 +157,8 @@ class _Range(_AggState):
 class _Rows(_AggState):
     """ROWS frames, LAG, FIRST/LAST_VALUE: positions in the aggregate's total order."""
 
-    def __init__(self, agg: Aggregate):
-        super().__init__(agg)
+    def __init__(self, agg: Aggregate, view_ref: str = ""):
+        super().__init__(agg, view_ref)
         frame = agg.frame
         func = agg.func
         if func == "lag":
@@ -256,8 +271,8 @@ class ViewKeyState:
     """All of one view's aggregates for one entity key."""
 
     def __init__(self, view: FeatureView):
-        self.view = view
-        self.aggs = [(_Rows(a) if is_rows_like(a) else _Range(a)) for a in view.aggregates]
+        ref = register_view(view)
+        self.aggs = [(_Rows(a, ref) if is_rows_like(a) else _Range(a, ref)) for a in view.aggregates]
 
     def process_group(self, rows: list[Row]) -> list[dict]:
         """Aggregate values (by aggregate id) for each row of one finalized peer group (same ts)."""

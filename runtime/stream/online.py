@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from skewless.compiler.ir import FeatureView
 
 from ..stores.base import OnlineStore, StoredState
-from .frames import ViewEvaluator, ViewKeyState
+from .frames import ViewEvaluator, ViewKeyState, register_view
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -52,6 +52,7 @@ def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any],
         if to_us(t) < rec.last_event_us:
             raise StaleRead(f"{t.isoformat()} is before the latest event of {view.name} {list(key)}; "
                             "use the training-set path for past times")
+        register_view(view)
         state = pickle.loads(rec.state)
     row: dict[str, Any] = {c.name: None for c in view.input_columns}
     row.update(dict(zip(view.entity, key)))
