@@ -41,10 +41,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--views", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--dialects", default=None, help="comma list overriding batch_dialects (e.g. duckdb)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_project(args.views, root)
+        if args.dialects:
+            cfg = root / "skewless_project.yml"
+            cfg.write_text(cfg.read_text().replace("batch_dialects: [duckdb, postgres, spark, snowflake, bigquery]",
+                                                   f"batch_dialects: [{args.dialects}]"))
         build_times, total_times = [], []
         for _ in range(args.repeat):
             _CACHE.clear()  # measure cold type inference every time

@@ -132,7 +132,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
             joins.append(f"LEFT JOIN {name} ON {name}.__qid = __w.{SPINE_ID}")
             replacements[f"__{agg.id}"] = P(f"COALESCE({name}.__c, 0)")
             continue
-        w_cols.append(window_expr(view, agg, dialect, spine=True).as_(f"__{agg.id}"))
+        w_cols.append(window_expr(view, agg, dialect, spine=True).as_(f"__{agg.id}", copy=False))
         replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table="__w")
     estar = [f"MAX(__seq{g}) OVER (PARTITION BY {', '.join(K)} ORDER BY {ts}, __is_spine "
              f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __estar{g}" for g in range(len(groups))]
@@ -166,12 +166,13 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     ctes.append(("__w", w_select))
 
     outputs = [exp.column(SPINE_ID, table="__w").as_(SPINE_ID)]
+    used: set[str] = set()
     for col in view.columns:
-        expr = substitute(col.expr, replacements)
+        expr = substitute(col.expr, replacements, used)
         for column in expr.find_all(exp.Column):
             if not column.table and column.name in {c.name for c in cols}:
                 column.set("table", exp.to_identifier("__w"))
-        outputs.append(dialect_scalars(expr, dialect).as_(col.name, quoted=True))
+        outputs.append(dialect_scalars(expr, dialect).as_(col.name, quoted=True, copy=False))
     tree = P(f"SELECT 1 FROM __w {' '.join(joins)} WHERE __w.__is_spine = 1")
     tree.set("expressions", outputs)
     tree.set("with_", with_clause(ctes, c.materialized_cte))
@@ -187,4 +188,4 @@ def with_clause(ctes: list[tuple[str, str | exp.Expression]], materialized: bool
 
 def as_of_sql(view: FeatureView, dialect: str, input_sql: str | exp.Expression, spine_sql: str,
               pretty: bool = False) -> str:
-    return as_of_query(view, dialect, input_sql, spine_sql).sql(dialect=dialect, pretty=pretty)
+    return as_of_query(view, dialect, input_sql, spine_sql).sql(dialect=dialect, pretty=pretty, copy=False)

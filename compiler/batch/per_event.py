@@ -13,13 +13,17 @@ from .windows import P, dialect_scalars, quote, window_expr
 
 
 
-def substitute(expr_sql: str, replacements: dict[str, exp.Expression]) -> exp.Expression:
-    """Parse an IR expression and put aggregate expressions in place of their ``__aN`` columns."""
+def substitute(expr_sql: str, replacements: dict[str, exp.Expression], used: set[str]) -> exp.Expression:
+    """Parse an IR expression and put aggregate expressions in place of their ``__aN`` columns.
+    ``used`` (shared by every call over one ``replacements``) records which trees are already placed."""
     tree = P(expr_sql)
 
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table and node.name in replacements:
-            return replacements[node.name].copy()
+            # each replacement tree is built for this call; copy only when it is used twice
+            first = node.name not in used
+            used.add(node.name)
+            return replacements[node.name] if first else replacements[node.name].copy()
         return node
 
     return tree.transform(swap, copy=False)
@@ -66,7 +70,8 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
             replacements[f"__{agg.id}"] = exclude_rewrite(view, agg, dialect)
         else:
             replacements[f"__{agg.id}"] = window_expr(view, agg, dialect)
-    select = [dialect_scalars(substitute(c.expr, replacements), dialect).as_(c.name, quoted=True)
+    used: set[str] = set()
+    select = [dialect_scalars(substitute(c.expr, replacements, used), dialect).as_(c.name, quoted=True, copy=False)
               for c in view.columns]
     if use_cte:
         body = f"SELECT 1 FROM __in {' '.join(joins)}"
@@ -85,4 +90,4 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
 
 def per_event_sql(view: FeatureView, dialect: str, input_sql: str | exp.Expression, pretty: bool = False) -> str:
     """The per-event relation rendered in ``dialect`` (raises `BatchUnsupported`)."""
-    return per_event_query(view, dialect, input_sql).sql(dialect=dialect, pretty=pretty)
+    return per_event_query(view, dialect, input_sql).sql(dialect=dialect, pretty=pretty, copy=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlglot
 from sqlglot import exp
 
@@ -17,8 +19,17 @@ _FUNCS = {"sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX", "var_samp": "V
           "count": "COUNT", "first_value": "FIRST_VALUE", "last_value": "LAST_VALUE"}
 
 
+@lru_cache(maxsize=8192)
+def _parsed(sql: str) -> exp.Expression:
+    tree = sqlglot.parse_one(sql, read=CANON)
+    for node in tree.walk():
+        node._meta = None  # token positions are not needed here and make every copy slower
+    return tree
+
+
 def P(sql: str) -> exp.Expression:
-    return sqlglot.parse_one(sql, read=CANON)
+    """Parse canonical SQL (cached; callers get their own copy to mutate)."""
+    return _parsed(sql).copy()
 
 
 def quote(name: str) -> str:
