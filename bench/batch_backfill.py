@@ -81,18 +81,24 @@ def make_data(n: int, out: Path) -> tuple[Path, Path]:
     return events_path, spine_path
 
 
-def compiled_sql(events: Path, spine: Path) -> str:
-    from skewless.compiler.batch import as_of_sql
+def bench_project(root: Path):
+    """The example project with its views replaced by the one bench view (shared by the benches)."""
     from skewless.compiler.project.build import build_project
     from skewless.compiler.project.loader import load_project
 
-    root = Path(tempfile.mkdtemp()) / "p"
     shutil.copytree(Path(__file__).parents[1] / "features", root, ignore=shutil.ignore_patterns("target", "data", "*.sql"))
     (root / "features").mkdir(exist_ok=True)
     (root / "features" / "bench.sql").write_text(VIEW)
     shutil.rmtree(root / "models", ignore_errors=True)
     compiled = build_project(load_project(root))
     assert not compiled.diagnostics, compiled.diagnostics
+    return compiled
+
+
+def compiled_sql(events: Path, spine: Path) -> str:
+    from skewless.compiler.batch import as_of_sql
+
+    compiled = bench_project(Path(tempfile.mkdtemp()) / "p")
     return as_of_sql(compiled.views["bench"], "duckdb", f"read_parquet('{events}')", f"read_parquet('{spine}')")
 
 

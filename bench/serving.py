@@ -15,7 +15,6 @@ import argparse
 import json
 import multiprocessing as mp
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,7 +78,6 @@ def main() -> None:
 
     from datetime import timedelta
 
-    import numpy as np
     import pyarrow.parquet as pq
     import uvicorn
 

@@ -15,7 +15,6 @@ import argparse
 import cProfile
 import pickle
 import pstats
-import shutil
 import tempfile
 import time
 from collections import deque
@@ -29,20 +28,7 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 import sys
 
 sys.path.insert(0, str(Path(__file__).parent))
-from batch_backfill import VIEW  # noqa: E402 - the same 10-feature view as the batch bench
-
-
-def compile_view(root: Path):
-    from skewless.compiler.project.build import build_project
-    from skewless.compiler.project.loader import load_project
-
-    shutil.copytree(Path(__file__).parents[1] / "features", root, ignore=shutil.ignore_patterns("target", "data", "*.sql"))
-    (root / "features").mkdir(exist_ok=True)
-    (root / "features" / "bench.sql").write_text(VIEW)
-    shutil.rmtree(root / "models", ignore_errors=True)
-    compiled = build_project(load_project(root))
-    assert not compiled.diagnostics, compiled.diagnostics
-    return compiled
+from batch_backfill import bench_project  # noqa: E402 - the same 10-feature view as the batch bench
 
 
 def hand_written(events: list[dict]) -> tuple[float, int]:
@@ -81,7 +67,6 @@ def hand_written(events: list[dict]) -> tuple[float, int]:
 
 
 def skewless_run(compiled, events: list[dict], profile: bool) -> tuple[float, int, int]:
-    from skewless.runtime.sources.decode import DeadLetter  # noqa: F401 - imported for the flow
     from skewless.runtime.stream.dataflow import StoreWriter, build_flow
 
     view = compiled.views["bench"]
@@ -121,7 +106,7 @@ def main() -> None:
     table = generate(GenConfig(events=args.events, days=30, seed=3))["transactions"]
     events = table.to_pylist()
     with tempfile.TemporaryDirectory() as tmp:
-        compiled = compile_view(Path(tmp) / "p")
+        compiled = bench_project(Path(tmp) / "p")
         t_ours, n_ours, state_bytes = skewless_run(compiled, events, args.profile)
     t_hand, n_hand = hand_written(events)
     assert n_ours == n_hand == len(events), (n_ours, n_hand, len(events))

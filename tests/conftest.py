@@ -53,3 +53,14 @@ def pg_dsn():
         pytest.skip("PostgreSQL server binaries not installed")
     with throwaway_cluster() as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def oracle_engines(pg_dsn):
+    """(Postgres, DuckDB) engines for comparing against the databases running the SQL."""
+    from skewless.runtime.engines import DuckDBEngine, PostgresEngine
+
+    pg, duck = PostgresEngine(pg_dsn), DuckDBEngine()
+    yield pg, duck
+    pg.close()
+    duck.close()

@@ -255,7 +255,10 @@ def _compile(node: exp.Expression) -> Fn:  # noqa: C901 - one dispatch table ove
     if isinstance(node, (exp.DPipe, exp.Concat)):
         parts = [_compile(e) for e in (node.expressions if isinstance(node, exp.Concat) else [node.this, node.expression])]
         if isinstance(node, exp.DPipe):
-            return lambda r: None if any((v := p(r)) is None for p in parts) else "".join(str(p(r)) for p in parts)
+            def f_pipe(r):
+                vals = [p(r) for p in parts]
+                return None if any(v is None for v in vals) else "".join(str(v) for v in vals)
+            return f_pipe
         return lambda r: "".join(str(v) for p in parts if (v := p(r)) is not None)
     unary = {exp.Lower: str.lower, exp.Upper: str.upper, exp.Length: len, exp.Abs: abs, exp.Ln: math.log,
              exp.Exp: math.exp, exp.Sqrt: math.sqrt, exp.Floor: math.floor, exp.Ceil: math.ceil,

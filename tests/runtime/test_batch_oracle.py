@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from skewless.compiler.batch import as_of_sql, per_event_sql
-from skewless.runtime.engines import DuckDBEngine, PostgresEngine
 from tests.support.catalog import compile_catalog
 from tests.support.compare import diff
 from tests.support.events import TYPES, spines, tx_events
@@ -29,11 +28,8 @@ def catalog(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def engines(pg_dsn):
-    pg, duck = PostgresEngine(pg_dsn), DuckDBEngine()
-    yield pg, duck
-    pg.close()
-    duck.close()
+def engines(oracle_engines):
+    return oracle_engines
 
 
 @given(events=tx_events())

@@ -35,13 +35,8 @@ def catalog(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def oracles(pg_dsn):
-    from skewless.runtime.engines import DuckDBEngine, PostgresEngine
-
-    pg, duck = PostgresEngine(pg_dsn), DuckDBEngine()
-    yield pg, duck
-    pg.close()
-    duck.close()
+def oracles(oracle_engines):
+    return oracle_engines
 
 
 @given(events=tx_events(max_size=30), spine=spines(max_size=10))

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skewless.runtime.engines import DuckDBEngine, PostgresEngine
 from skewless.runtime.stream.replay import replay_rows
 from tests.support.catalog import compile_catalog
 from tests.support.compare import diff
@@ -26,11 +25,8 @@ def catalog(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def engines(pg_dsn):
-    pg, duck = PostgresEngine(pg_dsn), DuckDBEngine()
-    yield pg, duck
-    pg.close()
-    duck.close()
+def engines(oracle_engines):
+    return oracle_engines
 
 
 def arrival_order(events: pa.Table, rnd: random.Random, lateness_s: float) -> list[dict]:
