@@ -72,14 +72,14 @@ def skewless_run(compiled, events: list[dict], profile: bool) -> tuple[float, in
     view = compiled.views["bench"]
     src = compiled.project.sources["transactions"]
     out: list = []
-    states: list = []
 
-    class Writer(StoreWriter):
-        def add(self, view, key, state, last):
-            self.dirty[tuple(key)] = state
+    collected: dict = {}
+
+    class Writer(StoreWriter):  # collect the states instead of writing them
+        def add(self, view, key, state, last, pending):
+            collected[tuple(key)] = state
 
     writer = Writer(None)
-    writer.store = object()  # collect states instead of writing them
     flow = build_flow(src, view.allowed_lateness_us, [view], TestingSource(events, batch_size=1000),
                       lambda v: TestingSink(out), TestingSink([]), writer)
     prof = cProfile.Profile() if profile else None
@@ -91,7 +91,7 @@ def skewless_run(compiled, events: list[dict], profile: bool) -> tuple[float, in
     if prof:
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(12)
-    states = list(writer.dirty.values())
+    states = list(collected.values())
     state_bytes = sum(len(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in states)
     return elapsed, len(out), state_bytes
 

@@ -6,68 +6,18 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
-import yaml
-from rich.console import Console
 from rich.table import Table
 
 from skewless.compiler.errors import Diagnostic, SkewlessError
 from skewless.compiler.manifest import build_artifacts
-from skewless.compiler.project.build import CompiledProject, build_project
-from skewless.compiler.project.loader import load_project
+from skewless.compiler.project.build import CompiledProject
 
 from .artifacts import write_artifacts
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="skewless: SQL feature views, computed exactly in stream and batch.")
-out = Console()
-console = out
-err = Console(stderr=True)
-
-
-class State:
-    project_dir: Path = Path(".")
-    target: str | None = None
-    vars: dict[str, Any] = {}
-
-
-state = State()
-
-
-@app.callback()
-def _global(
-    project: Path = typer.Option(Path("."), "--project", "-p", help="Project directory (holds skewless_project.yml)."),
-    target: Optional[str] = typer.Option(None, "--target", "-t", help="Target in profiles.yml (default: the profile's)."),
-    vars_: Optional[str] = typer.Option(None, "--vars", help="YAML/JSON mapping overriding project vars."),
-) -> None:
-    state.project_dir = project
-    state.target = target
-    if vars_:
-        parsed = yaml.safe_load(vars_)
-        if not isinstance(parsed, dict):
-            _fail([Diagnostic("--vars", 1, 1, "--vars must be a mapping", "e.g. --vars '{high_amount: 1000}'")])
-        state.vars = parsed
-
-
-def _fail(diags: list[Diagnostic]) -> None:
-    for d in diags:
-        err.print(d.format(), markup=False, highlight=False)
-    n = len(diags)
-    err.print(f"[red]{n} error{'s' if n != 1 else ''}[/red]")
-    raise typer.Exit(1)
-
-
-def compile_project() -> CompiledProject:
-    try:
-        project = load_project(state.project_dir, state.vars, state.target)
-    except SkewlessError as exc:
-        _fail(exc.diagnostics)
-    compiled = build_project(project)
-    if compiled.diagnostics:
-        _fail(compiled.diagnostics)
-    return compiled
+from .cli_common import _fail, _select_views, app, compile_project, console, err, out, state  # noqa: F401
 
 
 @app.command()
@@ -141,15 +91,6 @@ def generate(
         counts = write_all(gen(GenConfig(events=events, days=days, seed=seed, late_rate=late_rate)), target)
     for name, n in counts.items():
         out.print(f"[green]wrote[/green] {name}: {n:,} rows → {target}/{name}.{{jsonl,parquet}}")
-
-
-def _select_views(compiled: CompiledProject, select: list[str] | None) -> list[str]:
-    names = select or sorted(compiled.views)
-    unknown = [n for n in names if n not in compiled.views]
-    if unknown:
-        _fail([Diagnostic("--select", 1, 1, f"unknown view(s): {', '.join(unknown)}",
-                          f"views: {', '.join(sorted(compiled.views))}")])
-    return names
 
 
 @app.command()
@@ -305,72 +246,6 @@ def parity(
     out.print(f"report → {path}")
     if not all(r.ok for r in results):
         raise typer.Exit(1)
-
-
-@app.command("replay")
-def replay_cmd(
-    select: Optional[list[str]] = typer.Option(None, "--select", "-s", help="View(s); default: all."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Directory for <view>.parquet (per-event rows)."),
-    to_online: bool = typer.Option(True, "--to-online/--no-online", help="Update the target's online store."),
-) -> None:
-    """Run the stream dataflow over the target's file sources (bounded): per-event rows to Parquet,
-    window state to the online store, malformed and late events to target/dead_letters.jsonl."""
-    from .stream.jobs import replay
-
-    compiled = compile_project()
-    names = _select_views(compiled, select)
-    started = time.perf_counter()
-    with out.status(f"streaming {len(names)} views"):
-        result = replay(compiled, names, out_dir, to_online=to_online)
-    elapsed = time.perf_counter() - started
-    dead = [line for line in result.dead_letters.read_text().splitlines() if line]
-    late = sum('"reason": "late:' in line for line in dead)
-    for name, path in result.outputs.items():
-        out.print(f"[green]wrote[/green] {name} → {path}")
-    out.print(f"streamed {len(names)} views in {elapsed:.1f} s; dead letters: {len(dead) - late} malformed, "
-              f"{late} late → {result.dead_letters}")
-
-
-@app.command()
-def get(
-    view: str = typer.Argument(..., help="View name."),
-    key: list[str] = typer.Argument(..., help="Entity key value(s), in PARTITION BY order."),
-    at: Optional[str] = typer.Option(None, "--at", help="ISO-8601 time (default: now, UTC)."),
-) -> None:
-    """Read a view's features for one entity from the online store, as of a time."""
-    from datetime import datetime, timezone
-
-    from .stores import open_store
-    from .stream.online import read_as_of
-
-    compiled = compile_project()
-    if view not in compiled.views:
-        _fail([Diagnostic("VIEW", 1, 1, f"unknown view {view!r}", f"views: {', '.join(sorted(compiled.views))}")])
-    v = compiled.views[view]
-    if len(key) != len(v.entity):
-        _fail([Diagnostic("KEY", 1, 1, f"{view} is keyed by ({', '.join(v.entity)}): {len(v.entity)} value(s) expected",
-                          "pass them in PARTITION BY order")])
-    try:
-        t = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else datetime.now(timezone.utc)
-    except ValueError:
-        _fail([Diagnostic("--at", 1, 1, f"not an ISO-8601 time: {at!r}", "e.g. 2026-10-14T12:00:00Z")])
-    types = {c.name: c.type for c in v.input_columns}
-    from .sources.decode import _coerce
-
-    values = [_coerce(k, types[c]) for k, c in zip(key, v.entity)]
-    store = open_store(compiled.project.target.online, compiled.project.root)
-    try:
-        row = read_as_of(store, v, values, t)
-    except ValueError as exc:
-        _fail([Diagnostic("get", 1, 1, str(exc), "")])
-    finally:
-        store.close()
-    table = Table(title=f"{view} {key} as of {t.isoformat()}")
-    table.add_column("column")
-    table.add_column("value")
-    for name, value in row.items():
-        table.add_row(name, repr(value) if not isinstance(value, str) else value)
-    out.print(table)
 
 
 @app.command()
@@ -561,6 +436,9 @@ def _show_reads(compiled: CompiledProject, n: int = 3) -> None:
         table.add_row(*[str(row[c]) if not isinstance(row[c], float) else f"{row[c]:.2f}" for c in [*view.entity, *cols]])
     store.close()
     out.print(table)
+
+
+from .cli_stream import replay_cmd  # noqa: E402 - registers replay, run, get
 
 
 def main() -> None:

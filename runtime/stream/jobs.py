@@ -1,17 +1,32 @@
-"""Stream jobs: bounded replay of a file source through the dataflow into Parquet + online store."""
+"""Stream jobs.
+
+* `replay`: bounded run of the views over their file sources → per-event Parquet + online store.
+* `run_stream`: the continuous job (Kafka topics or followed JSONL files) with Bytewax recovery,
+  several workers and processes, store upserts within ``flush_interval`` of an event's arrival, and
+  a clean stop on SIGINT/SIGTERM (the workers stop, unwritten states are written, the store is
+  closed; the next start resumes from the recovery snapshots).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
+from bytewax.dataflow import Dataflow
+from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import run_main
 
 from skewless.compiler.project.build import CompiledProject
 
+from ..sources.control import STOP
 from ..sources.stream_file import FileEventSource
 from ..stores import open_store
-from .dataflow import StoreWriter, build_flow
+from .dataflow import StoreWriter, StreamStats, add_source, build_flow
 from .sinks import DeadLetterSink, NullSink, ParquetSink, view_schema
 
 
@@ -30,23 +45,28 @@ def source_file(compiled: CompiledProject, source_name: str) -> Path:
     return p if p.is_absolute() else compiled.project.root / p
 
 
+def views_by_source(compiled: CompiledProject, views: list[str]) -> dict[str, list]:
+    by_source: dict[str, list] = {}
+    for name in views:
+        view = compiled.views[name]
+        if view.input.kind != "source":
+            raise NotImplementedError(f"view {name!r} reads ref({view.input.name!r}); streaming ref() views is not "
+                                      "supported yet (use backfill for it)")
+        by_source.setdefault(view.root_source, []).append(view)
+    return by_source
+
+
 def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to_online: bool = True,
            dead_letters: Path | None = None) -> ReplayResult:
     """Run the views (grouped by root source) over their bounded file sources."""
     project = compiled.project
+    by_source = views_by_source(compiled, views)
     store = open_store(project.target.online, project.root) if to_online else None
     writer = StoreWriter(store)
     dead = dead_letters or project.target_dir / "dead_letters.jsonl"
     dead.parent.mkdir(parents=True, exist_ok=True)
     dead.write_text("")
     outputs: dict[str, Path] = {}
-    by_source: dict[str, list] = {}
-    for name in views:
-        view = compiled.views[name]
-        if view.input.kind != "source":
-            raise NotImplementedError(f"view {name!r} reads ref({view.input.name!r}); streaming ref() views is not "
-                                      "supported yet")
-        by_source.setdefault(view.root_source, []).append(view)
     try:
         for source_name, vs in by_source.items():
             src = project.sources[source_name]
@@ -67,3 +87,96 @@ def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to
         if store is not None:
             store.close()
     return ReplayResult(outputs, dead)
+
+
+@dataclass
+class RunOptions:
+    views: list[str]
+    kind: str = "file"                     # file | kafka
+    brokers: list[str] = field(default_factory=list)
+    add_config: dict[str, str] = field(default_factory=dict)
+    from_beginning: bool = True            # Kafka: where a fresh job (no recovery state) starts
+    until_end: bool = False                # stop at the end of the input available now
+    recovery_dir: Path | None = None       # None: no recovery
+    snapshot_every: float = 1.0            # seconds between epochs (recovery snapshots)
+    workers: int = 1                       # worker threads per process
+    addresses: list[str] | None = None     # host:port of every process of a cluster
+    process_id: int | None = None
+    flush_interval: float = 0.05           # seconds: longest time a changed state waits for its upsert
+    dead_letters: Path | None = None
+
+
+def _input_for(compiled: CompiledProject, source_name: str, opts: RunOptions):
+    src = compiled.project.sources[source_name]
+    if opts.kind == "kafka":
+        from ..sources.kafka import KafkaEventSource, check_topic
+
+        topic = src.stream.topic or source_name
+        check_topic(opts.brokers, topic, opts.add_config)
+        return KafkaEventSource(src, opts.brokers, topic, tail=not opts.until_end, from_beginning=opts.from_beginning,
+                                add_config=opts.add_config)
+    return FileEventSource(src, source_file(compiled, source_name), src.stream.format, follow=not opts.until_end)
+
+
+def _init_recovery(opts: RunOptions, wait: float = 60.0) -> None:
+    """Create the recovery partitions once (process 0 of a cluster; the others wait for them)."""
+    rec = opts.recovery_dir
+    rec.mkdir(parents=True, exist_ok=True)
+    if any(rec.glob("*.sqlite3")):
+        return
+    if opts.process_id:
+        deadline = time.monotonic() + wait
+        while not any(rec.glob("*.sqlite3")):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"process 0 did not create the recovery partitions in {rec}")
+            time.sleep(0.1)
+        time.sleep(0.5)  # let process 0 finish writing them
+        return
+    procs = len(opts.addresses) if opts.addresses else 1
+    init_db_dir(rec, max(1, opts.workers * procs))
+
+
+def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats | None = None,
+               on_start: Callable[[], None] | None = None) -> StreamStats:
+    """Run until the input ends (``until_end``) or SIGINT/SIGTERM; returns the counters."""
+    from bytewax._bytewax import cli_main
+
+    project = compiled.project
+    stats = stats or StreamStats()
+    by_source = views_by_source(compiled, opts.views)
+    store = open_store(project.target.online, project.root)
+    writer = StoreWriter(store, interval=opts.flush_interval, stats=stats)
+    dead = opts.dead_letters or project.target_dir / "dead_letters.jsonl"
+    flow = Dataflow("skewless_run")
+    for source_name, vs in by_source.items():
+        add_source(flow, project.sources[source_name], vs[0].allowed_lateness_us, vs,
+                   _input_for(compiled, source_name, opts), None, DeadLetterSink(dead), writer,
+                   tick=opts.flush_interval, stats=stats)
+    recovery = None
+    if opts.recovery_dir is not None:
+        _init_recovery(opts)
+        recovery = RecoveryConfig(opts.recovery_dir)
+
+    STOP.clear()
+
+    def stop(signum, _frame):
+        if STOP.is_set():
+            raise KeyboardInterrupt  # asked twice: stop now (the next start resumes from the last snapshot)
+        stats.stopped_by = signal.Signals(signum).name
+        STOP.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        if on_start is not None:
+            on_start()
+        cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id, addresses=opts.addresses,
+                 epoch_interval=timedelta(seconds=opts.snapshot_every), recovery_config=recovery)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        writer.flush()
+        store.close()
+    return stats

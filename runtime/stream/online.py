@@ -27,9 +27,16 @@ def to_us(t: datetime) -> int:
     return (t - EPOCH) // __import__("datetime").timedelta(microseconds=1)
 
 
-def stored(view: FeatureView, key: Sequence[Any], state: ViewKeyState, last_event: datetime) -> StoredState:
-    return StoredState(view.name, encode_key(key), pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL),
-                       to_us(last_event), view.fingerprint)
+NO_EVENT_US = -(2 ** 62)
+
+
+def stored(view: FeatureView, key: Sequence[Any], state: ViewKeyState, last_event: datetime | None,
+           pending: dict | None = None) -> StoredState:
+    """The record of one key: its finalized state plus the peer groups the watermark has not passed
+    yet (so an online read sees an event as soon as it arrived, not only once it is final)."""
+    payload = (state, pending or {})
+    return StoredState(view.name, encode_key(key), pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL),
+                       NO_EVENT_US if last_event is None else to_us(last_event), view.fingerprint)
 
 
 def read_as_of(store: OnlineStore, view: FeatureView, key: Sequence[Any], t: datetime,
@@ -53,7 +60,10 @@ def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any],
             raise StaleRead(f"{t.isoformat()} is before the latest event of {view.name} {list(key)}; "
                             "use the training-set path for past times")
         register_view(view)
-        state = pickle.loads(rec.state)
+        state, pending = pickle.loads(rec.state)
+        for ts in sorted(pending):  # groups not final yet: all of them arrived before the read
+            if ts <= t:
+                state.process_group(pending[ts])
     row: dict[str, Any] = {c.name: None for c in view.input_columns}
     row.update(dict(zip(view.entity, key)))
     row[view.timestamp] = t

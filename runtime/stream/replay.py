@@ -57,6 +57,7 @@ class ViewStream:
         if buf is None:
             buf = self.keys[key] = KeyBuffer(ViewKeyState(self.view))
         buf.pending.setdefault(ts, []).append(event)
+        buf.dirty = True
         return self._flush(buf, self.watermark)
 
     def _flush(self, buf: KeyBuffer, upto: datetime | None) -> list[Row]:
@@ -69,11 +70,11 @@ class ViewStream:
         return out
 
     def dirty_states(self):
-        """(key, state, latest event) of keys changed since the last call."""
+        """(key, state, latest final event, pending groups) of keys changed since the last call."""
         for key, buf in self.keys.items():
             if buf.dirty:
                 buf.dirty = False
-                yield key, buf.state, buf.last_event
+                yield key, buf.state, buf.last_event, buf.pending
 
     def advance(self) -> list[Row]:
         """Emit every group the watermark has passed (for keys that saw no new event)."""
@@ -84,10 +85,11 @@ class ViewStream:
         return [r for buf in self.keys.values() for r in self._flush(buf, None)]
 
 
-def replay_rows(view: FeatureView, events: Iterable[Row], store=None,
-                flush_every: int = 10_000) -> tuple[list[Row], list[tuple[Row, str]]]:
+def replay_rows(view: FeatureView, events: Iterable[Row], store=None, flush_every: int = 10_000,
+                finish: bool = True) -> tuple[list[Row], list[tuple[Row, str]]]:
     """Run ``events`` (arrival order) through the view; with ``store``, keep the online store
-    up to date (batched upserts every ``flush_every`` events and at the end)."""
+    up to date (batched upserts every ``flush_every`` events and at the end). ``finish=False``
+    stops as a running stream would: groups the watermark has not passed stay pending."""
     from .online import stored
 
     stream = ViewStream(view)
@@ -95,7 +97,7 @@ def replay_rows(view: FeatureView, events: Iterable[Row], store=None,
 
     def flush():
         if store is not None:
-            batch = [stored(view, key, state, last) for key, state, last in stream.dirty_states()]
+            batch = [stored(view, key, state, last, pending) for key, state, last, pending in stream.dirty_states()]
             if batch:
                 store.write(batch)
 
@@ -103,6 +105,7 @@ def replay_rows(view: FeatureView, events: Iterable[Row], store=None,
         out.extend(stream.push(event))
         if i % flush_every == 0:
             flush()
-    out.extend(stream.finish())
+    if finish:
+        out.extend(stream.finish())
     flush()
     return out, stream.late

@@ -1,0 +1,74 @@
+"""What every ``skewless`` command shares: the Typer app, consoles, global options, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+import yaml
+from rich.console import Console
+
+from skewless.compiler.errors import Diagnostic, SkewlessError
+from skewless.compiler.project.build import CompiledProject, build_project
+from skewless.compiler.project.loader import load_project
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="skewless: SQL feature views, computed exactly in stream and batch.")
+out = Console()
+console = out
+err = Console(stderr=True)
+
+
+class State:
+    project_dir: Path = Path(".")
+    target: str | None = None
+    vars: dict[str, Any] = {}
+
+
+state = State()
+
+
+@app.callback()
+def _global(
+    project: Path = typer.Option(Path("."), "--project", "-p", help="Project directory (holds skewless_project.yml)."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="Target in profiles.yml (default: the profile's)."),
+    vars_: Optional[str] = typer.Option(None, "--vars", help="YAML/JSON mapping overriding project vars."),
+) -> None:
+    state.project_dir = project
+    state.target = target
+    if vars_:
+        parsed = yaml.safe_load(vars_)
+        if not isinstance(parsed, dict):
+            _fail([Diagnostic("--vars", 1, 1, "--vars must be a mapping", "e.g. --vars '{high_amount: 1000}'")])
+        state.vars = parsed
+
+
+def _fail(diags: list[Diagnostic]) -> None:
+    for d in diags:
+        err.print(d.format(), markup=False, highlight=False)
+    n = len(diags)
+    err.print(f"[red]{n} error{'s' if n != 1 else ''}[/red]")
+    raise typer.Exit(1)
+
+
+def compile_project() -> CompiledProject:
+    try:
+        project = load_project(state.project_dir, state.vars, state.target)
+    except SkewlessError as exc:
+        _fail(exc.diagnostics)
+    compiled = build_project(project)
+    if compiled.diagnostics:
+        _fail(compiled.diagnostics)
+    return compiled
+
+
+def _select_views(compiled: CompiledProject, select: list[str] | None) -> list[str]:
+    names = select or sorted(compiled.views)
+    unknown = [n for n in names if n not in compiled.views]
+    if unknown:
+        _fail([Diagnostic("--select", 1, 1, f"unknown view(s): {', '.join(unknown)}",
+                          f"views: {', '.join(sorted(compiled.views))}")])
+    return names
+
+

@@ -1,0 +1,194 @@
+"""Stream commands of the ``skewless`` CLI: replay (bounded), run (continuous), get (online reads)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from skewless.compiler.errors import Diagnostic
+
+from .cli_common import _fail, _select_views, app, compile_project, err, out
+
+@app.command("replay")
+def replay_cmd(
+    select: Optional[list[str]] = typer.Option(None, "--select", "-s", help="View(s); default: all."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Directory for <view>.parquet (per-event rows)."),
+    to_online: bool = typer.Option(True, "--to-online/--no-online", help="Update the target's online store."),
+) -> None:
+    """Run the stream dataflow over the target's file sources (bounded): per-event rows to Parquet,
+    window state to the online store, malformed and late events to target/dead_letters.jsonl."""
+    from .stream.jobs import replay
+
+    compiled = compile_project()
+    names = _select_views(compiled, select)
+    started = time.perf_counter()
+    with out.status(f"streaming {len(names)} views"):
+        result = replay(compiled, names, out_dir, to_online=to_online)
+    elapsed = time.perf_counter() - started
+    dead = [line for line in result.dead_letters.read_text().splitlines() if line]
+    late = sum('"reason": "late:' in line for line in dead)
+    for name, path in result.outputs.items():
+        out.print(f"[green]wrote[/green] {name} → {path}")
+    out.print(f"streamed {len(names)} views in {elapsed:.1f} s; dead letters: {len(dead) - late} malformed, "
+              f"{late} late → {result.dead_letters}")
+
+
+@app.command()
+def get(
+    view: str = typer.Argument(..., help="View name."),
+    key: list[str] = typer.Argument(..., help="Entity key value(s), in PARTITION BY order."),
+    at: Optional[str] = typer.Option(None, "--at", help="ISO-8601 time (default: now, UTC)."),
+) -> None:
+    """Read a view's features for one entity from the online store, as of a time."""
+    from datetime import datetime, timezone
+
+    from .stores import open_store
+    from .stream.online import read_as_of
+
+    compiled = compile_project()
+    if view not in compiled.views:
+        _fail([Diagnostic("VIEW", 1, 1, f"unknown view {view!r}", f"views: {', '.join(sorted(compiled.views))}")])
+    v = compiled.views[view]
+    if len(key) != len(v.entity):
+        _fail([Diagnostic("KEY", 1, 1, f"{view} is keyed by ({', '.join(v.entity)}): {len(v.entity)} value(s) expected",
+                          "pass them in PARTITION BY order")])
+    try:
+        t = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else datetime.now(timezone.utc)
+    except ValueError:
+        _fail([Diagnostic("--at", 1, 1, f"not an ISO-8601 time: {at!r}", "e.g. 2026-10-14T12:00:00Z")])
+    types = {c.name: c.type for c in v.input_columns}
+    from .sources.decode import _coerce
+
+    values = [_coerce(k, types[c]) for k, c in zip(key, v.entity)]
+    store = open_store(compiled.project.target.online, compiled.project.root)
+    try:
+        row = read_as_of(store, v, values, t)
+    except ValueError as exc:
+        _fail([Diagnostic("get", 1, 1, str(exc), "")])
+    finally:
+        store.close()
+    table = Table(title=f"{view} {key} as of {t.isoformat()}")
+    table.add_column("column")
+    table.add_column("value")
+    for name, value in row.items():
+        table.add_row(name, repr(value) if not isinstance(value, str) else value)
+    out.print(table)
+
+
+
+def _ago(t: datetime | None) -> str:
+    if t is None:
+        return "-"
+    s = (datetime.now(timezone.utc) - t).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if abs(s) >= size:
+            return f"{s / size:.1f}{unit}"
+    return f"{s:.1f}s"
+
+
+def _progress_table(stats, rate: float) -> Table:
+    table = Table(title="skewless run", show_header=True, header_style="bold")
+    for col in ("events", "events/s", "dead letters", "late", "states written", "source", "latest event",
+                "behind now", "watermark"):
+        table.add_column(col, justify="right" if col not in ("source", "latest event", "watermark") else "left")
+    sources = sorted(stats.max_event) or ["-"]
+    for i, src in enumerate(sources):
+        latest = stats.max_event.get(src)
+        wm = stats.watermark.get(src)
+        head = [f"{stats.events:,}", f"{rate:,.0f}", f"{stats.dead - stats.late:,}", f"{stats.late:,}",
+                f"{stats.written:,}"] if i == 0 else [""] * 5
+        table.add_row(*head, src, latest.isoformat() if latest else "-", _ago(latest), wm.isoformat() if wm else "-")
+    return table
+
+
+@app.command("run")
+def run_cmd(
+    select: Optional[list[str]] = typer.Option(None, "--select", "-s", help="View(s); default: every view."),
+    source: Optional[str] = typer.Option(None, "--source", help="file | kafka (default: the target's stream.kind)."),
+    brokers: Optional[str] = typer.Option(None, "--brokers", help="Kafka bootstrap servers, comma-separated "
+                                          "(default: the target's)."),
+    until_end: bool = typer.Option(False, "--until-end", help="Stop at the end of the input available now "
+                                   "(Kafka: each partition's end; file: don't follow)."),
+    recovery_dir: Optional[Path] = typer.Option(None, "--recovery-dir", help="Bytewax recovery store "
+                                                "(default: the target's recovery_dir, else target/recovery)."),
+    recovery: bool = typer.Option(True, "--recovery/--no-recovery", help="Snapshot state to resume after a stop "
+                                  "or crash."),
+    snapshot_every: float = typer.Option(1.0, "--snapshot-every", min=0.05, help="Seconds between snapshots."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Worker threads per process "
+                                          "(default: the target's workers)."),
+    addresses: Optional[str] = typer.Option(None, "--addresses", help="host:port of every process of the cluster, "
+                                            "comma-separated, the same on each process."),
+    process_id: Optional[int] = typer.Option(None, "--process-id", "-i", min=0, help="This process's index in "
+                                             "--addresses."),
+    from_latest: bool = typer.Option(False, "--from-latest", help="Kafka: a job without recovery state starts at "
+                                     "the end of the topic instead of its beginning."),
+    flush_ms: float = typer.Option(50.0, "--flush-ms", min=1.0, help="Longest wait of a changed state for its "
+                                   "online-store upsert."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Live progress on the terminal."),
+) -> None:
+    """Run the stream continuously: Kafka topics or followed JSONL files → exact window state → online
+    store. Stops cleanly on Ctrl-C / SIGTERM; with recovery, the next start resumes where it stopped."""
+    from .sources.kafka import KafkaUnavailable
+    from .stream.dataflow import StreamStats
+    from .stream.jobs import RunOptions, run_stream
+
+    compiled = compile_project()
+    target = compiled.project.target
+    names = _select_views(compiled, select)
+    kind = source or target.stream.kind
+    if kind not in ("file", "kafka"):
+        _fail([Diagnostic("--source", 1, 1, f"unknown source kind {kind!r}", "file or kafka")])
+    broker_list = [b for b in (brokers.split(",") if brokers else getattr(target.stream, "brokers", [])) if b]
+    if kind == "kafka" and not broker_list:
+        _fail([Diagnostic("--brokers", 1, 1, "no Kafka brokers", "set --brokers or stream.brokers in profiles.yml")])
+    addr = [a for a in addresses.split(",") if a] if addresses else None
+    if (addr is None) != (process_id is None):
+        _fail([Diagnostic("--addresses", 1, 1, "--addresses and --process-id go together", "")])
+    if addr is not None and process_id >= len(addr):
+        _fail([Diagnostic("--process-id", 1, 1, f"process id {process_id} but {len(addr)} address(es)", "")])
+    rec = None
+    if recovery:
+        rec = recovery_dir or Path(target.recovery_dir or compiled.project.target_dir / "recovery")
+        rec = rec if rec.is_absolute() else compiled.project.root / rec
+    opts = RunOptions(views=names, kind=kind, brokers=broker_list, add_config=dict(getattr(target.stream,
+                      "add_config", {}) or {}), from_beginning=not from_latest, until_end=until_end,
+                      recovery_dir=rec, snapshot_every=snapshot_every, workers=workers or target.workers,
+                      addresses=addr, process_id=process_id, flush_interval=flush_ms / 1000)
+    stats = StreamStats()
+    done = threading.Event()
+
+    def show():
+        last_n, last_t = 0, time.monotonic()
+        with Live(_progress_table(stats, 0.0), console=err, refresh_per_second=4, transient=False) as live:
+            while not done.wait(0.5):
+                now = time.monotonic()
+                rate = (stats.events - last_n) / max(now - last_t, 1e-9)
+                last_n, last_t = stats.events, now
+                live.update(_progress_table(stats, rate))
+            live.update(_progress_table(stats, stats.events / max(time.monotonic() - stats.started, 1e-9)))
+
+    shower = threading.Thread(target=show, daemon=True) if progress and err.is_terminal else None
+    reason = "end of input"
+    try:
+        if shower:
+            shower.start()
+        run_stream(compiled, opts, stats)
+        reason = stats.stopped_by or reason
+    except KafkaUnavailable as exc:
+        _fail([Diagnostic("kafka", 1, 1, str(exc), "start the broker or fix stream.brokers / the topic name")])
+    finally:
+        done.set()
+        if shower:
+            shower.join(timeout=2)
+    elapsed = time.monotonic() - stats.started
+    out.print(f"stopped ({reason}) after {elapsed:.1f} s: {stats.events:,} events "
+              f"({stats.events / max(elapsed, 1e-9):,.0f}/s), {stats.dead - stats.late:,} malformed, "
+              f"{stats.late:,} late, {stats.written:,} states written"
+              + (f"; recovery state in {rec}" if rec else ""), highlight=False)

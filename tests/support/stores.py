@@ -1,0 +1,58 @@
+"""Comparing online stores by what they answer: for every (view, key) the latest event time and the
+as-of reads at times around and after it."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from skewless.compiler.project.build import CompiledProject
+from skewless.runtime.sources.decode import Decoder
+from skewless.runtime.stores import SQLiteStore
+from skewless.runtime.stream.frames import register_view
+from skewless.runtime.stream.online import NO_EVENT_US, as_of_record
+from skewless.runtime.stream.replay import replay_rows
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+AFTER = [timedelta(0), timedelta(microseconds=1), timedelta(minutes=10), timedelta(hours=1, microseconds=1),
+         timedelta(days=1)]
+
+
+def decoded_events(compiled: CompiledProject, path: Path, source: str = "transactions") -> list[dict]:
+    """The file's events in arrival order, decoded as the stream decodes them (bad lines dropped)."""
+    decoder = Decoder(compiled.project.sources[source])
+    rows = [decoder.decode_json(line) for line in path.read_bytes().splitlines() if line.strip()]
+    return [r for r in rows if isinstance(r, dict)]
+
+
+def reference_store(compiled: CompiledProject, events: list[dict], path: Path, views: list[str]) -> SQLiteStore:
+    """The online store an uninterrupted single-process run leaves (reference driver, no Bytewax)."""
+    store = SQLiteStore(path)
+    for name in views:
+        replay_rows(compiled.views[name], events, store)
+    return store
+
+
+def store_answers(store: SQLiteStore, compiled: CompiledProject) -> dict:
+    out = {}
+    rows = store.conn.execute("SELECT view, entity, last_event_us FROM skewless_online").fetchall()
+    for view_name, entity, last_us in rows:
+        view = compiled.views[view_name]
+        rec = store.read(view_name, entity)
+        register_view(view)
+        _, pending = pickle.loads(rec.state)
+        last = max([*pending, *([EPOCH + timedelta(microseconds=last_us)] if last_us != NO_EVENT_US else [])])
+        key = json.loads(entity)
+        out[(view_name, entity)] = (last_us, [as_of_record(rec, view, key, last + d) for d in AFTER])
+    return out
+
+
+def diff_stores(expected: dict, got: dict) -> list[str]:
+    problems = [f"missing {k}" for k in expected.keys() - got.keys()]
+    problems += [f"unexpected {k}" for k in got.keys() - expected.keys()]
+    for k in expected.keys() & got.keys():
+        if expected[k] != got[k]:
+            problems.append(f"{k}: expected {expected[k]} got {got[k]}")
+    return problems
