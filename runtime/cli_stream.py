@@ -160,7 +160,8 @@ def run_cmd(
     opts = RunOptions(views=names, kind=kind, brokers=broker_list, add_config=dict(getattr(target.stream,
                       "add_config", {}) or {}), from_beginning=not from_latest, until_end=until_end,
                       recovery_dir=rec, snapshot_every=snapshot_every, workers=workers or target.workers,
-                      addresses=addr, process_id=process_id, flush_interval=flush_ms / 1000)
+                      addresses=addr, process_id=process_id, flush_interval=flush_ms / 1000,
+                      dead_letter_topic=getattr(target.stream, "dead_letter_topic", None))
     stats = StreamStats()
     done = threading.Event()
 

@@ -87,3 +87,27 @@ def produce(address: str, topic: str, values: Iterable[bytes | str | dict], part
             producer.poll(0)
     producer.flush(60)
     return n
+
+
+def consume_all(address: str, topic: str, timeout: float = 30.0) -> list[bytes]:
+    """Every message of every partition of ``topic`` (assigned partitions: no consumer group join)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": address, "group.id": "skewless-read", "enable.auto.commit": "false",
+                         "enable.partition.eof": "true"})
+    try:
+        parts = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+        out, ended, deadline = [], set(), time.monotonic() + timeout
+        while len(ended) < len(parts) and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    ended.add(msg.partition())
+                continue
+            out.append(msg.value())
+        return out
+    finally:
+        consumer.close()

@@ -27,7 +27,7 @@ from ..sources.control import STOP
 from ..sources.stream_file import FileEventSource
 from ..stores import open_store
 from .dataflow import StoreWriter, StreamStats, add_source, build_flow
-from .sinks import DeadLetterSink, NullSink, ParquetSink, view_schema
+from .sinks import DeadLetterSink, KafkaDeadLetterSink, NullSink, ParquetSink, view_schema
 
 
 @dataclass
@@ -104,6 +104,7 @@ class RunOptions:
     process_id: int | None = None
     flush_interval: float = 0.05           # seconds: longest time a changed state waits for its upsert
     dead_letters: Path | None = None
+    dead_letter_topic: str | None = None   # Kafka: dead letters to this topic instead of the file
 
 
 def _input_for(compiled: CompiledProject, source_name: str, opts: RunOptions):
@@ -146,11 +147,14 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     by_source = views_by_source(compiled, opts.views)
     store = open_store(project.target.online, project.root)
     writer = StoreWriter(store, interval=opts.flush_interval, stats=stats)
-    dead = opts.dead_letters or project.target_dir / "dead_letters.jsonl"
+    if opts.kind == "kafka" and opts.dead_letter_topic:
+        dead_sink = KafkaDeadLetterSink(opts.brokers, opts.dead_letter_topic, opts.add_config)
+    else:
+        dead_sink = DeadLetterSink(opts.dead_letters or project.target_dir / "dead_letters.jsonl")
     flow = Dataflow("skewless_run")
     for source_name, vs in by_source.items():
         add_source(flow, project.sources[source_name], vs[0].allowed_lateness_us, vs,
-                   _input_for(compiled, source_name, opts), None, DeadLetterSink(dead), writer,
+                   _input_for(compiled, source_name, opts), None, dead_sink, writer,
                    tick=opts.flush_interval, stats=stats)
     recovery = None
     if opts.recovery_dir is not None:

@@ -75,3 +75,30 @@ class NullSink(DynamicSink):
             def write_batch(self, items):
                 pass
         return _P()
+
+
+class _KafkaDeadPart(StatelessSinkPartition):
+    def __init__(self, brokers: list[str], topic: str, add_config: dict[str, str]):
+        from confluent_kafka import Producer
+
+        self.topic = topic
+        self.producer = Producer({"bootstrap.servers": ",".join(brokers), **add_config})
+
+    def write_batch(self, items):
+        for d in items:
+            self.producer.produce(self.topic, value=json.dumps({"source": d.source, "reason": d.reason,
+                                                                "raw": d.raw}).encode())
+        self.producer.poll(0)
+
+    def close(self):
+        self.producer.flush(30)
+
+
+class KafkaDeadLetterSink(DynamicSink):
+    """Dead letters as JSON messages on a Kafka topic (stream.dead_letter_topic)."""
+
+    def __init__(self, brokers: list[str], topic: str, add_config: dict[str, str] | None = None):
+        self.brokers, self.topic, self.add_config = brokers, topic, dict(add_config or {})
+
+    def build(self, step_id, worker_index, worker_count):
+        return _KafkaDeadPart(self.brokers, self.topic, self.add_config)

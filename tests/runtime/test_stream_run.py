@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,7 @@ import pytest
 from skewless.compiler.project.build import build_project
 from skewless.compiler.project.loader import load_project
 from skewless.runtime.datagen import GenConfig, generate, write_all
-from skewless.runtime.kafka_local import create_topic, produce
+from skewless.runtime.kafka_local import consume_all, create_topic, produce
 from skewless.runtime.pg_local import free_port
 from skewless.runtime.stores import SQLiteStore
 from skewless.runtime.stream.online import read_as_of
@@ -121,21 +122,28 @@ def test_sigkill_mid_stream_then_restart_equals_an_uninterrupted_run(tmp_path, k
     assert not any(r.startswith("late") for r in reasons), reasons
 
 
-def test_two_processes_share_the_partitions(tmp_path, kafka_broker):
+def test_two_processes_of_two_workers_share_the_partitions(tmp_path, kafka_broker):
+    """A Kafka target from profiles.yml, dead letters to a Kafka topic."""
     project = make_project(tmp_path / "p", 4000, "tx_cluster", seed=12)
+    with open(project / "profiles.yml", "a") as fh:
+        fh.write(f"    cluster:\n      stream: {{kind: kafka, brokers: ['{kafka_broker}'], dead_letter_topic: tx_dead}}\n")
     create_topic(kafka_broker, "tx_cluster", partitions=2)
-    produce(kafka_broker, "tx_cluster", (project / "data" / "transactions.jsonl").read_bytes().splitlines(),
+    create_topic(kafka_broker, "tx_dead", partitions=1)
+    produce(kafka_broker, "tx_cluster", BAD + (project / "data" / "transactions.jsonl").read_bytes().splitlines(),
             partitions=2)
     compiled, expected = expected_answers(project, tmp_path)
     addresses = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
-    procs = [skewless(project, "run", "--source", "kafka", "--brokers", kafka_broker, "--until-end", "--no-progress",
-                      "--addresses", addresses, "--process-id", str(i)) for i in range(2)]
+    procs = [skewless(project, "--target", "cluster", "run", "--until-end", "--no-progress",
+                      "--addresses", addresses, "--process-id", str(i), "-w", "2") for i in range(2)]
     outs = [finish(p) for p in procs]
     counted = sum(int(o.split(" events")[0].split(":")[-1].replace(",", "")) for o in outs)
     assert counted == 4000, outs  # each event entered exactly one process
-    assert all(int(o.split(" events")[0].split(":")[-1].replace(",", "")) > 0 for o in outs), "one process idle"
+    written = [int(re.search(r"([\d,]+) states written", o).group(1).replace(",", "")) for o in outs]
+    assert all(n > 0 for n in written), f"keys were not spread over both processes: {outs}"
     problems = diff_stores(expected, got_answers(compiled, project))
     assert not problems, problems[:5]
+    reasons = sorted(json.loads(m)["reason"] for m in consume_all(kafka_broker, "tx_dead"))
+    assert len(reasons) == 2 and reasons[0].startswith("column 'amount'") and reasons[1].startswith("invalid JSON")
 
 
 def test_followed_file_is_readable_at_once_and_sigterm_resumes(tmp_path):
