@@ -18,6 +18,9 @@ from .control import STOP
 from .decode import PART, DeadLetter, Decoder, Idle
 
 
+LOW_LATENCY = {"fetch.wait.max.ms": "10"}
+
+
 def _raw(value) -> str:
     if value is None:
         return ""
@@ -75,9 +78,12 @@ class KafkaEventSource(FixedPartitionedSource):
                  from_beginning: bool = True, add_config: dict[str, str] | None = None, batch_size: int = 1000,
                  idle_after: float = 5.0):
         self.source, self.topic, self.idle_after = source, topic, idle_after
+        # Freshness: without new data a fetch returns after fetch.wait.max.ms (librdkafka's default
+        # 500 ms; a broker that does not answer early makes that the latency floor)
+        config = {**LOW_LATENCY, **(add_config or {})}
         self.inner = KafkaSource(brokers, [topic], tail=tail,
                                  starting_offset=OFFSET_BEGINNING if from_beginning else OFFSET_END,
-                                 add_config=dict(add_config or {}), batch_size=batch_size, raise_on_errors=False)
+                                 add_config=config, batch_size=batch_size, raise_on_errors=False)
 
     def list_parts(self):
         return self.inner.list_parts()

@@ -201,3 +201,34 @@ def make(func: str):
     if func in ("bool_or", "bool_and"):
         return BoolAgg(func == "bool_or")
     raise ValueError(func)
+
+
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _slots(cls: type) -> tuple[str, ...]:
+    slots = _SLOTS.get(cls)
+    if slots is None:
+        slots = _SLOTS[cls] = tuple(s for c in reversed(cls.__mro__) for s in getattr(c, "__slots__", ()))
+    return slots
+
+
+def dump(acc) -> tuple:
+    """The accumulator's data as plain values (compact, fast to pickle)."""
+    if isinstance(acc, MinMax):
+        return (list(acc.values),)
+    if isinstance(acc, Distinct):
+        return (dict(acc.counts),)
+    return tuple(getattr(acc, s) for s in _slots(type(acc)))
+
+
+def load(acc, data: tuple):
+    """Restore ``dump`` output into a fresh accumulator from `make`."""
+    if isinstance(acc, MinMax):
+        acc.values = SortedList(data[0])  # already sorted: linear
+    elif isinstance(acc, Distinct):
+        acc.counts = Counter(data[0])
+    else:
+        for slot, value in zip(_slots(type(acc)), data):
+            setattr(acc, slot, value)
+    return acc

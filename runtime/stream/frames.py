@@ -14,15 +14,19 @@ own sliding accumulator; nothing rescans a window per event:
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from skewless.compiler.ir import Aggregate, FeatureView
 
+from .accumulators import dump as acc_dump
+from .accumulators import load as acc_load
 from .accumulators import make
 from .expr import compile_expr
 
 Row = dict[str, Any]
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ONE_US = timedelta(microseconds=1)
 
 
 def _order_key(cols: list[str]) -> Callable[[Row], tuple]:
@@ -33,6 +37,7 @@ def _order_key(cols: list[str]) -> Callable[[Row], tuple]:
 # Aggregates by (view fingerprint, aggregate id): stored states refer to their aggregate by id, so a
 # snapshot or an online-store record carries only data, and loading one needs no IR parsing.
 _AGGREGATES: dict[tuple[str, str], Aggregate] = {}
+_COMPILED: dict[tuple[str, str], tuple] = {}  # the same key: (aggregate, arg, filter, default, order key)
 
 
 def register_view(view: FeatureView) -> str:
@@ -50,23 +55,13 @@ class _AggState:
         self._compile()
 
     def _compile(self) -> None:
-        agg = self.agg
-        self.arg = compile_expr(agg.arg) if agg.arg else None
-        self.pred = compile_expr(agg.filter) if agg.filter else None
-        self.default = compile_expr(agg.default) if agg.default else None
-        self.key = _order_key(agg.order)
-
-    # state is plain data (snapshots, the online store); compiled closures are rebuilt on load
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        for name in ("agg", "arg", "pred", "default", "key"):
-            state.pop(name, None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self.agg = _AGGREGATES[self._ref]
-        self._compile()
+        compiled = _COMPILED.get(self._ref)
+        if compiled is None or compiled[0] is not self.agg:
+            agg = self.agg
+            compiled = _COMPILED[self._ref] = (
+                agg, compile_expr(agg.arg) if agg.arg else None, compile_expr(agg.filter) if agg.filter else None,
+                compile_expr(agg.default) if agg.default else None, _order_key(agg.order))
+        _, self.arg, self.pred, self.default, self.key = compiled
 
     def value_of(self, row: Row):
         """The row's contribution: None when FILTER rejects it or the argument is NULL."""
@@ -81,10 +76,12 @@ class _Range(_AggState):
     def __init__(self, agg: Aggregate, view_ref: str = ""):
         super().__init__(agg, view_ref)
         frame = agg.frame
-        self.reach = None if frame.start.kind == "unbounded_preceding" else timedelta(microseconds=frame.start.offset)
+        self.reach = None if frame.start.kind == "unbounded_preceding" else frame.start.offset  # µs
         self.exclude = frame.exclude
         self.acc = make(agg.func)
-        self.window: deque = deque()  # (ts, value) of rows inside the frame
+        # rows inside the frame as two columns (µs since the epoch, value): compact and fast to pickle
+        self.win_ts: deque = deque()
+        self.win_val: deque = deque()
         self.ts_col = agg.order[0]
         self.last_ts = None           # the latest group's time and values (as-of reads exclude it at t)
         self.last_values: list = []
@@ -92,9 +89,8 @@ class _Range(_AggState):
     def process(self, rows: list[Row], out: list[dict]) -> None:
         ts = rows[0][self.ts_col]
         if self.reach is not None:
-            low = ts - self.reach
-            while self.window and self.window[0][0] < low:
-                self.acc.remove(self.window.popleft()[1])
+            tus = (ts - EPOCH) // ONE_US
+            self._evict(tus - self.reach)
         if len(rows) == 1 or len(self.agg.order) == 1:
             groups = [list(range(len(rows)))]  # one peer group: every row shares the timestamp
         else:
@@ -124,7 +120,8 @@ class _Range(_AggState):
                 if val is not None:  # NULLs never count: nothing to keep or evict
                     self.acc.add(val)
                     if self.reach is not None:
-                        self.window.append((ts, val))
+                        self.win_ts.append(tus)
+                        self.win_val.append(val)
             if self.exclude == "no_others":
                 v = self.acc.value()
                 for i in peers:
@@ -142,16 +139,30 @@ class _Range(_AggState):
         """The frame's value for an extra row at ``t`` (>= every event seen) that contributes
         nothing. Mutates this (freshly loaded) state."""
         if self.reach is not None:
-            low = t - self.reach
-            while self.window and self.window[0][0] < low:
-                self.acc.remove(self.window.popleft()[1])
+            self._evict((t - EPOCH) // ONE_US - self.reach)
         if self.exclude in ("group", "ties") and self.last_ts == t:
             for v in self.last_values:
                 self.acc.remove(v)
         return self.acc.value()
 
+    def dump(self) -> tuple:
+        last = None if self.last_ts is None else (self.last_ts - EPOCH) // ONE_US
+        return (list(self.win_ts), list(self.win_val), acc_dump(self.acc), last, self.last_values)
+
+    def load(self, data: tuple) -> None:
+        win_ts, win_val, acc, last, self.last_values = data
+        self.win_ts, self.win_val = deque(win_ts), deque(win_val)
+        acc_load(self.acc, acc)
+        self.last_ts = None if last is None else EPOCH + timedelta(microseconds=last)
+
+    def _evict(self, low: int) -> None:
+        win_ts, win_val, remove = self.win_ts, self.win_val, self.acc.remove
+        while win_ts and win_ts[0] < low:
+            win_ts.popleft()
+            remove(win_val.popleft())
+
     def state_size(self) -> int:
-        return len(self.window)
+        return len(self.win_ts)
 
 
 class _Rows(_AggState):
@@ -252,8 +263,32 @@ class _Rows(_AggState):
             acc.add(self._at(back))
         return acc.value()
 
+    def dump(self) -> tuple:
+        return (list(self.history), self.count, self.first, self.has_first,
+                None if self.acc is None else acc_dump(self.acc))
+
+    def load(self, data: tuple) -> None:
+        history, self.count, self.first, self.has_first, acc = data
+        self.history = deque(history, maxlen=self.history.maxlen)
+        if acc is not None:
+            acc_load(self.acc, acc)
+
     def state_size(self) -> int:
         return len(self.history)
+
+
+def _new_agg_state(agg: Aggregate, ref: str) -> "_AggState":
+    return _Rows(agg, ref) if is_rows_like(agg) else _Range(agg, ref)
+
+
+def _restore(ref: str, aggs: list) -> "ViewKeyState":
+    state = ViewKeyState(None)
+    state.aggs = []
+    for agg_id, data in aggs:
+        agg_state = _new_agg_state(_AGGREGATES[(ref, agg_id)], ref)
+        agg_state.load(data)
+        state.aggs.append(agg_state)
+    return state
 
 
 def _empty(func: str):
@@ -268,11 +303,18 @@ def is_rows_like(agg: Aggregate) -> bool:
 
 
 class ViewKeyState:
-    """All of one view's aggregates for one entity key."""
+    """All of one view's aggregates for one entity key.
 
-    def __init__(self, view: FeatureView):
-        ref = register_view(view)
-        self.aggs = [(_Rows(a, ref) if is_rows_like(a) else _Range(a, ref)) for a in view.aggregates]
+    Pickles as (view fingerprint, per aggregate: id and plain data) — no classes, closures or IR —
+    so snapshots and online-store records are small and quick to write and read."""
+
+    def __init__(self, view: FeatureView | None):
+        if view is not None:
+            ref = register_view(view)
+            self.aggs = [_new_agg_state(a, ref) for a in view.aggregates]
+
+    def __reduce__(self):
+        return (_restore, (self.aggs[0]._ref[0] if self.aggs else "", [(s.agg.id, s.dump()) for s in self.aggs]))
 
     def process_group(self, rows: list[Row]) -> list[dict]:
         """Aggregate values (by aggregate id) for each row of one finalized peer group (same ts)."""

@@ -1,0 +1,179 @@
+"""Freshness benchmark (issue 3): produce → online-store-visible latency of `skewless run`.
+
+A tansu broker (Kafka protocol) on loopback; the example project's views; `skewless run` as a
+subprocess reading the topic. After a warm-up history, a producer sends background events at
+``--rate`` per second and, among them, probe events of fresh users. A poller reads the online store
+(one SQLite query for every outstanding probe, every 2 ms) and records when each probe's state
+appears. Reported: p50/p95/p99/max of produce→visible, and the same for a bare Kafka
+produce→consume round trip measured in the same run (the floor the broker and client set).
+
+Usage: python bench/freshness.py [--history 20000] [--rate 500] [--probes 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def summary(name: str, lat_ms: list[float]) -> str:
+    return (f"{name:<34} n={len(lat_ms):>4}  p50 {pct(lat_ms, .5):7.1f} ms  p95 {pct(lat_ms, .95):7.1f} ms  "
+            f"p99 {pct(lat_ms, .99):7.1f} ms  max {max(lat_ms):7.1f} ms")
+
+
+def kafka_round_trip(address: str, n: int) -> list[float]:
+    """Produce one message and consume it back, n times: the broker + client floor."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    from skewless.runtime.kafka_local import create_topic
+
+    create_topic(address, "rtt", 1)
+    producer = Producer({"bootstrap.servers": address, "linger.ms": 0})
+    consumer = Consumer({"bootstrap.servers": address, "group.id": "rtt", "enable.auto.commit": "false",
+                         "fetch.wait.max.ms": "10"})  # what `skewless run` uses by default
+    consumer.assign([TopicPartition("rtt", 0, 0)])
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        producer.produce("rtt", value=str(i).encode())
+        producer.flush(10)
+        while True:
+            msg = consumer.poll(1.0)
+            if msg is not None and not msg.error():
+                break
+        out.append((time.perf_counter() - t0) * 1000)
+    consumer.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--history", type=int, default=20_000, help="events before measuring (warm state)")
+    parser.add_argument("--rate", type=float, default=500.0, help="background events per second while measuring")
+    parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument("--flush-ms", type=float, default=50.0)
+    parser.add_argument("--snapshot-every", type=float, default=1.0)
+    args = parser.parse_args()
+
+    from confluent_kafka import Producer
+
+    from skewless.runtime.datagen import GenConfig, generate, write_all
+    from skewless.runtime.kafka_local import create_topic, local_broker, produce
+
+    with tempfile.TemporaryDirectory() as tmp, local_broker() as broker:
+        project = Path(tmp) / "p"
+        shutil.copytree(ROOT / "features", project, ignore=shutil.ignore_patterns("target", "data"))
+        tables = generate(GenConfig(events=args.history, days=3, seed=9))
+        write_all(tables, project / "data")
+        create_topic(broker, "transactions", 1)
+        history = (project / "data" / "transactions.jsonl").read_bytes().splitlines()
+        produce(broker, "transactions", history)
+        last_ts = max(tables["transactions"]["ts"].to_pylist())
+        floor = kafka_round_trip(broker, 200)
+
+        store_path = project / "target" / "online.sqlite"
+        job = subprocess.Popen([sys.executable, "-m", "skewless.runtime.cli", "--project", str(project), "run",
+                                "--source", "kafka", "--brokers", broker, "--no-progress", "--flush-ms",
+                                str(args.flush_ms), "--snapshot-every", str(args.snapshot_every)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            t0 = time.monotonic()
+            while True:  # wait until the history is in the store (caught up)
+                time.sleep(0.2)
+                if job.poll() is not None:
+                    raise SystemExit(f"run exited: {job.communicate()}")
+                try:
+                    with sqlite3.connect(store_path) as conn:
+                        row = conn.execute("SELECT max(last_event_us) FROM skewless_online").fetchone()
+                except sqlite3.Error:
+                    continue
+                if row[0] and row[0] >= int((last_ts - timedelta(minutes=30)).timestamp() * 1e6):
+                    break
+            time.sleep(2)
+            print(f"history of {len(history):,} events caught up in {time.monotonic() - t0:.1f} s")
+
+            producer = Producer({"bootstrap.servers": broker, "linger.ms": 0})
+            sent: dict[str, float] = {}
+            seen: dict[str, float] = {}
+            done = threading.Event()
+
+            def poll_store():
+                conn = sqlite3.connect(store_path)
+                while not done.is_set() or len(seen) < len(sent):
+                    waiting = [k for k in list(sent) if k not in seen]
+                    if waiting:
+                        marks = ",".join("?" * len(waiting))
+                        for (entity,) in conn.execute(
+                                f"SELECT entity FROM skewless_online WHERE view = 'user_velocity' AND entity IN ({marks})",
+                                [json.dumps([k]) for k in waiting]):
+                            seen.setdefault(json.loads(entity)[0], time.monotonic())
+                    elif done.is_set():
+                        break
+                    time.sleep(0.002)
+                conn.close()
+
+            poller = threading.Thread(target=poll_store, daemon=True)
+            poller.start()
+            interval = 1.0 / args.rate
+            every = max(1, int(args.rate * 0.05))  # a probe about every 50 ms
+            ts = last_ts
+            start = time.monotonic()
+            i = probes = 0
+            while probes < args.probes:
+                target_t = start + i * interval
+                delay = target_t - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                ts = ts + timedelta(milliseconds=100)
+                if i % every == 0:
+                    user = f"probe{probes:05d}"
+                    probes += 1
+                else:
+                    user = f"u{i % 500:06d}"
+                event = {"txn_id": f"f{i}", "user_id": user, "merchant_id": "m00001", "card_id": f"c_{user}",
+                         "amount": 10.0, "currency": "EUR", "status": "approved", "country": "FR",
+                         "ts": ts.astimezone(timezone.utc).isoformat()}
+                producer.produce("transactions", value=json.dumps(event).encode())
+                producer.poll(0)
+                if user.startswith("probe"):
+                    producer.flush(5)
+                    sent[user] = time.monotonic()
+                i += 1
+            producer.flush(10)
+            done.set()
+            poller.join(30)
+            lat = [(seen[k] - sent[k]) * 1000 for k in sent if k in seen]
+            print(f"background {args.rate:.0f} events/s, {i:,} events, flush interval {args.flush_ms:.0f} ms, "
+                  f"snapshot every {args.snapshot_every} s")
+            print(summary("produce → online store visible", lat))
+            print(summary("kafka produce → consume (floor)", floor))
+            missing = len(sent) - len(lat)
+            if missing:
+                print(f"{missing} probes never became visible")
+            print(f"goal p99 <= 250 ms: {'met' if pct(lat, .99) <= 250 and not missing else 'NOT met'}")
+        finally:
+            job.terminate()
+            try:
+                out, errs = job.communicate(timeout=30)
+                print(out.strip().splitlines()[-1] if out.strip() else errs[-500:])
+            except subprocess.TimeoutExpired:
+                job.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
