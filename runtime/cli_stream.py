@@ -27,7 +27,7 @@ def replay_cmd(
     from .stream.jobs import replay
 
     compiled = compile_project()
-    names = _select_views(compiled, select)
+    names = _stream_views(compiled, select)
     started = time.perf_counter()
     with out.status(f"streaming {len(names)} views"):
         result = replay(compiled, names, out_dir, to_online=to_online)
@@ -81,6 +81,22 @@ def get(
         table.add_row(name, repr(value) if not isinstance(value, str) else value)
     out.print(table)
 
+
+
+def _stream_views(compiled, select: list[str] | None) -> list[str]:
+    """The selected views the stream can run; without a selection, views over ref() are skipped with
+    a note (they are computed in batch: `skewless backfill`)."""
+    names = _select_views(compiled, select)
+    refs = [n for n in names if compiled.views[n].input.kind != "source"]
+    if refs and select:
+        _fail([Diagnostic(n, 1, 1, f"view {n!r} reads ref({compiled.views[n].input.name!r}): the stream runs views "
+                          "over sources only", "compute it with `skewless backfill -s " + n + "`") for n in refs])
+    if refs:
+        err.print(f"note: not streamed (views over ref(), use backfill): {', '.join(refs)}", highlight=False)
+    names = [n for n in names if n not in refs]
+    if not names:
+        _fail([Diagnostic("--select", 1, 1, "no view over a source to stream", "")])
+    return names
 
 
 def _ago(t: datetime | None) -> str:
@@ -141,7 +157,7 @@ def run_cmd(
 
     compiled = compile_project()
     target = compiled.project.target
-    names = _select_views(compiled, select)
+    names = _stream_views(compiled, select)
     kind = source or target.stream.kind
     if kind not in ("file", "kafka"):
         _fail([Diagnostic("--source", 1, 1, f"unknown source kind {kind!r}", "file or kafka")])

@@ -186,3 +186,20 @@ def test_followed_file_is_readable_at_once_and_sigterm_resumes(tmp_path):
     _, expected = expected_answers(project, tmp_path / "again")
     problems = diff_stores(expected, got_answers(compiled, project))
     assert not problems, problems[:5]
+
+
+def test_views_over_ref_are_not_streamed(tmp_path):
+    project = make_project(tmp_path / "p", 500, "unused", seed=14)
+    (project / "features" / "user_lifetime.sql").write_text(
+        "SELECT txn_id, user_id, ts,\n  SUM(txn_count_1h) OVER (PARTITION BY user_id ORDER BY ts) AS s\n"
+        "FROM {{ ref('user_velocity') }}\n")
+    selected = skewless(project, "replay", "-s", "user_lifetime")
+    out, errs = selected.communicate(timeout=120)
+    assert selected.returncode == 1, errs
+    assert "user_lifetime:1:1: error: view 'user_lifetime' reads ref('user_velocity')" in errs
+    assert "skewless backfill -s user_lifetime" in errs and "Traceback" not in errs
+    everything = skewless(project, "replay")
+    out, errs = everything.communicate(timeout=300)
+    assert everything.returncode == 0, errs
+    assert "not streamed (views over ref(), use backfill): user_lifetime" in errs
+    assert "streamed 4 views" in out
