@@ -4,7 +4,8 @@ Rows reach a key's state in *finalized peer groups*: all of the key's events wit
 once the watermark has passed it (so no later event can join the group). Each aggregate keeps its
 own sliding accumulator; nothing rescans a window per event:
 
-* RANGE frames over time evict rows older than ``T - w`` from a deque and add the new group.
+* RANGE frames over time evict rows older than ``T - w`` from a `SharedWindow` (one per reach, shared
+  by the view's aggregates) and add the new group.
   EXCLUDE GROUP reads the accumulator before the group is added, TIES adds the current row to that
   for one read, CURRENT ROW removes it for one read.
 * RANGE UNBOUNDED frames never evict; their peers are rows with equal ORDER BY values.
@@ -23,6 +24,7 @@ from .accumulators import dump as acc_dump
 from .accumulators import load as acc_load
 from .accumulators import make
 from .expr import compile_expr
+from .windows import SharedWindow
 
 Row = dict[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -73,26 +75,38 @@ class _AggState:
 
 
 class _Range(_AggState):
-    def __init__(self, agg: Aggregate, view_ref: str = ""):
+    """A RANGE aggregate: its accumulator over the rows of its `SharedWindow` (or every row so far,
+    for UNBOUNDED PRECEDING). The view's state evicts and appends window rows around `process`."""
+
+    def __init__(self, agg: Aggregate, view_ref: str = "", window: SharedWindow | None = None):
         super().__init__(agg, view_ref)
-        frame = agg.frame
-        self.reach = None if frame.start.kind == "unbounded_preceding" else frame.start.offset  # µs
-        self.exclude = frame.exclude
+        self.sig = value_signature(agg)
+        self.window = window
+        self.exclude = agg.frame.exclude
         self.acc = make(agg.func)
-        # rows inside the frame as two columns (µs since the epoch, value): compact and fast to pickle
-        self.win_ts: deque = deque()
-        self.win_val: deque = deque()
-        self.ts_col = agg.order[0]
+        if window is not None:
+            window.subs[window.sigs.index(self.sig)].append(self.acc)
         self.last_ts = None           # the latest group's time and values (as-of reads exclude it at t)
         self.last_values: list = []
 
-    def process(self, rows: list[Row], out: list[dict]) -> None:
-        ts = rows[0][self.ts_col]
-        if self.reach is not None:
-            tus = (ts - EPOCH) // ONE_US
-            self._evict(tus - self.reach)
+    def process(self, rows: list[Row], out: list[dict], cache: dict) -> None:
+        vals = cache.get(self.sig)
+        if vals is None:
+            vals = cache[self.sig] = [self.value_of(r) for r in rows]
+        acc, agg_id, exclude = self.acc, self.agg.id, self.exclude
+        if exclude == "no_others" and len(rows) == 1:  # the common case, fast
+            v = vals[0]
+            if v is not None:
+                acc.add(v)
+            out[0][agg_id] = acc.value()
+            return
+        if exclude in ("group", "ties"):  # as-of reads at the group's own time exclude it
+            ts = rows[0][self.agg.order[0]]
+            if ts != self.last_ts:
+                self.last_ts, self.last_values = ts, []
+            self.last_values.extend(v for v in vals if v is not None)
         if len(rows) == 1 or len(self.agg.order) == 1:
-            groups = [list(range(len(rows)))]  # one peer group: every row shares the timestamp
+            groups = [range(len(rows))]  # one peer group: every row shares the timestamp
         else:
             keys = [self.key(r) for r in rows]
             order = sorted(range(len(rows)), key=keys.__getitem__)
@@ -103,43 +117,32 @@ class _Range(_AggState):
                     end += 1
                 groups.append(order[start:end])
                 start = end
-        all_values = []
         for peers in groups:
-            values = [self.value_of(rows[i]) for i in peers]
-            all_values.extend(values)
-            if self.exclude == "group":
-                v = self.acc.value()
+            if exclude == "group":
+                v = acc.value()
                 for i in peers:
-                    out[i][self.agg.id] = v
-            elif self.exclude == "ties":
-                for i, val in zip(peers, values):
-                    self.acc.add(val)
-                    out[i][self.agg.id] = self.acc.value()
-                    self.acc.remove(val)
-            for val in values:
-                if val is not None:  # NULLs never count: nothing to keep or evict
-                    self.acc.add(val)
-                    if self.reach is not None:
-                        self.win_ts.append(tus)
-                        self.win_val.append(val)
-            if self.exclude == "no_others":
-                v = self.acc.value()
+                    out[i][agg_id] = v
+            elif exclude == "ties":
                 for i in peers:
-                    out[i][self.agg.id] = v
-            elif self.exclude == "current_row":
-                for i, val in zip(peers, values):
-                    self.acc.remove(val)
-                    out[i][self.agg.id] = self.acc.value()
-                    self.acc.add(val)
-        if ts != self.last_ts:
-            self.last_ts, self.last_values = ts, []
-        self.last_values.extend(v for v in all_values if v is not None)
+                    acc.add(vals[i])
+                    out[i][agg_id] = acc.value()
+                    acc.remove(vals[i])
+            for i in peers:
+                if vals[i] is not None:  # NULLs never count
+                    acc.add(vals[i])
+            if exclude == "no_others":
+                v = acc.value()
+                for i in peers:
+                    out[i][agg_id] = v
+            elif exclude == "current_row":
+                for i in peers:
+                    acc.remove(vals[i])
+                    out[i][agg_id] = acc.value()
+                    acc.add(vals[i])
 
     def as_of(self, t: datetime, row: Row):
         """The frame's value for an extra row at ``t`` (>= every event seen) that contributes
-        nothing. Mutates this (freshly loaded) state."""
-        if self.reach is not None:
-            self._evict((t - EPOCH) // ONE_US - self.reach)
+        nothing, once the view's state has evicted up to ``t``. Mutates this (loaded) state."""
         if self.exclude in ("group", "ties") and self.last_ts == t:
             for v in self.last_values:
                 self.acc.remove(v)
@@ -147,22 +150,20 @@ class _Range(_AggState):
 
     def dump(self) -> tuple:
         last = None if self.last_ts is None else (self.last_ts - EPOCH) // ONE_US
-        return (list(self.win_ts), list(self.win_val), acc_dump(self.acc), last, self.last_values)
+        return (acc_dump(self.acc), last, self.last_values)
 
     def load(self, data: tuple) -> None:
-        win_ts, win_val, acc, last, self.last_values = data
-        self.win_ts, self.win_val = deque(win_ts), deque(win_val)
+        acc, last, self.last_values = data
         acc_load(self.acc, acc)
         self.last_ts = None if last is None else EPOCH + timedelta(microseconds=last)
 
-    def _evict(self, low: int) -> None:
-        win_ts, win_val, remove = self.win_ts, self.win_val, self.acc.remove
-        while win_ts and win_ts[0] < low:
-            win_ts.popleft()
-            remove(win_val.popleft())
-
     def state_size(self) -> int:
-        return len(self.win_ts)
+        return 0  # the rows live in the shared window
+
+
+def value_signature(agg: Aggregate) -> tuple:
+    """Aggregates with equal signatures take the same value from every row."""
+    return ("*" if agg.func == "count_star" else agg.arg, agg.filter)
 
 
 class _Rows(_AggState):
@@ -191,7 +192,7 @@ class _Rows(_AggState):
         """Value of the row ``back`` positions before the current one (1 = previous)."""
         return self.history[-back]
 
-    def process(self, rows: list[Row], out: list[dict]) -> None:
+    def process(self, rows: list[Row], out: list[dict], cache: dict) -> None:
         for i in sorted(range(len(rows)), key=lambda i: self.key(rows[i])):
             row = rows[i]
             val = self.value_of(row) if self.agg.func not in ("lag", "first_value", "last_value") else (
@@ -277,17 +278,13 @@ class _Rows(_AggState):
         return len(self.history)
 
 
-def _new_agg_state(agg: Aggregate, ref: str) -> "_AggState":
-    return _Rows(agg, ref) if is_rows_like(agg) else _Range(agg, ref)
-
-
-def _restore(ref: str, aggs: list) -> "ViewKeyState":
+def _restore(ref: str, aggs: list, windows: list) -> "ViewKeyState":
     state = ViewKeyState(None)
-    state.aggs = []
-    for agg_id, data in aggs:
-        agg_state = _new_agg_state(_AGGREGATES[(ref, agg_id)], ref)
+    state._build(ref, [_AGGREGATES[(ref, agg_id)] for agg_id, _ in aggs])
+    for agg_state, (_, data) in zip(state.aggs, aggs):
         agg_state.load(data)
-        state.aggs.append(agg_state)
+    for reach, data in windows:
+        state.windows[reach].load(data)
     return state
 
 
@@ -303,33 +300,64 @@ def is_rows_like(agg: Aggregate) -> bool:
 
 
 class ViewKeyState:
-    """All of one view's aggregates for one entity key.
+    """All of one view's aggregates for one entity key: RANGE aggregates over `SharedWindow`s (one
+    per distinct reach), ROWS-like aggregates over their own positions.
 
-    Pickles as (view fingerprint, per aggregate: id and plain data) — no classes, closures or IR —
-    so snapshots and online-store records are small and quick to write and read."""
+    Pickles as (view fingerprint, per aggregate: id and plain data, per window: columns) — no
+    classes, closures or IR — so snapshots and online-store records are small and quick."""
 
     def __init__(self, view: FeatureView | None):
         if view is not None:
-            ref = register_view(view)
-            self.aggs = [_new_agg_state(a, ref) for a in view.aggregates]
+            self._build(register_view(view), view.aggregates)
+
+    def _build(self, ref: str, aggregates: list[Aggregate]) -> None:
+        sigs: dict[int, list] = {}
+        for agg in aggregates:
+            if not is_rows_like(agg) and agg.frame.start.kind != "unbounded_preceding":
+                reach_sigs = sigs.setdefault(agg.frame.start.offset, [])
+                if value_signature(agg) not in reach_sigs:
+                    reach_sigs.append(value_signature(agg))
+        self.windows = {reach: SharedWindow(reach, s) for reach, s in sigs.items()}
+        self.aggs = []
+        for agg in aggregates:
+            if is_rows_like(agg):
+                self.aggs.append(_Rows(agg, ref))
+            else:
+                start = agg.frame.start
+                window = None if start.kind == "unbounded_preceding" else self.windows[start.offset]
+                self.aggs.append(_Range(agg, ref, window))
+        self.ts_col = next((a.order[0] for a in aggregates if a.order), None)
 
     def __reduce__(self):
-        return (_restore, (self.aggs[0]._ref[0] if self.aggs else "", [(s.agg.id, s.dump()) for s in self.aggs]))
+        ref = self.aggs[0]._ref[0] if self.aggs else ""
+        return (_restore, (ref, [(s.agg.id, s.dump()) for s in self.aggs],
+                           [(reach, w.dump()) for reach, w in self.windows.items()]))
 
     def process_group(self, rows: list[Row]) -> list[dict]:
         """Aggregate values (by aggregate id) for each row of one finalized peer group (same ts)."""
         out: list[dict] = [{} for _ in rows]
+        if self.windows:
+            tus = (rows[0][self.ts_col] - EPOCH) // ONE_US
+            for w in self.windows.values():
+                w.evict(tus - w.reach)
+        cache: dict = {}
         for state in self.aggs:
-            state.process(rows, out)
+            state.process(rows, out, cache)
+        if self.windows:
+            for w in self.windows.values():
+                w.append(tus, cache, len(rows))
         return out
 
     def as_of(self, t: datetime, row: Row) -> dict:
         """Aggregate values for the extra row ``row`` at ``t`` (semantics §1.2); ``t`` must not be
         before the latest event in the state. Mutates the state: use it on a loaded copy."""
+        tus = (t - EPOCH) // ONE_US
+        for w in self.windows.values():
+            w.evict(tus - w.reach)
         return {state.agg.id: state.as_of(t, row) for state in self.aggs}
 
     def retained(self) -> int:
-        return sum(s.state_size() for s in self.aggs)
+        return sum(len(w) for w in self.windows.values()) + sum(s.state_size() for s in self.aggs)
 
 
 class ViewEvaluator:
