@@ -118,27 +118,17 @@ class _Range(_AggState):
                 groups.append(order[start:end])
                 start = end
         for peers in groups:
-            if exclude == "group":
-                v = acc.value()
-                for i in peers:
-                    out[i][agg_id] = v
-            elif exclude == "ties":
-                for i in peers:
-                    acc.add(vals[i])
-                    out[i][agg_id] = acc.value()
-                    acc.remove(vals[i])
+            if exclude == "group":  # read before the group enters
+                _read(peers, vals, out, agg_id, acc, None, None)
+            elif exclude == "ties":  # ... plus the row itself
+                _read(peers, vals, out, agg_id, acc, acc.add, acc.remove)
             for i in peers:
                 if vals[i] is not None:  # NULLs never count
                     acc.add(vals[i])
-            if exclude == "no_others":
-                v = acc.value()
-                for i in peers:
-                    out[i][agg_id] = v
-            elif exclude == "current_row":
-                for i in peers:
-                    acc.remove(vals[i])
-                    out[i][agg_id] = acc.value()
-                    acc.add(vals[i])
+            if exclude == "no_others":  # read after the group entered
+                _read(peers, vals, out, agg_id, acc, None, None)
+            elif exclude == "current_row":  # ... minus the row itself
+                _read(peers, vals, out, agg_id, acc, acc.remove, acc.add)
 
     def as_of(self, t: datetime, row: Row):
         """The frame's value for an extra row at ``t`` (>= every event seen) that contributes
@@ -159,6 +149,19 @@ class _Range(_AggState):
 
     def state_size(self) -> int:
         return 0  # the rows live in the shared window
+
+
+def _read(peers, vals: list, out: list[dict], agg_id: str, acc, before, after) -> None:
+    """Each peer's value: the accumulator as is, or with ``before(value)`` applied for the read."""
+    if before is None:
+        v = acc.value()
+        for i in peers:
+            out[i][agg_id] = v
+        return
+    for i in peers:
+        before(vals[i])
+        out[i][agg_id] = acc.value()
+        after(vals[i])
 
 
 def value_signature(agg: Aggregate) -> tuple:
