@@ -119,23 +119,19 @@ class StoreWriter:
             self._flush(buf)
 
 
-class WindowLogic(StatefulLogic):
-    """One view's state for one entity key."""
+class _ViewSlot:
+    """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    def __init__(self, view: FeatureView, evaluator: ViewEvaluator, writer: StoreWriter, resume: Any,
-                 tick: float | None, stats: StreamStats | None):
-        self.view, self.eval, self.writer, self.tick, self.stats = view, evaluator, writer, tick, stats
-        self.source = view.root_source
-        if resume is None:
-            self.state, self.pending, self.last, self.key = ViewKeyState(view), {}, None, None
-        else:
-            register_view(view)  # stored states name their aggregates by (fingerprint, id)
-            self.state, self.pending, self.last, self.key = pickle.loads(resume)
+    __slots__ = ("view", "eval", "state", "pending", "last")
 
-    def _flush(self, upto: datetime | None, final: bool = False) -> list[dict]:
+    def __init__(self, view: FeatureView, evaluator: ViewEvaluator, data: tuple | None = None):
+        self.view, self.eval = view, evaluator
+        self.state, self.pending, self.last = data if data is not None else (ViewKeyState(view), {}, None)
+
+    def flush(self, upto: datetime | None, final: bool = False) -> list[dict]:
         """Process the pending groups before the watermark ``upto`` (every group when ``final``)."""
-        if upto is None and not final:
-            return []  # no watermark yet: nothing is final
+        if not self.pending or (upto is None and not final):
+            return []  # nothing pending, or no watermark yet: nothing is final
         out = []
         for ts in sorted(t for t in self.pending if final or t < upto):
             rows = self.pending.pop(ts)
@@ -144,42 +140,72 @@ class WindowLogic(StatefulLogic):
             self.last = ts
         return out
 
+
+class KeyLogic(StatefulLogic):
+    """Every view over one source with one entity key, for one key value: the event is keyed, routed
+    and woken once for all of them; each view applies its WHERE and keeps its own window state.
+    Emits (view name, per-event row)."""
+
+    def __init__(self, views: list[tuple[FeatureView, ViewEvaluator]], writer: StoreWriter, resume: Any,
+                 tick: float | None):
+        self.writer, self.tick = writer, tick
+        self.source = views[0][0].root_source
+        self.ts_col = views[0][0].timestamp
+        saved, self.key = ({}, None) if resume is None else self._load(views, resume)
+        self.slots = [_ViewSlot(v, e, saved.get(v.name)) for v, e in views]
+
+    @staticmethod
+    def _load(views, resume: bytes):
+        for view, _ in views:
+            register_view(view)  # stored states name their aggregates by (fingerprint, id)
+        return pickle.loads(resume)
+
+    def _emit(self, out: list, slot: _ViewSlot, rows: list[dict], changed: bool) -> None:
+        name = slot.view.name
+        out.extend((name, r) for r in rows)
+        if changed or rows:
+            self.writer.add(slot.view, self.key, slot.state, slot.last, slot.pending)
+
     def on_item(self, value: Tagged):
-        ts = value.event[self.view.timestamp]
+        event, wm = value.event, value.watermark
         if self.key is None:
-            self.key = [value.event.get(k) for k in self.view.entity]
+            self.key = [event.get(k) for k in self.slots[0].view.entity]
         clock = _clock()
-        if value.watermark is not None and (clock.get(self.source) is None or value.watermark > clock[self.source]):
-            clock[self.source] = value.watermark
-        self.pending.setdefault(ts, []).append(value.event)
-        out = self._flush(value.watermark)
-        self.writer.add(self.view, self.key, self.state, self.last, self.pending)
+        if wm is not None and (clock.get(self.source) is None or wm > clock[self.source]):
+            clock[self.source] = wm
+        ts = event[self.ts_col]
+        out: list = []
+        for slot in self.slots:
+            if slot.eval.keep(event):
+                slot.pending.setdefault(ts, []).append(event)
+                self._emit(out, slot, slot.flush(wm), True)
         return out, StatefulLogic.RETAIN
 
     def on_notify(self):
-        out = self._flush(_clock().get(self.source)) if self.pending else []
-        if out:
-            self.writer.add(self.view, self.key, self.state, self.last, self.pending)
+        wm = _clock().get(self.source)
+        out: list = []
+        for slot in self.slots:
+            self._emit(out, slot, slot.flush(wm), False)
         self.writer.tick()
         return out, StatefulLogic.RETAIN
 
     def notify_at(self):
-        if self.tick is None or not (self.pending or self.writer.due()):
+        if self.tick is None or not (self.writer.due() or any(slot.pending for slot in self.slots)):
             return None
         return datetime.now(timezone.utc) + timedelta(seconds=self.tick)
 
     def on_eof(self):
-        if stopping():  # not the end of the input: a stop; groups stay pending for the next start
-            self.writer.add(self.view, self.key, self.state, self.last, self.pending)
-            return [], StatefulLogic.RETAIN
-        out = self._flush(None, final=True)
-        if out:
-            self.writer.add(self.view, self.key, self.state, self.last, self.pending)
+        out: list = []
+        for slot in self.slots:
+            # a stop is not the end of the input: groups stay pending for the next start
+            self._emit(out, slot, [] if stopping() else slot.flush(None, final=True), stopping())
         return out, StatefulLogic.RETAIN
 
     def snapshot(self):
-        # an immutable copy: the live state keeps changing after the epoch closes
-        return pickle.dumps((self.state, self.pending, self.last, self.key), protocol=pickle.HIGHEST_PROTOCOL)
+        # an immutable copy: the live state keeps changing after the epoch closes; events pending
+        # in several views are pickled once (one pickle memo)
+        return pickle.dumps(({s.view.name: (s.state, s.pending, s.last) for s in self.slots}, self.key),
+                            protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class _Watermark:
@@ -276,20 +302,24 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
     branch = op.branch(f"dead?_{name}", tagged, lambda x: isinstance(x, DeadLetter))
     op.output(f"dead_{name}", branch.trues, dead_sink)
     good = branch.falses
-    for view in views:
-        evaluator = ViewEvaluator(view)
-        kept = op.filter(f"where_{view.name}", good, lambda t, e=evaluator: e.keep(t.event))
-        keyed = op.key_on(f"key_{view.name}", kept,
-                          lambda t, v=view: encode_key([t.event.get(k) for k in v.entity]))
-        rows = op.stateful(f"window_{view.name}", keyed,
-                           lambda resume, v=view, e=evaluator: WindowLogic(v, e, writer, resume, tick, stats))
-        if row_sink_for is not None:
-            sink = row_sink_for(view)
-            if sink is not None:
-                unkeyed = op.map(f"unkey_{view.name}", rows, lambda kv: kv[1])
-                if stats is not None:
-                    unkeyed = op.inspect(f"count_{view.name}", unkeyed, lambda _s, _r: _bump_rows(stats))
-                op.output(f"rows_{view.name}", unkeyed, sink)
+    groups: dict[tuple, list[FeatureView]] = {}
+    for view in views:  # one keyed state per entity key: views over the same key share the step
+        groups.setdefault(tuple(view.entity), []).append(view)
+    for entity, members in groups.items():
+        step = f"{name}__{'_'.join(entity)}"
+        pairs = [(v, ViewEvaluator(v)) for v in members]
+        keyed = op.key_on(f"key_{step}", good, lambda t, e=entity: encode_key([t.event.get(k) for k in e]))
+        rows = op.map(f"unkey_{step}", op.stateful(f"state_{step}", keyed,
+                                                    lambda resume, ps=pairs: KeyLogic(ps, writer, resume, tick)),
+                      lambda kv: kv[1])
+        for view in members:
+            sink = row_sink_for(view) if row_sink_for is not None else None
+            if sink is None:
+                continue
+            mine = op.filter_map(f"rows_of_{view.name}", rows, lambda vr, n=view.name: vr[1] if vr[0] == n else None)
+            if stats is not None:
+                mine = op.inspect(f"count_{view.name}", mine, lambda _s, _r: _bump_rows(stats))
+            op.output(f"rows_{view.name}", mine, sink)
 
 
 def _bump_rows(stats: StreamStats) -> None:
