@@ -111,14 +111,14 @@ def _ago(t: datetime | None) -> str:
 
 def _progress_table(stats, rate: float) -> Table:
     table = Table(title="skewless run", show_header=True, header_style="bold")
-    for col in ("events", "events/s", "dead letters", "late", "states written", "source", "latest event",
+    for col in ("events", "events/s", "malformed", "late", "states written", "source", "latest event",
                 "behind now", "watermark"):
         table.add_column(col, justify="right" if col not in ("source", "latest event", "watermark") else "left")
     sources = sorted(stats.max_event) or ["-"]
     for i, src in enumerate(sources):
         latest = stats.max_event.get(src)
         wm = stats.watermark.get(src)
-        head = [f"{stats.events:,}", f"{rate:,.0f}", f"{stats.dead - stats.late:,}", f"{stats.late:,}",
+        head = [f"{stats.events:,}", f"{rate:,.0f}", f"{stats.dead:,}", f"{stats.late:,}",
                 f"{stats.written:,}"] if i == 0 else [""] * 5
         table.add_row(*head, src, latest.isoformat() if latest else "-", _ago(latest), wm.isoformat() if wm else "-")
     return table
@@ -206,6 +206,6 @@ def run_cmd(
             shower.join(timeout=2)
     elapsed = time.monotonic() - stats.started
     out.print(f"stopped ({reason}) after {elapsed:.1f} s: {stats.events:,} events "
-              f"({stats.events / max(elapsed, 1e-9):,.0f}/s), {stats.dead - stats.late:,} malformed, "
+              f"({stats.events / max(elapsed, 1e-9):,.0f}/s), {stats.dead:,} malformed, "
               f"{stats.late:,} late, {stats.written:,} states written"
               + (f"; recovery state in {rec}" if rec else ""), highlight=False)

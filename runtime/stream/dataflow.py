@@ -45,7 +45,7 @@ class Tagged:
 class StreamStats:
     """Counters of one process, read by the progress display (approximate while running)."""
     events: int = 0
-    dead: int = 0
+    dead: int = 0                                    # malformed records (late ones are in `late`)
     late: int = 0
     rows: int = 0
     written: int = 0                                 # key states upserted into the online store

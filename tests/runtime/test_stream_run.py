@@ -138,6 +138,8 @@ def test_two_processes_of_two_workers_share_the_partitions(tmp_path, kafka_broke
     outs = [finish(p) for p in procs]
     counted = sum(int(o.split(" events")[0].split(":")[-1].replace(",", "")) for o in outs)
     assert counted == 4000, outs  # each event entered exactly one process
+    malformed = sum(int(re.search(r"([\d,]+) malformed", o).group(1)) for o in outs)
+    assert malformed == len(BAD), outs
     written = [int(re.search(r"([\d,]+) states written", o).group(1).replace(",", "")) for o in outs]
     assert all(n > 0 for n in written), f"keys were not spread over both processes: {outs}"
     problems = diff_stores(expected, got_answers(compiled, project))
