@@ -141,8 +141,9 @@ def stream_parity(compiled: CompiledProject, views: list[str], postgres: BatchEn
     from .sources.files import read_batch_source
     from .stream.jobs import replay
 
+    streamed = [n for n in views if compiled.views[n].input.kind == "source"]
     with tempfile.TemporaryDirectory() as tmp:
-        result = replay(compiled, views, Path(tmp), to_online=False, dead_letters=Path(tmp) / "dead.jsonl")
+        result = replay(compiled, streamed, Path(tmp), to_online=False, dead_letters=Path(tmp) / "dead.jsonl")
         dead = [json.loads(line) for line in result.dead_letters.read_text().splitlines() if line]
         late = [d for d in dead if d["reason"].startswith("late")]
         by_source: dict[str, set] = {}
@@ -151,6 +152,8 @@ def stream_parity(compiled: CompiledProject, views: list[str], postgres: BatchEn
             row = json.loads(d["raw"])
             by_source.setdefault(d["source"], set()).add(tuple(str(row.get(k)) for k in src.unique_key))
         for name, entry in zip(views, results):
+            if name not in streamed:
+                continue  # views over ref() are not streamed (batch only)
             view = compiled.views[name]
             src = compiled.project.sources[view.root_source]
             uses_distinct = any(a.func == "count_distinct" for a in view.aggregates)
