@@ -76,8 +76,8 @@ def skewless_run(compiled, events: list[dict], profile: bool) -> tuple[float, in
     collected: dict = {}
 
     class Writer(StoreWriter):  # collect the states instead of writing them
-        def add(self, view, key, state, last, pending):
-            collected[tuple(key)] = state
+        def add(self, key, slot):
+            collected[tuple(key)] = slot.state
 
     writer = Writer(None)
     flow = build_flow(src, view.allowed_lateness_us, [view], TestingSource(events, batch_size=1000),

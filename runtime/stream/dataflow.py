@@ -32,7 +32,7 @@ from skewless.compiler.ir import FeatureView
 from ..sources.control import stopping
 from ..sources.decode import PART, DeadLetter, Idle
 from .frames import ViewEvaluator, ViewKeyState, register_view
-from .online import encode_key, stored
+from .online import encode_key, encode_payload, stored_payload
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,12 @@ class StoreWriter:
                 self.buffers.append(buf)
         return buf
 
-    def add(self, view: FeatureView, key: list, state: ViewKeyState, last: datetime | None, pending: dict) -> None:
+    def add(self, key: list, slot: "_ViewSlot") -> None:
+        """The slot's view state for ``key`` changed: write its latest version at the next flush."""
         if self.store is None:
             return
         buf = self._buffer()
-        buf["dirty"][(view.name, encode_key(key))] = (view, key, state, last, pending)
+        buf["dirty"][(slot.view.name, encode_key(key))] = (key, slot)
         if len(buf["dirty"]) >= self.batch:
             self._flush(buf)
 
@@ -105,7 +106,7 @@ class StoreWriter:
             self._flush(buf)
 
     def _flush(self, buf: dict) -> None:
-        records = [stored(v, k, s, last, pending) for v, k, s, last, pending in buf["dirty"].values()]
+        records = [stored_payload(slot.view, key, slot.payload(), slot.last) for key, slot in buf["dirty"].values()]
         buf["dirty"], buf["since"] = {}, time.monotonic()
         if records:
             with self.lock:
@@ -122,11 +123,25 @@ class StoreWriter:
 class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    __slots__ = ("view", "eval", "state", "pending", "last")
+    __slots__ = ("view", "eval", "state", "pending", "last", "blob")
 
     def __init__(self, view: FeatureView, evaluator: ViewEvaluator, data: tuple | None = None):
         self.view, self.eval = view, evaluator
-        self.state, self.pending, self.last = data if data is not None else (ViewKeyState(view), {}, None)
+        if data is None:
+            self.state, self.pending, self.last, self.blob = ViewKeyState(view), {}, None, None
+        else:
+            self.blob, self.last = data
+            self.state, self.pending = pickle.loads(self.blob)
+
+    def payload(self) -> bytes:
+        """(state, pending) encoded once per change, for the store write and the snapshot alike."""
+        if self.blob is None:
+            self.blob = encode_payload(self.state, self.pending)
+        return self.blob
+
+    def add(self, ts: datetime, event: dict) -> None:
+        self.pending.setdefault(ts, []).append(event)
+        self.blob = None
 
     def flush(self, upto: datetime | None, final: bool = False) -> list[dict]:
         """Process the pending groups before the watermark ``upto`` (every group when ``final``)."""
@@ -137,7 +152,7 @@ class _ViewSlot:
             rows = self.pending.pop(ts)
             for row, values in zip(rows, self.state.process_group(rows)):
                 out.append(self.eval.output(row, values))
-            self.last = ts
+            self.last, self.blob = ts, None
         return out
 
 
@@ -164,7 +179,7 @@ class KeyLogic(StatefulLogic):
         name = slot.view.name
         out.extend((name, r) for r in rows)
         if changed or rows:
-            self.writer.add(slot.view, self.key, slot.state, slot.last, slot.pending)
+            self.writer.add(self.key, slot)
 
     def on_item(self, value: Tagged):
         event, wm = value.event, value.watermark
@@ -177,7 +192,7 @@ class KeyLogic(StatefulLogic):
         out: list = []
         for slot in self.slots:
             if slot.eval.keep(event):
-                slot.pending.setdefault(ts, []).append(event)
+                slot.add(ts, event)
                 self._emit(out, slot, slot.flush(wm), True)
         return out, StatefulLogic.RETAIN
 
@@ -202,9 +217,9 @@ class KeyLogic(StatefulLogic):
         return out, StatefulLogic.RETAIN
 
     def snapshot(self):
-        # an immutable copy: the live state keeps changing after the epoch closes; events pending
-        # in several views are pickled once (one pickle memo)
-        return pickle.dumps(({s.view.name: (s.state, s.pending, s.last) for s in self.slots}, self.key),
+        # an immutable copy (the live state keeps changing after the epoch closes), reusing each
+        # view's payload when the store write already encoded this version
+        return pickle.dumps(({s.view.name: (s.payload(), s.last) for s in self.slots}, self.key),
                             protocol=pickle.HIGHEST_PROTOCOL)
 
 

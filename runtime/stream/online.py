@@ -34,9 +34,17 @@ def stored(view: FeatureView, key: Sequence[Any], state: ViewKeyState, last_even
            pending: dict | None = None) -> StoredState:
     """The record of one key: its finalized state plus the peer groups the watermark has not passed
     yet (so an online read sees an event as soon as it arrived, not only once it is final)."""
-    payload = (state, pending or {})
-    return StoredState(view.name, encode_key(key), pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL),
-                       NO_EVENT_US if last_event is None else to_us(last_event), view.fingerprint)
+    return stored_payload(view, key, encode_payload(state, pending or {}), last_event)
+
+
+def encode_payload(state: ViewKeyState, pending: dict) -> bytes:
+    return pickle.dumps((state, pending), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def stored_payload(view: FeatureView, key: Sequence[Any], payload: bytes, last_event: datetime | None) -> StoredState:
+    """A record from an already encoded (state, pending) payload."""
+    return StoredState(view.name, encode_key(key), payload, NO_EVENT_US if last_event is None else to_us(last_event),
+                       view.fingerprint)
 
 
 def read_as_of(store: OnlineStore, view: FeatureView, key: Sequence[Any], t: datetime,
