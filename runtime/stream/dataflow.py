@@ -168,6 +168,11 @@ class KeyLogic(StatefulLogic):
         self.ts_col = views[0][0].timestamp
         saved, self.key = ({}, None) if resume is None else self._load(views, resume)
         self.slots = [_ViewSlot(v, e, saved.get(v.name)) for v, e in views]
+        if resume is not None and self.key is not None:
+            # the store may lag the snapshot (a crash between a change and its upsert): write the
+            # resumed state back even if this key sees no new event
+            for slot in self.slots:
+                writer.add(self.key, slot)
 
     @staticmethod
     def _load(views, resume: bytes):
