@@ -131,7 +131,7 @@ def run_cmd(
     brokers: Optional[str] = typer.Option(None, "--brokers", help="Kafka bootstrap servers, comma-separated "
                                           "(default: the target's)."),
     until_end: bool = typer.Option(False, "--until-end", help="Stop at the end of the input available now "
-                                   "(Kafka: each partition's end; file: don't follow)."),
+                                   "(Kafka: each partition's end; file: don't follow it, as with `follow: false` in profiles.yml)."),
     recovery_dir: Optional[Path] = typer.Option(None, "--recovery-dir", help="Bytewax recovery store "
                                                 "(default: the target's recovery_dir, else target/recovery)."),
     recovery: bool = typer.Option(True, "--recovery/--no-recovery", help="Snapshot state to resume after a stop "
@@ -174,7 +174,8 @@ def run_cmd(
         rec = recovery_dir or Path(target.recovery_dir or compiled.project.target_dir / "recovery")
         rec = rec if rec.is_absolute() else compiled.project.root / rec
     opts = RunOptions(views=names, kind=kind, brokers=broker_list, add_config=dict(getattr(target.stream,
-                      "add_config", {}) or {}), from_beginning=not from_latest, until_end=until_end,
+                      "add_config", {}) or {}), from_beginning=not from_latest,
+                      until_end=until_end or (kind == "file" and not getattr(target.stream, "follow", True)),
                       recovery_dir=rec, snapshot_every=snapshot_every, workers=workers or target.workers,
                       addresses=addr, process_id=process_id, flush_interval=flush_ms / 1000,
                       dead_letter_topic=getattr(target.stream, "dead_letter_topic", None))

@@ -49,7 +49,7 @@ OnlineTarget = Annotated[Union[SQLiteStore, PostgresStore], Field(discriminator=
 
 class FileStream(Frozen):
     kind: Literal["file"] = "file"
-    follow: bool = False
+    follow: bool = True   # `skewless run` keeps reading JSONL files as they grow (False: stop at the end)
 
 
 class KafkaStream(Frozen):
