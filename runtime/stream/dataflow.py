@@ -123,10 +123,12 @@ class StoreWriter:
 class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    __slots__ = ("view", "eval", "state", "pending", "last", "blob")
+    __slots__ = ("view", "eval", "keep", "state", "pending", "last", "blob", "flushed")
 
-    def __init__(self, view: FeatureView, evaluator: ViewEvaluator, data: tuple | None = None):
-        self.view, self.eval = view, evaluator
+    def __init__(self, view: FeatureView, evaluator: ViewEvaluator | None, data: tuple | None = None):
+        self.view, self.eval = view, evaluator  # evaluator None: nobody reads per-event rows
+        self.keep = ViewEvaluator(view).keep if evaluator is None else evaluator.keep
+        self.flushed = False
         if data is None:
             self.state, self.pending, self.last, self.blob = ViewKeyState(view), {}, None, None
         else:
@@ -150,9 +152,11 @@ class _ViewSlot:
         out = []
         for ts in sorted(t for t in self.pending if final or t < upto):
             rows = self.pending.pop(ts)
-            for row, values in zip(rows, self.state.process_group(rows)):
-                out.append(self.eval.output(row, values))
+            values = self.state.process_group(rows)
+            if self.eval is not None:
+                out.extend(self.eval.output(row, v) for row, v in zip(rows, values))
             self.last, self.blob = ts, None
+            self.flushed = True
         return out
 
 
@@ -181,9 +185,11 @@ class KeyLogic(StatefulLogic):
         return pickle.loads(resume)
 
     def _emit(self, out: list, slot: _ViewSlot, rows: list[dict], changed: bool) -> None:
-        name = slot.view.name
-        out.extend((name, r) for r in rows)
-        if changed or rows:
+        if rows:
+            name = slot.view.name
+            out.extend((name, r) for r in rows)
+        if changed or slot.flushed:
+            slot.flushed = False
             self.writer.add(self.key, slot)
 
     def on_item(self, value: Tagged):
@@ -196,7 +202,7 @@ class KeyLogic(StatefulLogic):
         ts = event[self.ts_col]
         out: list = []
         for slot in self.slots:
-            if slot.eval.keep(event):
+            if slot.keep(event):
                 slot.add(ts, event)
                 self._emit(out, slot, slot.flush(wm), True)
         return out, StatefulLogic.RETAIN
@@ -327,7 +333,7 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
         groups.setdefault(tuple(view.entity), []).append(view)
     for entity, members in groups.items():
         step = f"{name}__{'_'.join(entity)}"
-        pairs = [(v, ViewEvaluator(v)) for v in members]
+        pairs = [(v, ViewEvaluator(v) if row_sink_for is not None else None) for v in members]
         keyed = op.key_on(f"key_{step}", good, lambda t, e=entity: encode_key([t.event.get(k) for k in e]))
         rows = op.map(f"unkey_{step}", op.stateful(f"state_{step}", keyed,
                                                     lambda resume, ps=pairs: KeyLogic(ps, writer, resume, tick)),
@@ -347,7 +353,7 @@ def _bump_rows(stats: StreamStats) -> None:
 
 
 def build_flow(source: SourceDef, lateness_us: int, views: list[FeatureView], inp_source,
-               row_sink_for: Callable[[FeatureView], Any], dead_sink, writer: StoreWriter) -> Dataflow:
+               row_sink_for: Callable[[FeatureView], Any] | None, dead_sink, writer: StoreWriter) -> Dataflow:
     """A one-source bounded dataflow (replay, benchmarks)."""
     flow = Dataflow("skewless")
     add_source(flow, source, lateness_us, views, inp_source, row_sink_for, dead_sink, writer)

@@ -27,7 +27,7 @@ from ..sources.control import STOP
 from ..sources.stream_file import FileEventSource
 from ..stores import open_store
 from .dataflow import StoreWriter, StreamStats, add_source, build_flow
-from .sinks import DeadLetterSink, KafkaDeadLetterSink, NullSink, ParquetSink, view_schema
+from .sinks import DeadLetterSink, KafkaDeadLetterSink, ParquetSink, view_schema
 
 
 @dataclass
@@ -73,14 +73,12 @@ def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to
             lateness = vs[0].allowed_lateness_us
 
             def sink_for(view):
-                if out_dir is None:
-                    return NullSink()
                 outputs[view.name] = out_dir / f"{view.name}.parquet"
                 return ParquetSink(outputs[view.name], view_schema(view))
 
             flow = build_flow(src, lateness, vs, FileEventSource(src, source_file(compiled, source_name),
                                                                  src.stream.format),
-                              sink_for, DeadLetterSink(dead), writer)
+                              sink_for if out_dir is not None else None, DeadLetterSink(dead), writer)
             run_main(flow)
             writer.flush()
     finally:

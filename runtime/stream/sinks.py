@@ -69,14 +69,6 @@ class DeadLetterSink(DynamicSink):
         return _JsonlPart(self.path)
 
 
-class NullSink(DynamicSink):
-    def build(self, step_id, worker_index, worker_count):
-        class _P(StatelessSinkPartition):
-            def write_batch(self, items):
-                pass
-        return _P()
-
-
 class _KafkaDeadPart(StatelessSinkPartition):
     def __init__(self, brokers: list[str], topic: str, add_config: dict[str, str]):
         from confluent_kafka import Producer
