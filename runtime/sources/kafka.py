@@ -106,7 +106,7 @@ def check_topic(brokers: list[str], topic: str, add_config: dict[str, str] | Non
     """The topic's partition count; a clear error when the brokers or the topic are not there."""
     from confluent_kafka.admin import AdminClient
 
-    client = AdminClient({"bootstrap.servers": ",".join(brokers), **(add_config or {})})
+    client = AdminClient({"bootstrap.servers": ",".join(brokers), "log_level": 0, **(add_config or {})})
     try:
         meta = client.list_topics(topic=topic, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - librdkafka raises KafkaException with a code

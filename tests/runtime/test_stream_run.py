@@ -205,3 +205,11 @@ def test_views_over_ref_are_not_streamed(tmp_path):
     assert everything.returncode == 0, errs
     assert "not streamed (views over ref(), use backfill): user_lifetime" in errs
     assert "streamed 4 views" in out
+
+
+def test_unreachable_broker_is_a_clear_error(tmp_path):
+    project = make_project(tmp_path / "p", 100, "unused", seed=15)
+    proc = skewless(project, "run", "--source", "kafka", "--brokers", f"127.0.0.1:{free_port()}", "--no-progress")
+    out, errs = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "kafka:1:1: error: cannot reach Kafka brokers 127.0.0.1:" in errs and "Traceback" not in errs
