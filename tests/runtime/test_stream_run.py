@@ -213,3 +213,25 @@ def test_unreachable_broker_is_a_clear_error(tmp_path):
     out, errs = proc.communicate(timeout=120)
     assert proc.returncode == 1
     assert "kafka:1:1: error: cannot reach Kafka brokers 127.0.0.1:" in errs and "Traceback" not in errs
+
+
+@pytest.mark.postgres
+def test_run_into_the_postgres_online_store(tmp_path, kafka_broker, pg_dsn):
+    """The production layout: Kafka in, Postgres online store out (batched upserts)."""
+    from skewless.runtime.stores.postgres_store import PostgresStore
+
+    project = make_project(tmp_path / "p", 3000, "tx_pg", seed=16)
+    prefix = "run_pg_"
+    with open(project / "profiles.yml", "a") as fh:
+        fh.write(f"    pg:\n      stream: {{kind: kafka, brokers: ['{kafka_broker}']}}\n"
+                 f"      online: {{store: postgres, dsn: '{pg_dsn}', table_prefix: {prefix}}}\n")
+    create_topic(kafka_broker, "tx_pg", partitions=2)
+    produce(kafka_broker, "tx_pg", (project / "data" / "transactions.jsonl").read_bytes().splitlines(), partitions=2)
+    compiled, expected = expected_answers(project, tmp_path)
+    finish(skewless(project, "--target", "pg", "run", "--until-end", "--no-progress"))
+    store = PostgresStore(pg_dsn, prefix)
+    try:
+        problems = diff_stores(expected, store_answers(store, compiled, table=f"{prefix}online"))
+    finally:
+        store.close()
+    assert not problems, problems[:5]

@@ -35,9 +35,9 @@ def reference_store(compiled: CompiledProject, events: list[dict], path: Path, v
     return store
 
 
-def store_answers(store: SQLiteStore, compiled: CompiledProject) -> dict:
+def store_answers(store, compiled: CompiledProject, table: str = "skewless_online") -> dict:
     out = {}
-    rows = store.conn.execute("SELECT view, entity, last_event_us FROM skewless_online").fetchall()
+    rows = store.conn.execute(f"SELECT view, entity, last_event_us FROM {table}").fetchall()
     for view_name, entity, last_us in rows:
         view = compiled.views[view_name]
         rec = store.read(view_name, entity)
