@@ -36,6 +36,15 @@ class SharedWindow:
 
     def append(self, tus: int, values: dict, n: int) -> None:
         """Keep the group's ``n`` rows; ``values[sig]`` holds each row's value for that column."""
+        if n == 1:  # the common case
+            row = [values[s][0] for s in self.sigs]
+            for v in row:
+                if v is not None:
+                    self.ts.append(tus)
+                    for col, value in zip(self.cols, row):
+                        col.append(value)
+                    return
+            return
         columns = [values[s] for s in self.sigs]
         for i in range(n):
             row = [c[i] for c in columns]
