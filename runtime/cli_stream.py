@@ -109,17 +109,29 @@ def _ago(t: datetime | None) -> str:
     return f"{s:.1f}s"
 
 
+def _kafka_lag() -> int | None:
+    """Messages on the broker not consumed yet by this process (Bytewax's consumer-lag gauge, fed
+    by librdkafka statistics every second)."""
+    try:
+        from bytewax.connectors.kafka import BYTEWAX_CONSUMER_LAG_GAUGE
+    except ImportError:
+        return None
+    values = [s.value for metric in BYTEWAX_CONSUMER_LAG_GAUGE.collect() for s in metric.samples]
+    return int(sum(values)) if values else None
+
+
 def _progress_table(stats, rate: float) -> Table:
     table = Table(title="skewless run", show_header=True, header_style="bold")
-    for col in ("events", "events/s", "malformed", "late", "states written", "source", "latest event",
+    for col in ("events", "events/s", "malformed", "late", "states written", "kafka lag", "source", "latest event",
                 "behind now", "watermark"):
         table.add_column(col, justify="right" if col not in ("source", "latest event", "watermark") else "left")
+    lag = _kafka_lag()
     sources = sorted(stats.max_event) or ["-"]
     for i, src in enumerate(sources):
         latest = stats.max_event.get(src)
         wm = stats.watermark.get(src)
         head = [f"{stats.events:,}", f"{rate:,.0f}", f"{stats.dead:,}", f"{stats.late:,}",
-                f"{stats.written:,}"] if i == 0 else [""] * 5
+                f"{stats.written:,}", "-" if lag is None else f"{lag:,}"] if i == 0 else [""] * 6
         table.add_row(*head, src, latest.isoformat() if latest else "-", _ago(latest), wm.isoformat() if wm else "-")
     return table
 
