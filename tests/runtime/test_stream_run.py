@@ -235,3 +235,26 @@ def test_run_into_the_postgres_online_store(tmp_path, kafka_broker, pg_dsn):
     finally:
         store.close()
     assert not problems, problems[:5]
+
+
+def test_progress_table_shows_counts_lag_and_watermark():
+    from datetime import datetime, timezone
+
+    from bytewax.connectors.kafka import BYTEWAX_CONSUMER_LAG_GAUGE
+    from rich.console import Console
+
+    from skewless.runtime.cli_stream import _kafka_lag, _progress_table
+    from skewless.runtime.stream.dataflow import StreamStats
+
+    before = _kafka_lag() or 0
+    BYTEWAX_CONSUMER_LAG_GAUGE.labels(step_id="t", topic="progress_test", partition=0).set(42)
+    assert _kafka_lag() == before + 42
+    stats = StreamStats(events=1234, dead=5, late=7, written=99)
+    stats.max_event["transactions"] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    stats.watermark["transactions"] = datetime(2025, 12, 31, 23, 58, tzinfo=timezone.utc)
+    console = Console(width=250, record=True)
+    console.print(_progress_table(stats, 321.0))
+    text = console.export_text()
+    for part in ("1,234", "321", "99", f"{before + 42:,}", "transactions", "2026-01-01T00:00:00+00:00",
+                 "2025-12-31T23:58:00+00:00"):
+        assert part in text, (part, text)
