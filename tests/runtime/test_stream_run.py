@@ -80,7 +80,7 @@ def wait_for(cond, timeout: float, what: str) -> None:
 
 def expected_answers(project: Path, tmp: Path):
     compiled = build_project(load_project(project))
-    events = decoded_events(compiled, project / "data" / "transactions.jsonl")
+    events = {src: decoded_events(compiled, project / "data" / f"{src}.jsonl", src) for src in compiled.project.sources}
     ref = reference_store(compiled, events, tmp / "reference.sqlite", sorted(compiled.views))
     answers = store_answers(ref, compiled)
     ref.close()
@@ -258,3 +258,20 @@ def test_progress_table_shows_counts_lag_and_watermark():
     for part in ("1,234", "321", "99", f"{before + 42:,}", "transactions", "2026-01-01T00:00:00+00:00",
                  "2025-12-31T23:58:00+00:00"):
         assert part in text, (part, text)
+
+
+def test_views_over_two_sources_run_in_one_dataflow(tmp_path):
+    """Each source has its own input, watermark and keyed steps; their views stay exact."""
+    project = make_project(tmp_path / "p", 2000, "unused", seed=17)
+    (project / "features" / "label_rates.sql").write_text(
+        "SELECT txn_id, user_id, ts,\n"
+        "  COUNT(*) FILTER (WHERE is_fraud) OVER (PARTITION BY user_id ORDER BY ts\n"
+        "    RANGE BETWEEN INTERVAL '1 day' PRECEDING AND CURRENT ROW) AS frauds_1d,\n"
+        "  AVG(amount) OVER (PARTITION BY user_id ORDER BY ts\n"
+        "    RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW) AS labelled_amount_1h\n"
+        "FROM {{ source('labels') }}\n")
+    compiled, expected = expected_answers(project, tmp_path)
+    assert any(view == "label_rates" for view, _ in expected)
+    finish(skewless(project, "run", "--until-end", "--no-progress"))
+    problems = diff_stores(expected, got_answers(compiled, project))
+    assert not problems, problems[:5]

@@ -27,11 +27,14 @@ def decoded_events(compiled: CompiledProject, path: Path, source: str = "transac
     return [r for r in rows if isinstance(r, dict)]
 
 
-def reference_store(compiled: CompiledProject, events: list[dict], path: Path, views: list[str]) -> SQLiteStore:
-    """The online store an uninterrupted single-process run leaves (reference driver, no Bytewax)."""
+def reference_store(compiled: CompiledProject, events: list[dict] | dict[str, list[dict]], path: Path,
+                    views: list[str]) -> SQLiteStore:
+    """The online store an uninterrupted single-process run leaves (reference driver, no Bytewax).
+    ``events``: one source's events, or events by source name."""
     store = SQLiteStore(path)
     for name in views:
-        replay_rows(compiled.views[name], events, store)
+        view = compiled.views[name]
+        replay_rows(view, events[view.root_source] if isinstance(events, dict) else events, store)
     return store
 
 
