@@ -160,6 +160,8 @@ def run_cmd(
     flush_ms: float = typer.Option(50.0, "--flush-ms", min=1.0, help="Longest wait of a changed state for its "
                                    "online-store upsert."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Live progress on the terminal."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Also append per-event rows to DIR/<view>.<worker>.jsonl "
+                                           "(at least once across a crash)."),
 ) -> None:
     """Run the stream continuously: Kafka topics or followed JSONL files → exact window state → online
     store. Stops cleanly on Ctrl-C / SIGTERM; with recovery, the next start resumes where it stopped."""
@@ -190,7 +192,7 @@ def run_cmd(
                       until_end=until_end or (kind == "file" and not getattr(target.stream, "follow", True)),
                       recovery_dir=rec, snapshot_every=snapshot_every, workers=workers or target.workers,
                       addresses=addr, process_id=process_id, flush_interval=flush_ms / 1000,
-                      dead_letter_topic=getattr(target.stream, "dead_letter_topic", None))
+                      dead_letter_topic=getattr(target.stream, "dead_letter_topic", None), rows_dir=out_dir)
     stats = StreamStats()
     done = threading.Event()
 

@@ -27,7 +27,7 @@ from ..sources.control import STOP
 from ..sources.stream_file import FileEventSource
 from ..stores import open_store
 from .dataflow import StoreWriter, StreamStats, add_source, build_flow
-from .sinks import DeadLetterSink, KafkaDeadLetterSink, ParquetSink, view_schema
+from .sinks import DeadLetterSink, KafkaDeadLetterSink, ParquetSink, RowsJsonlSink, view_schema
 
 
 @dataclass
@@ -103,6 +103,7 @@ class RunOptions:
     flush_interval: float = 0.05           # seconds: longest time a changed state waits for its upsert
     dead_letters: Path | None = None
     dead_letter_topic: str | None = None   # Kafka: dead letters to this topic instead of the file
+    rows_dir: Path | None = None           # per-event rows as JSON lines (at least once)
 
 
 def _input_for(compiled: CompiledProject, source_name: str, opts: RunOptions):
@@ -152,7 +153,8 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     flow = Dataflow("skewless_run")
     for source_name, vs in by_source.items():
         add_source(flow, project.sources[source_name], vs[0].allowed_lateness_us, vs,
-                   _input_for(compiled, source_name, opts), None, dead_sink, writer,
+                   _input_for(compiled, source_name, opts),
+                   None if opts.rows_dir is None else (lambda v: RowsJsonlSink(opts.rows_dir, v)), dead_sink, writer,
                    tick=opts.flush_interval, stats=stats)
     recovery = None
     if opts.recovery_dir is not None:
