@@ -47,8 +47,6 @@ def get(
     at: Optional[str] = typer.Option(None, "--at", help="ISO-8601 time (default: now, UTC)."),
 ) -> None:
     """Read a view's features for one entity from the online store, as of a time."""
-    from datetime import datetime, timezone
-
     from .stores import open_store
     from .stream.online import read_as_of
 

@@ -47,7 +47,6 @@ class StreamStats:
     events: int = 0
     dead: int = 0                                    # malformed records (late ones are in `late`)
     late: int = 0
-    rows: int = 0
     written: int = 0                                 # key states upserted into the online store
     stopped_by: str | None = None                    # SIGINT / SIGTERM when asked to stop
     max_event: dict = field(default_factory=dict)   # source -> latest event time seen
@@ -123,11 +122,10 @@ class StoreWriter:
 class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    __slots__ = ("view", "eval", "keep", "state", "pending", "last", "blob", "flushed")
+    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed")
 
-    def __init__(self, view: FeatureView, evaluator: ViewEvaluator | None, data: tuple | None = None):
-        self.view, self.eval = view, evaluator  # evaluator None: nobody reads per-event rows
-        self.keep = ViewEvaluator(view).keep if evaluator is None else evaluator.keep
+    def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool, data: tuple | None = None):
+        self.view, self.eval, self.emit = view, evaluator, emit  # emit False: nobody reads per-event rows
         self.flushed = False
         if data is None:
             self.state, self.pending, self.last, self.blob = ViewKeyState(view), {}, None, None
@@ -153,7 +151,7 @@ class _ViewSlot:
         for ts in sorted(t for t in self.pending if final or t < upto):
             rows = self.pending.pop(ts)
             values = self.state.process_group(rows)
-            if self.eval is not None:
+            if self.emit:
                 out.extend(self.eval.output(row, v) for row, v in zip(rows, values))
             self.last, self.blob = ts, None
             self.flushed = True
@@ -166,12 +164,12 @@ class KeyLogic(StatefulLogic):
     Emits (view name, per-event row)."""
 
     def __init__(self, views: list[tuple[FeatureView, ViewEvaluator]], writer: StoreWriter, resume: Any,
-                 tick: float | None):
+                 tick: float | None, emit: bool):
         self.writer, self.tick = writer, tick
         self.source = views[0][0].root_source
         self.ts_col = views[0][0].timestamp
         saved, self.key = ({}, None) if resume is None else self._load(views, resume)
-        self.slots = [_ViewSlot(v, e, saved.get(v.name)) for v, e in views]
+        self.slots = [_ViewSlot(v, e, emit, saved.get(v.name)) for v, e in views]
         if resume is not None and self.key is not None:
             # the store may lag the snapshot (a crash between a change and its upsert): write the
             # resumed state back even if this key sees no new event
@@ -202,7 +200,7 @@ class KeyLogic(StatefulLogic):
         ts = event[self.ts_col]
         out: list = []
         for slot in self.slots:
-            if slot.keep(event):
+            if slot.eval.keep(event):
                 slot.add(ts, event)
                 self._emit(out, slot, slot.flush(wm), True)
         return out, StatefulLogic.RETAIN
@@ -333,23 +331,18 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
         groups.setdefault(tuple(view.entity), []).append(view)
     for entity, members in groups.items():
         step = f"{name}__{'_'.join(entity)}"
-        pairs = [(v, ViewEvaluator(v) if row_sink_for is not None else None) for v in members]
+        pairs = [(v, ViewEvaluator(v)) for v in members]  # compiled once per view, shared by every key
         keyed = op.key_on(f"key_{step}", good, lambda t, e=entity: encode_key([t.event.get(k) for k in e]))
+        emit = row_sink_for is not None
         rows = op.map(f"unkey_{step}", op.stateful(f"state_{step}", keyed,
-                                                    lambda resume, ps=pairs: KeyLogic(ps, writer, resume, tick)),
+                                                    lambda resume, ps=pairs: KeyLogic(ps, writer, resume, tick, emit)),
                       lambda kv: kv[1])
         for view in members:
             sink = row_sink_for(view) if row_sink_for is not None else None
             if sink is None:
                 continue
             mine = op.filter_map(f"rows_of_{view.name}", rows, lambda vr, n=view.name: vr[1] if vr[0] == n else None)
-            if stats is not None:
-                mine = op.inspect(f"count_{view.name}", mine, lambda _s, _r: _bump_rows(stats))
             op.output(f"rows_{view.name}", mine, sink)
-
-
-def _bump_rows(stats: StreamStats) -> None:
-    stats.rows += 1
 
 
 def build_flow(source: SourceDef, lateness_us: int, views: list[FeatureView], inp_source,

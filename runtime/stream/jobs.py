@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
 
 from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
@@ -136,8 +135,7 @@ def _init_recovery(opts: RunOptions, wait: float = 60.0) -> None:
     init_db_dir(rec, max(1, opts.workers * procs))
 
 
-def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats | None = None,
-               on_start: Callable[[], None] | None = None) -> StreamStats:
+def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats | None = None) -> StreamStats:
     """Run until the input ends (``until_end``) or SIGINT/SIGTERM; returns the counters."""
     from bytewax._bytewax import cli_main
 
@@ -174,8 +172,6 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, stop)
     try:
-        if on_start is not None:
-            on_start()
         cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id, addresses=opts.addresses,
                  epoch_interval=timedelta(seconds=opts.snapshot_every), recovery_config=recovery)
     finally:

@@ -44,21 +44,25 @@ class ParquetSink(DynamicSink):
         return _ParquetPart(path, self.schema)
 
 
-class _JsonlPart(StatelessSinkPartition):
+class _AppendJsonlPart(StatelessSinkPartition):
     """Appends whole batches with one O_APPEND write, so workers and processes of one run can share
-    the file without interleaving lines."""
+    a file without interleaving lines, and a crash leaves at most a partial last line."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, encode):
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.encode = encode
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write_batch(self, items):
         if items:
-            os.write(self.fd, "".join(json.dumps({"source": d.source, "reason": d.reason, "raw": d.raw}) + "\n"
-                                      for d in items).encode())
+            os.write(self.fd, "".join(self.encode(x) + "\n" for x in items).encode())
 
     def close(self):
         os.close(self.fd)
+
+
+def _dead_json(d) -> str:
+    return json.dumps({"source": d.source, "reason": d.reason, "raw": d.raw})
 
 
 class DeadLetterSink(DynamicSink):
@@ -66,20 +70,7 @@ class DeadLetterSink(DynamicSink):
         self.path = path
 
     def build(self, step_id, worker_index, worker_count):
-        return _JsonlPart(self.path)
-
-
-class _RowsJsonlPart(StatelessSinkPartition):
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def write_batch(self, items):
-        if items:
-            os.write(self.fd, "".join(json.dumps(r, default=_jsonable) + "\n" for r in items).encode())
-
-    def close(self):
-        os.close(self.fd)
+        return _AppendJsonlPart(self.path, _dead_json)
 
 
 def _jsonable(v):
@@ -91,15 +82,15 @@ def _jsonable(v):
 
 
 class RowsJsonlSink(DynamicSink):
-    """Per-event rows of a continuous run, appended as JSON lines (whole batches per write, so a
-    crash leaves at most a partial last line; rows replayed after a recovery appear again: at least
-    once). One file per worker: ``<view>.<worker>.jsonl``."""
+    """Per-event rows of a continuous run, appended as JSON lines (rows replayed after a recovery
+    appear again: at least once). One file per worker: ``<view>.<worker>.jsonl``."""
 
     def __init__(self, directory: Path, view: FeatureView):
         self.directory, self.view = directory, view
 
     def build(self, step_id, worker_index, worker_count):
-        return _RowsJsonlPart(self.directory / f"{self.view.name}.{worker_index}.jsonl")
+        return _AppendJsonlPart(self.directory / f"{self.view.name}.{worker_index}.jsonl",
+                                lambda row: json.dumps(row, default=_jsonable))
 
 
 class _KafkaDeadPart(StatelessSinkPartition):
@@ -111,8 +102,7 @@ class _KafkaDeadPart(StatelessSinkPartition):
 
     def write_batch(self, items):
         for d in items:
-            self.producer.produce(self.topic, value=json.dumps({"source": d.source, "reason": d.reason,
-                                                                "raw": d.raw}).encode())
+            self.producer.produce(self.topic, value=_dead_json(d).encode())
         self.producer.poll(0)
 
     def close(self):
