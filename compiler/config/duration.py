@@ -35,3 +35,40 @@ def format_duration(us: int) -> str:
         if us and us % size == 0:
             return f"{us // size}{unit}"
     return f"{us}us"
+
+
+CALENDAR_UNITS = {"month", "months", "mon", "mons", "year", "years", "yr", "yrs", "decade", "decades",
+                  "century", "centuries", "millennium", "millennia", "quarter", "quarters", "y", "mo"}
+MAX_INTERVAL_US = 36_600 * US_PER["d"]  # 100 years of days: anything longer is a mistake
+_PAIR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*")
+
+
+def parse_interval_text(text: str) -> int:
+    """The one interval parser (frames, literals in expressions, stream and batch): exact
+    microseconds of ``'<n> <unit> [<n> <unit> ...]'`` with units from microsecond to week.
+    Calendar units (months, years), ISO 8601 (``P1M``) and anything else raise ValueError."""
+    total, rest = 0, text.strip()
+    if not rest:
+        raise ValueError("empty interval: write e.g. '1 hour'")
+    while rest:
+        m = _PAIR.match(rest)
+        unit = m.group(2).lower() if m else ""
+        if m and unit in CALENDAR_UNITS:
+            raise ValueError(f"interval '{text}' uses calendar unit {unit!r}, whose length varies: "
+                             "use an exact duration in days or weeks (e.g. '30 days')")
+        if not m or unit not in US_PER:
+            raise ValueError(f"cannot read interval '{text}': write <number> <unit> pairs with microsecond, "
+                             "millisecond, second, minute, hour, day or week units")
+        number = m.group(1)
+        if "." in number:
+            whole, frac = number.split(".")
+            us = int(whole) * US_PER[unit] + (int(frac) * US_PER[unit]) // 10 ** len(frac)
+            if (int(frac) * US_PER[unit]) % 10 ** len(frac):
+                raise ValueError(f"interval '{text}' is not a whole number of microseconds")
+        else:
+            us = int(number) * US_PER[unit]
+        total += us
+        if total > MAX_INTERVAL_US:
+            raise ValueError(f"interval '{text}' is longer than 100 years")
+        rest = rest[m.end():]
+    return total

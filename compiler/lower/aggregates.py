@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from ..errors import ViewError
 from .positions import Locator
-from .types import annotate, kind
+from ..functions.pgtypes import BOOL, FLOAT8, INT2, INT4, INT8, NUMERIC, UNKNOWN, base, category
 
 FAMILIES: dict[type[exp.Expression], str] = {
     exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
@@ -83,33 +83,29 @@ def split_call(window: exp.Window, loc: Locator) -> Call:
     return Call(family, arg, filt, offset, default, fn)
 
 
-def check_types(call: Call, columns: dict[str, str], loc: Locator) -> tuple[str | None, str]:
-    """Return (argument type, result type) or raise on a type error."""
-    if call.filter is not None:
-        ftype = annotate(call.filter, columns)
-        if kind(ftype) not in ("boolean", "unknown"):
-            raise ViewError(f"FILTER (WHERE ...) must be boolean, got {ftype}", "write a predicate such as status = 'ok'",
-                            loc.offset(call.filter))
-    if call.arg is None:
-        return None, "bigint"
-    atype = annotate(call.arg, columns)
-    family = kind(atype)
+def result_type(call: Call, atype: str | None, arg_node: exp.Expression | None, loc: Locator) -> str:
+    """Postgres's result type of the window function over an argument of type ``atype``."""
+    if call.func in ("count_star", "count", "count_distinct"):
+        return INT8
     name = call.func.upper()
-    if call.func in NEEDS_NUMERIC and family not in ("numeric", "unknown"):
-        raise ViewError(f"{name}() of {atype} expression {call.arg.sql('postgres')}", f"{name} needs a numeric argument",
-                        loc.offset(call.arg))
-    if call.func in NEEDS_ORDERABLE and family not in ("numeric", "text", "temporal", "interval", "unknown"):
-        raise ViewError(f"{name}() of {atype} expression {call.arg.sql('postgres')}",
-                        f"{name} needs a number, text or timestamp", loc.offset(call.arg))
-    if call.func in NEEDS_BOOLEAN and family not in ("boolean", "unknown"):
-        raise ViewError(f"{name}() of {atype} expression {call.arg.sql('postgres')}",
-                        f"{name} needs a boolean argument (e.g. {name}(amount > 100))", loc.offset(call.arg))
-    if call.func in ("count", "count_distinct"):
-        return atype, "bigint"
-    if call.func == "sum":
-        return atype, "bigint" if atype in ("integer", "bigint", "smallint") else atype
-    if call.func in ("avg", "var_samp", "var_pop", "stddev_samp", "stddev_pop"):
-        return atype, "numeric" if atype == "numeric" else "double precision"
+    if atype == UNKNOWN:
+        raise ViewError(f"{name}() of an untyped literal", f"cast it: {name}(CAST(... AS <type>))", loc.offset(arg_node))
+    cat, b = category(atype), base(atype)
+    if call.func in NEEDS_NUMERIC:
+        if cat != "number":
+            raise ViewError(f"{name}() of {atype} expression {arg_node.sql('postgres')}", f"{name} needs a numeric argument",
+                            loc.offset(arg_node))
+        if call.func == "sum":
+            return INT8 if b in (INT2, INT4) else NUMERIC if b in (INT8, NUMERIC) else FLOAT8
+        return FLOAT8 if b == FLOAT8 else NUMERIC
+    if call.func in NEEDS_ORDERABLE:
+        if cat not in ("number", "text", "timestamp", "interval"):
+            raise ViewError(f"{name}() of {atype} expression {arg_node.sql('postgres')}",
+                            f"{name} needs a number, text or timestamp", loc.offset(arg_node))
+        return b
     if call.func in NEEDS_BOOLEAN:
-        return atype, "boolean"
-    return atype, atype
+        if atype != BOOL:
+            raise ViewError(f"{name}() of {atype} expression {arg_node.sql('postgres')}",
+                            f"{name} needs a boolean argument (e.g. {name}(amount > 100))", loc.offset(arg_node))
+        return BOOL
+    return atype

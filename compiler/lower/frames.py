@@ -11,14 +11,11 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from ..config.duration import US_PER
+from ..config.duration import parse_interval_text
 from ..errors import ViewError
 from ..ir import Bound, Frame
 from .positions import Locator
 
-CALENDAR_UNITS = {"month", "months", "mon", "mons", "year", "years", "yr", "yrs", "decade", "decades",
-                  "century", "centuries", "millennium", "millennia", "quarter", "quarters"}
-_PAIR = re.compile(r"^\s*(\d+)\s*([a-zA-Z]+)\s*")
 DEFAULT_FRAME = Frame(mode="range", start=Bound(kind="unbounded_preceding"), end=Bound(kind="current_row"))
 
 
@@ -70,21 +67,12 @@ def interval_us(node: exp.Expression, loc: Locator) -> int:
     if text is None:
         raise ViewError("RANGE offset must be a constant INTERVAL",
                         "write RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW", loc.offset(node))
-    total, rest = 0, text.strip()
-    if not rest:
-        raise ViewError("empty INTERVAL", "write e.g. INTERVAL '1 hour'", loc.offset(node))
-    while rest:
-        m = _PAIR.match(rest)
-        unit = m.group(2).lower() if m else ""
-        if m and unit in CALENDAR_UNITS:
-            raise ViewError(f"INTERVAL '{text}' uses calendar unit {unit!r}, whose length varies",
-                            "use an exact duration: days or weeks (e.g. INTERVAL '30 days')", loc.offset(node))
-        if not m or unit not in US_PER:
-            raise ViewError(f"cannot read INTERVAL '{text}'",
-                            "write <number> <unit> pairs with second, minute, hour, day or week units", loc.offset(node))
-        total += int(m.group(1)) * US_PER[unit]
-        rest = rest[m.end():]
-    return total
+    try:
+        return parse_interval_text(text)
+    except ValueError as exc:
+        hint = ("use an exact duration: days or weeks (e.g. INTERVAL '30 days')" if "calendar" in str(exc)
+                else "write <number> <unit> pairs with second, minute, hour, day or week units")
+        raise ViewError(str(exc), hint, loc.offset(node)) from None
 
 
 def _rows(node: exp.Expression, loc: Locator) -> int:

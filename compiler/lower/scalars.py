@@ -5,20 +5,15 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..errors import ViewError
+from ..functions import REGISTRY
 from .positions import Locator
 
-ALLOWED: tuple[type[exp.Expression], ...] = (
-    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
-    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv,
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike,
-    exp.NullSafeEQ, exp.NullSafeNEQ,
-    exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Cast, exp.DataType, exp.DataTypeParam, exp.Var,
-    exp.Extract, exp.Interval, exp.TimestampTrunc, exp.DateTrunc,
-    exp.DPipe, exp.Concat, exp.Lower, exp.Upper, exp.Length, exp.Substring, exp.Trim, exp.Left, exp.Right,
-    exp.Replace, exp.StrPosition,
-    exp.Abs, exp.Ln, exp.Log, exp.Exp, exp.Sqrt, exp.Pow, exp.Round, exp.Floor, exp.Ceil, exp.Sign,
-    exp.Greatest, exp.Least, exp.Tuple,
+# Structural nodes; every operator and function comes from the registry (compiler/functions).
+STRUCTURAL: tuple[type[exp.Expression], ...] = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.DataType, exp.DataTypeParam,
+    exp.Var, exp.Tuple, exp.If,
 )
+ALLOWED: tuple[type[exp.Expression], ...] = STRUCTURAL + tuple(REGISTRY)
 
 NON_DETERMINISTIC: tuple[type[exp.Expression], ...] = (
     exp.Rand, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Uuid,

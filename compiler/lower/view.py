@@ -12,11 +12,13 @@ from sqlglot.errors import ParseError, TokenError
 
 from ..errors import ViewError
 from ..ir import CANONICAL_DIALECT, ORDER_INDEPENDENT, Aggregate, ColumnType, FeatureView, Frame, Input, OutputColumn
-from .aggregates import check_types, split_call
+from ..functions.registry import common_type
+from ..functions.registry import TypeErr
+from .aggregates import result_type, split_call
 from .frames import lower_frame, resolve_window
 from .positions import Locator
 from .scalars import check_scalar
-from .types import annotate
+from .types import typed
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,11 @@ def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declare
             raise ViewError("window functions are not allowed in WHERE", "WHERE filters input events before windows run",
                             loc.offset(where.find(exp.Window)))
         check_scalar(where.this, loc, "WHERE")
-        wtype = annotate(_bare(where.this), source.columns)
-        if wtype not in ("boolean", "unknown"):
+        where_tree, wtype = typed(_bare(where.this), source.columns, loc)
+        if wtype != "boolean":
             raise ViewError(f"WHERE must be a boolean condition, got {wtype}", "e.g. WHERE status = 'approved'",
                             loc.offset(where.this))
-        where_sql = _bare(where.this).sql(CANONICAL_DIALECT, copy=False)
+        where_sql = where_tree.sql(CANONICAL_DIALECT, copy=False)
 
     named = {w.this.name: w for w in select.args.get("windows") or []}
     lowering = _Aggregates(source, named, loc)
@@ -231,10 +233,11 @@ class _Aggregates:
 
         replaced = body.copy().transform(swap, copy=False)
         check_scalar(replaced, self.loc, "the select list")
-        bare = _bare(replaced)
         types = dict(self.source.columns)
         types.update({f"__{a.id}": a.type for a in self.aggregates})
-        out_type = annotate(bare, types)
+        bare, out_type = typed(_bare(replaced), types, self.loc)
+        if out_type == "unknown":
+            bare, out_type = exp.Cast(this=bare, to=exp.DataType.build("TEXT")), "text"  # Postgres: unknown -> text
         kind = "feature" if ids else ("passthrough" if isinstance(body, exp.Column) else "scalar")
         return OutputColumn(name=name, type=out_type, expr=bare.sql(CANONICAL_DIALECT, copy=False), kind=kind, aggregates=ids)
 
@@ -262,9 +265,28 @@ class _Aggregates:
         for sub, what in ((call.arg, "the argument"), (call.filter, "FILTER"), (call.default, "the LAG default")):
             if sub is not None:
                 check_scalar(sub, loc, what)
-        arg_type, result_type = check_types(call, self.source.columns, loc)
+        cols = self.source.columns
+        arg_sql = filter_sql = default_sql = None
+        arg_type = None
+        if call.filter is not None:
+            ftree, ftype = typed(_bare(call.filter), cols, loc)
+            if ftype != "boolean":
+                raise ViewError(f"FILTER (WHERE ...) must be boolean, got {ftype}", "write a predicate such as status = 'ok'",
+                                loc.offset(call.filter))
+            filter_sql = ftree.sql(CANONICAL_DIALECT, copy=False)
+        if call.arg is not None:
+            atree, arg_type = typed(_bare(call.arg), cols, loc)
+            arg_sql = atree.sql(CANONICAL_DIALECT, copy=False)
+        out_type = result_type(call, arg_type, call.arg, loc)
         if call.func == "lag" and call.default is not None:
-            result_type = arg_type or result_type
+            dtree, dtype = typed(_bare(call.default), cols, loc)
+            try:
+                out_type = common_type([arg_type, dtype], call.default, "LAG value and default")
+            except TypeErr as err:
+                raise ViewError(err.message, "give LAG a default of the argument's type", loc.offset(call.default)) from None
+            if dtype == "unknown":
+                dtree, _ = typed(exp.Cast(this=dtree, to=exp.DataType.build(out_type, dialect="postgres")), cols, loc)
+            default_sql = dtree.sql(CANONICAL_DIALECT, copy=False)
         by_name = {p.name: p for p in parts.partition}
         partition = [by_name[name] for name in self.entity or []]  # one canonical key order per view
         resolved = exp.Window(this=window.this.copy(), partition_by=[p.copy() for p in partition],
@@ -275,11 +297,9 @@ class _Aggregates:
             return self.by_sql[canonical]
         agg = Aggregate(
             id=f"a{len(self.aggregates)}", func=call.func,
-            arg=_bare(call.arg).sql(CANONICAL_DIALECT, copy=False) if call.arg is not None else None, arg_type=arg_type,
-            filter=_bare(call.filter).sql(CANONICAL_DIALECT, copy=False) if call.filter is not None else None,
+            arg=arg_sql, arg_type=arg_type, filter=filter_sql,
             frame=frame, order=order, offset=call.offset,
-            default=_bare(call.default).sql(CANONICAL_DIALECT, copy=False) if call.default is not None else None,
-            type=result_type, sql=canonical,
+            default=default_sql, type=out_type, sql=canonical,
         )
         self.aggregates.append(agg)
         self.by_sql[canonical] = agg.id

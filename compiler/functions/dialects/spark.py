@@ -1,0 +1,49 @@
+"""Spark SQL. Spark's CAST(double AS INT) truncates and ROUND rounds half up, so both are spelled
+with BROUND; integer division is DIV. Functions whose Spark behaviour differs from Postgres on
+some input (case mapping, SUBSTRING before position 1, CONCAT with NULLs, most EXTRACT fields)
+are refused."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..pgtypes import FLOAT8, INTEGERS, NUMERIC, base
+from . import Ctx, NotExact, duckdb
+
+SPARK_EXTRACT = {"year", "month", "day", "hour", "minute", "quarter"}
+
+
+def _nonneg_literal(node) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit() and int(node.this) >= 1
+
+
+def rewrite(node: exp.Expression, ctx: Ctx):
+    if isinstance(node, (exp.Upper, exp.Lower)):
+        raise NotExact(f"{node.sql_name()}()", "Java's case mapping differs from Postgres ('ß', 'İ')")
+    if isinstance(node, exp.Concat):
+        raise NotExact("CONCAT()", "Spark's CONCAT returns NULL when an argument is NULL")
+    if isinstance(node, exp.Substring) and not _nonneg_literal(node.args.get("start")):
+        raise NotExact("SUBSTRING() from a computed or non-positive start", "Spark reads position 0 as 1")
+    if isinstance(node, (exp.Left, exp.Right)) and not (_nonneg_literal(node.expression)):
+        raise NotExact(f"{node.sql_name()}() with a computed or negative length", "Spark returns '' for negative n")
+    if isinstance(node, exp.Trim) and node.args.get("expression") is not None:
+        raise NotExact("TRIM(chars FROM s)", "not verified on Spark")
+    if isinstance(node, exp.Extract) and node.this.name.lower() not in SPARK_EXTRACT | {"epoch"}:
+        raise NotExact(f"EXTRACT({node.this.name.upper()})", "Spark numbers these fields differently")
+    if isinstance(node, exp.Round) and base(ctx.type(node.this)) == FLOAT8:
+        return exp.Anonymous(this="BROUND", expressions=[node.this.copy(), exp.Literal.number(0)])
+    if isinstance(node, exp.Cast) and ctx.type(node) in INTEGERS:
+        src = base(ctx.type(node.this))
+        if src in (FLOAT8, NUMERIC):
+            fn = "BROUND" if src == FLOAT8 else "ROUND"
+            if ctx.is_approx(node.this):
+                raise NotExact("CAST(numeric AS integer)", "the value is computed in double precision here")
+            rounded = exp.Anonymous(this=fn, expressions=[node.this.copy(), exp.Literal.number(0)])
+            return exp.Cast(this=rounded, to=node.to.copy())
+    if isinstance(node, (exp.Like, exp.ILike)):
+        return None  # Spark's default escape is the backslash
+    if isinstance(node, exp.Pow):
+        return None
+    if isinstance(node, exp.Upper):
+        return None
+    return duckdb.rewrite(node, ctx)
