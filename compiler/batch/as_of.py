@@ -24,7 +24,7 @@ from ..ir import Aggregate, Bound, ColumnType, FeatureView, Frame, OutputColumn
 from .capabilities import BatchUnsupported, caps
 from .count_distinct import stabbing_ctes
 from .per_event import bind_input, per_event_query, substitute
-from .windows import P, dialect_scalars, interval_sql, quote, window_expr
+from .windows import P, interval_sql, quote, render_dialect, window_expr
 
 SPINE_ID = "__spine_id"
 SPINE_T = "__t"
@@ -172,11 +172,11 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
         for column in expr.find_all(exp.Column):
             if not column.table and column.name in {c.name for c in cols}:
                 column.set("table", exp.to_identifier("__w"))
-        outputs.append(dialect_scalars(expr, dialect).as_(col.name, quoted=True, copy=False))
+        outputs.append(expr.as_(col.name, quoted=True, copy=False))
     tree = P(f"SELECT 1 FROM __w {' '.join(joins)} WHERE __w.__is_spine = 1")
     tree.set("expressions", outputs)
     tree.set("with_", with_clause(ctes, c.materialized_cte))
-    return bind_input(tree, raw_input)
+    return bind_input(render_dialect(tree, view, dialect), raw_input)
 
 
 def with_clause(ctes: list[tuple[str, str | exp.Expression]], materialized: bool) -> exp.With:

@@ -8,7 +8,7 @@ from ..ir import FeatureView
 from .capabilities import caps
 from .count_distinct import per_event_count_distinct
 from .exclude_rewrite import needs_rewrite, rewrite as exclude_rewrite
-from .windows import P, dialect_scalars, quote, window_expr
+from .windows import P, quote, render_dialect, window_expr
 
 
 
@@ -71,7 +71,7 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
         else:
             replacements[f"__{agg.id}"] = window_expr(view, agg, dialect)
     used: set[str] = set()
-    select = [dialect_scalars(substitute(c.expr, replacements, used), dialect).as_(c.name, quoted=True, copy=False)
+    select = [substitute(c.expr, replacements, used).as_(c.name, quoted=True, copy=False)
               for c in view.columns]
     if use_cte:
         body = f"SELECT 1 FROM __in {' '.join(joins)}"
@@ -85,7 +85,7 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
         from .as_of import with_clause
 
         tree.set("with_", with_clause(ctes, caps(dialect).materialized_cte))
-    return bind_input(tree, raw_input)
+    return bind_input(render_dialect(tree, view, dialect), raw_input)
 
 
 def per_event_sql(view: FeatureView, dialect: str, input_sql: str | exp.Expression, pretty: bool = False) -> str:

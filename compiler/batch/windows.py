@@ -149,28 +149,23 @@ def window_expr(view: FeatureView, agg: Aggregate, dialect: str, *, spine: bool 
         tmpl = P(f"SELECT __f() OVER (PARTITION BY {partition} ORDER BY {order}{frame})")
     window = tmpl.expressions[0]
     window.set("this", fn)
+    window.meta["pgtype"] = agg.type
     if wrapper is not None:
         wrapper.set("this", window)
         return wrapper
     return window
 
 
-def dialect_scalars(node: exp.Expression, dialect: str) -> exp.Expression:
-    """Exact spellings of scalar constructs a dialect lacks (Spark: EXTRACT(EPOCH FROM ...))."""
-    if dialect != "spark":
-        return node
+def render_dialect(tree: exp.Expression, view: FeatureView, dialect: str) -> exp.Expression:
+    """The generated query made exact for ``dialect`` by the function registry's rules (typed
+    integer division, rounding, text formatting, collation); raises `BatchUnsupported` where the
+    dialect cannot compute a construct of the view exactly."""
+    from ..functions.dialects import NotExact, render
 
-    def fix(n: exp.Expression) -> exp.Expression:
-        if isinstance(n, exp.Extract) and n.this.name.upper() == "EPOCH":
-            inner = n.expression
-            while isinstance(inner, exp.Paren):
-                inner = inner.this
-            micros = (lambda e: exp.Anonymous(this="UNIX_MICROS", expressions=[e.copy()]))
-            if isinstance(inner, exp.Sub):
-                diff = exp.Sub(this=micros(inner.this), expression=micros(inner.expression))
-            else:
-                diff = micros(inner)
-            return exp.Div(this=exp.Paren(this=diff), expression=exp.Literal.number("1000000.0"))
-        return n
-
-    return node.transform(fix, copy=False)
+    columns = {c.name: c.type for c in view.input_columns}
+    for a in view.aggregates:
+        columns[f"__{a.id}"] = columns[f"__s_{a.id}"] = a.type
+    try:
+        return render(tree, dialect, columns)
+    except NotExact as exc:
+        raise BatchUnsupported(view.name, exc.construct, dialect, exc.why) from None

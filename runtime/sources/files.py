@@ -11,23 +11,23 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from skewless.compiler.config.sources import SourceDef
+from skewless.compiler.functions.pgtypes import BOOL, FLOAT8, INT2, INT4, INT8, INTERVAL, NUMERIC, TEXT, TSTZ, base, \
+    normalize, numeric_typmod
 
 
 def arrow_type(sql_type: str) -> pa.DataType:
-    t = sql_type.lower()
-    if t.startswith("timestamp"):
-        return pa.timestamp("us", tz="UTC")
-    if t in ("boolean", "bool"):
-        return pa.bool_()
-    if t in ("int", "integer", "int4", "smallint", "int2"):
-        return pa.int32()
-    if t in ("bigint", "int8"):
-        return pa.int64()
-    if t in ("double precision", "double", "float", "float8", "real", "float4") or t.startswith("numeric") or t.startswith("decimal"):
-        return pa.float64()
-    if t == "date":
-        return pa.date32()
-    return pa.string()
+    """The one map from Postgres types to Arrow (sources, per-event outputs, training sets).
+    numeric(p,s) with p <= 38 is an exact decimal128; unconstrained numeric is a double in files."""
+    try:
+        t = normalize(sql_type)
+    except ValueError:
+        return pa.string()
+    tm = numeric_typmod(t)
+    if tm is not None and tm[0] <= 38:
+        return pa.decimal128(*tm)
+    return {INT2: pa.int16(), INT4: pa.int32(), INT8: pa.int64(), FLOAT8: pa.float64(), BOOL: pa.bool_(),
+            TSTZ: pa.timestamp("us", tz="UTC"), INTERVAL: pa.duration("us"), TEXT: pa.string()}.get(base(t), pa.float64()
+                                                                                                   if base(t) == NUMERIC else pa.string())
 
 
 def schema_of(source: SourceDef) -> pa.Schema:

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from collections import Counter
 
+from decimal import Decimal
+
 from sortedcontainers import SortedList
+
+from skewless.compiler.functions.pgtypes import FLOAT8, NUMERIC, base
+from skewless.compiler.functions.pgvalues import dscale, is_nan, n_div, n_quantize
+
+INF = float("inf")
+NAN = float("nan")
+NAN_KEY = ("NaN",)  # one key for every NaN in COUNT(DISTINCT)
 
 _SCALE = 1074
 
@@ -20,38 +29,105 @@ def _scaled(v: float) -> int:
     return num << (_SCALE - den.bit_length() + 1)
 
 
-class _Sum:
-    __slots__ = ("n", "isum", "fsum", "floats")
+class Failed:
+    """An aggregate value Postgres would refuse to compute (overflow): the output row that reads it
+    becomes a dead letter with the reason; the window state stays as it is."""
 
-    def __init__(self):
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Failed({self.reason!r})"
+
+
+class _Sum:
+    """Exact sums of integers (int), numerics (Decimal, with the display scales in the frame) and
+    finite doubles (scaled int); NaN and infinities are counted, as IEEE sums them."""
+
+    __slots__ = ("n", "isum", "fsum", "floats", "nan", "pinf", "ninf", "scales", "out")
+
+    def __init__(self, out: str = FLOAT8):
         self.n = 0
-        self.isum = 0      # exact sum of integer inputs
+        self.isum = 0      # exact sum of integer / numeric inputs
         self.fsum = 0      # exact sum of float inputs, scaled by 2^1074
         self.floats = 0
+        self.nan = self.pinf = self.ninf = 0
+        self.scales: dict | None = None  # numeric display scale -> count (the result's scale is the max)
+        self.out = out
 
-    def add(self, v):
+    def add(self, v, sign: int = 1):
         if v is None:
             return
-        self.n += 1
+        self.n += sign
         if isinstance(v, float):
-            self.fsum += _scaled(v)
-            self.floats += 1
+            if v != v:
+                self.nan += sign
+            elif v in (INF, -INF):
+                if v > 0:
+                    self.pinf += sign
+                else:
+                    self.ninf += sign
+            else:
+                self.fsum += sign * _scaled(v)
+                self.floats += sign
+        elif isinstance(v, Decimal):
+            if not v.is_finite():
+                if v.is_nan():
+                    self.nan += sign
+                elif v > 0:
+                    self.pinf += sign
+                else:
+                    self.ninf += sign
+                return
+            self.isum += v if sign > 0 else -v
+            if self.scales is None:
+                self.scales = {}
+            sc = dscale(v)
+            left = self.scales.get(sc, 0) + sign
+            if left:
+                self.scales[sc] = left
+            else:
+                self.scales.pop(sc, None)
         else:
-            self.isum += v
+            self.isum += sign * v
 
     def remove(self, v):
-        if v is None:
-            return
-        self.n -= 1
-        if isinstance(v, float):
-            self.fsum -= _scaled(v)
-            self.floats -= 1
-        else:
-            self.isum -= v
+        self.add(v, -1)
+
+    def _special(self):
+        if self.nan or (self.pinf and self.ninf):
+            return "nan"
+        if self.pinf:
+            return "inf"
+        if self.ninf:
+            return "-inf"
+        return None
+
+    def decimal_total(self) -> Decimal:
+        d = Decimal(self.isum)
+        if self.scales:
+            d = d.quantize(Decimal(1).scaleb(-max(self.scales)))
+        return d
 
     def total(self):
-        if self.floats:
-            return ((self.isum << _SCALE) + self.fsum) / (1 << _SCALE)
+        special = self._special()
+        out = self.out
+        if out == FLOAT8:
+            if special is not None:
+                return float(special)
+            try:
+                if self.floats:
+                    return ((self.isum << _SCALE) + self.fsum) / (1 << _SCALE)
+                return float(self.isum)
+            except OverflowError:
+                return Failed("value out of range: overflow")
+        if out == NUMERIC:
+            return Decimal({"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[special]) if special else \
+                self.decimal_total()
+        if not -(2 ** 63) <= self.isum < 2 ** 63:
+            return Failed("bigint out of range")
         return self.isum
 
 
@@ -82,27 +158,39 @@ class Avg(_Sum):
     def value(self):
         if self.n == 0:
             return None
-        if self.floats:
-            return ((self.isum << _SCALE) + self.fsum) / (self.n << _SCALE)
-        return self.isum / self.n
+        special = self._special()
+        if self.out == FLOAT8:
+            if special is not None:
+                return float(special)
+            try:
+                return ((self.isum << _SCALE) + self.fsum) / (self.n << _SCALE) if self.floats else self.isum / self.n
+            except OverflowError:
+                return Failed("value out of range: overflow")
+        if special is not None:
+            return Decimal({"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[special])
+        return n_div(self.decimal_total(), Decimal(self.n))
 
 
 class Variance:
-    """var_samp / var_pop / stddev_*: exact rational from exact sums of x and x^2."""
+    """var_samp / var_pop / stddev_* of doubles: exact rational from exact sums of x and x^2."""
 
-    __slots__ = ("kind", "n", "s1", "s2")
+    __slots__ = ("kind", "n", "s1", "s2", "bad")
 
     def __init__(self, kind: str):
         self.kind = kind
         self.n = 0
         self.s1 = 0  # sum of x, scaled by 2^1074
         self.s2 = 0  # sum of x^2, scaled by 2^2148
+        self.bad = 0  # NaN / infinite inputs: the result is NaN
 
     def add(self, v, sign: int = 1):
         if v is None:
             return
-        x = _scaled(float(v)) if not isinstance(v, int) else v << _SCALE
         self.n += sign
+        if v != v or v in (INF, -INF):
+            self.bad += sign
+            return
+        x = _scaled(float(v)) if not isinstance(v, int) else v << _SCALE
         self.s1 += sign * x
         self.s2 += sign * x * x
 
@@ -114,28 +202,93 @@ class Variance:
         sample = self.kind in ("var_samp", "stddev_samp")
         if n == 0 or (sample and n == 1):
             return None
+        if self.bad:
+            return NAN
         num = n * self.s2 - self.s1 * self.s1
         den = (n * (n - 1) if sample else n * n) << (2 * _SCALE)
-        var = num / den if num > 0 else 0.0
+        try:
+            var = num / den if num > 0 else 0.0
+        except OverflowError:
+            return Failed("value out of range: overflow")
         return var ** 0.5 if self.kind.startswith("stddev") else var
 
 
+class NumericVariance:
+    """var/stddev of integers and numerics: numeric, computed as Postgres's numeric_stddev_internal
+    (exact sums, one division at select_div_scale, the square root rounded at that scale)."""
+
+    __slots__ = ("kind", "n", "s1", "s2", "nan")
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.n = 0
+        self.s1 = Decimal(0)
+        self.s2 = Decimal(0)
+        self.nan = 0
+
+    def add(self, v, sign: int = 1):
+        if v is None:
+            return
+        self.n += sign
+        if isinstance(v, Decimal) and not v.is_finite():
+            self.nan += sign
+            return
+        d = Decimal(v)
+        if sign > 0:
+            self.s1 += d
+            self.s2 += d * d
+        else:
+            self.s1 -= d
+            self.s2 -= d * d
+
+    def remove(self, v):
+        self.add(v, -1)
+
+    def value(self):
+        n = self.n
+        sample = self.kind in ("var_samp", "stddev_samp")
+        if n == 0 or (sample and n == 1):
+            return None
+        if self.nan:
+            return Decimal("NaN")
+        num = Decimal(n) * self.s2 - self.s1 * self.s1
+        if num <= 0:
+            return Decimal(0)
+        den = Decimal(n * (n - 1) if sample else n * n)
+        var = n_div(num, den)
+        if self.kind.startswith("var"):
+            return var
+        return n_quantize(var.sqrt(), dscale(var))
+
+
 class MinMax:
-    __slots__ = ("values", "is_min")
+    """MIN/MAX in Postgres's order: NaN above every number (kept as a count); text by code point."""
+
+    __slots__ = ("values", "is_min", "nan")
 
     def __init__(self, is_min: bool):
         self.values = SortedList()
         self.is_min = is_min
+        self.nan = None  # the NaN value seen (float or Decimal) and how many are in the frame
 
     def add(self, v):
         if v is not None:
-            self.values.add(v)
+            if is_nan(v):
+                self.nan = (v, (self.nan[1] if self.nan else 0) + 1)
+            else:
+                self.values.add(v)
 
     def remove(self, v):
         if v is not None:
-            self.values.remove(v)
+            if is_nan(v):
+                left = self.nan[1] - 1
+                self.nan = (self.nan[0], left) if left else None
+            else:
+                self.values.remove(v)
 
     def value(self):
+        if self.nan and (not self.is_min or not self.values):
+            return self.nan[0]
         if not self.values:
             return None
         return self.values[0] if self.is_min else self.values[-1]
@@ -173,10 +326,11 @@ class Distinct:
 
     def add(self, v):
         if v is not None:
-            self.counts[v] += 1
+            self.counts[NAN_KEY if is_nan(v) else v] += 1  # NaN = NaN in Postgres
 
     def remove(self, v):
         if v is not None:
+            v = NAN_KEY if is_nan(v) else v
             self.counts[v] -= 1
             if not self.counts[v]:
                 del self.counts[v]
@@ -185,17 +339,19 @@ class Distinct:
         return len(self.counts)
 
 
-def make(func: str):
+def make(func: str, arg_type: str | None = None, out_type: str | None = None):
+    """An accumulator for ``func`` over arguments of ``arg_type`` giving ``out_type`` (IR types)."""
+    out = base(out_type) if out_type else FLOAT8
     if func in ("count_star", "count"):
         return Count()
     if func == "count_distinct":
         return Distinct()
     if func == "sum":
-        return Sum()
+        return Sum(out)
     if func == "avg":
-        return Avg()
+        return Avg(out)
     if func in ("var_samp", "var_pop", "stddev_samp", "stddev_pop"):
-        return Variance(func)
+        return NumericVariance(func) if out == NUMERIC else Variance(func)
     if func in ("min", "max"):
         return MinMax(func == "min")
     if func in ("bool_or", "bool_and"):
@@ -216,7 +372,7 @@ def _slots(cls: type) -> tuple[str, ...]:
 def dump(acc) -> tuple:
     """The accumulator's data as plain values (compact, fast to pickle)."""
     if isinstance(acc, MinMax):
-        return (list(acc.values),)
+        return (list(acc.values), acc.nan)
     if isinstance(acc, Distinct):
         return (dict(acc.counts),)
     return tuple(getattr(acc, s) for s in _slots(type(acc)))
@@ -226,6 +382,7 @@ def load(acc, data: tuple):
     """Restore ``dump`` output into a fresh accumulator from `make`."""
     if isinstance(acc, MinMax):
         acc.values = SortedList(data[0])  # already sorted: linear
+        acc.nan = data[1]
     elif isinstance(acc, Distinct):
         acc.counts = Counter(data[0])
     else:

@@ -31,6 +31,7 @@ from skewless.compiler.ir import FeatureView
 
 from ..sources.control import stopping
 from ..sources.decode import PART, DeadLetter, Idle
+from .expr import SqlError
 from .frames import ViewEvaluator, ViewKeyState, register_view
 from .online import encode_key, encode_payload, stored_payload
 
@@ -152,10 +153,18 @@ class _ViewSlot:
             rows = self.pending.pop(ts)
             values = self.state.process_group(rows)
             if self.emit:
-                out.extend(self.eval.output(row, v) for row, v in zip(rows, values))
+                for row, v in zip(rows, values):
+                    try:
+                        out.append(self.eval.output(row, v))
+                    except SqlError as exc:
+                        out.append(_dead(self.view, row, exc))
             self.last, self.blob = ts, None
             self.flushed = True
         return out
+
+
+def _dead(view: FeatureView, row: dict, exc: Exception) -> DeadLetter:
+    return DeadLetter(view.root_source, json.dumps(row, default=str)[:1000], f"view {view.name}: {exc}")
 
 
 class KeyLogic(StatefulLogic):
@@ -200,7 +209,12 @@ class KeyLogic(StatefulLogic):
         ts = event[self.ts_col]
         out: list = []
         for slot in self.slots:
-            if slot.eval.keep(event):
+            try:
+                admitted = slot.eval.admit(event)
+            except SqlError as exc:  # Postgres would fail on this event: it enters no window
+                out.append((slot.view.name, _dead(slot.view, event, exc)))
+                continue
+            if admitted:
                 slot.add(ts, event)
                 self._emit(out, slot, slot.flush(wm), True)
         return out, StatefulLogic.RETAIN
@@ -324,7 +338,7 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
                                            _watermark(timedelta(microseconds=lateness_us), parts, stats)),
                            lambda kv: kv[1])
     branch = op.branch(f"dead?_{name}", tagged, lambda x: isinstance(x, DeadLetter))
-    op.output(f"dead_{name}", branch.trues, dead_sink)
+    dead_streams = [branch.trues]
     good = branch.falses
     groups: dict[tuple, list[FeatureView]] = {}
     for view in views:  # one keyed state per entity key: views over the same key share the step
@@ -337,12 +351,16 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
         rows = op.map(f"unkey_{step}", op.stateful(f"state_{step}", keyed,
                                                     lambda resume, ps=pairs: KeyLogic(ps, writer, resume, tick, emit)),
                       lambda kv: kv[1])
+        dead_streams.append(op.filter_map(f"failed_{step}", rows,
+                                          lambda vr: vr[1] if isinstance(vr[1], DeadLetter) else None))
         for view in members:
             sink = row_sink_for(view) if row_sink_for is not None else None
             if sink is None:
                 continue
-            mine = op.filter_map(f"rows_of_{view.name}", rows, lambda vr, n=view.name: vr[1] if vr[0] == n else None)
+            mine = op.filter_map(f"rows_of_{view.name}", rows,
+                                 lambda vr, n=view.name: vr[1] if vr[0] == n and not isinstance(vr[1], DeadLetter) else None)
             op.output(f"rows_{view.name}", mine, sink)
+    op.output(f"dead_{name}", op.merge(f"all_dead_{name}", *dead_streams), dead_sink)
 
 
 def build_flow(source: SourceDef, lateness_us: int, views: list[FeatureView], inp_source,

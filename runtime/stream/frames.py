@@ -22,8 +22,9 @@ from skewless.compiler.ir import Aggregate, FeatureView
 
 from .accumulators import dump as acc_dump
 from .accumulators import load as acc_load
-from .accumulators import make
-from .expr import compile_expr
+from .accumulators import Failed, make
+from skewless.compiler.functions.pgvalues import sort_key
+from .expr import SqlError, compile_expr, input_types, output_types
 from .windows import SharedWindow
 
 Row = dict[str, Any]
@@ -32,20 +33,22 @@ ONE_US = timedelta(microseconds=1)
 
 
 def _order_key(cols: list[str]) -> Callable[[Row], tuple]:
-    # ASC with NULLS LAST, the Postgres default
-    return lambda r: tuple((r.get(c) is None, r.get(c)) for c in cols)
+    # ASC with NULLS LAST, the Postgres default; NaN after every number; text by code point (C collation)
+    return lambda r: tuple((r.get(c) is None, sort_key(r.get(c))) for c in cols)
 
 
 # Aggregates by (view fingerprint, aggregate id): stored states refer to their aggregate by id, so a
 # snapshot or an online-store record carries only data, and loading one needs no IR parsing.
 _AGGREGATES: dict[tuple[str, str], Aggregate] = {}
 _COMPILED: dict[tuple[str, str], tuple] = {}  # the same key: (aggregate, arg, filter, default, order key)
+_COLUMNS: dict[str, dict[str, str]] = {}  # view ref -> input column types (to compile expressions)
 
 
 def register_view(view: FeatureView) -> str:
     ref = view.fingerprint or view.name
     for agg in view.aggregates:
         _AGGREGATES.setdefault((ref, agg.id), agg)
+    _COLUMNS.setdefault(ref, input_types(view))
     return ref
 
 
@@ -59,10 +62,12 @@ class _AggState:
     def _compile(self) -> None:
         compiled = _COMPILED.get(self._ref)
         if compiled is None or compiled[0] is not self.agg:
-            agg = self.agg
+            agg, cols = self.agg, _COLUMNS[self._ref[0]]
+            to = agg.type if agg.func == "lag" else None  # LAG's value and default take their common type
             compiled = _COMPILED[self._ref] = (
-                agg, compile_expr(agg.arg) if agg.arg else None, compile_expr(agg.filter) if agg.filter else None,
-                compile_expr(agg.default) if agg.default else None, _order_key(agg.order))
+                agg, compile_expr(agg.arg, cols, to) if agg.arg else None,
+                compile_expr(agg.filter, cols) if agg.filter else None,
+                compile_expr(agg.default, cols, to) if agg.default else None, _order_key(agg.order))
         _, self.arg, self.pred, self.default, self.key = compiled
 
     def value_of(self, row: Row):
@@ -83,7 +88,7 @@ class _Range(_AggState):
         self.sig = value_signature(agg)
         self.window = window
         self.exclude = agg.frame.exclude
-        self.acc = make(agg.func)
+        self.acc = make(agg.func, agg.arg_type, agg.type)
         if window is not None:
             window.subs[window.sigs.index(self.sig)].append(self.acc)
         self.last_ts = None           # the latest group's time and values (as-of reads exclude it at t)
@@ -100,7 +105,9 @@ class _Range(_AggState):
                 acc.add(v)
             out[0][agg_id] = acc.value()
             return
-        if exclude in ("group", "ties"):  # as-of reads at the group's own time exclude it
+        if exclude in ("group", "ties") and len(self.agg.order) == 1:
+            # as-of reads at the group's own time exclude it (with a tie-break in ORDER BY, the
+            # read's row is a peer group of its own: nothing is excluded)
             ts = rows[0][self.agg.order[0]]
             if ts != self.last_ts:
                 self.last_ts, self.last_values = ts, []
@@ -184,7 +191,7 @@ class _Rows(_AggState):
             self.m = 0 if frame.end.kind == "current_row" else frame.end.offset
             if frame.exclude in ("current_row", "group") and self.m == 0:
                 self.m = 1  # the order is total: the current row is its whole peer group
-        self.acc = make(func) if func not in ("lag", "first_value", "last_value") else None
+        self.acc = make(func, agg.arg_type, agg.type) if func not in ("lag", "first_value", "last_value") else None
         keep = (self.n if self.n is not None else 0) + 1
         self.history: deque = deque(maxlen=keep if self.n is not None else None)  # values, newest last
         self.count = 0       # rows seen (position of the next row)
@@ -209,7 +216,7 @@ class _Rows(_AggState):
                 elif pos >= k:
                     out[i][self.agg.id] = self._at(k)
                 else:
-                    out[i][self.agg.id] = self.default(row) if self.default else None
+                    out[i][self.agg.id] = _safe(self.default, row) if self.default else None
             else:
                 lo = 0 if self.n is None else max(pos - self.n, 0)
                 hi = pos - self.m  # inclusive; the current row is position pos
@@ -246,7 +253,7 @@ class _Rows(_AggState):
                 return None
             if pos >= k:
                 return self._at(k)
-            return self.default(row) if self.default else None
+            return _safe(self.default, row) if self.default else None
         m = max(self.m, 1)  # the extra row itself contributes nothing
         lo = 0 if self.n is None else max(pos - self.n, 0)
         hi = pos - m
@@ -262,7 +269,7 @@ class _Rows(_AggState):
                 return self.acc.value()
             self.acc.add(self._at(self.m))
             return self.acc.value()
-        acc = make(func)
+        acc = make(func, self.agg.arg_type, self.agg.type)
         for back in range(pos - hi, pos - lo + 1):
             acc.add(self._at(back))
         return acc.value()
@@ -289,6 +296,15 @@ def _restore(ref: str, aggs: list, windows: list) -> "ViewKeyState":
     for reach, data in windows:
         state.windows[reach].load(data)
     return state
+
+
+def _safe(fn, row: Row):
+    """LAG's default is evaluated only where it is used (as Postgres does); a failure is a value
+    that fails the output row, never the window state."""
+    try:
+        return fn(row)
+    except SqlError as exc:
+        return Failed(str(exc))
 
 
 def _empty(func: str):
@@ -364,19 +380,39 @@ class ViewKeyState:
 
 
 class ViewEvaluator:
-    """Compiled WHERE and output expressions of a view."""
+    """Compiled WHERE and output expressions of a view.
+
+    `admit` decides whether an event enters the view's windows and raises `SqlError` where
+    Postgres would fail on it (the event becomes a dead letter and enters no window); `output`
+    raises `SqlError` when an output expression or an aggregate it reads fails."""
 
     def __init__(self, view: FeatureView):
         self.view = view
-        self.where = compile_expr(view.where) if view.where else None
-        self.outputs = [(c.name, compile_expr(c.expr)) for c in view.columns]
+        cols = input_types(view)
+        self.where = compile_expr(view.where, cols) if view.where else None
+        types = output_types(view)
+        self.outputs = [(c.name, compile_expr(c.expr, types)) for c in view.columns]
+        # each aggregate's argument, evaluated where FILTER admits the row (as Postgres does)
+        self.checks = [(compile_expr(a.filter, cols) if a.filter else None, compile_expr(a.arg, cols))
+                       for a in view.aggregates if a.arg]
 
     def keep(self, row: Row) -> bool:
         return self.where is None or self.where(row) is True
 
+    def admit(self, row: Row) -> bool:
+        if self.where is not None and self.where(row) is not True:
+            return False
+        for pred, arg in self.checks:
+            if pred is None or pred(row) is True:
+                arg(row)
+        return True
+
     def output(self, row: Row, agg_values: dict) -> Row:
         env = dict(row)
-        env.update({f"__{k}": v for k, v in agg_values.items()})
+        for k, v in agg_values.items():
+            if isinstance(v, Failed):
+                raise SqlError(v.reason)
+            env[f"__{k}"] = v
         return {name: fn(env) for name, fn in self.outputs}
 
 

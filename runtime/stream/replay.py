@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from skewless.compiler.ir import FeatureView
 
+from .expr import SqlError
 from .frames import ViewEvaluator, ViewKeyState
 
 Row = dict[str, Any]
@@ -50,7 +51,11 @@ class ViewStream:
             return []
         if self.max_ts is None or ts > self.max_ts:
             self.max_ts = ts
-        if not self.eval.keep(event):
+        try:
+            if not self.eval.admit(event):
+                return []
+        except SqlError as exc:
+            self.late.append((event, f"view {self.view.name}: {exc}"))
             return []
         key = tuple(event.get(k) for k in self.view.entity)
         buf = self.keys.get(key)
@@ -65,7 +70,10 @@ class ViewStream:
         for ts in sorted(t for t in buf.pending if upto is None or t < upto):
             rows = buf.pending.pop(ts)
             for row, values in zip(rows, buf.state.process_group(rows)):
-                out.append(self.eval.output(row, values))
+                try:
+                    out.append(self.eval.output(row, values))
+                except SqlError as exc:
+                    self.late.append((row, f"view {self.view.name}: {exc}"))
             buf.last_event, buf.dirty = ts, True
         return out
 

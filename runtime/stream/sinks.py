@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,22 +13,31 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from skewless.compiler.ir import FeatureView
 
-_TYPES = {"bigint": pa.int64(), "integer": pa.int64(), "int": pa.int64(), "smallint": pa.int64(),
-          "double precision": pa.float64(), "numeric": pa.float64(), "boolean": pa.bool_(), "text": pa.string(),
-          "timestamptz": pa.timestamp("us", tz="UTC"), "interval": pa.duration("us"), "date": pa.date32()}
-
+from ..sources.files import arrow_type
 
 def view_schema(view: FeatureView) -> pa.Schema:
-    return pa.schema([(c.name, _TYPES.get(c.type, pa.string())) for c in view.columns])
+    return pa.schema([(c.name, arrow_type(c.type)) for c in view.columns])
+
+
+def _as_float(v):
+    return None if v is None else float(v)
+
+
+def _writer_fixes(schema: pa.Schema):
+    """Numeric values stored as doubles (unconstrained numeric) are converted from Decimal."""
+    return [f.name for f in schema if pa.types.is_floating(f.type)]
 
 
 class _ParquetPart(StatelessSinkPartition):
     def __init__(self, path: Path, schema: pa.Schema):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.schema, self.writer, self.rows = schema, pq.ParquetWriter(path, schema), 0
+        self.floats = _writer_fixes(schema)
 
     def write_batch(self, items):
         if items:
+            if self.floats:
+                items = [{**r, **{c: _as_float(r.get(c)) for c in self.floats}} for r in items]
             self.writer.write_table(pa.Table.from_pylist(items, schema=self.schema))
             self.rows += len(items)
 
@@ -74,6 +84,8 @@ class DeadLetterSink(DynamicSink):
 
 
 def _jsonable(v):
+    if isinstance(v, Decimal):
+        return float(v)  # JSON numbers are read as doubles anyway
     if hasattr(v, "isoformat"):
         return v.isoformat()
     if hasattr(v, "total_seconds"):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from skewless.runtime.stream.replay import replay_rows
 from tests.support.catalog import compile_catalog
-from tests.support.compare import diff
+from tests.support.compare import diff, table
 from tests.support.events import TYPES, tx_events
 
 pytestmark = pytest.mark.postgres
@@ -48,7 +48,7 @@ def test_replay_equals_original_sql(catalog, engines, events, rnd):
         rows, late = replay_rows(view, arrival)
         assert late == []  # every delay is within the allowed lateness
         expected = (duck if name in distinct else pg).query(compiled.rendered[name].sql)
-        got = pa.Table.from_pylist(rows, schema=expected.schema) if rows else expected.slice(0, 0)
+        got = table(rows, expected.schema) if rows else expected.slice(0, 0)
         problems = diff(expected, got, "txn_id")
         assert not problems, f"{name}: {problems[:5]}"
 

@@ -12,6 +12,8 @@ rows and reads the oracle tests check against Postgres."""
 from __future__ import annotations
 
 import json
+
+from tests.support.compare import table
 import os
 import re
 import shutil
@@ -300,7 +302,7 @@ def test_views_over_two_sources_run_in_one_dataflow(tmp_path, oracle_engines):
             for c in view.columns:
                 if c.type == "timestamptz" and row[c.name] is not None:
                     row[c.name] = datetime.fromisoformat(row[c.name])
-        got = pa.Table.from_pylist(rows, schema=view_schema(view))
+        got = table(rows, view_schema(view))
         assert got.num_rows == expected.num_rows > 0, name
         problems = compare(expected, got, [c.name for c in view.columns if c.kind == "passthrough"])
         assert not problems, f"{name}: {problems[:5]}"

@@ -30,3 +30,11 @@ def diff(expected: pa.Table, actual: pa.Table, key: str, columns: list[str] | No
             if not same(exp_rows[k][c], act_rows[k][c]):
                 problems.append(f"{key}={k!r} {c}: expected {exp_rows[k][c]!r}, got {act_rows[k][c]!r}")
     return problems
+
+
+def table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Rows of Python values (numerics as Decimal) as a table of ``schema`` (numerics read as doubles)."""
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    if floats:
+        rows = [{**r, **{c: float(r[c]) for c in floats if r.get(c) is not None}} for r in rows]
+    return pa.Table.from_pylist(rows, schema=schema)

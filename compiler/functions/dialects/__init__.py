@@ -34,10 +34,12 @@ class Ctx:
     dialect: str
     approx: set[int] = field(default_factory=set)  # nodes whose numeric value is approximate here
 
-    def type(self, node: exp.Expression) -> str:
+    def type(self, node: exp.Expression | None) -> str:
         while isinstance(node, exp.Paren):
             node = node.this
-        return self.checker.typed[node]
+        if node is None:
+            return UNKNOWN
+        return self.checker.type(node)
 
     def is_approx(self, node: exp.Expression) -> bool:
         while isinstance(node, exp.Paren):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..pgtypes import INTEGERS, NUMERIC, base
+from ..registry import REGISTRY
 from . import Ctx, NotExact
 
 SAFE = (exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
@@ -23,7 +24,9 @@ def rewrite(node: exp.Expression, ctx: Ctx, dialect: str):
             raise NotExact("numeric division", f"{dialect}'s decimal division scale differs from Postgres")
         return None
     if isinstance(node, exp.Cast):
-        raise NotExact(f"CAST(... AS {ctx.type(node)})", f"not verified on {dialect}")
-    if isinstance(node, exp.Func) and not isinstance(node, SAFE) and not isinstance(node, exp.AggFunc):
+        src, dst = base(ctx.type(node.this)), base(ctx.type(node))
+        if src != "unknown" and src != dst and not (src in INTEGERS and dst in (*INTEGERS, "double precision")):
+            raise NotExact(f"CAST({node.sql('postgres')[:60]}) from {src} to {dst}", f"not verified on {dialect}")
+    if type(node) in REGISTRY and not isinstance(node, (*SAFE, exp.Cast)):
         raise NotExact(f"{node.sql_name()}()", f"not verified on {dialect}")
     return None

@@ -51,8 +51,10 @@ def rewrite(node: exp.Expression, ctx: Ctx, max_decimal: int = 38):
         return exp.Anonymous(this="ROUND_EVEN", expressions=[node.this.copy(), exp.Literal.number(0)])
     if isinstance(node, exp.Upper):
         raise NotExact("UPPER()", "DuckDB maps 'ß' to 'ẞ' (Postgres keeps it)")
-    if isinstance(node, (exp.Like, exp.ILike)):
+    if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
         return _escape(node)
+    if isinstance(node, exp.Column) and t == NUMERIC:
+        ctx.approx.add(id(node))  # unconstrained numeric columns are doubles in DuckDB
     if isinstance(node, exp.Concat):
         parts = []
         for e in node.expressions:

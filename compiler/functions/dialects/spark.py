@@ -30,6 +30,8 @@ def rewrite(node: exp.Expression, ctx: Ctx):
         raise NotExact("TRIM(chars FROM s)", "not verified on Spark")
     if isinstance(node, exp.Extract) and node.this.name.lower() not in SPARK_EXTRACT | {"epoch"}:
         raise NotExact(f"EXTRACT({node.this.name.upper()})", "Spark numbers these fields differently")
+    if isinstance(node, exp.Extract) and node.this.name.upper() == "EPOCH":
+        return _epoch(node, ctx)
     if isinstance(node, exp.Round) and base(ctx.type(node.this)) == FLOAT8:
         return exp.Anonymous(this="BROUND", expressions=[node.this.copy(), exp.Literal.number(0)])
     if isinstance(node, exp.Cast) and ctx.type(node) in INTEGERS:
@@ -47,3 +49,20 @@ def rewrite(node: exp.Expression, ctx: Ctx):
     if isinstance(node, exp.Upper):
         return None
     return duckdb.rewrite(node, ctx)
+
+
+def _epoch(node: exp.Extract, ctx: Ctx) -> exp.Expression:
+    """EXTRACT(EPOCH FROM ts or ts - ts) in microseconds / 1e6 (Spark has no epoch field)."""
+    inner = node.expression
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+
+    def micros(e):
+        return exp.Anonymous(this="UNIX_MICROS", expressions=[e.copy()])
+
+    if isinstance(inner, exp.Sub):
+        diff = exp.Sub(this=micros(inner.this), expression=micros(inner.expression))
+    else:
+        diff = micros(inner)
+    ctx.approx.add(id(node))
+    return exp.Div(this=exp.Paren(this=diff), expression=exp.Literal.number("1000000.0"))

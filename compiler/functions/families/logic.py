@@ -71,7 +71,8 @@ class _Is:
     def build(cmp, node):
         a = cmp.compile(node.this)
         target = node.expression
+        neg = bool(node.args.get("negate"))
         if isinstance(target, exp.Null):
-            return lambda r: a(r) is None
+            return (lambda r: a(r) is not None) if neg else (lambda r: a(r) is None)
         want = bool(target.this)
-        return lambda r: a(r) is want
+        return (lambda r: a(r) is not want) if neg else (lambda r: a(r) is want)

@@ -208,6 +208,7 @@ class _Like:
         regex = V.like_regex(node.expression.this, ci)
         a = cmp.compile(node.this)
         match = regex.fullmatch
+        neg = bool(node.args.get("negate"))
         if ci:
-            return lambda r: None if (v := a(r)) is None else match(V.t_lower(v)) is not None
-        return lambda r: None if (v := a(r)) is None else match(v) is not None
+            return lambda r: None if (v := a(r)) is None else (match(V.t_lower(v)) is not None) != neg
+        return lambda r: None if (v := a(r)) is None else (match(v) is not None) != neg
