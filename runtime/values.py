@@ -1,5 +1,6 @@
 """Value comparison by the contract (§3): NULL equals NULL, integers exactly, floats within a
-relative 1e-9, timestamps and intervals as exact microseconds."""
+relative 1e-9 or the computation's conditioning bound, NaN equals NaN, timestamps and intervals as
+exact microseconds. The one comparison used by `parity`, the tests and the benches."""
 
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ def norm(value):
     return value
 
 
-def same(a, b) -> bool:
+def same(a, b, scale: float = 0.0) -> bool:
+    """Parity of two values (docs/semantics.md §3). Floats agree when |a - b| <= 1e-9·max(|a|, |b|)
+    or within the conditioning bound ``1e-12 · scale`` (``scale``: the sum of the magnitudes the
+    computation aggregated, e.g. Σ|x| for a sum or average, Σx² for a variance); NaN equals NaN and
+    infinities equal themselves, as in Postgres."""
     a, b = norm(a), norm(b)
     if a is None or b is None:
         return a is None and b is None
@@ -36,5 +41,10 @@ def same(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         if isinstance(a, int) and isinstance(b, int):
             return a == b
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+        x, y = float(a), float(b)
+        if math.isnan(x) or math.isnan(y):
+            return math.isnan(x) and math.isnan(y)
+        if math.isinf(x) or math.isinf(y):
+            return x == y
+        return abs(x - y) <= max(1e-9 * max(abs(x), abs(y)), 1e-12 * scale, 1e-300)
     return a == b

@@ -156,9 +156,7 @@ def f_floor(a: float) -> float:
 
 
 def f_sign(a: float) -> float:
-    if math.isnan(a):
-        return a
-    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0  # sign(NaN) is 0 in Postgres (C comparisons)
 
 
 # -- numeric -----------------------------------------------------------------------------------
@@ -182,7 +180,8 @@ def n_quantize(d: Decimal, scale: int) -> Decimal:
     """Round half away from zero to ``scale`` digits after the point (Postgres's round_var)."""
     if not d.is_finite():
         return d
-    return d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    r = d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    return r.copy_abs() if r.is_zero() else r  # numeric has no negative zero
 
 
 def n_div(a: Decimal, b: Decimal) -> Decimal:
@@ -418,7 +417,7 @@ def numeric_text(d: Decimal) -> str:
         return "NaN"
     if d.is_infinite():
         return "Infinity" if d > 0 else "-Infinity"
-    return format(d, "f")
+    return format(d.copy_abs() if d.is_zero() else d, "f")
 
 
 def timestamptz_text(t: datetime) -> str:

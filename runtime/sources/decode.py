@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from functools import lru_cache
+
 from skewless.compiler.config.sources import SourceDef
+from skewless.compiler.functions import pgvalues as V
+from skewless.compiler.functions.pgtypes import BOOL, FLOAT8, INTEGERS, NUMERIC, TEXT, TSTZ, base, normalize
 
 
 @dataclass(frozen=True)
@@ -41,26 +45,53 @@ def _timestamp(v: Any) -> datetime:
 
 
 def _coerce(v: Any, sql_type: str) -> Any:
+    """One event value -> the Python value of its declared type (the registry's value rules)."""
     if v is None:
         return None
-    t = sql_type.lower()
-    if t.startswith("timestamp"):
+    t = _normal(sql_type)
+    b = base(t)
+    if b == TSTZ:
         return _timestamp(v)
-    if t in ("boolean", "bool"):
+    if b == BOOL:
         if isinstance(v, bool):
             return v
-        if isinstance(v, str) and v.lower() in ("true", "t", "1", "false", "f", "0"):
-            return v.lower() in ("true", "t", "1")
+        if isinstance(v, str):
+            return V.text_to_bool(v)
         raise ValueError(f"not a boolean: {v!r}")
-    if t in ("int", "integer", "bigint", "smallint", "int4", "int8", "int2"):
+    if b in INTEGERS:
         if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
             raise ValueError(f"not an integer: {v!r}")
-        return int(v)
-    if t in ("double precision", "double", "float", "real", "float8", "float4") or t.startswith(("numeric", "decimal")):
+        if isinstance(v, str):
+            return V.text_to_int(v, b)
+        if isinstance(v, float) and (v != v or v in (INF, -INF)):
+            raise ValueError(f"not an integer: {v!r}")
+        return V.check_int(int(v), b)
+    if b == FLOAT8:
         if isinstance(v, bool):
             raise ValueError(f"not a number: {v!r}")
-        return float(v)
+        if isinstance(v, str):
+            return V.text_to_float(v)
+        f = float(v)
+        if f in (INF, -INF) and not (isinstance(v, float) and v in (INF, -INF)):
+            raise ValueError(f"{v!r} is out of range for type double precision")
+        return f
+    if b == NUMERIC:
+        if isinstance(v, bool):
+            raise ValueError(f"not a number: {v!r}")
+        d = V.text_to_numeric(v if isinstance(v, str) else repr(v) if isinstance(v, float) else str(v))
+        return V.n_typmod(d, t)
     return v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+
+
+INF = float("inf")
+
+
+@lru_cache(maxsize=256)
+def _normal(sql_type: str) -> str:
+    try:
+        return normalize(sql_type)
+    except ValueError:
+        return TEXT
 
 
 class Decoder:
@@ -75,7 +106,7 @@ class Decoder:
         for name, sql_type in self.types.items():
             try:
                 row[name] = _coerce(obj.get(name), sql_type)
-            except (ValueError, TypeError, OverflowError) as exc:
+            except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
                 return DeadLetter(self.source.name, raw, f"column {name!r} ({sql_type}): {exc}")
         if row[self.source.timestamp] is None:
             return DeadLetter(self.source.name, raw, f"missing timestamp column {self.source.timestamp!r}")

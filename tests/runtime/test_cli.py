@@ -46,7 +46,10 @@ def test_compile_example_project(tmp_path):
     for view in manifest["views"].values():
         for dialect in ("duckdb", "postgres", "spark"):
             assert (project / "target" / view["compiled"][dialect]["as_of_path"]).exists()
-    assert "unsupported" not in json.dumps(manifest["views"])
+    # the dialects run in the tests compile every example view; the others refuse what is not verified
+    for view in manifest["views"].values():
+        for dialect in ("duckdb", "postgres", "spark"):
+            assert "unsupported" not in view["compiled"][dialect], view["compiled"][dialect]
     plan = json.loads((project / "target" / "plan" / "stream.json").read_text())
     user_groups = [g for g in plan["state_groups"] if g["entity"] == ["user_id"]]
     assert any(g["retention"]["range_us"] == 7 * 86_400_000_000 for g in user_groups)

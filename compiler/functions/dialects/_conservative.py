@@ -11,7 +11,7 @@ from . import Ctx, NotExact
 
 SAFE = (exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
         exp.Add, exp.Sub, exp.Mul, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between,
-        exp.Case, exp.If, exp.Coalesce, exp.Abs, exp.Greatest, exp.Least, exp.Tuple, exp.Interval, exp.Var,
+        exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Abs, exp.Greatest, exp.Least, exp.Tuple, exp.Interval, exp.Var,
         exp.DataType, exp.DataTypeParam, exp.Star, exp.Window, exp.WindowSpec, exp.Ordered, exp.Order,
         exp.PartitionedByProperty)
 

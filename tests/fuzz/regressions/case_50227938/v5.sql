@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  LAST_VALUE(ts) OVER (PARTITION BY user_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f0
+FROM {{ source('tx') }}

@@ -1,0 +1,207 @@
+"""Hypothesis strategies for the differential fuzzer: random feature views built from the function
+registry's surface (typed expressions in WHERE, FILTER, aggregate arguments and outputs; random
+frames, EXCLUDE modes, tie-breaks, one- and two-column entity keys) and adversarial events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+BASE = datetime(2026, 3, 1, tzinfo=timezone.utc)
+COLUMNS = {"txn_id": "text", "user_id": "text", "merchant_id": "text", "amount": "double precision",
+           "n": "integer", "q": "numeric(12,2)", "status": "text", "flag": "boolean", "ts": "timestamptz"}
+STRINGS = ["ok", "OK", "a_b", "a%b", "a\\b", "axb", "Straße", "ÉTÉ", "x", "", " pad ", "bad", "ok_1"]
+# doubles whose sums are exact in any order (so Postgres's in-order sums equal exact sums), plus
+# the values that break naive code: NaN, ±Infinity, -0.0, 2^50, tiny subnormal-adjacent powers of two
+AMOUNTS = [0.0, -0.0, 0.25, 1.5, 2.5, 3.5, -2.5, 10.0, 100.125, 1e6, 2.0 ** 50, 2.0 ** -20, float("nan"),
+           float("inf"), float("-inf")]
+QS = [Decimal("0.00"), Decimal("1.25"), Decimal("-1.25"), Decimal("2.50"), Decimal("0.05"), Decimal("99999.99"),
+      Decimal("-0.01"), Decimal("3.33")]
+LIKE_PATTERNS = ["'%a%'", "'a\\_b'", "'a\\%b'", "'a\\\\b'", "'_k'", "'%e'"]
+OFFSETS = [0, 0, 0.5, 1, 59, 60, 61, 900, 1800, 3600, 3600, 3600.000001, 5400, 7200]
+
+
+@st.composite
+def events(draw, min_size: int = 5, max_size: int = 45) -> list[dict]:
+    """Rows in arrival order: ties, NULLs, out of order by at most 30 s (less than the lateness)."""
+    n = draw(st.integers(min_size, max_size))
+    t, rows = 0.0, []
+    for i in range(n):
+        t += draw(st.sampled_from(OFFSETS))
+        rows.append({
+            "txn_id": f"t{draw(st.integers(0, 9999)):04d}_{i}",
+            "user_id": draw(st.sampled_from(["u1", "u2", "U1", None])),
+            "merchant_id": draw(st.sampled_from(["m1", "m2", None])),
+            "amount": draw(st.one_of(st.none(), st.sampled_from(AMOUNTS))),
+            "n": draw(st.one_of(st.none(), st.integers(-20, 50))),
+            "q": draw(st.one_of(st.none(), st.sampled_from(QS))),
+            "status": draw(st.one_of(st.none(), st.sampled_from(STRINGS))),
+            "flag": draw(st.sampled_from([True, False, None])),
+            "ts": BASE + timedelta(seconds=t),
+        })
+    # arrival order: swap neighbours less than 30 s apart (within the allowed lateness of 1 minute)
+    i = 0
+    while i < len(rows) - 1:  # each event moves at most one place
+        if draw(st.booleans()) and (rows[i + 1]["ts"] - rows[i]["ts"]).total_seconds() < 30:
+            rows[i], rows[i + 1] = rows[i + 1], rows[i]
+            i += 1
+        i += 1
+    return rows
+
+
+def _lit_text(draw) -> str:
+    s = draw(st.sampled_from(["ok", "a_b", "x", "", "Straße", "b"]))
+    return "'" + s.replace("'", "''") + "'"
+
+
+def expr(draw, t: str, depth: int = 0) -> str:
+    """A random expression of type ``t`` (int | numeric | float | text | bool | ts)."""
+    leaf = depth >= 2 or draw(st.integers(0, 2)) == 0
+    if t == "int":
+        if leaf:
+            return draw(st.sampled_from(["n", "n", "3", "-7", "LENGTH(status)", "POSITION('b' IN status)"]))
+        a = expr(draw, "int", depth + 1)
+        return draw(st.sampled_from([
+            f"({a} + {draw(st.integers(-3, 3))})", f"({a} * 2)", f"({a} / {draw(st.sampled_from([2, -3, 7]))})",
+            f"({a} % {draw(st.sampled_from([2, -3]))})", f"ABS({a})", f"CAST({expr(draw, 'numeric', depth + 1)} AS INTEGER)",
+            f"COALESCE({a}, 0)", f"CASE WHEN {expr(draw, 'bool', depth + 1)} THEN {a} ELSE -1 END",
+            f"CAST({expr(draw, 'float_finite', depth + 1)} AS INTEGER)"]))
+    if t == "numeric":
+        if leaf:
+            return draw(st.sampled_from(["q", "q", "1.5", "CAST(n AS NUMERIC)", "EXTRACT(EPOCH FROM ts)",
+                                         "EXTRACT(MILLISECONDS FROM ts)"]))
+        a = expr(draw, "numeric", depth + 1)
+        return draw(st.sampled_from([
+            f"({a} / 3)", f"({a} * {expr(draw, 'int', depth + 1)})", f"ROUND({a}, {draw(st.integers(-1, 3))})",
+            f"ROUND({a})", f"({a} + q)", f"({a} % 2)", f"FLOOR({a})", f"CEIL({a})", f"ABS({a})",
+            f"CAST({a} AS NUMERIC(10,1))", f"({expr(draw, 'int', depth + 1)} / 4.0)", f"COALESCE({a}, 0)",
+            f"CAST(amount AS NUMERIC)" if False else f"NULLIF({a}, 0)"]))
+    if t == "float_finite":  # halves of integers: ties for the half-even rules
+        return "(CAST(n AS DOUBLE PRECISION) / 4)"
+    if t == "float":
+        if leaf:
+            return draw(st.sampled_from(["amount", "amount", "2.5::float8", "CAST(n AS DOUBLE PRECISION)"]))
+        a = expr(draw, t, depth + 1)
+        return draw(st.sampled_from([
+            f"({a} * 2)", f"({a} + n)", f"({a} / 4)", f"ABS({a})", f"ROUND({a})", f"FLOOR({a})", f"CEIL({a})",
+            f"SIGN({a})", f"GREATEST({a}, n)", f"LEAST({a}, 0)", f"CAST(q AS DOUBLE PRECISION)", f"-{a}"]))
+    if t == "text":
+        if leaf:
+            return draw(st.sampled_from(["status", "status", "merchant_id", _lit_text(draw)]))
+        a = expr(draw, "text", depth + 1)
+        k = draw(st.integers(-2, 3))
+        return draw(st.sampled_from([
+            f"UPPER({a})", f"LOWER({a})", f"SUBSTRING({a} FROM {k} FOR {abs(k) + 1})", f"LEFT({a}, {k})",
+            f"RIGHT({a}, {k})", f"REPLACE({a}, 'a', 'xy')", f"TRIM(BOTH 'x' FROM {a})", f"{a} || CAST(flag AS TEXT)",
+            f"CONCAT({a}, flag, n)", f"({a} || n)", f"CAST(amount AS TEXT)", f"CAST(q AS TEXT)",
+            f"COALESCE({a}, 'none')", f"CAST(ts AS TEXT)"]))
+    if t == "bool":
+        if leaf:
+            return draw(st.sampled_from(["flag", "status IS NULL", "n > 3", "amount > 1", "q >= 1.25",
+                                         "status LIKE " + draw(st.sampled_from(LIKE_PATTERNS)),
+                                         "status ILIKE 'OK%'", "status < 'b'", "ts > '2026-03-01 00:30:00'"]))
+        a, b = expr(draw, "bool", depth + 1), expr(draw, "bool", depth + 1)
+        return draw(st.sampled_from([
+            f"({a} AND {b})", f"({a} OR {b})", f"NOT {a}", f"({a}) IS NOT TRUE", f"({a}) IS DISTINCT FROM ({b})",
+            f"{expr(draw, 'int', depth + 1)} BETWEEN 0 AND 10", f"{expr(draw, 'text', depth + 1)} IN ('ok', 'a_b', NULL)",
+            f"{expr(draw, 'numeric', depth + 1)} > 1", f"{expr(draw, 'float', depth + 1)} = 'NaN'",
+            f"{expr(draw, 'text', depth + 1)} >= 'a'"]))
+    if t == "ts":
+        return draw(st.sampled_from(["ts", "date_trunc('hour', ts)", "ts + INTERVAL '90 minutes'",
+                                     "ts - INTERVAL '1 second'", "date_trunc('minute', ts)"]))
+    raise ValueError(t)
+
+
+AGGS = [("COUNT(*)", None), ("COUNT", "any"), ("SUM", "num"), ("AVG", "num"), ("MIN", "ord"), ("MAX", "ord"),
+        ("STDDEV_SAMP", "num"), ("VAR_POP", "num"), ("BOOL_OR", "bool"), ("BOOL_AND", "bool"),
+        ("COUNT(DISTINCT", "any"), ("FIRST_VALUE", "ord"), ("LAST_VALUE", "ord"), ("LAG", "ord")]
+
+
+def _arg(draw, kind: str) -> tuple[str, str]:
+    if kind == "num":
+        t = draw(st.sampled_from(["int", "numeric", "float"]))
+    elif kind == "ord":
+        t = draw(st.sampled_from(["int", "numeric", "float", "text", "ts"]))
+    elif kind == "bool":
+        t = "bool"
+    else:
+        t = draw(st.sampled_from(["int", "text", "numeric"]))
+    return expr(draw, t), t
+
+
+def frame(draw, ordered: bool, two_keys: bool) -> tuple[str, str]:
+    """(ORDER BY ..., frame clause)."""
+    if ordered:
+        order = "ts, txn_id"
+        kind = draw(st.sampled_from(["rows", "rows", "range_unbounded"]))
+    else:
+        kind = draw(st.sampled_from(["range", "range", "range_unbounded", "rows"]))
+        order = "ts, txn_id" if kind == "rows" or (kind == "range_unbounded" and draw(st.booleans())) else "ts"
+    excl = draw(st.sampled_from(["", "", " EXCLUDE CURRENT ROW", " EXCLUDE GROUP", " EXCLUDE TIES"]))
+    if kind == "rows":
+        start = draw(st.sampled_from(["UNBOUNDED PRECEDING", "3 PRECEDING", "1 PRECEDING", "CURRENT ROW"]))
+        end = draw(st.sampled_from(["CURRENT ROW", "CURRENT ROW", "1 PRECEDING"])) if start != "CURRENT ROW" else "CURRENT ROW"
+        return order, f"ROWS BETWEEN {start} AND {end}{excl}"
+    if kind == "range_unbounded":
+        return order, f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW{excl}"
+    w = draw(st.sampled_from(["1 second", "1 minute", "30 minutes", "1 hour", "2 hours"]))
+    return order, f"RANGE BETWEEN INTERVAL '{w}' PRECEDING AND CURRENT ROW{excl}"
+
+
+@st.composite
+def view_sql(draw) -> str:
+    two = draw(st.booleans())
+    distinct = draw(st.integers(0, 5)) == 0  # a COUNT(DISTINCT) view (its oracle is DuckDB)
+    part = "user_id, merchant_id" if two else "user_id"
+    outputs = ["txn_id", "ts"]
+    n_aggs = draw(st.integers(1, 3))
+    for i in range(n_aggs):
+        func, kind = ("COUNT(DISTINCT", "any") if distinct else draw(st.sampled_from(AGGS[:10] + AGGS[11:]))
+        ordered = func in ("FIRST_VALUE", "LAST_VALUE", "LAG")
+        order, spec = frame(draw, ordered, two)
+        if func == "COUNT(*)":
+            call, t = "COUNT(*)", "int"
+        elif func == "COUNT(DISTINCT":
+            # Postgres cannot run COUNT(DISTINCT) OVER: the oracle is DuckDB, so these views keep
+            # to constructs both read alike (a bare column, no WHERE/FILTER/wrappers)
+            call, t = f"COUNT(DISTINCT {draw(st.sampled_from(['status', 'n', 'merchant_id']))})", "distinct"
+        else:
+            a, t = _arg(draw, kind)
+            if func == "LAG":
+                default = draw(st.sampled_from(["", ", NULL"] + ([", 0"] if t in ("int", "numeric") else [])))
+                call = f"LAG({a}, {draw(st.integers(0, 2))}{default})"
+            else:
+                call = f"{func}({a})"
+            if func in ("COUNT",):
+                t = "int"
+            elif func in ("SUM", "AVG", "STDDEV_SAMP", "VAR_POP"):
+                t = "float" if t == "float" else "numeric"
+            elif func in ("BOOL_OR", "BOOL_AND"):
+                t = "bool"
+        filt = ""
+        if t == "distinct":
+            outputs.append(f"{call} OVER (PARTITION BY {part} ORDER BY {order} {spec}) AS f{i}")
+            continue
+        if func not in ("FIRST_VALUE", "LAST_VALUE", "LAG") and draw(st.booleans()):
+            filt = f" FILTER (WHERE {expr(draw, 'bool', 1)})"
+        over = f"OVER (PARTITION BY {part} ORDER BY {order})" if func == "LAG" else \
+            f"OVER (PARTITION BY {part} ORDER BY {order} {spec})"
+        agg = f"{call}{filt} {over}"
+        # consumers of float aggregates stay continuous: Postgres sums doubles in frame order
+        if t == "int":
+            wrap = draw(st.sampled_from(["{}", "{} / 2", "{} * 1.5", "CAST({} AS TEXT)", "{} > 2"]))
+        elif t == "numeric":
+            wrap = draw(st.sampled_from(["{}", "ROUND({}, 2)", "CAST({} AS TEXT)", "{} / 7", "CAST({} AS INTEGER)"]))
+        elif t == "text":
+            wrap = draw(st.sampled_from(["{}", "UPPER({})", "{} || '|'", "LENGTH({})"]))
+        else:
+            wrap = draw(st.sampled_from(["{}", "{} * 2", "COALESCE({}, -1)"]))
+        outputs.append(f"{wrap.format(agg)} AS f{i}")
+    if distinct:
+        return "SELECT " + ",\n  ".join(outputs) + "\nFROM {{ source('tx') }}"
+    if draw(st.booleans()):
+        outputs.append(f"{expr(draw, draw(st.sampled_from(['int', 'numeric', 'text', 'bool', 'float', 'ts'])))} AS s0")
+    where = f"\nWHERE {expr(draw, 'bool', 1)}" if draw(st.integers(0, 3)) == 0 else ""
+    return "SELECT " + ",\n  ".join(outputs) + "\nFROM {{ source('tx') }}" + where
