@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SKEWLESS = $(PYTHON) -m skewless.runtime.cli
 
-.PHONY: install demo test bench
+.PHONY: install demo test bench fuzz
 
 install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
@@ -17,3 +17,7 @@ test: install
 
 bench: install
 	$(PYTHON) bench/compile_views.py
+
+# The differential fuzzer with 10x the CI budget (10,000 generated views against Postgres).
+fuzz: install
+	SKEWLESS_FUZZ_EXAMPLES=1000 $(PYTHON) -m pytest -q -s tests/fuzz
