@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 import math
 import time
 from datetime import datetime, timezone
@@ -20,7 +21,9 @@ MAX_BODY = 64 * 1024
 
 
 def _json_value(v):
-    if isinstance(v, float) and math.isnan(v):
+    if isinstance(v, Decimal):
+        v = float(v)  # numeric features: JSON numbers are doubles
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return None
     if isinstance(v, datetime):
         return v.isoformat()
