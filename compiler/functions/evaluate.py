@@ -8,12 +8,10 @@ Postgres would raise at run time raise `SqlError`.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable
-
 import sqlglot
 from sqlglot import exp
 
-from .pgtypes import BOOL, NUMBERS, UNKNOWN, base, category, promote
+from .families.compare import comparison_type
 from .registry import REGISTRY, Fn, TypeErr, converter, literal_type, literal_value
 from .typecheck import Checker, check
 
@@ -26,15 +24,8 @@ class Compiler:
         return self.checker.typed[node]
 
     def operand_type(self, *nodes: exp.Expression) -> str:
-        types = [self.type(n) for n in nodes]
-        known = [t for t in types if t != UNKNOWN]
-        if not known:
-            return "text"
-        target = known[0]
-        for t in known[1:]:
-            if base(t) in NUMBERS and base(target) in NUMBERS:
-                target = promote(target, t)
-        return base(target) if category(target) == "number" else target
+        """The type the checker compared these operands in."""
+        return comparison_type([self.type(n) for n in nodes])
 
     def convert(self, node: exp.Expression, to: str) -> Fn:
         fn = self.compile(node)
@@ -79,9 +70,4 @@ def scalar_type(sql: str, columns: dict[str, str]) -> str:
     return _compiled(sql, tuple(sorted(columns.items())))[1]
 
 
-def predicate(sql: str, columns: dict[str, str]) -> Callable[[dict], bool]:
-    fn = compile_scalar(sql, columns)
-    return lambda r: fn(r) is True
-
-
-__all__ = ["compile_scalar", "scalar_type", "predicate", "Compiler", "BOOL"]
+__all__ = ["compile_scalar", "scalar_type", "Compiler"]

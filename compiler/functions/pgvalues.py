@@ -514,10 +514,6 @@ def like_regex(pattern: str, case_insensitive: bool = False) -> re.Pattern:
 
 # -- time --------------------------------------------------------------------------------------
 
-def check_timestamp(t: datetime) -> datetime:
-    return t
-
-
 def ts_add(t: datetime, d: timedelta) -> datetime:
     try:
         return t + d

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from sqlglot import exp
 
 from . import pgvalues as V
-from .pgtypes import FLOAT8, INT4, INT8, INTEGERS, NUMERIC, NUMBERS, TEXT, UNKNOWN, base, category, promote
+from .pgtypes import FLOAT8, INT4, INT8, INTEGERS, NUMERIC, TEXT, UNKNOWN, base, category, promote
 
 Row = dict[str, Any]
 Fn = Callable[[Row], Any]
@@ -91,10 +91,6 @@ def converter(src: str, dst: str) -> Callable[[Any], Any] | None:
     return None
 
 
-def is_int_literal(node: exp.Expression) -> bool:
-    return isinstance(node, exp.Literal) and not node.is_string and node.this.lstrip("-").isdigit()
-
-
 def literal_type(node: exp.Literal) -> str:
     if node.is_string:
         return UNKNOWN
@@ -125,6 +121,3 @@ class Typed:
 
     def __getitem__(self, node: exp.Expression) -> str:
         return self.types.get(id(node), UNKNOWN)
-
-
-NUMBER_LIKE = frozenset(NUMBERS)

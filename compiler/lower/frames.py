@@ -6,7 +6,6 @@ frame that needs the future or is not a total order where one is needed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlglot import exp

@@ -44,9 +44,3 @@ def _offset(node: exp.Expression | None, loc: Locator) -> int:
             return off
         node = node.parent
     return 0
-
-
-def annotate(node: exp.Expression, columns: dict[str, str]) -> str:
-    """The type of ``node`` (raises TypeErr)."""
-    root, checker = check(node.copy(), columns)
-    return checker.typed[root]

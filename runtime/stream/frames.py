@@ -396,9 +396,6 @@ class ViewEvaluator:
         self.checks = [(compile_expr(a.filter, cols) if a.filter else None, compile_expr(a.arg, cols))
                        for a in view.aggregates if a.arg]
 
-    def keep(self, row: Row) -> bool:
-        return self.where is None or self.where(row) is True
-
     def admit(self, row: Row) -> bool:
         if self.where is not None and self.where(row) is not True:
             return False

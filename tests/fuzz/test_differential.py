@@ -15,11 +15,12 @@ written to ``target/fuzz-summary.json`` of the test's project and printed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
-import shutil
 from collections import Counter
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -112,14 +113,10 @@ def _compare(expected: dict, got: dict, what: str, sql: str, scale: float = 0.0)
     return [f"{p}\n--- view:\n{sql}" for p in problems[:3]]
 
 
-@given(rows=events(), sqls=st.lists(view_sql(), min_size=VIEWS, max_size=VIEWS))
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # shrinking a batch of views takes minutes
-def test_every_path_equals_postgres_running_the_view(tmp_path_factory, pg, rows, sqls):
-    root = tmp_path_factory.mktemp("fuzz")
-    (root / "features").mkdir()
-    (root / "sources").mkdir()
-    (root / "data").mkdir()
+def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
+    """Every difference between the paths and the views' own SQL on Postgres, for one case."""
+    for sub in ("features", "sources", "data"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "skewless_project.yml").write_text(PROJECT)
     (root / "sources" / "tx.yml").write_text(SOURCES)
     for i, sql in enumerate(sqls):
@@ -174,9 +171,38 @@ def test_every_path_equals_postgres_running_the_view(tmp_path_factory, pg, rows,
             problems += _compare(expected, _rows(rows_, names), f"{name} {dialect} per-event SQL", view.sql, scale)
             STATS[f"{dialect} SQL: views compared"] += 1
     duck.close()
-    if problems:
-        REGRESSIONS.mkdir(exist_ok=True)
-        shutil.copytree(root / "features", REGRESSIONS / f"case_{abs(hash(tuple(sqls))) % 10**8}", dirs_exist_ok=True)
+    return problems
+
+
+@given(rows=events(), sqls=st.lists(view_sql(), min_size=VIEWS, max_size=VIEWS))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # shrinking a batch of views takes minutes
+def test_every_path_equals_postgres_running_the_view(tmp_path_factory, pg, rows, sqls):
+    problems = check(tmp_path_factory.mktemp("fuzz"), pg, rows, sqls)
+    if problems:  # keep the case (events and views) as a regression test: tests/fuzz/regressions/
+        case = REGRESSIONS / ("case_" + hashlib.sha1("\n".join(sqls).encode()).hexdigest()[:10])
+        (case / "features").mkdir(parents=True, exist_ok=True)
+        (case / "events.jsonl").write_text("".join(_json(r) + "\n" for r in rows))
+        for i, sql in enumerate(sqls):
+            (case / "features" / f"v{i}.sql").write_text(sql)
+    assert not problems, "\n\n".join(problems[:5])
+
+
+def _read_events(path: Path) -> list[dict]:
+    rows = []
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        r["q"] = None if r["q"] is None else Decimal(r["q"])
+        r["ts"] = datetime.fromisoformat(r["ts"])
+        rows.append(r)
+    return rows
+
+
+@pytest.mark.parametrize("case", sorted(REGRESSIONS.glob("case_*")) if REGRESSIONS.exists() else [],
+                         ids=lambda p: p.name)
+def test_kept_fuzz_failures_stay_fixed(tmp_path, pg, case):
+    sqls = [p.read_text() for p in sorted((case / "features").glob("v*.sql"), key=lambda p: int(p.stem[1:]))]
+    problems = check(tmp_path / "proj", pg, _read_events(case / "events.jsonl"), sqls)
     assert not problems, "\n\n".join(problems[:5])
 
 

@@ -77,7 +77,7 @@ def expr(draw, t: str, depth: int = 0) -> str:
             f"({a} / 3)", f"({a} * {expr(draw, 'int', depth + 1)})", f"ROUND({a}, {draw(st.integers(-1, 3))})",
             f"ROUND({a})", f"({a} + q)", f"({a} % 2)", f"FLOOR({a})", f"CEIL({a})", f"ABS({a})",
             f"CAST({a} AS NUMERIC(10,1))", f"({expr(draw, 'int', depth + 1)} / 4.0)", f"COALESCE({a}, 0)",
-            f"CAST(amount AS NUMERIC)" if False else f"NULLIF({a}, 0)"]))
+            "CAST(amount AS NUMERIC)" if False else f"NULLIF({a}, 0)"]))
     if t == "float_finite":  # halves of integers: ties for the half-even rules
         return "(CAST(n AS DOUBLE PRECISION) / 4)"
     if t == "float":
@@ -86,7 +86,7 @@ def expr(draw, t: str, depth: int = 0) -> str:
         a = expr(draw, t, depth + 1)
         return draw(st.sampled_from([
             f"({a} * 2)", f"({a} + n)", f"({a} / 4)", f"ABS({a})", f"ROUND({a})", f"FLOOR({a})", f"CEIL({a})",
-            f"SIGN({a})", f"GREATEST({a}, n)", f"LEAST({a}, 0)", f"CAST(q AS DOUBLE PRECISION)", f"-{a}"]))
+            f"SIGN({a})", f"GREATEST({a}, n)", f"LEAST({a}, 0)", "CAST(q AS DOUBLE PRECISION)", f"-{a}"]))
     if t == "text":
         if leaf:
             return draw(st.sampled_from(["status", "status", "merchant_id", _lit_text(draw)]))
@@ -95,8 +95,8 @@ def expr(draw, t: str, depth: int = 0) -> str:
         return draw(st.sampled_from([
             f"UPPER({a})", f"LOWER({a})", f"SUBSTRING({a} FROM {k} FOR {abs(k) + 1})", f"LEFT({a}, {k})",
             f"RIGHT({a}, {k})", f"REPLACE({a}, 'a', 'xy')", f"TRIM(BOTH 'x' FROM {a})", f"{a} || CAST(flag AS TEXT)",
-            f"CONCAT({a}, flag, n)", f"({a} || n)", f"CAST(amount AS TEXT)", f"CAST(q AS TEXT)",
-            f"COALESCE({a}, 'none')", f"CAST(ts AS TEXT)"]))
+            f"CONCAT({a}, flag, n)", f"({a} || n)", "CAST(amount AS TEXT)", "CAST(q AS TEXT)",
+            f"COALESCE({a}, 'none')", "CAST(ts AS TEXT)"]))
     if t == "bool":
         if leaf:
             return draw(st.sampled_from(["flag", "status IS NULL", "n > 3", "amount > 1", "q >= 1.25",

@@ -283,8 +283,6 @@ def test_views_over_two_sources_run_in_one_dataflow(tmp_path, oracle_engines):
     # per-event rows (--out) against the databases running the view's SQL
     from datetime import datetime
 
-    import pyarrow as pa
-
     from skewless.runtime.parity import compare
     from skewless.runtime.sources.files import read_batch_source
     from skewless.runtime.stream.sinks import view_schema

@@ -44,10 +44,6 @@ def rewrite(node: exp.Expression, ctx: Ctx):
             return exp.Cast(this=rounded, to=node.to.copy())
     if isinstance(node, (exp.Like, exp.ILike)):
         return None  # Spark's default escape is the backslash
-    if isinstance(node, exp.Pow):
-        return None
-    if isinstance(node, exp.Upper):
-        return None
     return duckdb.rewrite(node, ctx)
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlglot import exp
 
 from .. import pgvalues as V
-from ..pgtypes import FLOAT8, INT2, INT4, INT8, INTEGERS, INTERVAL, NUMBERS, NUMERIC, TSTZ, UNKNOWN, base, promote
-from ..registry import TypeErr, converter, register
+from ..pgtypes import FLOAT8, INTEGERS, INTERVAL, NUMBERS, TSTZ, UNKNOWN, base, promote
+from ..registry import TypeErr, register
 
 OPS = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
 
@@ -120,9 +118,3 @@ class _Neg:
             return lambda r: None if (v := a(r)) is None else V.check_int(-v, t)
         return lambda r: None if (v := a(r)) is None else -v
 
-
-def interval_us(v: timedelta) -> int:
-    return v // V.ONE_US
-
-
-__all__ = ["OPS", "INT2", "INT4", "INT8", "NUMERIC", "converter"]

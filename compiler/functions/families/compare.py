@@ -11,28 +11,34 @@ from sqlglot import exp
 from .. import pgvalues as V
 from ..pgtypes import BOOL, NUMBERS, UNKNOWN, base, category, promote
 from ..registry import TypeErr, common_type, register
+from .logic import and3
 
 CMP = {exp.EQ: "=", exp.NEQ: "<>", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
 TEST = {"=": lambda c: c == 0, "<>": lambda c: c != 0, "<": lambda c: c < 0, "<=": lambda c: c <= 0,
         ">": lambda c: c > 0, ">=": lambda c: c >= 0}
 
 
-def unify(chk, nodes: list[exp.Expression], node: exp.Expression, what: str) -> str:
-    """The type a set of operands is compared in (untyped literals take the others' type)."""
-    types = [chk.type(n) for n in nodes]
+def comparison_type(types: list[str]) -> str:
+    """The type operands of these types are compared in: numbers promote (integer < numeric <
+    double precision), untyped literals take the others' type, only untyped ones read as text."""
     known = [t for t in types if t != UNKNOWN]
     if not known:
-        target = "text"
-    else:
-        cats = {category(t) for t in known}
-        if len(cats) > 1:
-            raise TypeErr(f"operator does not exist: {' {} '.format(what).join(types)}",
-                          "compare values of one type (cast one side)", node)
-        target = known[0]
-        for t in known[1:]:
-            target = promote(target, t) if base(t) in NUMBERS else target
-        if base(target) in NUMBERS:
-            target = base(target)
+        return "text"
+    target = known[0]
+    for t in known[1:]:
+        if base(t) in NUMBERS and base(target) in NUMBERS:
+            target = promote(target, t)
+    return base(target) if base(target) in NUMBERS else target
+
+
+def unify(chk, nodes: list[exp.Expression], node: exp.Expression, what: str) -> str:
+    """`comparison_type` of the operands, after checking they are of one category; untyped
+    literals are resolved to it."""
+    types = [chk.type(n) for n in nodes]
+    if len({category(t) for t in types if t != UNKNOWN}) > 1:
+        raise TypeErr(f"operator does not exist: {' {} '.format(what).join(types)}",
+                      "compare values of one type (cast one side)", node)
+    target = comparison_type(types)
     for n, t in zip(list(nodes), types):
         if t == UNKNOWN:
             chk.coerce(n, target)
@@ -107,11 +113,8 @@ class _Between:
             if x is None:
                 return None
             low, high = lo(r), hi(r)
-            p = None if low is None else V.compare(x, low) >= 0
-            q = None if high is None else V.compare(x, high) <= 0
-            if p is False or q is False:
-                return False
-            return None if p is None or q is None else True
+            return and3(None if low is None else V.compare(x, low) >= 0,
+                        None if high is None else V.compare(x, high) <= 0)
         return f
 
 

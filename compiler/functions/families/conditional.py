@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from .. import pgvalues as V
-from ..pgtypes import BOOL, UNKNOWN
+from ..pgtypes import UNKNOWN
 from ..registry import common_type, register
 from .compare import unify
 from .logic import boolean
@@ -110,10 +110,7 @@ class _Pick:
     @staticmethod
     def typer(chk, node):
         args = [node.this, *node.expressions]
-        t = _resolve(chk, node, args, node.sql_name())
-        if t == BOOL:
-            pass
-        return chk.set(node, t)
+        return chk.set(node, _resolve(chk, node, args, node.sql_name()))
 
     @staticmethod
     def build(cmp, node):

@@ -14,6 +14,20 @@ def boolean(chk, node, what):
         raise TypeErr(f"argument of {what} must be type boolean, not type {t}", "write a predicate such as x > 0", node)
 
 
+def and3(x: bool | None, y: bool | None) -> bool | None:
+    """SQL's three-valued AND."""
+    if x is False or y is False:
+        return False
+    return None if x is None or y is None else True
+
+
+def or3(x: bool | None, y: bool | None) -> bool | None:
+    """SQL's three-valued OR."""
+    if x is True or y is True:
+        return True
+    return None if x is None or y is None else False
+
+
 @register((exp.And, exp.Or), "logic", "a AND b, a OR b")
 class _AndOr:
     @staticmethod
@@ -26,20 +40,8 @@ class _AndOr:
     @staticmethod
     def build(cmp, node):
         a, b = cmp.compile(node.this), cmp.compile(node.expression)
-        if isinstance(node, exp.And):
-            def f_and(r):
-                x, y = a(r), b(r)
-                if x is False or y is False:
-                    return False
-                return None if x is None or y is None else True
-            return f_and
-
-        def f_or(r):
-            x, y = a(r), b(r)
-            if x is True or y is True:
-                return True
-            return None if x is None or y is None else False
-        return f_or
+        op = and3 if isinstance(node, exp.And) else or3
+        return lambda r: op(a(r), b(r))
 
 
 @register(exp.Not, "logic", "NOT a")

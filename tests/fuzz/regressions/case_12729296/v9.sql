@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(status) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '30 minutes' PRECEDING AND CURRENT ROW) > 2 AS f0,
-  LAST_VALUE(TRIM(BOTH 'x' FROM CAST(q AS TEXT))) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) || '|' AS f1
-FROM {{ source('tx') }}

@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  CAST(VAR_POP(n) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS TEXT) AS f0,
-  BOOL_OR(status ILIKE 'OK%') FILTER (WHERE 'Straße' >= 'a') OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW) * 2 AS f1
-FROM {{ source('tx') }}
-WHERE amount = 'NaN'

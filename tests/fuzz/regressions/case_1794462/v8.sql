@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  ROUND(MIN(ROUND(CAST(n AS NUMERIC))) FILTER (WHERE amount > 1) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE TIES), 2) AS f0,
-  ts + INTERVAL '90 minutes' AS s0
-FROM {{ source('tx') }}

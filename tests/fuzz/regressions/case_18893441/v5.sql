@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COALESCE(LAST_VALUE(date_trunc('minute', ts)) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 3 PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW), -1) AS f0,
-  CAST((EXTRACT(EPOCH FROM ts) * LENGTH(status)) AS INTEGER) AS s0
-FROM {{ source('tx') }}

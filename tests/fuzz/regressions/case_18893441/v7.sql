@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT CONCAT(LOWER(status), flag, n)) FILTER (WHERE n > 3) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW EXCLUDE GROUP) > 2 AS f0,
-  CAST(amount AS TEXT) AS s0
-FROM {{ source('tx') }}
-WHERE NOT q >= 1.25

@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  COALESCE(BOOL_AND(n > 3) FILTER (WHERE (status LIKE 'a\\b' AND ts > '2026-03-01 00:30:00')) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW), -1) AS f0
-FROM {{ source('tx') }}

@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  ROUND(AVG(q) FILTER (WHERE (status < 'b') IS NOT TRUE) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 2) AS f0,
-  FIRST_VALUE(status) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND 1 PRECEDING) AS f1
-FROM {{ source('tx') }}

@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  CAST(VAR_POP(ROUND((EXTRACT(MILLISECONDS FROM ts) / 3), 3)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) AS INTEGER) AS f0,
-  LOWER(status) AS s0
-FROM {{ source('tx') }}
-WHERE status IN ('ok', 'a_b', NULL)

@@ -1,7 +1,0 @@
-SELECT txn_id,
-  ts,
-  MIN(date_trunc('hour', ts)) FILTER (WHERE (ts > '2026-03-01 00:30:00') IS DISTINCT FROM (q >= 1.25)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW EXCLUDE TIES) AS f0,
-  COUNT(*) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '30 minutes' PRECEDING AND CURRENT ROW EXCLUDE GROUP) / 2 AS f1,
-  ABS(CASE WHEN flag THEN LENGTH(status) ELSE -1 END) AS s0
-FROM {{ source('tx') }}
-WHERE status ILIKE 'OK%'

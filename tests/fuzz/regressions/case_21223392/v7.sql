@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  ROUND(FIRST_VALUE(ROUND(1.5)) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING EXCLUDE CURRENT ROW), 2) AS f0,
-  (n * 2) AS s0
-FROM {{ source('tx') }}

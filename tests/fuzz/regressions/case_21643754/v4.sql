@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT n) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW) AS f0,
-  MAX((CASE WHEN status IS NULL THEN n ELSE -1 END + 1)) FILTER (WHERE n > 3) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS f1
-FROM {{ source('tx') }}

@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  AVG(CAST(n AS NUMERIC)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) / 7 AS f0
-FROM {{ source('tx') }}

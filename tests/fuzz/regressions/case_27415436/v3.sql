@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  SUM(amount) FILTER (WHERE (amount > 1) IS DISTINCT FROM (n > 3)) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f0
-FROM {{ source('tx') }}

@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(ABS(ABS(POSITION('b' IN status)))) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS f0
-FROM {{ source('tx') }}

@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  CAST(FIRST_VALUE(CEIL(EXTRACT(MILLISECONDS FROM ts))) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS TEXT) AS f0,
-  CASE WHEN status LIKE 'a\\b' THEN ABS(-7) ELSE -1 END AS s0
-FROM {{ source('tx') }}

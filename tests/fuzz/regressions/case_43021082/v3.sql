@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  VAR_POP(((3 / 4.0) * (n + 2))) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE CURRENT ROW) AS f0,
-  LAST_VALUE(date_trunc('hour', ts)) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW) AS f1
-FROM {{ source('tx') }}

@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  CAST(COUNT(merchant_id) FILTER (WHERE 'x' >= 'a') OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS TEXT) AS f0,
-  BOOL_AND(((status LIKE 'a\\b' AND amount > 1) AND status >= 'a')) OVER (PARTITION BY user_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f1
-FROM {{ source('tx') }}
-WHERE POSITION('b' IN status) BETWEEN 0 AND 10

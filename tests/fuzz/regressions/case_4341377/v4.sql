@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  STDDEV_SAMP((CAST(1.5 AS NUMERIC(10,1)) % 2)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW) AS f0
-FROM {{ source('tx') }}

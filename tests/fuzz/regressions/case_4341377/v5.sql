@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  LAG(status, 0, NULL) OVER (PARTITION BY user_id ORDER BY ts, txn_id) AS f0,
-  AVG(-LEAST(CAST(n AS DOUBLE PRECISION), 0)) FILTER (WHERE n > 3) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) * 2 AS f1,
-  status LIKE 'a\\b' AS s0
-FROM {{ source('tx') }}

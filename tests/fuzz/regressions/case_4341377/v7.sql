@@ -1,7 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(*) FILTER (WHERE (ts > '2026-03-01 00:30:00') IS DISTINCT FROM (n > 3)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f0,
-  COUNT(merchant_id) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) AS f1,
-  LAG(ABS((3 / -3)), 2, 0) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id) * 1.5 AS f2,
-  ROUND(q) AS s0
-FROM {{ source('tx') }}

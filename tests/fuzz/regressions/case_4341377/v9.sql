@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT n) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS f0
-FROM {{ source('tx') }}

@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT RIGHT(merchant_id, 1)) FILTER (WHERE (status ILIKE 'OK%' OR ts > '2026-03-01 00:30:00')) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW) / 2 AS f0,
-  CAST(q AS DOUBLE PRECISION) AS s0
-FROM {{ source('tx') }}

@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  BOOL_OR(3 BETWEEN 0 AND 10) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f0,
-  FIRST_VALUE(((n % 2) + -3)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW EXCLUDE TIES) AS f1,
-  status AS s0
-FROM {{ source('tx') }}

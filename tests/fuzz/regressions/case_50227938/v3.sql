@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  LAST_VALUE(EXTRACT(EPOCH FROM ts)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE TIES) AS f0
-FROM {{ source('tx') }}
-WHERE q > 1

@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  LAST_VALUE(ts) OVER (PARTITION BY user_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f0
-FROM {{ source('tx') }}

@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  CAST(FIRST_VALUE(POSITION('b' IN status)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE GROUP) AS TEXT) AS f0
-FROM {{ source('tx') }}

@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(*) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW) AS f0
-FROM {{ source('tx') }}
-WHERE (flag AND flag)

@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  COALESCE(FIRST_VALUE(SIGN(amount)) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND 1 PRECEDING), -1) AS f0
-FROM {{ source('tx') }}

@@ -1,7 +1,0 @@
-SELECT txn_id,
-  ts,
-  STDDEV_SAMP(CAST(q AS NUMERIC(10,1))) FILTER (WHERE status >= 'a') OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) / 7 AS f0,
-  FIRST_VALUE(LEFT(merchant_id, -2) || CAST(flag AS TEXT)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f1,
-  COUNT(*) FILTER (WHERE status >= 'a') OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) * 1.5 AS f2,
-  ((3 * 2) + -3) AS s0
-FROM {{ source('tx') }}

@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  CAST(STDDEV_SAMP(LENGTH(status)) FILTER (WHERE status ILIKE 'OK%') OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW) AS TEXT) AS f0,
-  STDDEV_SAMP(CEIL(LEAST(amount, 0))) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW EXCLUDE TIES) * 2 AS f1,
-  status < 'b' AS s0
-FROM {{ source('tx') }}

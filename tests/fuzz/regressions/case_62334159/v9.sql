@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  BOOL_OR(CAST(n AS DOUBLE PRECISION) = 'NaN') OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE TIES) AS f0,
-  COUNT(((q % 2) % 2)) FILTER (WHERE status LIKE '%a%') OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW) > 2 AS f1
-FROM {{ source('tx') }}

@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT((3 / -3)) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '30 minutes' PRECEDING AND CURRENT ROW) AS f0
-FROM {{ source('tx') }}
-WHERE flag

@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT EXTRACT(MILLISECONDS FROM ts)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW EXCLUDE TIES) / 2 AS f0,
-  VAR_POP((ABS(q) * CASE WHEN flag THEN LENGTH(status) ELSE -1 END)) FILTER (WHERE merchant_id >= 'a') OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW EXCLUDE GROUP) / 7 AS f1,
-  LAG((-7 % -3), 1, 0) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id) * 1.5 AS f2
-FROM {{ source('tx') }}

@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  VAR_POP(CEIL(amount)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS f0,
-  COUNT(DISTINCT merchant_id) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW EXCLUDE TIES) * 1.5 AS f1,
-  q >= 1.25 AS s0
-FROM {{ source('tx') }}

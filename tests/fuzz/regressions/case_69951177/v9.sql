@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT status) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW) / 2 AS f0
-FROM {{ source('tx') }}
-WHERE flag

@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT 3) FILTER (WHERE (q >= 1.25) IS NOT TRUE) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW) / 2 AS f0
-FROM {{ source('tx') }}
-WHERE status >= 'a'

@@ -1,7 +1,0 @@
-SELECT txn_id,
-  ts,
-  STDDEV_SAMP(2.5::float8) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW EXCLUDE TIES) * 2 AS f0,
-  MAX(CAST(q AS TEXT)) FILTER (WHERE (status LIKE 'a\\b' OR q >= 1.25)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW EXCLUDE TIES) || '|' AS f1,
-  q AS s0
-FROM {{ source('tx') }}
-WHERE (n > 3) IS NOT TRUE

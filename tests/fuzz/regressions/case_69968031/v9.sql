@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(*) FILTER (WHERE amount > 1) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) * 1.5 AS f0,
-  LAG(COALESCE(LENGTH(status), 0), 2) OVER (PARTITION BY user_id ORDER BY ts, txn_id) > 2 AS f1,
-  LEFT('a_b', 0) AS s0
-FROM {{ source('tx') }}

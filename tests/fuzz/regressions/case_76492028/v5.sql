@@ -1,6 +1,0 @@
-SELECT txn_id,
-  ts,
-  MIN(COALESCE((n * 2), 0)) FILTER (WHERE status LIKE 'a\\b') OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE TIES) / 2 AS f0,
-  COUNT(*) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE TIES) * 1.5 AS f1,
-  ts AS s0
-FROM {{ source('tx') }}

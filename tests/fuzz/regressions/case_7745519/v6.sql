@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT merchant_id) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE TIES) AS f0
-FROM {{ source('tx') }}

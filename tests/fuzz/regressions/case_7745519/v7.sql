@@ -1,7 +1,0 @@
-SELECT txn_id,
-  ts,
-  COALESCE(LAG(ABS(ABS(amount)), 1, NULL) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id), -1) AS f0,
-  COALESCE(STDDEV_SAMP(CAST(n AS DOUBLE PRECISION)) FILTER (WHERE status IN ('ok', 'a_b', NULL)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW EXCLUDE GROUP), -1) AS f1,
-  LAST_VALUE(ts + INTERVAL '90 minutes') OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE TIES) AS f2,
-  merchant_id AS s0
-FROM {{ source('tx') }}

@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  SUM(amount) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW) * 2 AS f0,
-  COALESCE(BOOL_OR(amount = 'NaN') OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW), -1) AS f1
-FROM {{ source('tx') }}

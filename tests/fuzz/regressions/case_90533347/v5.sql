@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(CAST((CAST(n AS DOUBLE PRECISION) / 4) AS INTEGER)) FILTER (WHERE flag) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) > 2 AS f0
-FROM {{ source('tx') }}
-WHERE status IN ('ok', 'a_b', NULL)

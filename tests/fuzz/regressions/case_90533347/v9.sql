@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  BOOL_AND(q >= 1.25) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW EXCLUDE GROUP) * 2 AS f0
-FROM {{ source('tx') }}

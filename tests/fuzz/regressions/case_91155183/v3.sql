@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  LAG((CEIL(amount) * 2), 1, NULL) OVER (PARTITION BY user_id ORDER BY ts, txn_id) AS f0,
-  LAST_VALUE(CAST(n AS NUMERIC)) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE GROUP) / 7 AS f1
-FROM {{ source('tx') }}

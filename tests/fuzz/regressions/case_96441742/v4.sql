@@ -1,7 +1,0 @@
-SELECT txn_id,
-  ts,
-  LAG(CEIL(amount), 2, NULL) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id) AS f0,
-  CAST(LAG(COALESCE(COALESCE(EXTRACT(MILLISECONDS FROM ts), 0), 0), 2, NULL) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id) AS INTEGER) AS f1,
-  COUNT(n) FILTER (WHERE NOT amount > 1) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW EXCLUDE TIES) AS f2
-FROM {{ source('tx') }}
-WHERE CAST(n AS DOUBLE PRECISION) = 'NaN'

@@ -1,5 +1,0 @@
-SELECT txn_id,
-  ts,
-  LAST_VALUE(status) OVER (PARTITION BY user_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS f0
-FROM {{ source('tx') }}
-WHERE (amount > 1 AND status IS NULL)

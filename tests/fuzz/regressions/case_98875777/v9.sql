@@ -1,4 +1,0 @@
-SELECT txn_id,
-  ts,
-  COUNT(DISTINCT 'x') FILTER (WHERE amount = 'NaN') OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS f0
-FROM {{ source('tx') }}
