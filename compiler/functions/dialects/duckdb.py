@@ -10,6 +10,7 @@ from sqlglot import exp
 from ..pgtypes import BOOL, FLOAT8, INTEGERS, NUMERIC, TEXT, TSTZ, UNKNOWN, base, numeric_typmod
 from . import Ctx, NotExact, is_float, is_int
 
+POP_VARIANCES = (exp.VariancePop, exp.StddevPop)
 APPROX_SOURCES = (exp.Avg, exp.Variance, exp.VariancePop, exp.Stddev, exp.StddevPop, exp.StddevSamp)
 DISCONTINUOUS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Between, exp.In, exp.Round, exp.Floor,
                  exp.Ceil, exp.Sign, exp.Mod, exp.Cast, exp.DPipe, exp.Concat, exp.NullSafeEQ, exp.NullSafeNEQ,
@@ -47,6 +48,15 @@ def rewrite(node: exp.Expression, ctx: Ctx, max_decimal: int = 38):
             ctx.approx.add(id(node))
         elif field not in EXACT_EXTRACT:
             raise NotExact(f"EXTRACT({field.upper()})", f"{ctx.dialect} drops the fraction of a second")
+    if isinstance(node, exp.Window) and isinstance(node.this, POP_VARIANCES) and is_float(ctx, node.this.this) \
+            and not node.meta.get("nan_guarded"):
+        # Postgres: the population variance of one NaN or ±Infinity is NaN; DuckDB gives 0.
+        # + 0 * SUM(x) over the same frame adds NaN exactly then (0 * ±Infinity, NaN + 0) and
+        # nothing otherwise (0 * a finite sum is zero; a sum that overflows errors in Postgres).
+        variance, total = node.copy(), node.copy()
+        variance.meta["nan_guarded"] = True
+        total.set("this", exp.Sum(this=node.this.this.copy()))
+        return exp.Paren(this=exp.Add(this=variance, expression=exp.Mul(this=exp.Literal.number(0), expression=total)))
     if isinstance(node, exp.Round) and is_float(ctx, node.this):
         return exp.Anonymous(this="ROUND_EVEN", expressions=[node.this.copy(), exp.Literal.number(0)])
     if isinstance(node, exp.Upper):
