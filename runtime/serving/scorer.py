@@ -56,6 +56,7 @@ class Scorer:
 
     def features(self, request: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
         from ..sources.decode import _coerce
+        from ..stream.expr import SqlError
 
         t = at or datetime.now(timezone.utc)
         if t.tzinfo is None:
@@ -65,7 +66,7 @@ class Scorer:
             raise RequestError(f"missing field(s): {', '.join(missing)}")
         try:
             keys = {c: _coerce(request[c], self.key_types[c]) for c in self.key_columns}
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:
             raise RequestError(f"bad key value: {exc}") from None
         values: dict[str, Any] = {c: request[c] for c in self.model.request_features}
         lookups = []
@@ -76,7 +77,10 @@ class Scorer:
             lookups.append((ref, view, key, (view.name, encode_key(key))))
         records = self.store.read_many([lk[3] for lk in lookups])  # one round trip to the store
         for ref, view, key, store_key in lookups:
-            row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view])
+            try:
+                row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view])
+            except SqlError as exc:  # Postgres would refuse to compute this row (overflow, division by zero)
+                raise RequestError(f"view {view.name}: {exc}") from None
             for col in ref.columns or [c.name for c in view.columns if c.kind == "feature"]:
                 values[f"{ref.view}__{col}"] = row[col]
         return values
