@@ -20,7 +20,8 @@ class Diagnostic:
     severity: str = "error"
 
     def format(self) -> str:
-        text = f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
+        path = self.path if self.path.isprintable() else self.path.encode("unicode_escape").decode("ascii")
+        text = f"{path}:{self.line}:{self.col}: {self.severity}: {self.message}"
         return f"{text} — {self.hint}" if self.hint else text
 
 

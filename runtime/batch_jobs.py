@@ -8,6 +8,7 @@ from skewless.compiler.batch import per_event_sql
 from skewless.compiler.batch.inputs import input_for
 from skewless.compiler.batch.training import training_set_sql
 from skewless.compiler.batch.windows import quote
+from skewless.compiler.errors import Diagnostic, SkewlessError
 from skewless.compiler.project.build import CompiledProject
 
 from .engines import BatchEngine, engine_for
@@ -38,15 +39,42 @@ def needed_sources(compiled: CompiledProject, views: list[str], models: list[str
     return names
 
 
-def register_sources(engine: BatchEngine, compiled: CompiledProject, names: set[str]) -> dict[str, int]:
-    counts = {}
+def register_sources(engine: BatchEngine, compiled: CompiledProject, names: set[str]) -> dict[str, int | None]:
+    """Make each source queryable under its ``batch.table`` name (compiled SQL) and its own name
+    (the view's original SQL). A ``batch.table`` that exists in the engine is the user's table: it
+    is read as it is (count None). Otherwise the source's file is loaded into temporary space."""
+    counts: dict[str, int | None] = {}
     for name in sorted(names):
         source = compiled.project.sources[name]
-        table = read_batch_source(source, compiled.project.root)
-        for table_name in dict.fromkeys([source.batch.table or name, name]):  # compiled SQL / original SQL
-            engine.register(table_name, table, source.column_types())
+        table_name = source.batch.table or name
+        where = compiled.project.source_files.get(name, "sources")
+        if source.batch.table and engine.has_table(source.batch.table):
+            _check_columns(engine, source, where)
+            if name != table_name:
+                engine.alias(name, table_name)
+            counts[name] = None
+            continue
+        try:
+            table = read_batch_source(source, compiled.project.root)
+        except FileNotFoundError as exc:
+            missing = f"table {source.batch.table!r} does not exist in the batch engine and " if source.batch.table else ""
+            raise SkewlessError(Diagnostic(where, 1, 1, f"source {name!r}: {missing}{exc}",
+                                           "create the table or give the source a batch.path")) from None
+        for t in dict.fromkeys([table_name, name]):
+            engine.register(t, table, source.column_types())
         counts[name] = table.num_rows
     return counts
+
+
+def _check_columns(engine: BatchEngine, source, where: str) -> None:
+    cols = ", ".join(quote(c.name) for c in source.columns)
+    try:
+        engine.query(f"SELECT {cols} FROM {quote(source.batch.table)} WHERE 1 = 0")
+    except Exception as exc:  # noqa: BLE001 - engine-specific errors; the message names the table
+        raise SkewlessError(Diagnostic(
+            where, 1, 1, f"source {source.name!r}: table {source.batch.table!r} does not have the declared columns "
+            f"({', '.join(c.name for c in source.columns)}): {str(exc).splitlines()[0]}",
+            "the table is read as it is, never altered: fix the source's columns or batch.table")) from None
 
 
 def tables(compiled: CompiledProject) -> dict[str, str]:

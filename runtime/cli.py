@@ -325,12 +325,22 @@ def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model(s) to serve; default: all trained."),
+    insecure: bool = typer.Option(False, "--insecure", help="Serve without a bearer token (serve_token unset)."),
 ) -> None:
-    """Serve POST /score/{model}, GET /features/{view}/{key}, /healthz and /metrics (uvicorn)."""
-    import uvicorn
+    """Serve POST /score/{model}, GET /features/{view}/{key}, /models, /healthz and /metrics (uvicorn).
+    Requires the target's serve_token unless --insecure."""
+    from .serving.server import run
 
-    app_ = build_service(compile_project(), model)
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    compiled = compile_project()
+    if not compiled.project.target.serve_token and not insecure:
+        _fail([Diagnostic("profiles.yml", 1, 1, f"target {compiled.project.target_name!r} has no serve_token: "
+                          "the API would be open to anyone who can reach it",
+                          "set serve_token (e.g. \"{{ env_var('SKEWLESS_TOKEN') }}\") or pass --insecure")])
+    if not compiled.project.target.serve_token:
+        from . import log
+
+        log.warning("serve.insecure", message="serving without a bearer token (--insecure)")
+    run(build_service(compiled, model), host, port)
 
 
 def build_service(compiled: CompiledProject, models: list[str] | None = None):
@@ -441,20 +451,41 @@ def _show_reads(compiled: CompiledProject, n: int = 3) -> None:
 from .cli_stream import replay_cmd  # noqa: E402 - registers replay, run, get
 
 
+def _causes(exc: BaseException):
+    """The exception and what caused it (Bytewax wraps errors raised inside the dataflow)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
 def main() -> None:
+    from .retry import Unavailable
+
+    if not os.environ.get("SKEWLESS_DEBUG"):
+        os.environ["RUST_BACKTRACE"] = "0"  # Bytewax errors carry a 100-line Rust backtrace otherwise
     try:
         app()
-    except SkewlessError as exc:
-        for d in exc.diagnostics:
-            err.print(d.format(), markup=False, highlight=False)
-        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - no tracebacks for users unless asked
+        chain = list(_causes(exc))
+        known = next((e for e in chain if isinstance(e, SkewlessError)), None)
+        if known is not None:
+            for d in known.diagnostics:
+                err.print(d.format(), markup=False, highlight=False)
+            sys.exit(1)
+        down = next((e for e in chain if isinstance(e, Unavailable)), None)
+        if down is not None:
+            err.print(f"error: {down} — the job stopped at its last snapshot; start it again once the component "
+                      "is back (nothing is lost)", markup=False, highlight=False)
+            sys.exit(1)
         if os.environ.get("SKEWLESS_DEBUG"):
             raise
-        err.print(f"internal error: {type(exc).__name__}: {exc} (set SKEWLESS_DEBUG=1 for a traceback)",
-                  markup=False, highlight=False)
+        root = chain[-1]
+        err.print(f"internal error: {type(root).__name__}: {str(root).splitlines()[0] if str(root) else ''} "
+                  "(set SKEWLESS_DEBUG=1 for a traceback)", markup=False, highlight=False)
         sys.exit(2)
 
 

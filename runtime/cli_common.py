@@ -38,7 +38,13 @@ def _global(
     state.project_dir = project
     state.target = target
     if vars_:
-        parsed = yaml.safe_load(vars_)
+        try:
+            parsed = yaml.safe_load(vars_)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            _fail([Diagnostic("--vars", line, col, f"not valid YAML: {problem}", "e.g. --vars '{high_amount: 1000}'")])
         if not isinstance(parsed, dict):
             _fail([Diagnostic("--vars", 1, 1, "--vars must be a mapping", "e.g. --vars '{high_amount: 1000}'")])
         state.vars = parsed

@@ -99,7 +99,7 @@ def register_original_views(engine: BatchEngine, compiled: CompiledProject, view
     if v.input.kind == "view":
         register_original_views(engine, compiled, v.input.name)
         up = compiled.views[v.input.name]
-        engine.execute(f'CREATE OR REPLACE VIEW "{up.name}" AS {compiled.rendered[up.name].sql}')
+        engine.execute(f'CREATE OR REPLACE TEMP VIEW "{up.name}" AS {compiled.rendered[up.name].sql}')
 
 
 def run_parity(compiled: CompiledProject, views: list[str], engines: list[BatchEngine],

@@ -116,12 +116,17 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
         if frame.start.kind == "current_row" and end_back:
             raise BatchUnsupported(view.name, "an empty ROWS frame", dialect)
         spec = f"ROWS BETWEEN {start} AND {end}"
+    elif frame.start.kind == "current_row" and end_back:
+        raise BatchUnsupported(view.name, "RANGE BETWEEN CURRENT ROW AND CURRENT ROW without the current peer group",
+                               dialect, "no EXCLUDE clause")
     elif not c.range_timestamp:
-        start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else f"{frame.start.offset} PRECEDING"
+        start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (
+            "CURRENT ROW" if frame.start.kind == "current_row" else f"{frame.start.offset} PRECEDING")
         spec = f"RANGE BETWEEN {start} AND {'CURRENT ROW' if end_back == 0 else '1 PRECEDING'}"
     else:
         one_unit = end_back != 0 and dialect == "spark"
         start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (
+            "CURRENT ROW" if frame.start.kind == "current_row" else
             f"{interval_sql(frame.start.offset or 0, one_unit)} PRECEDING")
         end = "CURRENT ROW" if end_back == 0 else f"{interval_sql(end_back, one_unit)} PRECEDING"
         spec = f"RANGE BETWEEN {start} AND {end}"

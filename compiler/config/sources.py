@@ -52,6 +52,9 @@ class SourceDef(Frozen):
     timestamp: Identifier
     unique_key: list[Identifier] = []
     allowed_lateness: DurationUs | None = None
+    # the stream refuses (dead-letters) events dated more than this ahead of the wall clock, so one
+    # bad clock cannot push the watermark into the future; null: no bound
+    max_future: DurationUs | None = 3_600_000_000
     stream: StreamBinding = StreamBinding()
     batch: BatchBinding = BatchBinding()
 

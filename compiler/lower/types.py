@@ -31,7 +31,36 @@ def typed(node: exp.Expression, columns: dict[str, str], loc: Locator) -> tuple[
         root, checker = check(node, columns)
     except TypeErr as err:
         raise ViewError(err.message, err.hint or "see docs/sql-surface.md", _offset(err.node, loc)) from None
+    _fold_constants(root, checker, loc)
     return root, checker.typed[root]
+
+
+_LEAVES = (exp.Literal, exp.Null, exp.Boolean, exp.DataType, exp.Var, exp.Identifier)
+_NOT_CONSTANT = (exp.Column, exp.Window, exp.AggFunc, exp.Star, exp.Placeholder, exp.Parameter)
+
+
+def _fold_constants(root: exp.Expression, checker, loc: Locator) -> None:
+    """Postgres evaluates constant subexpressions while planning (``1 / 0``, ``9223372036854775807 + 1``,
+    ``CAST(2147483648 AS INTEGER)``, ``SQRT(-1)``), so it refuses the query even on an empty table:
+    evaluate every maximal constant subtree once, with Postgres's semantics, and refuse the same."""
+    from ..functions.evaluate import Compiler
+    from ..functions.pgvalues import SqlError
+
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _LEAVES):
+            continue
+        if node.find(*_NOT_CONSTANT) is None and id(node) in checker.typed.types:
+            try:
+                Compiler(checker).compile(node)({})
+            except SqlError as err:
+                raise ViewError(f"{err} (Postgres evaluates this constant expression when planning the query)",
+                                "fix the constant expression", _offset(node, loc)) from None
+            except Exception:  # noqa: BLE001 - not evaluable without a row: Postgres would not fold it either
+                pass
+            continue
+        stack.extend(node.iter_expressions())
 
 
 def _offset(node: exp.Expression | None, loc: Locator) -> int:

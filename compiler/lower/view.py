@@ -44,8 +44,43 @@ class ViewMeta:
     dialect: str
 
 
+MAX_DEPTH = 100      # nested parentheses; Postgres's own parser stack gives out not far beyond
+MAX_COLUMNS = 1664   # Postgres: "target lists can have at most 1664 entries"
+
+
+def _check_tokens(sql: str, dialect: str) -> None:
+    """Checks on the raw tokens, before the (recursive) parser sees them: absurd nesting, and
+    interval literals as written (the parser reads ISO 8601 ``'P1M'`` as one *minute*, Postgres
+    as one month)."""
+    from sqlglot.tokens import TokenType
+
+    from ..config.duration import parse_interval_text
+
+    depth = 0
+    tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
+    for i, tok in enumerate(tokens):
+        if tok.token_type == TokenType.INTERVAL and i + 1 < len(tokens) and tokens[i + 1].token_type == TokenType.STRING:
+            text = tokens[i + 1].text
+            unit = tokens[i + 2] if i + 2 < len(tokens) else None
+            if unit is not None and unit.token_type == TokenType.VAR and re.fullmatch(r"[A-Za-z]+", unit.text) \
+                    and not re.search(r"[A-Za-z]", text):
+                text = f"{text} {unit.text}"
+            try:
+                parse_interval_text(text)
+            except ValueError as exc:
+                raise ViewError(str(exc), "write e.g. INTERVAL '90 minutes' or INTERVAL '30 days'", tok.start) from None
+        elif tok.token_type == TokenType.L_PAREN:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ViewError(f"expression nested more than {MAX_DEPTH} parentheses deep", "simplify the expression",
+                                tok.start)
+        elif tok.token_type == TokenType.R_PAREN:
+            depth -= 1
+
+
 def parse_single_select(sql: str, dialect: str, loc: Locator) -> exp.Select:
     try:
+        _check_tokens(sql, dialect)
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
@@ -130,6 +165,9 @@ def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declare
     lowering = _Aggregates(source, named, loc)
     columns: list[OutputColumn] = []
     seen: dict[str, exp.Expression] = {}
+    if len(select.expressions) > MAX_COLUMNS:
+        raise ViewError(f"{len(select.expressions):,} output columns; Postgres allows at most {MAX_COLUMNS}",
+                        "split the view", loc.offset(select.expressions[MAX_COLUMNS]))
     for item in select.expressions:
         if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
             raise ViewError("SELECT * is not supported", "list the columns the view outputs", loc.offset(item))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 
 from ..config import SourceDef
@@ -102,6 +103,15 @@ def build_project(project: Project) -> CompiledProject:
         except ViewError as exc:
             line, col = rendered.linemap.original(exc.offset)
             bag.add(rendered.path, line, col, exc.message, exc.hint)
+            continue
+        except RecursionError:
+            bag.add(rendered.path, 1, 1, "expression nested too deeply to compile", "simplify the expression")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a compiler bug still names the file, never a traceback
+            bag.add(rendered.path, 1, 1, f"internal compiler error: {type(exc).__name__}: {exc}",
+                    "please report this view; set SKEWLESS_DEBUG=1 for details")
+            if os.environ.get("SKEWLESS_DEBUG"):
+                raise
             continue
         upstream = [out.views[d].fingerprint for d in view.depends_on]
         src = project.sources.get(view.root_source)

@@ -6,20 +6,25 @@ Nothing here executes anything; every problem becomes a `Diagnostic` naming the 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 from pydantic import BaseModel, ValidationError
 
 from ..config import ModelDef, ModelsFile, Profile, ProjectConfig, SourceDef, SourcesFile, Target
 from ..config.project import PROJECT_FILE
 from ..errors import Diagnostic, DiagnosticBag, SkewlessError
 from ..render.context import TemplateCallError, env_var_value
+from ..render.safe import TemplateLimit, read_text, render_limited, sandbox
 from .yaml_positions import PosDict, load_yaml_text, locate
 
 PROFILES_FILE = "profiles.yml"
+VIEW_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_NAME = 63            # Postgres truncates identifiers beyond 63 bytes
 
 
 @dataclass
@@ -70,16 +75,26 @@ def _validate(model: type[BaseModel], data: Any, path: str, bag: DiagnosticBag) 
 
 def _render_yaml(path: Path, display: str, bag: DiagnosticBag) -> Any:
     """Render a YAML file through Jinja (for env_var()/var()) and load it with positions."""
-    text = path.read_text()
+    text = read_text(path, display, bag)
+    if text is None:
+        return None
     if "{{" in text or "{%" in text:
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined)
         try:
-            text = env.from_string(text).render(env_var=env_var_value)
+            text = render_limited(sandbox().from_string(text), env_var=env_var_value)
         except TemplateCallError as exc:
             bag.add(display, 1, 1, exc.message, exc.hint)
             return None
+        except jinja2.sandbox.SecurityError as exc:
+            bag.add(display, 1, 1, f"Jinja: not allowed in a template: {exc}", "templates run sandboxed")
+            return None
         except jinja2.TemplateError as exc:
             bag.add(display, getattr(exc, "lineno", 1) or 1, 1, f"Jinja error: {exc}", "")
+            return None
+        except RecursionError:
+            bag.add(display, 1, 1, "Jinja: template recursion too deep", "")
+            return None
+        except TemplateLimit as exc:
+            bag.add(display, 1, 1, f"Jinja: {exc}", "templates run with time and size limits")
             return None
     try:
         return load_yaml_text(text, display)
@@ -117,11 +132,27 @@ def load_project(root: Path, vars_override: dict[str, Any] | None = None, target
     for feature_dir in config.feature_paths:
         for path in sorted((root / feature_dir).glob("**/*.sql")):
             name = path.stem
+            problem = view_name_problem(name)
+            if problem:
+                bag.add(display(path), 1, 1, problem, "view names are SQL identifiers: letters, digits and _, "
+                        f"not starting with a digit, at most {MAX_NAME} characters")
+                continue
+            text = read_text(path, display(path), bag)
+            if text is None:
+                continue
             if name in project.views:
                 bag.add(display(path), 1, 1, f"duplicate view name {name!r}", f"also defined in {project.views[name].rel}")
                 continue
-            project.views[name] = ViewFile(name, path, display(path), path.read_text())
+            project.views[name] = ViewFile(name, path, display(path), text)
     return project
+
+
+def view_name_problem(name: str) -> str | None:
+    if not VIEW_NAME.fullmatch(name):
+        return f"view name {name!r} (the file name) is not an identifier"
+    if len(name) > MAX_NAME:
+        return f"view name {name[:20]!r}... is {len(name)} characters long"
+    return None
 
 
 def _display(path: Path) -> str:

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 
-from ..errors import Diagnostic
+from ..errors import Diagnostic, DiagnosticBag
 from .context import RenderContext, TemplateCallError, env_var_value, var_value
 from .linemap import LineMap
+from .safe import TemplateLimit, read_text, render_limited, sandbox, time_limit
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Renderer:
 
     def __init__(self, vars_: dict[str, Any], macro_files: list[Path] | None = None):
         self.vars = vars_
-        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+        self.env = sandbox(keep_trailing_newline=True, autoescape=False)
         self._ctx: RenderContext | None = None
         # Globals delegate to the view being rendered, so project macros can call them too.
         self.env.globals.update(
@@ -43,9 +45,14 @@ class Renderer:
             self._load_macros(path)
 
     def _load_macros(self, path: Path) -> None:
-        text = path.read_text()
+        bag = DiagnosticBag()
+        text = read_text(path, str(path), bag)
+        if text is None:
+            self.macro_errors.extend(bag.items)
+            return
         try:
-            module = self.env.from_string(text, globals={}).module
+            with time_limit():
+                module = self.env.from_string(text, globals={}).module
         except Exception as exc:  # noqa: BLE001 - reported as a diagnostic
             self.macro_errors.append(_diagnostic(exc, str(path), text))
             return
@@ -58,7 +65,7 @@ class Renderer:
             template = self.env.from_string(text)
             template.filename = path
             self._ctx = ctx
-            sql = template.render()
+            sql = render_limited(template)
         except Exception as exc:  # noqa: BLE001 - every template failure becomes a diagnostic
             return _diagnostic(exc, path, text)
         finally:
@@ -100,6 +107,13 @@ def _diagnostic(exc: BaseException, path: str, text: str) -> Diagnostic:
         return Diagnostic(path, line, col, exc.message, exc.hint)
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return Diagnostic(path, line, col, f"Jinja syntax error: {exc.message}", "check {{ }} and {% %} pairs")
+    if isinstance(exc, jinja2.sandbox.SecurityError):
+        return Diagnostic(path, line, col, f"Jinja: not allowed in a template: {exc}",
+                          "templates run sandboxed: no access to Python internals")
+    if isinstance(exc, TemplateLimit):
+        return Diagnostic(path, line, col, f"Jinja: {exc}", "templates run with time and size limits")
+    if isinstance(exc, RecursionError):
+        return Diagnostic(path, line, col, "Jinja: template recursion too deep", "")
     if isinstance(exc, jinja2.UndefinedError):
         return Diagnostic(path, line, col, f"Jinja: {exc.message}",
                           "available: source(), ref(), config(), var(), env_var() and project macros")

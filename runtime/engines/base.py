@@ -13,7 +13,14 @@ class BatchEngine(Protocol):
     dialect: str
 
     def register(self, name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
-        """Make ``table`` queryable as ``name`` (``types``: declared SQL types per column)."""
+        """Make ``table`` queryable as ``name`` (``types``: declared SQL types per column), in
+        engine-private temporary space: never creates, replaces or drops a user's table."""
+
+    def has_table(self, name: str) -> bool:
+        """The user has a table or view ``name`` (not one registered here): it is read, never written."""
+
+    def alias(self, name: str, target: str) -> None:
+        """A temporary ``name`` reading ``target``."""
 
     def execute(self, sql: str) -> None:
         """Run a statement that returns nothing (DDL)."""

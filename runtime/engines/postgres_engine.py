@@ -1,4 +1,8 @@
-"""Postgres through psycopg: sources become tables, results come back as Arrow."""
+"""Postgres through psycopg: results come back as Arrow.
+
+Nothing here writes to the user's schemas: file sources are loaded into *temporary* tables
+(session-private, dropped when the connection closes), and a source bound to an existing table
+(``batch.table``) is only read. The profile's ``schema`` is the search path for those tables."""
 
 from __future__ import annotations
 
@@ -18,13 +22,28 @@ class PostgresEngine:
         self.conn = psycopg.connect(dsn, autocommit=True)
         self.conn.execute("SET TimeZone = 'UTC'")
         self.schema = schema
+        self.conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema)))
+        self.owned: set[str] = set()   # temporary tables this session created
+
+    def has_table(self, name: str) -> bool:
+        """A table or view the user has, visible on the search path (read-only to us)."""
+        row = self.conn.execute("SELECT to_regclass(%s)", [psycopg.sql.Identifier(name).as_string(self.conn)]).fetchone()
+        return row[0] is not None and name not in self.owned
+
+    def alias(self, name: str, target: str) -> None:
+        """``name`` reads ``target`` (a temporary view: the view's own SQL names the source)."""
+        ident = psycopg.sql.Identifier
+        self.conn.execute(psycopg.sql.SQL("CREATE OR REPLACE TEMP VIEW {} AS SELECT * FROM {}").format(ident(name), ident(target)))
 
     def register(self, name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
+        """Load ``table`` into a temporary table ``name`` (shadowing any user table of that name for
+        this session only; the user's table is never touched)."""
         cols = [(f.name, (types or {}).get(f.name) or arrow_to_pg_type(f.type)) for f in table.schema]
         ident = psycopg.sql.Identifier
         with self.conn.cursor() as cur:
-            cur.execute(psycopg.sql.SQL("DROP TABLE IF EXISTS {}").format(ident(name)))
-            cur.execute(psycopg.sql.SQL("CREATE TABLE {} ({})").format(
+            if name in self.owned:  # ours, from an earlier register in this session
+                cur.execute(psycopg.sql.SQL("DROP TABLE pg_temp.{}").format(ident(name)))
+            cur.execute(psycopg.sql.SQL("CREATE TEMP TABLE {} ({})").format(
                 ident(name), psycopg.sql.SQL(", ").join(
                     psycopg.sql.SQL("{} {}").format(ident(c), psycopg.sql.SQL(t)) for c, t in cols)))
             with cur.copy(psycopg.sql.SQL("COPY {} FROM STDIN").format(ident(name))) as copy:
@@ -32,7 +51,8 @@ class PostgresEngine:
                     columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
                     for row in zip(*columns):
                         copy.write_row(row)
-            cur.execute(psycopg.sql.SQL("ANALYZE {}").format(ident(name)))
+            cur.execute(psycopg.sql.SQL("ANALYZE pg_temp.{}").format(ident(name)))
+        self.owned.add(name)
 
     def execute(self, sql: str) -> None:
         self.conn.execute(sql)

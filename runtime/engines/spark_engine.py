@@ -28,9 +28,22 @@ class SparkEngine:
             builder = builder.config(key, value)
         self.spark = builder.getOrCreate()
         self.spark.sparkContext.setLogLevel("ERROR")
+        self.owned: set[str] = set()
 
     def register(self, name: str, table: pa.Table, types: dict[str, str] | None = None) -> None:
-        self.spark.createDataFrame(table).createOrReplaceTempView(name)
+        """A session temporary view (never a catalog table), with the declared column types."""
+        df = self.spark.createDataFrame(table)
+        if types:
+            df = df.selectExpr(*[f"CAST({_q(c)} AS {_spark_type(types[c])}) AS {_q(c)}" if c in types else _q(c)
+                                 for c in table.column_names])
+        df.createOrReplaceTempView(name)
+        self.owned.add(name)
+
+    def has_table(self, name: str) -> bool:
+        return name not in self.owned and self.spark.catalog.tableExists(name)
+
+    def alias(self, name: str, target: str) -> None:
+        self.spark.table(target).createOrReplaceTempView(name)
 
     def execute(self, sql: str) -> None:
         self.spark.sql(sql)
@@ -44,3 +57,14 @@ class SparkEngine:
 
     def close(self) -> None:
         self.spark.stop()
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _spark_type(pg_type: str) -> str:
+    """A declared Postgres type in Spark SQL (numeric(p,s) -> DECIMAL(p,s), timestamptz -> TIMESTAMP)."""
+    from sqlglot import exp
+
+    return exp.DataType.build(pg_type, dialect="postgres").sql("spark")

@@ -66,9 +66,12 @@ class Scorer:
             raise RequestError(f"missing field(s): {', '.join(missing)}")
         try:
             keys = {c: _coerce(request[c], self.key_types[c]) for c in self.key_columns}
-        except (ValueError, TypeError, ArithmeticError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any value that cannot be the key's type is the caller's error
             raise RequestError(f"bad key value: {exc}") from None
-        values: dict[str, Any] = {c: request[c] for c in self.model.request_features}
+        from ..sources.decode import JsonNumber
+
+        values: dict[str, Any] = {c: float(v) if isinstance(v, JsonNumber) else v
+                                  for c, v in ((c, request[c]) for c in self.model.request_features)}
         lookups = []
         for ref in self.model.features:
             view = self.views[ref.view]

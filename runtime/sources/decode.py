@@ -5,8 +5,9 @@ Anything that does not fit becomes a `DeadLetter` with the reason; it never stop
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from functools import lru_cache
@@ -33,11 +34,22 @@ class Idle:
     part: str
 
 
+class JsonNumber(str):
+    """A JSON number with a fraction or exponent (or NaN/Infinity), kept as its text so each
+    declared type reads it as Postgres would read that text: ``1e999`` is out of range for
+    double precision but a valid numeric, ``1e-400`` is out of range rather than 0."""
+
+
 def _timestamp(v: Any) -> datetime:
     if isinstance(v, datetime):
         return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+    if isinstance(v, JsonNumber):
+        v = V.text_to_float(v)
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return datetime.fromtimestamp(v, tz=timezone.utc)  # epoch seconds
+        try:  # epoch seconds, as to_timestamp(v)
+            return EPOCH + timedelta(seconds=v)
+        except (OverflowError, ValueError):
+            raise ValueError(f"timestamp out of range: {v!r}") from None
     if isinstance(v, str):
         t = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
         return t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc)
@@ -58,6 +70,17 @@ def _coerce(v: Any, sql_type: str) -> Any:
         if isinstance(v, str):
             return V.text_to_bool(v)
         raise ValueError(f"not a boolean: {v!r}")
+    if isinstance(v, JsonNumber):
+        if b == FLOAT8:
+            return V.text_to_float(v)
+        if b == NUMERIC:
+            return V.n_typmod(V.text_to_numeric(v), t)
+        if b in INTEGERS:
+            d = V.text_to_numeric(v)
+            if not d.is_finite() or d != d.to_integral_value():
+                raise ValueError(f"not an integer: {v}")
+            return V.check_int(int(d), b)
+        return str(v)
     if b in INTEGERS:
         if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
             raise ValueError(f"not an integer: {v!r}")
@@ -84,6 +107,9 @@ def _coerce(v: Any, sql_type: str) -> Any:
 
 
 INF = float("inf")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_RAW = 1000          # characters of a bad record kept in its dead letter
+MAX_DEPTH = 64          # JSON nesting beyond this is refused before parsing (no recursion on data)
 
 
 @lru_cache(maxsize=256)
@@ -98,24 +124,64 @@ class Decoder:
     def __init__(self, source: SourceDef):
         self.source = source
         self.types = source.column_types()
+        future = getattr(source, "max_future", None)
+        self.horizon = None if future is None else timedelta(microseconds=future)
 
     def decode_obj(self, obj: Any, raw: str) -> dict | DeadLetter:
         if not isinstance(obj, dict):
-            return DeadLetter(self.source.name, raw, "not a JSON object")
+            return DeadLetter(self.source.name, raw[:MAX_RAW], "not a JSON object")
         row = {}
         for name, sql_type in self.types.items():
             try:
                 row[name] = _coerce(obj.get(name), sql_type)
-            except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
-                return DeadLetter(self.source.name, raw, f"column {name!r} ({sql_type}): {exc}")
-        if row[self.source.timestamp] is None:
-            return DeadLetter(self.source.name, raw, f"missing timestamp column {self.source.timestamp!r}")
+            except Exception as exc:  # noqa: BLE001 - whatever a value does, it is this record's dead letter
+                return DeadLetter(self.source.name, raw[:MAX_RAW], f"column {name!r} ({sql_type}): {_reason(exc)}")
+        ts = row[self.source.timestamp]
+        if ts is None:
+            return DeadLetter(self.source.name, raw[:MAX_RAW], f"missing timestamp column {self.source.timestamp!r}")
+        if self.horizon is not None:
+            limit = datetime.now(timezone.utc) + self.horizon
+            if ts > limit:
+                return DeadLetter(self.source.name, raw[:MAX_RAW],
+                                  f"future: event time {ts.isoformat()} is more than max_future "
+                                  f"({self.horizon}) ahead of the clock ({limit.isoformat()})")
         return row
 
     def decode_json(self, line: str | bytes) -> dict | DeadLetter:
-        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
         try:
-            obj = json.loads(text)
+            text = line.decode("utf-8") if isinstance(line, bytes) else line
+        except UnicodeDecodeError as exc:
+            return DeadLetter(self.source.name, line[:MAX_RAW].decode("utf-8", "replace"),
+                              f"invalid UTF-8 at byte {exc.start}")
+        if _too_deep(text):
+            return DeadLetter(self.source.name, text[:MAX_RAW], f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
+        try:
+            obj = json.loads(text, parse_float=JsonNumber, parse_constant=JsonNumber)
         except json.JSONDecodeError as exc:
-            return DeadLetter(self.source.name, text[:1000], f"invalid JSON: {exc.msg} at column {exc.colno}")
-        return self.decode_obj(obj, text[:1000])
+            return DeadLetter(self.source.name, text[:MAX_RAW], f"invalid JSON: {exc.msg} at column {exc.colno}")
+        except Exception as exc:  # noqa: BLE001 - e.g. an integer of more than 4,300 digits
+            return DeadLetter(self.source.name, text[:MAX_RAW], f"invalid JSON: {_reason(exc)}")
+        return self.decode_obj(obj, text)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+_OPEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """More than ``limit`` nested arrays/objects (brackets inside strings do not count)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for m in _OPEN.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in "]}":
+            depth -= 1
+    return False

@@ -156,7 +156,7 @@ class _ViewSlot:
                 for row, v in zip(rows, values):
                     try:
                         out.append(self.eval.output(row, v))
-                    except SqlError as exc:
+                    except Exception as exc:  # noqa: BLE001 - SqlError, or any other failure: this row's dead letter
                         out.append(_dead(self.view, row, exc))
             self.last, self.blob = ts, None
             self.flushed = True
@@ -164,7 +164,8 @@ class _ViewSlot:
 
 
 def _dead(view: FeatureView, row: dict, exc: Exception) -> DeadLetter:
-    return DeadLetter(view.root_source, json.dumps(row, default=str)[:1000], f"view {view.name}: {exc}")
+    why = str(exc) if isinstance(exc, SqlError) else f"evaluation failed ({type(exc).__name__}: {exc})"
+    return DeadLetter(view.root_source, json.dumps(row, default=str)[:1000], f"view {view.name}: {why}")
 
 
 class KeyLogic(StatefulLogic):
@@ -211,7 +212,7 @@ class KeyLogic(StatefulLogic):
         for slot in self.slots:
             try:
                 admitted = slot.eval.admit(event)
-            except SqlError as exc:  # Postgres would fail on this event: it enters no window
+            except Exception as exc:  # noqa: BLE001 - Postgres would fail on this event: it enters no window
                 out.append((slot.view.name, _dead(slot.view, event, exc)))
                 continue
             if admitted:

@@ -14,6 +14,7 @@ own sliding accumulator; nothing rescans a window per event:
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -192,7 +193,7 @@ class _Rows(_AggState):
             if frame.exclude in ("current_row", "group") and self.m == 0:
                 self.m = 1  # the order is total: the current row is its whole peer group
         self.acc = make(func, agg.arg_type, agg.type) if func not in ("lag", "first_value", "last_value") else None
-        keep = (self.n if self.n is not None else 0) + 1
+        keep = min((self.n if self.n is not None else 0) + 1, sys.maxsize)  # 9223372036854775807 PRECEDING
         self.history: deque = deque(maxlen=keep if self.n is not None else None)  # values, newest last
         self.count = 0       # rows seen (position of the next row)
         self.first = None    # for unbounded FIRST_VALUE
@@ -333,7 +334,7 @@ class ViewKeyState:
         sigs: dict[int, list] = {}
         for agg in aggregates:
             if not is_rows_like(agg) and agg.frame.start.kind != "unbounded_preceding":
-                reach_sigs = sigs.setdefault(agg.frame.start.offset, [])
+                reach_sigs = sigs.setdefault(agg.frame.start.offset or 0, [])  # CURRENT ROW: reach 0
                 if value_signature(agg) not in reach_sigs:
                     reach_sigs.append(value_signature(agg))
         self.windows = {reach: SharedWindow(reach, s) for reach, s in sigs.items()}
@@ -343,7 +344,7 @@ class ViewKeyState:
                 self.aggs.append(_Rows(agg, ref))
             else:
                 start = agg.frame.start
-                window = None if start.kind == "unbounded_preceding" else self.windows[start.offset]
+                window = None if start.kind == "unbounded_preceding" else self.windows[start.offset or 0]
                 self.aggs.append(_Range(agg, ref, window))
         self.ts_col = next((a.order[0] for a in aggregates if a.order), None)
 

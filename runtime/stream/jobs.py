@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import signal
 import threading
 import time
@@ -26,6 +28,7 @@ from ..sources.control import STOP
 from ..sources.stream_file import FileEventSource
 from ..stores import open_store
 from .dataflow import StoreWriter, StreamStats, add_source, build_flow
+from .recovery import RecoveryGuard, expected
 from .sinks import DeadLetterSink, KafkaDeadLetterSink, ParquetSink, RowsJsonlSink, view_schema
 
 
@@ -145,7 +148,8 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     store = open_store(project.target.online, project.root)
     writer = StoreWriter(store, interval=opts.flush_interval, stats=stats)
     if opts.kind == "kafka" and opts.dead_letter_topic:
-        dead_sink = KafkaDeadLetterSink(opts.brokers, opts.dead_letter_topic, opts.add_config)
+        dead_sink = KafkaDeadLetterSink(opts.brokers, opts.dead_letter_topic, opts.add_config,
+                                        fallback=project.target_dir / "dead_letters.undelivered.jsonl")
     else:
         dead_sink = DeadLetterSink(opts.dead_letters or project.target_dir / "dead_letters.jsonl")
     flow = Dataflow("skewless_run")
@@ -155,8 +159,16 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
                    None if opts.rows_dir is None else (lambda v: RowsJsonlSink(opts.rows_dir, v)), dead_sink, writer,
                    tick=opts.flush_interval, stats=stats)
     recovery = None
+    guard = contextlib.nullcontext()
     if opts.recovery_dir is not None:
-        _init_recovery(opts)
+        views = {v.name: v.fingerprint for vs in by_source.values() for v in vs}
+        guard = RecoveryGuard(opts.recovery_dir, opts.process_id, expected(project.config.name, views, opts.kind))
+        guard.__enter__()
+        try:
+            _init_recovery(opts)
+        except BaseException:
+            guard.__exit__(None, None, None)
+            raise
         recovery = RecoveryConfig(opts.recovery_dir)
 
     STOP.clear()
@@ -177,6 +189,9 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        writer.flush()
-        store.close()
+        try:
+            writer.flush()
+            store.close()
+        finally:
+            guard.__exit__(None, None, None)
     return stats

@@ -106,26 +106,66 @@ class RowsJsonlSink(DynamicSink):
 
 
 class _KafkaDeadPart(StatelessSinkPartition):
-    def __init__(self, brokers: list[str], topic: str, add_config: dict[str, str]):
+    """Produces dead letters; a message the broker does not acknowledge (delivery error, full local
+    queue, broker down at shutdown) is appended to the ``fallback`` file instead and logged — a
+    dead letter is never dropped silently."""
+
+    def __init__(self, brokers: list[str], topic: str, add_config: dict[str, str], fallback: Path):
         from confluent_kafka import Producer
 
-        self.topic = topic
-        self.producer = Producer({"bootstrap.servers": ",".join(brokers), **add_config})
+        self.topic, self.fallback = topic, fallback
+        self.producer = Producer({"bootstrap.servers": ",".join(brokers), "message.timeout.ms": 60_000, **add_config})
+        self.failed = 0
+        self.pending: dict[int, str] = {}   # produced, not acknowledged yet
+        self.seq = 0
+
+    def _delivered(self, key: int, err) -> None:
+        line = self.pending.pop(key, None)
+        if err is not None and line is not None:
+            self._keep([line], str(err))
+
+    def _keep(self, lines: list[str], why: str) -> None:
+        self.failed += len(lines)
+        from .. import log
+
+        log.warning("dead_letters.kafka_failed", topic=self.topic, messages=len(lines), error=why,
+                    kept_in=str(self.fallback))
+        self.fallback.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.fallback, "a") as fh:
+            fh.write("".join(line + "\n" for line in lines))
 
     def write_batch(self, items):
         for d in items:
-            self.producer.produce(self.topic, value=_dead_json(d).encode())
+            line = _dead_json(d)
+            self.seq += 1
+            key = self.seq
+            for _ in range(50):  # the local queue is full: let the producer drain, bounded
+                try:
+                    self.producer.produce(self.topic, value=line.encode(),
+                                          on_delivery=lambda err, msg, k=key: self._delivered(k, err))
+                    self.pending[key] = line
+                    break
+                except BufferError:
+                    self.producer.poll(0.1)
+            else:
+                self._keep([line], "local producer queue full")
         self.producer.poll(0)
 
     def close(self):
         self.producer.flush(30)
+        if self.pending:  # not acknowledged after 30 s: keep them locally
+            self._keep(list(self.pending.values()), "not acknowledged by the broker at shutdown")
+            self.pending.clear()
 
 
 class KafkaDeadLetterSink(DynamicSink):
     """Dead letters as JSON messages on a Kafka topic (stream.dead_letter_topic)."""
 
-    def __init__(self, brokers: list[str], topic: str, add_config: dict[str, str] | None = None):
+    def __init__(self, brokers: list[str], topic: str, add_config: dict[str, str] | None = None,
+                 fallback: Path | None = None):
         self.brokers, self.topic, self.add_config = brokers, topic, dict(add_config or {})
+        self.fallback = fallback or Path("dead_letters.undelivered.jsonl")
 
     def build(self, step_id, worker_index, worker_count):
-        return _KafkaDeadPart(self.brokers, self.topic, self.add_config)
+        return _KafkaDeadPart(self.brokers, self.topic, self.add_config,
+                              self.fallback.with_name(f"{self.fallback.stem}.{worker_index}{self.fallback.suffix}"))

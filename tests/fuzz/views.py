@@ -135,15 +135,18 @@ def frame(draw, ordered: bool, two_keys: bool) -> tuple[str, str]:
     """(ORDER BY ..., frame clause)."""
     if ordered:
         order = "ts, txn_id"
-        kind = draw(st.sampled_from(["rows", "rows", "range_unbounded"]))
+        kind = draw(st.sampled_from(["rows", "rows", "range_unbounded", "range_current"]))
     else:
-        kind = draw(st.sampled_from(["range", "range", "range_unbounded", "rows"]))
+        kind = draw(st.sampled_from(["range", "range", "range_unbounded", "rows", "range_current"]))
         order = "ts, txn_id" if kind == "rows" or (kind == "range_unbounded" and draw(st.booleans())) else "ts"
     excl = draw(st.sampled_from(["", "", " EXCLUDE CURRENT ROW", " EXCLUDE GROUP", " EXCLUDE TIES"]))
     if kind == "rows":
-        start = draw(st.sampled_from(["UNBOUNDED PRECEDING", "3 PRECEDING", "1 PRECEDING", "CURRENT ROW"]))
+        start = draw(st.sampled_from(["UNBOUNDED PRECEDING", "3 PRECEDING", "1 PRECEDING", "CURRENT ROW",
+                                      "9223372036854775807 PRECEDING"]))
         end = draw(st.sampled_from(["CURRENT ROW", "CURRENT ROW", "1 PRECEDING"])) if start != "CURRENT ROW" else "CURRENT ROW"
         return order, f"ROWS BETWEEN {start} AND {end}{excl}"
+    if kind == "range_current":
+        return order, f"RANGE BETWEEN CURRENT ROW AND CURRENT ROW{excl}"
     if kind == "range_unbounded":
         return order, f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW{excl}"
     w = draw(st.sampled_from(["1 second", "1 minute", "30 minutes", "1 hour", "2 hours"]))

@@ -1,0 +1,104 @@
+"""Guarding a recovery directory: one process per (directory, process id), one project in it.
+
+* A lock file per process id (``flock``, released by the kernel when the process dies, so a
+  SIGKILLed job never leaves a stale lock): a second process started on the same directory is
+  refused while the first runs. Two processes writing one Bytewax recovery store leave it in a
+  state neither can resume from.
+* ``skewless-recovery.json`` records what the snapshots were built from: the source kinds and the
+  fingerprint of every view. A start with other views (changed, added or removed) or another
+  project is refused: resuming pickled window state under a different view would silently compute
+  wrong values, and a view added to a running job would start without its history.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+
+from skewless.compiler.errors import Diagnostic, SkewlessError
+
+FORMAT = 1
+MANIFEST = "skewless-recovery.json"
+
+
+def expected(project: str, views: dict[str, str], kind: str) -> dict:
+    return {"format": FORMAT, "project": project, "stream": kind, "views": dict(sorted(views.items()))}
+
+
+class RecoveryGuard:
+    def __init__(self, directory: Path, process_id: int | None, manifest: dict):
+        self.dir, self.pid, self.manifest = directory, process_id or 0, manifest
+        self.fh = None
+
+    def __enter__(self) -> "RecoveryGuard":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock = self.dir / f"skewless-process-{self.pid}.lock"
+        self.fh = open(lock, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "another process"
+            self.fh.close()
+            self.fh = None
+            raise SkewlessError(Diagnostic(
+                str(self.dir), 1, 1, f"the recovery directory is in use by {holder} (process id {self.pid})",
+                "stop that job first, or give this one its own --recovery-dir")) from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        self.fh.flush()
+        self._check_manifest()
+        return self
+
+    def _check_manifest(self) -> None:
+        path = self.dir / MANIFEST
+        has_state = any(self.dir.glob("*.sqlite3"))
+        if not path.exists():
+            if has_state:
+                raise SkewlessError(Diagnostic(str(self.dir), 1, 1, "the recovery directory holds snapshots of "
+                                               "unknown origin (no skewless-recovery.json)",
+                                               "use an empty --recovery-dir")) from None
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
+            os.replace(tmp, path)  # process 0 and the others write the same content
+            return
+        try:
+            found = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise SkewlessError(Diagnostic(str(path), 1, 1, "unreadable recovery manifest",
+                                           "use an empty --recovery-dir")) from None
+        problems = _differences(found, self.manifest)
+        if problems:
+            raise SkewlessError(Diagnostic(
+                str(path), 1, 1, "the recovery state was written by another job: " + "; ".join(problems),
+                "resuming it would compute wrong values: start with an empty --recovery-dir "
+                "(and backfill --to-online to start warm), or run the job that wrote it")) from None
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
+
+
+def _differences(found: dict, want: dict) -> list[str]:
+    out = []
+    if found.get("format") != want["format"]:
+        out.append(f"format {found.get('format')} (this version writes {want['format']})")
+    if found.get("project") != want["project"]:
+        out.append(f"project {found.get('project')!r}, not {want['project']!r}")
+    if found.get("stream") != want["stream"]:
+        out.append(f"a {found.get('stream')} stream, not {want['stream']}")
+    old, new = found.get("views") or {}, want["views"]
+    for name in sorted(old.keys() | new.keys()):
+        if name not in new:
+            out.append(f"view {name} is not in this job")
+        elif name not in old:
+            out.append(f"view {name} was not in it")
+        elif old[name] != new[name]:
+            out.append(f"view {name} changed (fingerprint {old[name]} -> {new[name]})")
+    return out

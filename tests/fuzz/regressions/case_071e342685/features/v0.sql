@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  COALESCE(STDDEV_SAMP(amount) FILTER (WHERE merchant_id >= 'a') OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW EXCLUDE TIES), -1) AS f0,
+  UPPER(MIN(merchant_id) FILTER (WHERE (q >= 1.25) IS NOT TRUE) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '30 minutes' PRECEDING AND CURRENT ROW)) AS f1
+FROM {{ source('tx') }}

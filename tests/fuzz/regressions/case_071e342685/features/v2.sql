@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  COALESCE(BOOL_OR(CAST(n AS DOUBLE PRECISION) = 'NaN') FILTER (WHERE flag) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW), -1) AS f0,
+  CAST(n AS NUMERIC) AS s0
+FROM {{ source('tx') }}

@@ -1,0 +1,6 @@
+SELECT txn_id,
+  ts,
+  COUNT(*) OVER (PARTITION BY user_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) > 2 AS f0,
+  LOWER(status) AS s0
+FROM {{ source('tx') }}
+WHERE flag

@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  COUNT(COALESCE(q, 0)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE TIES) > 2 AS f0,
+  ts AS s0
+FROM {{ source('tx') }}
