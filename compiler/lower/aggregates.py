@@ -79,6 +79,9 @@ def split_call(window: exp.Window, loc: Locator) -> Call:
             if not (isinstance(off, exp.Literal) and not off.is_string and off.this.isdigit()):
                 raise ViewError("LAG offset must be a non-negative integer constant", "e.g. LAG(amount, 2)", loc.offset(off))
             offset = int(off.this)
+            if offset > 2 ** 31 - 1:  # lag(anyelement, integer): a bigint literal matches no function
+                raise ViewError(f"function lag(..., bigint) does not exist: the LAG offset is an integer (at most "
+                                f"2147483647), got {off.this}", "e.g. LAG(amount, 2)", loc.offset(off))
         default = fn.args.get("default")
     return Call(family, arg, filt, offset, default, fn)
 

@@ -76,6 +76,9 @@ def interval_us(node: exp.Expression, loc: Locator) -> int:
 
 def _rows(node: exp.Expression, loc: Locator) -> int:
     if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+        if int(node.this) > 2 ** 63 - 1:
+            raise ViewError("bigint out of range: a ROWS offset is at most 9223372036854775807",
+                            "e.g. ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", loc.offset(node))
         return int(node.this)
     raise ViewError("ROWS offset must be a non-negative integer constant", "e.g. ROWS BETWEEN 10 PRECEDING AND CURRENT ROW",
                     loc.offset(node))

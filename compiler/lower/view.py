@@ -69,6 +69,11 @@ def _check_tokens(sql: str, dialect: str) -> None:
                 parse_interval_text(text)
             except ValueError as exc:
                 raise ViewError(str(exc), "write e.g. INTERVAL '90 minutes' or INTERVAL '30 days'", tok.start) from None
+        elif tok.token_type == TokenType.COMMA and i + 1 < len(tokens) and tokens[i + 1].token_type in (
+                TokenType.FROM, TokenType.R_PAREN, TokenType.WHERE, TokenType.WINDOW):
+            # sqlglot forgives a trailing comma; Postgres does not
+            raise ViewError(f"SQL syntax error: trailing comma before {tokens[i + 1].text.upper()}",
+                            "remove the comma", tok.start)
         elif tok.token_type == TokenType.L_PAREN:
             depth += 1
             if depth > MAX_DEPTH:

@@ -28,6 +28,12 @@ def read_text(path: Path, display: str, bag: DiagnosticBag) -> str | None:
         return None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    nul = data.find(b"\x00")
+    if nul >= 0:  # Postgres cannot receive a NUL in query text; no text format has one
+        before = data[:nul]
+        bag.add(display, before.count(b"\n") + 1, len(before) - (before.rfind(b"\n") + 1) + 1,
+                "the file contains a NUL byte", "remove it (is this a binary or UTF-16 file?)")
+        return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
