@@ -103,7 +103,21 @@ def _coerce(v: Any, sql_type: str) -> Any:
             raise ValueError(f"not a number: {v!r}")
         d = V.text_to_numeric(v if isinstance(v, str) else repr(v) if isinstance(v, float) else str(v))
         return V.n_typmod(d, t)
-    return v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+    if isinstance(v, str):
+        return _text(v)
+    return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+
+
+def _text(v: str) -> str:
+    """Postgres text holds no NUL and only valid UTF-8 (JSON can spell both: \\u0000, \\ud800)."""
+    if "\x00" in v:
+        raise ValueError('invalid byte sequence for encoding "UTF8": 0x00')
+    if not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("invalid Unicode: a lone surrogate (\\ud800-\\udfff)") from None
+    return v
 
 
 INF = float("inf")
