@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SKEWLESS = $(PYTHON) -m skewless.runtime.cli
 
-.PHONY: install demo test bench fuzz
+.PHONY: install demo test bench fuzz faults
 
 install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
@@ -21,3 +21,7 @@ bench: install
 # The differential fuzzer with 10x the CI budget (10,000 generated views against Postgres).
 fuzz: install
 	SKEWLESS_FUZZ_EXAMPLES=1000 $(PYTHON) -m pytest -q -s tests/fuzz
+
+# The fault suite alone (also part of `make test`): poison events, SIGKILLs, outages, hostile inputs.
+faults: install
+	$(PYTHON) -m pytest -q -s -m faults tests/faults

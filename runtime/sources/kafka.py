@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from skewless.compiler.config.sources import SourceDef
 
+from .. import log
 from .control import STOP
 from .decode import PART, DeadLetter, Decoder, Idle
 
 
-LOW_LATENCY = {"fetch.wait.max.ms": "10"}
+LOW_LATENCY = {"fetch.wait.max.ms": "10",
+               "log_level": "4"}  # librdkafka's info lines (a disconnect every 50 ms in an outage) stay quiet
 
 
 def _raw(value) -> str:
@@ -29,11 +31,36 @@ def _raw(value) -> str:
 
 class _DecodingPartition(StatefulSourcePartition):
     """Decodes one Kafka partition's messages; rows carry the partition (per-partition watermarks).
-    After ``idle_after`` seconds without messages (or at the partition's end) it emits `Idle` once."""
+    After ``idle_after`` seconds without messages, if the broker confirms the partition is at its
+    end (or at the end of a bounded read), it emits `Idle` once."""
 
     def __init__(self, inner: StatefulSourcePartition, decoder: Decoder, where: str, part: str, idle_after: float):
         self.inner, self.decoder, self.where, self.part, self.idle_after = inner, decoder, where, part, idle_after
         self.last_data, self.idle_sent = time.monotonic(), False
+        self.unreachable = False
+
+    def _caught_up(self) -> bool:
+        """Whether this partition is really at its end, asked of the broker now. A partition that is
+        quiet only because the broker cannot be reached (an outage) is *not* idle: it keeps holding
+        the watermark, or its backlog would arrive late once the other partitions ran ahead."""
+        consumer = getattr(self.inner, "_consumer", None)
+        if consumer is None:
+            return True
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(self.inner._topic, self.inner._part_idx),
+                                                       timeout=1.0, cached=False)
+        except Exception as exc:  # noqa: BLE001 - KafkaException: the broker did not answer
+            if not self.unreachable:
+                log.warning("component.unavailable", component=f"kafka {self.where}", error=str(exc))
+                self.unreachable = True
+            return False
+        if self.unreachable:
+            log.info("component.recovered", component=f"kafka {self.where}")
+            self.unreachable = False
+        offset = self.inner._offset
+        if offset == OFFSET_END:
+            return True
+        return high <= low if offset < 0 else offset >= high
 
     def next_batch(self):
         if STOP.is_set():
@@ -57,8 +84,11 @@ class _DecodingPartition(StatefulSourcePartition):
                                       f"kafka error on {self.where}: {msg.err}"))
         ended = getattr(self.inner, "_eof", False)
         if not self.idle_sent and (ended or now - self.last_data >= self.idle_after):
-            out.append(Idle(self.part))
-            self.idle_sent = True
+            if ended or self._caught_up():
+                out.append(Idle(self.part))
+                self.idle_sent = True
+            else:
+                self.last_data = now  # ask again after another idle_after
         return out
 
     def next_awake(self):

@@ -154,6 +154,10 @@ def test_kafka_broker_outage(tmp_path, pg_dsn):
         final = subprocess.run(_cli(root, "kafka", "--until-end"), capture_output=True, text=True, timeout=300)
         assert final.returncode == 0, final.stdout + final.stderr
         log.close()
+        text = (root / "job.log").read_text()
+        # the quiet partitions were not taken for idle ones: the watermark held, nothing was late
+        assert "component.unavailable" in text and "kafka tx_outage" in text, text[-2000:]
+        assert ", 0 late," in text, text[-2000:]
     from skewless.runtime.stores import SQLiteStore
 
     dead = root / "target" / "dead_letters.jsonl"
