@@ -23,11 +23,15 @@ def parse_duration(value: str | int) -> int:
     if isinstance(value, int):
         if value < 0:
             raise ValueError("durations cannot be negative")
-        return value * 1_000_000
-    m = _RE.match(str(value))
-    if not m or m.group(2).lower() not in US_PER:
-        raise ValueError(f"invalid duration {value!r}: use e.g. '30s', '5m', '2h', '1d' (no months: they vary in length)")
-    return int(m.group(1)) * US_PER[m.group(2).lower()]
+        us = value * 1_000_000
+    else:
+        m = _RE.match(str(value))
+        if not m or m.group(2).lower() not in US_PER:
+            raise ValueError(f"invalid duration {value!r}: use e.g. '30s', '5m', '2h', '1d' (no months: they vary in length)")
+        us = int(m.group(1)) * US_PER[m.group(2).lower()]
+    if us > 36_600 * US_PER["d"]:
+        raise ValueError(f"duration {value!r} is longer than 100 years")
+    return us
 
 
 def format_duration(us: int) -> str:

@@ -64,6 +64,9 @@ class Project:
 def _validate(model: type[BaseModel], data: Any, path: str, bag: DiagnosticBag) -> BaseModel | None:
     try:
         return model.model_validate(data)
+    except RecursionError:
+        bag.add(path, 1, 1, "nested too deeply", "a project file is a few levels of mappings and lists")
+        return None
     except ValidationError as exc:
         for err in exc.errors():
             line, col = locate(data, tuple(err["loc"]))

@@ -60,6 +60,11 @@ def load_yaml_text(text: str, path: str | Path) -> Any:
         raise SkewlessError(
             Diagnostic(str(path), line, col, f"invalid YAML: {exc.problem or exc}", "check indentation and quoting")
         ) from None
+    except yaml.YAMLError as exc:
+        raise SkewlessError(Diagnostic(str(path), 1, 1, f"invalid YAML: {exc}", "check indentation and quoting")) from None
+    except RecursionError:
+        raise SkewlessError(Diagnostic(str(path), 1, 1, "invalid YAML: nested too deeply",
+                                       "a project file is a few levels of mappings and lists")) from None
 
 
 def locate(data: Any, loc: tuple[Any, ...]) -> tuple[int, int]:

@@ -115,3 +115,45 @@ def test_the_cli_never_shows_a_traceback_on_the_whole_corpus(tmp_path):
         errors = [line for line in proc.stderr.splitlines() if ": error: " in line]
         assert errors and all(DIAG.match(line) for line in errors), [e for e in errors if not DIAG.match(e)][:5]
     assert not Path("/tmp/skewless_pwned").exists()
+
+
+HOSTILE_YAML = {
+    "deep": "sources: " + "[" * 50_000 + "]" * 50_000 + "\n",
+    "deep_columns": "sources:\n  - name: x\n    columns: " + "[" * 500 + "]" * 500 + "\n",
+    "laughs": "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+              "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+              "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\nsources: [*f]\n",
+    "python_tag": "sources:\n  - name: !!python/object/apply:os.system ['touch /tmp/skewless_pwned']\n",
+    "tabs": "sources:\n\t- name: x\n",
+    "jinja_escape": "{{ cycler.__init__.__globals__.os.system('touch /tmp/skewless_pwned') }}\nsources: []\n",
+    "latin1": "sources:\n  - name: caf\xe9\n",
+    "nul": "sources:\n\x00",
+    "not_a_mapping": "- 1\n- 2\n",
+    "huge_duration": "sources:\n  - name: y\n    timestamp: ts\n    allowed_lateness: 99999999999999999999999d\n"
+                     "    columns: [{name: ts, type: timestamptz}]\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_YAML))
+def test_hostile_source_files_are_diagnostics(tmp_path, name):
+    root = _project(tmp_path / "p", [("v.sql", "SELECT txn_id, ts, COUNT(*) " + "OVER (PARTITION BY user_id ORDER BY ts)"
+                                                 " AS c FROM {{ source('tx') }}\n")])
+    text = HOSTILE_YAML[name]
+    (root / "sources" / "bad.yml").write_bytes(text.encode("latin-1") if name == "latin1" else text.encode())
+    proc = subprocess.run([sys.executable, "-m", "skewless.runtime.cli", "--project", str(root), "validate"],
+                          capture_output=True, text=True, timeout=120, env={"COLUMNS": "10000", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    assert any(DIAG.match(line) and "bad.yml" in line for line in proc.stderr.splitlines()), proc.stderr
+    assert not Path("/tmp/skewless_pwned").exists()
+
+
+@pytest.mark.parametrize("vars_", ["{a: [", "[1, 2]", "a: *unknown", "{a: !!python/name:os.system}", "\t"])
+def test_malformed_vars_are_diagnostics(tmp_path, vars_):
+    root = _project(tmp_path / "p", [])
+    proc = subprocess.run([sys.executable, "-m", "skewless.runtime.cli", "--project", str(root), "--vars", vars_,
+                           "validate"], capture_output=True, text=True, timeout=120,
+                          env={"COLUMNS": "10000", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("--vars:"), proc.stderr
