@@ -50,12 +50,15 @@ def per_event_count_distinct(view: FeatureView, agg: Aggregate, prefix: str, src
     frame = agg.frame
     assert frame is not None
     ts = quote(view.timestamp)
-    if frame.mode == "rows":
+    if frame.mode == "rows" or len(agg.order) > 1:
+        # RANGE over a total order (ts, unique key) is a ROWS frame: every peer group is one row
+        # (its starts are UNBOUNDED or CURRENT ROW: offsets need a single ORDER BY column)
         n = None if frame.start.kind == "unbounded_preceding" else (frame.start.offset or 0)
         m = 0 if frame.end.kind == "current_row" else (frame.end.offset or 0)
         if frame.exclude in ("current_row", "group") and m == 0:
             m = 1  # total order: the current row is its own peer group
-        length = None if n is None else n - m
+        # an offset beyond any row count is UNBOUNDED (and __pos + 2^63-1 would overflow bigint)
+        length = None if n is None or n >= 2 ** 62 else n - m
         ctes, name = stabbing_ctes(view, agg, prefix, src, src, f"__rn - {m}", "__rid", "__rn", length, rows_mode=True)
         return ctes, f"COALESCE({name}.__c, 0)"
     w = None if frame.start.kind == "unbounded_preceding" else (frame.start.offset or 0)

@@ -52,13 +52,17 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
     ctes: list[tuple[str, str]] = []
     joins = []
     if use_cte:
-        order = {a.order[0]: a.order for a in view.aggregates if a.frame is not None and a.frame.mode == "rows"
-                 and a.func == "count_distinct"}
+        order = {a.order[0]: a.order for a in view.aggregates if a.func == "count_distinct" and a.frame is not None
+                 and (a.frame.mode == "rows" or len(a.order) > 1)}
         rn = ""
         if order:
             k = ", ".join(quote(c) for c in view.entity)
             cols = next(iter(order.values()))
-            rn = f", ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY {', '.join(quote(c) for c in cols)}) AS __rn"
+            types = {c.name: c.type for c in view.input_columns}
+            # the stream orders text by bytes: Postgres needs the C collation for the same order
+            by = ", ".join(quote(c) + (' COLLATE "C"' if dialect == "postgres" and types.get(c) == "text" else "")
+                           for c in cols)
+            rn = f", ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY {by}) AS __rn"
         ctes.append(("__in", f"SELECT *, ROW_NUMBER() OVER () AS __rid{rn} FROM {input_sql} AS __src{where}"))
     for i, agg in enumerate(view.aggregates):
         if use_cte and agg.func == "count_distinct":

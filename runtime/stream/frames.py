@@ -315,6 +315,8 @@ def _empty(func: str):
 def is_rows_like(agg: Aggregate) -> bool:
     if agg.frame is None or agg.frame.mode == "rows":
         return True
+    if agg.frame.start.kind == "current_row" and len(agg.order) > 1:
+        return True  # RANGE CURRENT ROW over a total order (ts, unique key): the row itself, as ROWS
     # FIRST/LAST_VALUE over RANGE UNBOUNDED with a total order equal the ROWS frame
     return agg.func in ("first_value", "last_value")
 

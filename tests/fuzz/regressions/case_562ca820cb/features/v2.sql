@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  ROUND(SUM(((1.5 * POSITION('b' IN status)) % 2)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW EXCLUDE GROUP), 2) AS f0,
+  COUNT(RIGHT(status, -2)) FILTER (WHERE (status LIKE 'a\%b' AND q >= 1.25)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW EXCLUDE TIES) / 2 AS f1
+FROM {{ source('tx') }}

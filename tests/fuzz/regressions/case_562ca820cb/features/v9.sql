@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  VAR_POP((LENGTH(status) * 2)) FILTER (WHERE q >= 1.25) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW EXCLUDE GROUP) / 7 AS f0,
+  ts AS s0
+FROM {{ source('tx') }}
