@@ -105,3 +105,29 @@ def test_a_bound_table_without_the_declared_columns_is_refused_by_name(tmp_path,
     assert "Traceback" not in proc.stderr
     with psycopg.connect(user_db, autocommit=True) as conn:
         assert _fingerprint(conn) == before
+
+
+def test_the_profile_schema_is_the_search_path_and_files_go_to_temporary_tables(user_db):
+    import pyarrow as pa
+
+    from skewless.runtime.engines import PostgresEngine
+
+    with psycopg.connect(user_db, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA analytics")
+        conn.execute("CREATE TABLE analytics.events (x int)")
+        conn.execute("INSERT INTO analytics.events VALUES (1), (2)")
+        conn.execute("CREATE TABLE public.events (x int)")
+        before = _fingerprint(conn)
+    engine = PostgresEngine(user_db, schema="analytics")
+    try:
+        assert engine.has_table("events")
+        assert engine.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 2}]
+        engine.register("events", pa.table({"x": [7]}), {"x": "integer"})   # shadows, for this session only
+        assert engine.query("SELECT x FROM events").to_pylist() == [{"x": 7}]
+        assert not engine.has_table("events")   # ours now: never to be read as the user's
+        engine.register("events", pa.table({"x": [8, 9]}), {"x": "integer"})  # replaces only our temp table
+        assert engine.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 2}]
+    finally:
+        engine.close()
+    with psycopg.connect(user_db, autocommit=True) as conn:
+        assert _fingerprint(conn) == before
