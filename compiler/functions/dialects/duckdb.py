@@ -23,8 +23,31 @@ def _escape(node: exp.Expression) -> exp.Expression:
     return exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
 
 
+def _positive_literal(node) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit() and int(node.this) >= 1
+
+
+def _substring(node: exp.Substring) -> exp.Expression:
+    """Postgres's SUBSTRING(s FROM a FOR b): the characters at positions a .. a+b-1 that exist (a
+    start before 1 shortens the result); DuckDB counts a negative start from the end."""
+    start, length = node.args.get("start"), node.args.get("length")
+    if start is None or _positive_literal(start):
+        return node
+    if length is not None and not (isinstance(length, exp.Literal) and not length.is_string and length.this.isdigit()):
+        raise NotExact("SUBSTRING() from a computed or non-positive start with a computed length",
+                       "Postgres raises an error for a negative length")
+    lo = exp.Greatest(this=start.copy(), expressions=[exp.Literal.number(1)])
+    out = exp.Substring(this=node.this.copy(), start=lo)
+    if length is not None:
+        out.set("length", exp.Greatest(this=exp.Sub(this=exp.Paren(this=exp.Add(this=start.copy(), expression=length.copy())),
+                                                    expression=lo.copy()), expressions=[exp.Literal.number(0)]))
+    return out
+
+
 def rewrite(node: exp.Expression, ctx: Ctx, max_decimal: int = 38):
     t = ctx.type(node)
+    if isinstance(node, exp.Substring):
+        return _substring(node)
     if isinstance(node, DISCONTINUOUS):
         for child in node.iter_expressions():
             if ctx.is_approx(child):
