@@ -37,6 +37,8 @@ def _shifted(agg: Aggregate) -> Aggregate | None:
         return agg.model_copy(update={"offset": agg.offset - 1}) if agg.offset >= 1 else None
     frame = agg.frame
     assert frame is not None
+    if frame.mode == "range" and frame.start.kind == "current_row":
+        return None  # RANGE CURRENT ROW over a total order: the spine row alone, which contributes nothing
     if frame.mode == "range":  # FIRST/LAST_VALUE over RANGE UNBOUNDED with a total order
         return agg.model_copy(update={"frame": Frame(mode="rows", start=frame.start, end=Bound(kind="current_row"))})
     m = 0 if frame.end.kind == "current_row" else (frame.end.offset or 0)
@@ -50,6 +52,8 @@ def _shifted(agg: Aggregate) -> Aggregate | None:
 
 
 def is_order_dependent(agg: Aggregate) -> bool:
+    if agg.frame is not None and agg.frame.mode == "range" and agg.frame.start.kind == "current_row" and len(agg.order) > 1:
+        return True  # the row itself in a total order (as the stream's is_rows_like)
     return agg.frame is None or agg.frame.mode == "rows" or agg.func in ("first_value", "last_value")
 
 

@@ -135,10 +135,12 @@ def _normal(sql_type: str) -> str:
 
 
 class Decoder:
-    def __init__(self, source: SourceDef):
+    def __init__(self, source: SourceDef, bound_future: bool = True):
+        """``bound_future``: refuse events beyond the source's max_future (the stream; batch reads
+        of history do not)."""
         self.source = source
         self.types = source.column_types()
-        future = getattr(source, "max_future", None)
+        future = getattr(source, "max_future", None) if bound_future else None
         self.horizon = None if future is None else timedelta(microseconds=future)
 
     def decode_obj(self, obj: Any, raw: str) -> dict | DeadLetter:

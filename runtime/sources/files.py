@@ -42,15 +42,65 @@ def detect_format(path: Path, declared: str | None) -> str:
             ".ndjson": "jsonl"}.get(suffix, "jsonl")
 
 
-def read_file(path: Path, fmt: str, schema: pa.Schema) -> pa.Table:
+def read_file(path: Path, fmt: str, schema: pa.Schema, source: SourceDef | None = None) -> pa.Table:
+    """A file as an Arrow table of the declared schema. JSONL and CSV go through the stream's
+    `Decoder` (one set of rules: JSON numbers read as Postgres reads their text, epoch or ISO
+    timestamps, empty CSV fields are NULL); records it refuses are left out and logged, as the
+    stream dead-letters them. Parquet is typed already: cast to the schema."""
     if fmt == "parquet":
-        table = pq.read_table(path)
-    elif fmt == "csv":
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=schema))
+        return conform(pq.read_table(path), schema)
+    if source is None:
+        if fmt == "csv":
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=schema))
+        else:
+            table = pajson.read_json(path, parse_options=pajson.ParseOptions(explicit_schema=schema,
+                                                                              unexpected_field_behavior="ignore"))
+        return conform(table, schema)
+    return _decoded(path, fmt, schema, source)
+
+
+def _decoded(path: Path, fmt: str, schema: pa.Schema, source: SourceDef) -> pa.Table:
+    import csv
+
+    from .. import log
+    from .decode import Decoder
+
+    decoder = Decoder(source, bound_future=False)
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    batches, rows, dead, first = [], [], 0, None
+
+    def flush():
+        if rows:
+            for r in rows:
+                for c in floats:
+                    if r[c] is not None and not isinstance(r[c], float):
+                        r[c] = float(r[c])  # unconstrained numeric: a double in files (arrow_type)
+            batches.append(pa.Table.from_pylist(rows, schema=schema))
+            rows.clear()
+
+    def take(rec):
+        nonlocal dead, first
+        if isinstance(rec, dict):
+            rows.append(rec)
+            if len(rows) >= 50_000:
+                flush()
+        else:
+            dead += 1
+            first = first or rec.reason
+
+    if fmt == "csv":
+        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+            for row in csv.DictReader(fh):
+                take(decoder.decode_obj({k: (v if v != "" else None) for k, v in row.items()}, str(row)))
     else:
-        table = pajson.read_json(path, parse_options=pajson.ParseOptions(explicit_schema=schema,
-                                                                          unexpected_field_behavior="ignore"))
-    return conform(table, schema)
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    take(decoder.decode_json(line))
+    flush()
+    if dead:
+        log.warning("batch.records_refused", source=source.name, file=str(path), records=dead, first_reason=first)
+    return pa.concat_tables(batches) if batches else schema.empty_table()
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -73,4 +123,4 @@ def read_batch_source(source: SourceDef, root: Path) -> pa.Table:
     if not path_str:
         raise FileNotFoundError(f"source {source.name!r} has no batch path or stream file")
     path = (root / path_str) if not Path(path_str).is_absolute() else Path(path_str)
-    return read_file(path, detect_format(path, binding.format), schema_of(source))
+    return read_file(path, detect_format(path, binding.format), schema_of(source), source)

@@ -250,8 +250,8 @@ class _Rows(_AggState):
         func, pos = self.agg.func, self.count
         if func == "lag":
             k = self.n
-            if k == 0:
-                return None
+            if k == 0:  # the extra row's own value: its columns are the key and ts = t, the rest NULL
+                return _safe(self.arg, row) if self.arg else None
             if pos >= k:
                 return self._at(k)
             return _safe(self.default, row) if self.default else None

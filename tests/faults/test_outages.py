@@ -125,7 +125,7 @@ def test_kafka_broker_outage(tmp_path, pg_dsn):
         def producer():
             from confluent_kafka import Producer
 
-            p = Producer({"bootstrap.servers": address, "linger.ms": 5, "message.timeout.ms": 300_000})
+            p = Producer({"bootstrap.servers": address, "linger.ms": 5, "message.timeout.ms": 300_000, "log_level": 4})
             for i, r in enumerate(good):
                 while True:
                     try:

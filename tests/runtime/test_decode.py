@@ -98,3 +98,31 @@ def test_events_beyond_max_future_are_dead_letters():
     assert isinstance(got, DeadLetter) and got.reason.startswith("future: ")
     assert isinstance(Decoder(_source(max_future="1d")).decode_json(f'{{"ts": "{far}"}}'), dict)
     assert isinstance(Decoder(_source(max_future=None)).decode_json('{"ts": "2999-01-01T00:00:00Z"}'), dict)
+
+
+def test_batch_file_reads_follow_the_stream_decoder(tmp_path):
+    """One set of rules: a JSONL/CSV file read for batch holds exactly the rows the stream decodes
+    (epoch and ISO timestamps, NaN/Infinity, empty CSV fields), without the records it refuses."""
+    from skewless.runtime.sources.files import read_batch_source
+
+    src = _source(stream={"file": "ev.jsonl"})
+    lines = ['{"id": "a", "ts": 1767225600, "f": NaN, "n": 1e3, "i": 2.0}',
+             '{"id": "b", "ts": "2026-01-01T00:00:01Z", "f": "-inf", "n": "12.345", "b": "yes"}',
+             '{"id": "c", "ts": 1767225602.5, "f": 1e999}',          # refused: out of range for double
+             "not json", "",
+             '{"id": "d", "ts": "2026-01-01 00:00:03+01", "f": 1e-300, "i": null}']
+    (tmp_path / "ev.jsonl").write_text("\n".join(lines) + "\n")
+    decoded = [r for r in (Decoder(_source()).decode_json(x) for x in lines if x) if isinstance(r, dict)]
+    got = read_batch_source(src, tmp_path).to_pylist()
+    assert [r["id"] for r in got] == ["a", "b", "d"] == [r["id"] for r in decoded]
+    for g, d in zip(got, decoded):
+        for k, v in d.items():
+            if isinstance(v, float) and math.isnan(v):
+                assert math.isnan(g[k])
+            else:
+                assert g[k] == v, (k, g[k], v)
+    csv_src = _source(stream={"file": "ev.csv"})
+    (tmp_path / "ev.csv").write_text("id,ts,f,n,i,b\nx,2026-01-01T00:00:00Z,,1.005,,\ny,2026-01-01T00:00:00Z,NaN,,7,no\n")
+    rows = read_batch_source(csv_src, tmp_path).to_pylist()
+    assert rows[0]["f"] is None and rows[0]["n"] == Decimal("1.01") and rows[0]["i"] is None
+    assert math.isnan(rows[1]["f"]) and rows[1]["i"] == 7 and rows[1]["b"] is False

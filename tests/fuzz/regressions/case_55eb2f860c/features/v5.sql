@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  CAST(COUNT(*) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW) AS TEXT) AS f0
+FROM {{ source('tx') }}

@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  LAG(EXTRACT(EPOCH FROM ts), 0, NULL) OVER (PARTITION BY user_id ORDER BY ts, txn_id) AS f0,
+  FIRST_VALUE(-(2.5::float8 / 4)) OVER (PARTITION BY user_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f1
+FROM {{ source('tx') }}

@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  ROUND(STDDEV_SAMP(LENGTH(status)) FILTER (WHERE 2.5::float8 = 'NaN') OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW EXCLUDE GROUP), 2) AS f0,
+  ts AS s0
+FROM {{ source('tx') }}

@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  COUNT(*) FILTER (WHERE (status LIKE '_k') IS NOT TRUE) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '30 minutes' PRECEDING AND CURRENT ROW) * 1.5 AS f0
+FROM {{ source('tx') }}

@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  MAX(EXTRACT(MILLISECONDS FROM ts)) FILTER (WHERE (ts > '2026-03-01 00:30:00') IS DISTINCT FROM (status LIKE 'a\_b')) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) / 7 AS f0,
+  CONCAT(COALESCE(merchant_id, 'none'), flag, n) AS s0
+FROM {{ source('tx') }}
