@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 
 from skewless.compiler.project.build import CompiledProject, build_project
 from skewless.compiler.project.loader import load_project

@@ -18,7 +18,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from skewless.runtime.sources.decode import Decoder
 from skewless.runtime.stores.postgres_store import PostgresStore
 
 from .support import (VIEWS, Proxy, compare_per_event, compare_store, compile_project, good_events, line, load_pg,

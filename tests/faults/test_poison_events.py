@@ -18,8 +18,7 @@ from skewless.runtime.kafka_local import consume_all, create_topic, produce
 from skewless.runtime.sources.decode import Decoder
 from skewless.runtime.stores import SQLiteStore
 
-from .support import (DIV_VIEW, VIEWS, compare_per_event, compare_store, compile_project, dead_letter_reasons,
-                      good_events, load_pg, make_project, mix, per_event_rows, poison)
+from .support import (DIV_VIEW, VIEWS, compare_per_event, compare_store, compile_project, good_events, load_pg, make_project, mix, per_event_rows, poison)
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 EXPECTED = {"invalid JSON": 3, "not a JSON object": 1, "invalid UTF-8": 1, "missing timestamp column 'ts'": 1,

@@ -177,6 +177,20 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
     return problems
 
 
+def _table(conn, name: str, columns_sql: str, rows: list[list]) -> None:
+    """(Re)create the fuzzer's scratch table ``name`` (its own cluster / in-memory DuckDB) with ``rows``."""
+    conn.execute(f"DROP TABLE IF EXISTS {name}")
+    conn.execute(f"CREATE TABLE {name} ({columns_sql})")
+    if not rows:
+        return
+    if isinstance(conn, duckdb.DuckDBPyConnection):
+        conn.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' for _ in rows[0])})", rows)
+        return
+    with conn.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 AS_OF_AFTER = [timedelta(0), timedelta(microseconds=1), timedelta(minutes=30), timedelta(hours=1, microseconds=1),
                timedelta(days=1)]
 
@@ -203,15 +217,8 @@ def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[s
             for ti, t in enumerate(times):
                 probes = [dict({c: None for c in COLUMNS}, **dict(zip(view.entity, key)), ts=t) for key in keys]
                 conn = duck if use_duck else pg
-                conn.execute("DROP TABLE IF EXISTS probe_tx")
-                conn.execute(f"CREATE TABLE probe_tx ({dcols if use_duck else cols}, __probe boolean)")
-                all_rows = [[r[c] for c in COLUMNS] + [False] for r in rows] + [[p[c] for c in COLUMNS] + [True] for p in probes]
-                if use_duck:
-                    conn.executemany(f"INSERT INTO probe_tx VALUES ({', '.join('?' for _ in range(len(COLUMNS) + 1))})", all_rows)
-                else:
-                    with conn.cursor() as cur, cur.copy("COPY probe_tx FROM STDIN") as copy:
-                        for row in all_rows:
-                            copy.write_row(row)
+                _table(conn, "probe_tx", f"{dcols if use_duck else cols}, __probe boolean",
+                       [[r[c] for c in COLUMNS] + [False] for r in rows] + [[p[c] for c in COLUMNS] + [True] for p in probes])
                 try:
                     got_rows = conn.execute(probe_sql(compiled.rendered[name].sql, "probe_tx", view.entity)).fetchall()
                 except (psycopg.Error, duckdb.Error):
@@ -247,15 +254,8 @@ def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[s
                     if dialect == "postgres" and use_duck:
                         continue
                     kcols = ", ".join(f'"{k}" {COLUMNS[k] if dialect == "postgres" else "TEXT"}' for k in view.entity)
-                    conn.execute("DROP TABLE IF EXISTS spine")
-                    conn.execute(f"CREATE TABLE spine ({kcols}, __t timestamptz, __spine_id bigint)")
-                    values = [[*key, t, sid] for key, t, sid in spine]
-                    if dialect == "duckdb":
-                        conn.executemany(f"INSERT INTO spine VALUES ({', '.join('?' for _ in values[0])})", values)
-                    else:
-                        with conn.cursor() as cur, cur.copy("COPY spine FROM STDIN") as copy:
-                            for v in values:
-                                copy.write_row(v)
+                    _table(conn, "spine", f"{kcols}, __t timestamptz, __spine_id bigint",
+                           [[*key, t, sid] for key, t, sid in spine])
                     try:
                         cur = conn.execute(sql)
                         res_names = [d[0] for d in cur.description]
