@@ -92,16 +92,19 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
     c = caps(dialect)
     exclude = frame.exclude
     end_back = 0 if frame.end.kind == "current_row" else (frame.end.offset or 0)
+    # RANGE over a total order (ts, unique key): every peer group is one row, as in ROWS
+    total = frame.mode == "range" and len(agg.order) > 1
     if spine:
         # The spine row contributes nothing, so excluding it changes nothing; its peers are the
-        # events at exactly t, which GROUP and TIES leave out.
-        exclude = "group" if exclude in ("group", "ties") else "no_others"
+        # events at exactly t, which GROUP and TIES leave out — unless the order is total (the
+        # spine row sorts after them, alone in its peer group).
+        exclude = "group" if exclude in ("group", "ties") and not total else "no_others"
     emit_exclude = None
     if exclude != "no_others":
         if c.exclude:
             emit_exclude = exclude
-        elif frame.mode == "rows":
-            # a total order is guaranteed for ROWS frames: the peer group is the current row itself
+        elif frame.mode == "rows" or total:
+            # a total order: the peer group is the current row itself
             if exclude in ("current_row", "group") and end_back == 0:
                 end_back = 1
         elif exclude == "group" or spine:
@@ -109,8 +112,11 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
         else:
             raise BatchUnsupported(view.name, f"RANGE frame with EXCLUDE {exclude.upper().replace('_', ' ')}",
                                    dialect, "no EXCLUDE clause")
-    if frame.mode == "rows":
-        start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (
+    if frame.mode == "rows" or (total and end_back):
+        # Spark takes INT offsets: beyond 2^31 - 1 rows back is everything a partition can hold
+        unbounded = frame.start.kind == "unbounded_preceding" or (
+            dialect == "spark" and frame.start.kind == "preceding" and (frame.start.offset or 0) > 2 ** 31 - 1)
+        start = "UNBOUNDED PRECEDING" if unbounded else (
             "CURRENT ROW" if frame.start.kind == "current_row" else f"{frame.start.offset} PRECEDING")
         end = "CURRENT ROW" if end_back == 0 else f"{end_back} PRECEDING"
         if frame.start.kind == "current_row" and end_back:

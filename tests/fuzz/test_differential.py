@@ -23,7 +23,7 @@ import json
 import math
 import os
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from skewless.runtime.stream.jobs import replay
 from skewless.runtime.stream.online import read_as_of
 from skewless.runtime.values import same
 
-from .as_of import probe_sql
+from .as_of import expected_as_of, table
 from .views import COLUMNS, events, view_sql
 
 pytestmark = pytest.mark.postgres
@@ -177,99 +177,60 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
     return problems
 
 
-def _table(conn, name: str, columns_sql: str, rows: list[list]) -> None:
-    """(Re)create the fuzzer's scratch table ``name`` (its own cluster / in-memory DuckDB) with ``rows``."""
-    conn.execute(f"DROP TABLE IF EXISTS {name}")
-    conn.execute(f"CREATE TABLE {name} ({columns_sql})")
-    if not rows:
-        return
-    if isinstance(conn, duckdb.DuckDBPyConnection):
-        conn.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' for _ in rows[0])})", rows)
-        return
-    with conn.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-AS_OF_AFTER = [timedelta(0), timedelta(microseconds=1), timedelta(minutes=30), timedelta(hours=1, microseconds=1),
-               timedelta(days=1)]
-
-
 def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[str], scale: float) -> list[str]:
     """Online reads (the store the Bytewax replay wrote) and the as-of SQL on Postgres and DuckDB,
     for every key of every view at times at and after the last event, against the view's own SQL
     with probe rows (tests/fuzz/as_of.py) on Postgres (DuckDB for COUNT(DISTINCT))."""
     problems: list[str] = []
-    last = max(r["ts"] for r in rows)
-    times = [last + d for d in AS_OF_AFTER]
     store = open_store(compiled.project.target.online, root)
-    cols = ", ".join(f'"{c}" {t}' for c, t in COLUMNS.items())
-    dcols = ", ".join(f'"{c}" {t.replace("double precision", "DOUBLE").replace("numeric", "DECIMAL")}'
-                      for c, t in COLUMNS.items())
     try:
         for name in names:
             view = compiled.views[name]
-            keys = sorted({tuple(r[k] for k in view.entity) for r in rows}, key=repr)
             use_duck = any(a.func == "count_distinct" for a in view.aggregates)
-            spine = [(key, t, i) for i, (key, t) in enumerate((k, t) for t in times for k in keys)]
-            expected: dict[int, dict] = {}
-            names_ = [c.name for c in view.columns]
-            for ti, t in enumerate(times):
-                probes = [dict({c: None for c in COLUMNS}, **dict(zip(view.entity, key)), ts=t) for key in keys]
-                conn = duck if use_duck else pg
-                _table(conn, "probe_tx", f"{dcols if use_duck else cols}, __probe boolean",
-                       [[r[c] for c in COLUMNS] + [False] for r in rows] + [[p[c] for c in COLUMNS] + [True] for p in probes])
+            found = expected_as_of(compiled, name, pg, duck, rows)
+            if found is None:
+                STATS["as-of: views skipped (Postgres raised an error on the data)"] += 1
+                continue
+            spine, expected = found
+            compare_cols = [c.name for c in view.columns if c.name != "txn_id"]
+            # the stream's online reads
+            for key, t, sid in spine:
+                got = read_as_of(store, view, list(key), t)
+                exp_row = expected[sid]
+                if exp_row is None:
+                    problems.append(f"{name} as-of oracle: no probe row for {key} at {t}")
+                    continue
+                for c in compare_cols:
+                    if not same(exp_row[c], got.get(c), scale):
+                        problems.append(f"{name} online read {list(key)} @ {t.isoformat()} column {c}: "
+                                        f"Postgres {exp_row[c]!r}, got {got.get(c)!r}\n--- view:\n{view.sql}")
+            STATS["online reads compared"] += len(spine)
+            # the as-of SQL of each dialect
+            for dialect, conn in (("postgres", pg), ("duckdb", duck)):
                 try:
-                    got_rows = conn.execute(probe_sql(compiled.rendered[name].sql, "probe_tx", view.entity)).fetchall()
-                except (psycopg.Error, duckdb.Error):
-                    STATS["as-of: views skipped (Postgres raised an error on the data)"] += 1
-                    break
-                nk = len(view.entity)
-                by_key = {tuple(r[len(names_) + 1:]): dict(zip(names_, r)) for r in got_rows if r[len(names_)]}
-                assert all(len(k) == nk for k in by_key)
-                for key in keys:
-                    sid = next(i for k, tt, i in spine if k == key and tt == t)
-                    expected[sid] = by_key.get(tuple(key))
-            else:
-                compare_cols = [c for c in names_ if c != "txn_id"]
-                # the stream's online reads
+                    sql = as_of_sql(view, dialect, '"tx"', '"spine"')
+                except BatchUnsupported:
+                    STATS[f"{dialect} as-of SQL: views refused (cannot be exact)"] += 1
+                    continue
+                if dialect == "postgres" and use_duck:
+                    continue
+                kcols = ", ".join(f'"{k}" {COLUMNS[k] if dialect == "postgres" else "TEXT"}' for k in view.entity)
+                table(conn, "spine", f"{kcols}, __t timestamptz, __spine_id bigint",
+                       [[*key, t, sid] for key, t, sid in spine])
+                try:
+                    cur = conn.execute(sql)
+                    res_names = [d[0] for d in cur.description]
+                    res = {r[0]: dict(zip(res_names, r)) for r in cur.fetchall()}
+                except (psycopg.Error, duckdb.Error) as exc:
+                    problems.append(f"{name} {dialect} as-of SQL failed: {exc}\n{sql}")
+                    continue
                 for key, t, sid in spine:
-                    got = read_as_of(store, view, list(key), t)
-                    exp_row = expected[sid]
-                    if exp_row is None:
-                        problems.append(f"{name} as-of oracle: no probe row for {key} at {t}")
-                        continue
                     for c in compare_cols:
-                        if not same(exp_row[c], got.get(c), scale):
-                            problems.append(f"{name} online read {list(key)} @ {t.isoformat()} column {c}: "
-                                            f"Postgres {exp_row[c]!r}, got {got.get(c)!r}\n--- view:\n{view.sql}")
-                STATS["online reads compared"] += len(spine)
-                # the as-of SQL of each dialect
-                for dialect, conn in (("postgres", pg), ("duckdb", duck)):
-                    try:
-                        sql = as_of_sql(view, dialect, '"tx"', '"spine"')
-                    except BatchUnsupported:
-                        STATS[f"{dialect} as-of SQL: views refused (cannot be exact)"] += 1
-                        continue
-                    if dialect == "postgres" and use_duck:
-                        continue
-                    kcols = ", ".join(f'"{k}" {COLUMNS[k] if dialect == "postgres" else "TEXT"}' for k in view.entity)
-                    _table(conn, "spine", f"{kcols}, __t timestamptz, __spine_id bigint",
-                           [[*key, t, sid] for key, t, sid in spine])
-                    try:
-                        cur = conn.execute(sql)
-                        res_names = [d[0] for d in cur.description]
-                        res = {r[0]: dict(zip(res_names, r)) for r in cur.fetchall()}
-                    except (psycopg.Error, duckdb.Error) as exc:
-                        problems.append(f"{name} {dialect} as-of SQL failed: {exc}\n{sql}")
-                        continue
-                    for key, t, sid in spine:
-                        for c in compare_cols:
-                            if not same(expected[sid][c], res.get(sid, {}).get(c), scale):
-                                problems.append(f"{name} {dialect} as-of SQL {list(key)} @ {t.isoformat()} column {c}: "
-                                                f"Postgres {expected[sid][c]!r}, got {res.get(sid, {}).get(c)!r}"
-                                                f"\n--- view:\n{view.sql}")
-                    STATS[f"{dialect} as-of SQL: views compared"] += 1
+                        if not same(expected[sid][c], res.get(sid, {}).get(c), scale):
+                            problems.append(f"{name} {dialect} as-of SQL {list(key)} @ {t.isoformat()} column {c}: "
+                                            f"Postgres {expected[sid][c]!r}, got {res.get(sid, {}).get(c)!r}"
+                                            f"\n--- view:\n{view.sql}")
+                STATS[f"{dialect} as-of SQL: views compared"] += 1
     finally:
         store.close()
     return problems[:6]

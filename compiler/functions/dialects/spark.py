@@ -44,7 +44,19 @@ def rewrite(node: exp.Expression, ctx: Ctx):
             return exp.Cast(this=rounded, to=node.to.copy())
     if isinstance(node, (exp.Like, exp.ILike)):
         return None  # Spark's default escape is the backslash
+    if isinstance(node, (exp.Floor, exp.Ceil)) and base(ctx.type(node.this)) == FLOAT8 and not node.args.get("decimals"):
+        return _float_floor(node)
     return duckdb.rewrite(node, ctx)
+
+
+def _float_floor(node: exp.Expression) -> exp.Expression:
+    """Postgres's FLOOR/CEIL of a double is a double; Spark's is a BIGINT (overflowing on NaN,
+    ±Infinity, |x| >= 2^63). Doubles of magnitude >= 2^52 (and NaN, ±Infinity) are their own floor."""
+    x = node.this
+    big = exp.Not(this=exp.Paren(this=exp.LT(this=exp.Abs(this=x.copy()),
+                                             expression=exp.Literal.number("4503599627370496.0"))))
+    rounded = exp.Cast(this=type(node)(this=x.copy()), to=exp.DataType.build("DOUBLE"))
+    return exp.Case(ifs=[exp.If(this=big, true=x.copy())], default=rounded)
 
 
 def _epoch(node: exp.Extract, ctx: Ctx) -> exp.Expression:
