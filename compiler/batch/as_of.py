@@ -42,8 +42,8 @@ def _shifted(agg: Aggregate) -> Aggregate | None:
     if frame.mode == "range":  # FIRST/LAST_VALUE over RANGE UNBOUNDED with a total order
         return agg.model_copy(update={"frame": Frame(mode="rows", start=frame.start, end=Bound(kind="current_row"))})
     m = 0 if frame.end.kind == "current_row" else (frame.end.offset or 0)
-    if frame.start.kind == "current_row":
-        return None
+    if frame.start.kind == "current_row" or (frame.start.kind == "preceding" and (frame.start.offset or 0) <= max(m - 1, 0)):
+        return None  # the spine row alone (0 PRECEDING), or nothing: empty
     start = frame.start if frame.start.kind == "unbounded_preceding" else Bound(kind="preceding", offset=(frame.start.offset or 0) - 1)
     if start.kind == "preceding" and start.offset == 0:
         start = Bound(kind="current_row")

@@ -339,8 +339,42 @@ class Distinct:
         return len(self.counts)
 
 
-def make(func: str, arg_type: str | None = None, out_type: str | None = None):
-    """An accumulator for ``func`` over arguments of ``arg_type`` giving ``out_type`` (IR types)."""
+class Guarded:
+    """An accumulator whose inputs may be `Failed` — an argument or FILTER Postgres would refuse to
+    compute for that row (a cast overflow, a division by zero). Postgres computes an aggregate's
+    argument only for the rows it aggregates, so such a row breaks nothing until a frame holds it:
+    failed inputs are counted, not added, and while one is in the frame the value is `Failed`."""
+
+    __slots__ = ("inner", "failed", "reason")
+
+    def __init__(self, inner):
+        self.inner, self.failed, self.reason = inner, 0, ""
+
+    def add(self, v):
+        if isinstance(v, Failed):
+            self.failed += 1
+            self.reason = v.reason
+        else:
+            self.inner.add(v)
+
+    def remove(self, v):
+        if isinstance(v, Failed):
+            self.failed -= 1
+        else:
+            self.inner.remove(v)
+
+    def value(self):
+        return Failed(self.reason) if self.failed else self.inner.value()
+
+
+def make(func: str, arg_type: str | None = None, out_type: str | None = None, can_fail: bool = False):
+    """An accumulator for ``func`` over arguments of ``arg_type`` giving ``out_type`` (IR types);
+    ``can_fail``: its inputs may be `Failed` (see `Guarded`)."""
+    acc = _make(func, arg_type, out_type)
+    return Guarded(acc) if can_fail else acc
+
+
+def _make(func: str, arg_type: str | None = None, out_type: str | None = None):
     out = base(out_type) if out_type else FLOAT8
     if func in ("count_star", "count"):
         return Count()
@@ -371,6 +405,8 @@ def _slots(cls: type) -> tuple[str, ...]:
 
 def dump(acc) -> tuple:
     """The accumulator's data as plain values (compact, fast to pickle)."""
+    if isinstance(acc, Guarded):
+        return (dump(acc.inner), acc.failed, acc.reason)
     if isinstance(acc, MinMax):
         return (list(acc.values), acc.nan)
     if isinstance(acc, Distinct):
@@ -380,6 +416,10 @@ def dump(acc) -> tuple:
 
 def load(acc, data: tuple):
     """Restore ``dump`` output into a fresh accumulator from `make`."""
+    if isinstance(acc, Guarded):
+        load(acc.inner, data[0])
+        acc.failed, acc.reason = data[1], data[2]
+        return acc
     if isinstance(acc, MinMax):
         acc.values = SortedList(data[0])  # already sorted: linear
         acc.nan = data[1]

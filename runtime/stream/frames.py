@@ -70,14 +70,27 @@ class _AggState:
                 compile_expr(agg.filter, cols) if agg.filter else None,
                 compile_expr(agg.default, cols, to) if agg.default else None, _order_key(agg.order))
         _, self.arg, self.pred, self.default, self.key = compiled
+        # an argument or FILTER that is more than a column may fail for a row (cast overflow,
+        # division by zero): that row's value is then Failed, an error only where a frame uses it
+        self.can_fail = _may_fail(self.agg.arg) or _may_fail(self.agg.filter)
 
     def value_of(self, row: Row):
-        """The row's contribution: None when FILTER rejects it or the argument is NULL."""
-        if self.pred is not None and self.pred(row) is not True:
-            return None
-        if self.agg.func == "count_star":
-            return 1
-        return self.arg(row) if self.arg else None
+        """The row's contribution: None when FILTER rejects it or the argument is NULL; `Failed`
+        when Postgres would refuse to compute it."""
+        if not self.can_fail:
+            if self.pred is not None and self.pred(row) is not True:
+                return None
+            if self.agg.func == "count_star":
+                return 1
+            return self.arg(row) if self.arg else None
+        try:
+            if self.pred is not None and self.pred(row) is not True:
+                return None
+            if self.agg.func == "count_star":
+                return 1
+            return self.arg(row) if self.arg else None
+        except SqlError as exc:
+            return Failed(str(exc))
 
 
 class _Range(_AggState):
@@ -89,7 +102,7 @@ class _Range(_AggState):
         self.sig = value_signature(agg)
         self.window = window
         self.exclude = agg.frame.exclude
-        self.acc = make(agg.func, agg.arg_type, agg.type)
+        self.acc = make(agg.func, agg.arg_type, agg.type, self.can_fail)
         if window is not None:
             window.subs[window.sigs.index(self.sig)].append(self.acc)
         self.last_ts = None           # the latest group's time and values (as-of reads exclude it at t)
@@ -192,7 +205,7 @@ class _Rows(_AggState):
             self.m = 0 if frame.end.kind == "current_row" else frame.end.offset
             if frame.exclude in ("current_row", "group") and self.m == 0:
                 self.m = 1  # the order is total: the current row is its whole peer group
-        self.acc = make(func, agg.arg_type, agg.type) if func not in ("lag", "first_value", "last_value") else None
+        self.acc = make(func, agg.arg_type, agg.type, self.can_fail) if func not in ("lag", "first_value", "last_value") else None
         keep = min((self.n if self.n is not None else 0) + 1, sys.maxsize)  # 9223372036854775807 PRECEDING
         self.history: deque = deque(maxlen=keep if self.n is not None else None)  # values, newest last
         self.count = 0       # rows seen (position of the next row)
@@ -270,7 +283,7 @@ class _Rows(_AggState):
                 return self.acc.value()
             self.acc.add(self._at(self.m))
             return self.acc.value()
-        acc = make(func, self.agg.arg_type, self.agg.type)
+        acc = make(func, self.agg.arg_type, self.agg.type, self.can_fail)
         for back in range(pos - hi, pos - lo + 1):
             acc.add(self._at(back))
         return acc.value()
@@ -386,8 +399,9 @@ class ViewEvaluator:
     """Compiled WHERE and output expressions of a view.
 
     `admit` decides whether an event enters the view's windows and raises `SqlError` where
-    Postgres would fail on it (the event becomes a dead letter and enters no window); `output`
-    raises `SqlError` when an output expression or an aggregate it reads fails."""
+    Postgres would fail on its WHERE (the event becomes a dead letter and enters no window);
+    `output` raises `SqlError` when an output expression or an aggregate it reads fails (an
+    aggregate fails while its frame holds a row whose argument Postgres would refuse)."""
 
     def __init__(self, view: FeatureView):
         self.view = view
@@ -395,17 +409,11 @@ class ViewEvaluator:
         self.where = compile_expr(view.where, cols) if view.where else None
         types = output_types(view)
         self.outputs = [(c.name, compile_expr(c.expr, types)) for c in view.columns]
-        # each aggregate's argument, evaluated where FILTER admits the row (as Postgres does)
-        self.checks = [(compile_expr(a.filter, cols) if a.filter else None, compile_expr(a.arg, cols))
-                       for a in view.aggregates if a.arg]
 
     def admit(self, row: Row) -> bool:
-        if self.where is not None and self.where(row) is not True:
-            return False
-        for pred, arg in self.checks:
-            if pred is None or pred(row) is True:
-                arg(row)
-        return True
+        """WHERE (Postgres evaluates it for every row: an error there is this event's dead letter).
+        Aggregate arguments are evaluated where frames take them (`_AggState.value_of`)."""
+        return self.where is None or self.where(row) is True
 
     def output(self, row: Row, agg_values: dict) -> Row:
         env = dict(row)
@@ -414,6 +422,14 @@ class ViewEvaluator:
                 raise SqlError(v.reason)
             env[f"__{k}"] = v
         return {name: fn(env) for name, fn in self.outputs}
+
+
+def _may_fail(sql: str | None) -> bool:
+    """Whether an expression can raise for some row: anything but a bare column or constant."""
+    if not sql:
+        return False
+    text = sql.strip().strip('"')
+    return not (text.isidentifier() or text.replace(".", "", 1).isdigit())
 
 
 def group_by_ts(rows: list[Row], ts: str) -> list[list[Row]]:

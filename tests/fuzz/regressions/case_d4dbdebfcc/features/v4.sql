@@ -1,0 +1,6 @@
+SELECT txn_id,
+  ts,
+  AVG(ROUND(CAST(n AS DOUBLE PRECISION))) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE GROUP) * 2 AS f0,
+  CAST(n AS NUMERIC) AS s0
+FROM {{ source('tx') }}
+WHERE status >= 'a'

@@ -1,0 +1,6 @@
+SELECT txn_id,
+  ts,
+  VAR_POP(((3 % 2) / 4.0)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) / 7 AS f0,
+  COALESCE(LAST_VALUE(amount) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE TIES), -1) AS f1
+FROM {{ source('tx') }}
+WHERE flag
