@@ -105,7 +105,18 @@ def _coerce(v: Any, sql_type: str) -> Any:
         return V.n_typmod(d, t)
     if isinstance(v, str):
         return _text(v)
-    return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+    return json.dumps(_plain(v)) if isinstance(v, (dict, list)) else str(v)
+
+
+def _plain(v: Any) -> Any:
+    """A nested JSON value with its numbers as numbers again (text columns keep JSON text)."""
+    if isinstance(v, JsonNumber):
+        return float(v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
 
 
 def _text(v: str) -> str:
@@ -140,6 +151,9 @@ class Decoder:
         of history do not)."""
         self.source = source
         self.types = source.column_types()
+        # numeric columns need every JSON number's exact text; otherwise Python's float parse is
+        # exact except where it is lossy (inf from overflow, 0.0 from underflow, NaN): re-read those
+        self.exact_text = any(base(_normal(t)) == NUMERIC for t in self.types.values())
         future = getattr(source, "max_future", None) if bound_future else None
         self.horizon = None if future is None else timedelta(microseconds=future)
 
@@ -172,7 +186,12 @@ class Decoder:
         if _too_deep(text):
             return DeadLetter(self.source.name, text[:MAX_RAW], f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
         try:
-            obj = json.loads(text, parse_float=JsonNumber, parse_constant=JsonNumber)
+            if self.exact_text:
+                obj = json.loads(text, parse_float=JsonNumber, parse_constant=JsonNumber)
+            else:
+                obj = json.loads(text)
+                if isinstance(obj, dict) and any(type(v) is float and (v == 0.0 or v - v != 0.0) for v in obj.values()):
+                    obj = json.loads(text, parse_float=JsonNumber, parse_constant=JsonNumber)
         except json.JSONDecodeError as exc:
             return DeadLetter(self.source.name, text[:MAX_RAW], f"invalid JSON: {exc.msg} at column {exc.colno}")
         except Exception as exc:  # noqa: BLE001 - e.g. an integer of more than 4,300 digits

@@ -126,3 +126,20 @@ def test_batch_file_reads_follow_the_stream_decoder(tmp_path):
     rows = read_batch_source(csv_src, tmp_path).to_pylist()
     assert rows[0]["f"] is None and rows[0]["n"] == Decimal("1.01") and rows[0]["i"] is None
     assert math.isnan(rows[1]["f"]) and rows[1]["i"] == 7 and rows[1]["b"] is False
+
+
+def test_sources_without_numeric_columns_read_numbers_the_same_way():
+    """Without numeric columns the decoder parses floats natively and re-reads only the lossy
+    cases (overflow to inf, underflow to 0, NaN): same results."""
+    src = SourceDef(name="s", timestamp="ts", columns=[{"name": "ts", "type": "timestamptz"},
+                                                        {"name": "f", "type": "double precision"},
+                                                        {"name": "t", "type": "text"}])
+    dec = Decoder(src)
+    assert not dec.exact_text and DEC.exact_text
+    ok = dec.decode_json('{"ts": "2026-01-01T00:00:00Z", "f": 0.0, "t": {"x": [1.5, 2]}}')
+    assert ok["f"] == 0.0 and ok["t"] == '{"x": [1.5, 2]}'
+    assert math.isnan(dec.decode_json('{"ts": "2026-01-01T00:00:00Z", "f": NaN}')["f"])
+    assert dec.decode_json('{"ts": "2026-01-01T00:00:00Z", "f": Infinity}')["f"] == math.inf
+    for bad in ("1e999", "1e-400", "-1e999"):
+        got = dec.decode_json('{"ts": "2026-01-01T00:00:00Z", "f": ' + bad + "}")
+        assert isinstance(got, DeadLetter) and "out of range for type double precision" in got.reason
