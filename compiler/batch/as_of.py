@@ -51,12 +51,6 @@ def _shifted(agg: Aggregate) -> Aggregate | None:
     return agg.model_copy(update={"frame": Frame(mode="rows", start=start, end=end)})
 
 
-def is_order_dependent(agg: Aggregate) -> bool:
-    if agg.frame is not None and agg.frame.mode == "range" and agg.frame.start.kind == "current_row" and len(agg.order) > 1:
-        return True  # the row itself in a total order (as the stream's is_rows_like)
-    return agg.frame is None or agg.frame.mode == "rows" or agg.func in ("first_value", "last_value")
-
-
 def _empty(agg: Aggregate) -> str:
     if agg.func in _EMPTY_ZERO:
         return "0"
@@ -88,7 +82,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     ts = quote(view.timestamp)
     cols = needed_columns(view)
     names = [quote(col.name) for col in cols]
-    ordered = [a for a in view.aggregates if is_order_dependent(a)]
+    ordered = [a for a in view.aggregates if a.positional]
     groups: dict[tuple[str, ...], list[Aggregate]] = {}
     for a in ordered:
         groups.setdefault(tuple(a.order), []).append(a)
@@ -122,7 +116,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     w_cols: list[str] = []
     joins: list[str] = []
     for i, agg in enumerate(view.aggregates):
-        if is_order_dependent(agg):
+        if agg.positional:
             continue
         if agg.func == "count_distinct" and not c.count_distinct_window and dialect != "spark":
             if agg.frame is None:

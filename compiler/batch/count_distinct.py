@@ -50,7 +50,7 @@ def per_event_count_distinct(view: FeatureView, agg: Aggregate, prefix: str, src
     frame = agg.frame
     assert frame is not None
     ts = quote(view.timestamp)
-    if frame.mode == "rows" or len(agg.order) > 1:
+    if frame.mode == "rows" or agg.total_order:
         # RANGE over a total order (ts, unique key) is a ROWS frame: every peer group is one row
         # (its starts are UNBOUNDED or CURRENT ROW: offsets need a single ORDER BY column)
         n = None if frame.start.kind == "unbounded_preceding" else (frame.start.offset or 0)

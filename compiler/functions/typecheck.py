@@ -81,15 +81,9 @@ class Checker:
         t = self.type(node)
         if t != UNKNOWN or to == UNKNOWN:
             return t
-        inner = node
-        while isinstance(inner, exp.Paren):
-            inner = inner.this
+        inner = unparen(node)
         if isinstance(inner, exp.Literal) and inner.is_string:
-            try:
-                parse_literal(inner.this, to)
-            except (V.SqlError, ValueError) as exc:
-                raise TypeErr(f"invalid {to} literal '{inner.this}': {exc}",
-                              f"the literal is read as {to} here", inner) from None
+            check_literal(inner, to, f"the literal is read as {to} here")
             if to == TEXT:
                 self.set(inner, TEXT)  # a string literal is text in every dialect: nothing to spell out
                 return self.set(node, TEXT)
@@ -105,6 +99,20 @@ class Checker:
         if t != UNKNOWN and not category_ok(t):
             raise TypeErr(f"{what}, got {t}", hint, node)
         return t
+
+
+def unparen(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
+def check_literal(literal: exp.Literal, to: str, hint: str):
+    """The value of a string literal read as ``to``; a TypeErr at the literal if Postgres refuses it."""
+    try:
+        return parse_literal(literal.this, to)
+    except (V.SqlError, ValueError) as exc:
+        raise TypeErr(f"invalid {to} literal '{literal.this}': {exc}", hint, literal) from None
 
 
 def parse_literal(text: str, t: str):

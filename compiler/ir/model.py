@@ -73,6 +73,24 @@ class Aggregate(IRModel):
     type: str
     sql: str
 
+    @property
+    def total_order(self) -> bool:
+        """ORDER BY has tie-break columns after the timestamp (the source's unique key): every peer
+        group is one row, so a RANGE frame without offsets is the same frame in ROWS."""
+        return len(self.order) > 1
+
+    @property
+    def positional(self) -> bool:
+        """Computed over positions in the order rather than over a time range: ROWS frames, LAG,
+        FIRST/LAST_VALUE (over RANGE UNBOUNDED with a total order) and RANGE CURRENT ROW over a
+        total order (the row itself). The stream keeps these as row histories; the as-of SQL
+        shifts them to the latest event."""
+        if self.frame is None or self.frame.mode == "rows":
+            return True
+        if self.frame.start.kind == "current_row" and self.total_order:
+            return True
+        return self.func in ("first_value", "last_value")
+
 
 class OutputColumn(IRModel):
     """One select-list item. ``kind`` says whether it reads aggregates (``feature``) or only the

@@ -14,7 +14,7 @@ from importlib import import_module
 from sqlglot import exp
 
 from ..pgtypes import FLOAT8, INTEGERS, NUMERIC, TEXT, UNKNOWN, base
-from ..typecheck import Checker
+from ..typecheck import Checker, unparen
 
 
 class NotExact(Exception):
@@ -35,16 +35,13 @@ class Ctx:
     approx: set[int] = field(default_factory=set)  # nodes whose numeric value is approximate here
 
     def type(self, node: exp.Expression | None) -> str:
-        while isinstance(node, exp.Paren):
-            node = node.this
+        node = unparen(node)
         if node is None:
             return UNKNOWN
         return self.checker.type(node)
 
     def is_approx(self, node: exp.Expression) -> bool:
-        while isinstance(node, exp.Paren):
-            node = node.this
-        return id(node) in self.approx
+        return id(unparen(node)) in self.approx
 
 
 def render(tree: exp.Expression, dialect: str, columns: dict[str, str]) -> exp.Expression:
@@ -73,6 +70,12 @@ def _apply(node: exp.Expression, rewrite, ctx: Ctx) -> None:
 
 def is_text(ctx: Ctx, node) -> bool:
     return ctx.type(node) == TEXT
+
+
+def int_literal(node, minimum: int = 0) -> bool:
+    """An integer literal of at least ``minimum`` (a constant the dialect can be checked against)."""
+    return (isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit()
+            and int(node.this) >= minimum)
 
 
 def is_int(ctx: Ctx, node) -> bool:

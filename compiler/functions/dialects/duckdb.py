@@ -8,7 +8,8 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..pgtypes import BOOL, FLOAT8, INTEGERS, NUMERIC, TEXT, TSTZ, UNKNOWN, base, numeric_typmod
-from . import Ctx, NotExact, is_float, is_int
+from ..typecheck import unparen
+from . import Ctx, NotExact, int_literal, is_float, is_int
 
 POP_VARIANCES = (exp.VariancePop, exp.StddevPop)
 APPROX_SOURCES = (exp.Avg, exp.Variance, exp.VariancePop, exp.Stddev, exp.StddevPop, exp.StddevSamp)
@@ -23,17 +24,13 @@ def _escape(node: exp.Expression) -> exp.Expression:
     return exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
 
 
-def _positive_literal(node) -> bool:
-    return isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit() and int(node.this) >= 1
-
-
 def _substring(node: exp.Substring) -> exp.Expression:
     """Postgres's SUBSTRING(s FROM a FOR b): the characters at positions a .. a+b-1 that exist (a
     start before 1 shortens the result); DuckDB counts a negative start from the end."""
     start, length = node.args.get("start"), node.args.get("length")
-    if start is None or _positive_literal(start):
+    if start is None or int_literal(start, 1):
         return node
-    if length is not None and not (isinstance(length, exp.Literal) and not length.is_string and length.this.isdigit()):
+    if length is not None and not int_literal(length):
         raise NotExact("SUBSTRING() from a computed or non-positive start with a computed length",
                        "Postgres raises an error for a negative length")
     lo = exp.Greatest(this=start.copy(), expressions=[exp.Literal.number(1)])
@@ -112,9 +109,7 @@ def rewrite(node: exp.Expression, ctx: Ctx, max_decimal: int = 38):
 def _cast(node: exp.Cast, ctx: Ctx, max_decimal: int):
     src, dst = ctx.type(node.this), ctx.type(node)
     s, d = base(src), base(dst)
-    inner = node.this
-    while isinstance(inner, exp.Paren):
-        inner = inner.this
+    inner = unparen(node.this)
     if src == UNKNOWN and isinstance(inner, exp.Literal) and inner.is_string:
         if d == TSTZ:
             from ..pgvalues import text_to_timestamptz, timestamptz_text

@@ -49,19 +49,14 @@ def cast_fn(src: str, dst: str):
 class _Cast:
     @staticmethod
     def typer(chk, node):
-        from ..typecheck import cast_type, parse_literal
+        from ..typecheck import cast_type, check_literal, unparen
 
         dst = cast_type(node.to, node.to)
         src = chk.type(node.this)
         if src == UNKNOWN:
-            inner = node.this
-            while isinstance(inner, exp.Paren):
-                inner = inner.this
+            inner = unparen(node.this)
             if isinstance(inner, exp.Literal) and inner.is_string:
-                try:
-                    parse_literal(inner.this, dst)
-                except (V.SqlError, ValueError) as exc:
-                    raise TypeErr(f"invalid {dst} literal '{inner.this}': {exc}", "fix the literal", inner) from None
+                check_literal(inner, dst, "fix the literal")
             return chk.set(node, dst)
         if cast_fn(src, dst) is None:
             raise TypeErr(f"cannot cast type {src} to {dst}", "see docs/sql-surface.md for the supported casts", node)
@@ -69,13 +64,11 @@ class _Cast:
 
     @staticmethod
     def build(cmp, node):
-        from ..typecheck import parse_literal
+        from ..typecheck import parse_literal, unparen
 
         dst, src = cmp.type(node), cmp.type(node.this)
         if src == UNKNOWN:
-            inner = node.this
-            while isinstance(inner, exp.Paren):
-                inner = inner.this
+            inner = unparen(node.this)
             value = parse_literal(inner.this, dst) if isinstance(inner, exp.Literal) else None
             return lambda r: value
         a, fn = cmp.compile(node.this), cast_fn(src, dst)
