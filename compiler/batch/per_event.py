@@ -23,7 +23,12 @@ def substitute(expr_sql: str, replacements: dict[str, exp.Expression], used: set
             # each replacement tree is built for this call; copy only when it is used twice
             first = node.name not in used
             used.add(node.name)
-            return replacements[node.name] if first else replacements[node.name].copy()
+            tree_ = replacements[node.name] if first else replacements[node.name].copy()
+            # an operator expression (an EXCLUDE or COUNT(DISTINCT) rewrite: ``a - b``) keeps its
+            # precedence inside the output expression around it
+            if isinstance(tree_, (exp.Binary, exp.Unary)) and not isinstance(tree_, exp.Paren):
+                return exp.Paren(this=tree_)
+            return tree_
         return node
 
     return tree.transform(swap, copy=False)
@@ -53,7 +58,7 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
     joins = []
     if use_cte:
         order = {a.order[0]: a.order for a in view.aggregates if a.func == "count_distinct" and a.frame is not None
-                 and (a.frame.mode == "rows" or len(a.order) > 1)}
+                 and (a.frame.mode == "rows" or a.total_order)}
         rn = ""
         if order:
             k = ", ".join(quote(c) for c in view.entity)

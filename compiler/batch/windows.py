@@ -93,7 +93,7 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
     exclude = frame.exclude
     end_back = 0 if frame.end.kind == "current_row" else (frame.end.offset or 0)
     # RANGE over a total order (ts, unique key): every peer group is one row, as in ROWS
-    total = frame.mode == "range" and len(agg.order) > 1
+    total = frame.mode == "range" and agg.total_order
     if spine:
         # The spine row contributes nothing, so excluding it changes nothing; its peers are the
         # events at exactly t, which GROUP and TIES leave out — unless the order is total (the
@@ -119,7 +119,8 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
         start = "UNBOUNDED PRECEDING" if unbounded else (
             "CURRENT ROW" if frame.start.kind == "current_row" else f"{frame.start.offset} PRECEDING")
         end = "CURRENT ROW" if end_back == 0 else f"{end_back} PRECEDING"
-        if frame.start.kind == "current_row" and end_back:
+        start_back = None if unbounded else (0 if frame.start.kind == "current_row" else frame.start.offset or 0)
+        if start_back is not None and start_back < end_back:  # e.g. 0 PRECEDING AND 1 PRECEDING
             raise BatchUnsupported(view.name, "an empty ROWS frame", dialect)
         spec = f"ROWS BETWEEN {start} AND {end}"
     elif frame.start.kind == "current_row" and end_back:
@@ -147,7 +148,7 @@ def window_expr(view: FeatureView, agg: Aggregate, dialect: str, *, spine: bool 
     unioned with spine rows (``__is_spine = 1``) which must contribute nothing."""
     fn, wrapper = _call(agg, dialect, spine, view)
     partition = ", ".join(quote(k) for k in view.entity)
-    order_cols = list(agg.order) if agg.frame is None or agg.frame.mode == "rows" or len(agg.order) > 1 else [agg.order[0]]
+    order_cols = list(agg.order) if agg.frame is None or agg.frame.mode == "rows" or agg.total_order else [agg.order[0]]
     if agg.frame is not None and agg.frame.mode == "range" and agg.frame.start.kind == "preceding":
         order_cols = [agg.order[0]]
     order_cols += order_extra or []

@@ -74,21 +74,20 @@ class _AggState:
         # division by zero): that row's value is then Failed, an error only where a frame uses it
         self.can_fail = _may_fail(self.agg.arg) or _may_fail(self.agg.filter)
 
+    def _value(self, row: Row):
+        if self.pred is not None and self.pred(row) is not True:
+            return None
+        if self.agg.func == "count_star":
+            return 1
+        return self.arg(row) if self.arg else None
+
     def value_of(self, row: Row):
-        """The row's contribution: None when FILTER rejects it or the argument is NULL; `Failed`
-        when Postgres would refuse to compute it."""
+        """The row's contribution (LAG / FIRST_VALUE / LAST_VALUE: their argument): None when
+        FILTER rejects it or the argument is NULL; `Failed` when Postgres would refuse to compute it."""
         if not self.can_fail:
-            if self.pred is not None and self.pred(row) is not True:
-                return None
-            if self.agg.func == "count_star":
-                return 1
-            return self.arg(row) if self.arg else None
+            return self._value(row)
         try:
-            if self.pred is not None and self.pred(row) is not True:
-                return None
-            if self.agg.func == "count_star":
-                return 1
-            return self.arg(row) if self.arg else None
+            return self._value(row)
         except SqlError as exc:
             return Failed(str(exc))
 
@@ -119,14 +118,14 @@ class _Range(_AggState):
                 acc.add(v)
             out[0][agg_id] = acc.value()
             return
-        if exclude in ("group", "ties") and len(self.agg.order) == 1:
+        if exclude in ("group", "ties") and not self.agg.total_order:
             # as-of reads at the group's own time exclude it (with a tie-break in ORDER BY, the
             # read's row is a peer group of its own: nothing is excluded)
             ts = rows[0][self.agg.order[0]]
             if ts != self.last_ts:
                 self.last_ts, self.last_values = ts, []
             self.last_values.extend(v for v in vals if v is not None)
-        if len(rows) == 1 or len(self.agg.order) == 1:
+        if len(rows) == 1 or not self.agg.total_order:
             groups = [range(len(rows))]  # one peer group: every row shares the timestamp
         else:
             keys = [self.key(r) for r in rows]
@@ -219,8 +218,7 @@ class _Rows(_AggState):
     def process(self, rows: list[Row], out: list[dict], cache: dict) -> None:
         for i in sorted(range(len(rows)), key=lambda i: self.key(rows[i])):
             row = rows[i]
-            val = self.value_of(row) if self.agg.func not in ("lag", "first_value", "last_value") else (
-                self.arg(row) if self.arg else None)
+            val = self.value_of(row)
             pos = self.count
             func = self.agg.func
             if func == "lag":
@@ -325,15 +323,6 @@ def _empty(func: str):
     return 0 if func in ("count_star", "count", "count_distinct") else None
 
 
-def is_rows_like(agg: Aggregate) -> bool:
-    if agg.frame is None or agg.frame.mode == "rows":
-        return True
-    if agg.frame.start.kind == "current_row" and len(agg.order) > 1:
-        return True  # RANGE CURRENT ROW over a total order (ts, unique key): the row itself, as ROWS
-    # FIRST/LAST_VALUE over RANGE UNBOUNDED with a total order equal the ROWS frame
-    return agg.func in ("first_value", "last_value")
-
-
 class ViewKeyState:
     """All of one view's aggregates for one entity key: RANGE aggregates over `SharedWindow`s (one
     per distinct reach), ROWS-like aggregates over their own positions.
@@ -348,14 +337,14 @@ class ViewKeyState:
     def _build(self, ref: str, aggregates: list[Aggregate]) -> None:
         sigs: dict[int, list] = {}
         for agg in aggregates:
-            if not is_rows_like(agg) and agg.frame.start.kind != "unbounded_preceding":
+            if not agg.positional and agg.frame.start.kind != "unbounded_preceding":
                 reach_sigs = sigs.setdefault(agg.frame.start.offset or 0, [])  # CURRENT ROW: reach 0
                 if value_signature(agg) not in reach_sigs:
                     reach_sigs.append(value_signature(agg))
         self.windows = {reach: SharedWindow(reach, s) for reach, s in sigs.items()}
         self.aggs = []
         for agg in aggregates:
-            if is_rows_like(agg):
+            if agg.positional:
                 self.aggs.append(_Rows(agg, ref))
             else:
                 start = agg.frame.start

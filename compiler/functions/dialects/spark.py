@@ -8,13 +8,10 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..pgtypes import FLOAT8, INTEGERS, NUMERIC, base
-from . import Ctx, NotExact, duckdb
+from ..typecheck import unparen
+from . import Ctx, NotExact, duckdb, int_literal
 
 SPARK_EXTRACT = {"year", "month", "day", "hour", "minute", "quarter"}
-
-
-def _nonneg_literal(node) -> bool:
-    return isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit() and int(node.this) >= 1
 
 
 def rewrite(node: exp.Expression, ctx: Ctx):
@@ -22,9 +19,9 @@ def rewrite(node: exp.Expression, ctx: Ctx):
         raise NotExact(f"{node.sql_name()}()", "Java's case mapping differs from Postgres ('ß', 'İ')")
     if isinstance(node, exp.Concat):
         raise NotExact("CONCAT()", "Spark's CONCAT returns NULL when an argument is NULL")
-    if isinstance(node, exp.Substring) and not _nonneg_literal(node.args.get("start")):
+    if isinstance(node, exp.Substring) and not int_literal(node.args.get("start"), 1):
         raise NotExact("SUBSTRING() from a computed or non-positive start", "Spark reads position 0 as 1")
-    if isinstance(node, (exp.Left, exp.Right)) and not (_nonneg_literal(node.expression)):
+    if isinstance(node, (exp.Left, exp.Right)) and not int_literal(node.expression, 1):
         raise NotExact(f"{node.sql_name()}() with a computed or negative length", "Spark returns '' for negative n")
     if isinstance(node, exp.Trim) and node.args.get("expression") is not None:
         raise NotExact("TRIM(chars FROM s)", "not verified on Spark")
@@ -46,6 +43,10 @@ def rewrite(node: exp.Expression, ctx: Ctx):
         return None  # Spark's default escape is the backslash
     if isinstance(node, (exp.Floor, exp.Ceil)) and base(ctx.type(node.this)) == FLOAT8 and not node.args.get("decimals"):
         return _float_floor(node)
+    if isinstance(node, exp.Sign) and base(ctx.type(node.this)) == FLOAT8:
+        # Postgres's sign(NaN) is 0 (neither > 0 nor < 0); Spark's signum(NaN) is NaN
+        nan = exp.Anonymous(this="ISNAN", expressions=[node.this.copy()])
+        return exp.Case(ifs=[exp.If(this=nan, true=exp.Literal.number("0.0"))], default=node.copy())
     return duckdb.rewrite(node, ctx)
 
 
@@ -61,9 +62,7 @@ def _float_floor(node: exp.Expression) -> exp.Expression:
 
 def _epoch(node: exp.Extract, ctx: Ctx) -> exp.Expression:
     """EXTRACT(EPOCH FROM ts or ts - ts) in microseconds / 1e6 (Spark has no epoch field)."""
-    inner = node.expression
-    while isinstance(inner, exp.Paren):
-        inner = inner.this
+    inner = unparen(node.expression)
 
     def micros(e):
         return exp.Anonymous(this="UNIX_MICROS", expressions=[e.copy()])
