@@ -56,6 +56,28 @@ def _outage(proxy: Proxy, job: subprocess.Popen, seconds: float) -> None:
     proxy.restore()
 
 
+def _run_through_outage(root: Path, proxy: Proxy, target: str, feed, warmup: float, fed_within: float) -> tuple[float, str]:
+    """Start `run` on ``target``, feed it (``feed(done)`` in a thread), cut ``proxy`` for OUTAGE
+    seconds once ``warmup`` has passed, stop the job with SIGTERM once fed (it must exit 0) and
+    drain the rest with ``--until-end``. Returns (seconds down, the job's log)."""
+    done = threading.Event()
+    with open(root / "job.log", "w") as log:
+        job = subprocess.Popen(_cli(root, target), stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "COLUMNS": "200"})
+        threading.Thread(target=feed, args=(done,), daemon=True).start()
+        time.sleep(warmup)
+        started = time.monotonic()
+        _outage(proxy, job, OUTAGE)
+        down = time.monotonic() - started
+        assert done.wait(timeout=fed_within)
+        time.sleep(3)
+        job.send_signal(signal.SIGTERM)
+        assert job.wait(timeout=120) == 0, (root / "job.log").read_text()[-3000:]
+    final = subprocess.run(_cli(root, target, "--until-end"), capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+    return down, (root / "job.log").read_text()
+
+
 def test_postgres_online_store_outage(tmp_path, pg_dsn):
     host_port = pg_dsn.split("@")[-1].split("/")[0]
     proxy = Proxy(int(host_port.rsplit(":", 1)[1]))
@@ -68,9 +90,8 @@ def test_postgres_online_store_outage(tmp_path, pg_dsn):
     good = good_events(12_000, users=60, seed=31, start=datetime(2026, 6, 1, tzinfo=timezone.utc))
     data = root / "data" / "tx.jsonl"
     data.write_bytes(b"")
-    done = threading.Event()
 
-    def writer():
+    def writer(done):
         with open(data, "ab") as fh:
             for i in range(0, len(good), 100):
                 fh.write(b"".join(line(r) + b"\n" for r in good[i:i + 100]))
@@ -78,21 +99,7 @@ def test_postgres_online_store_outage(tmp_path, pg_dsn):
                 time.sleep(0.05 * (OUTAGE / 30) + 0.02)
         done.set()
 
-    log = open(root / "job.log", "w")
-    job = subprocess.Popen(_cli(root, "pg"), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
-    threading.Thread(target=writer, daemon=True).start()
-    time.sleep(5)
-    started = time.monotonic()
-    _outage(proxy, job, OUTAGE)
-    down = time.monotonic() - started
-    assert done.wait(timeout=300)
-    time.sleep(3)
-    job.send_signal(signal.SIGTERM)
-    assert job.wait(timeout=120) == 0, (root / "job.log").read_text()[-3000:]
-    final = subprocess.run(_cli(root, "pg", "--until-end"), capture_output=True, text=True, timeout=300)
-    assert final.returncode == 0, final.stdout + final.stderr
-    log.close()
-    text = (root / "job.log").read_text()
+    down, text = _run_through_outage(root, proxy, "pg", writer, warmup=5, fed_within=300)
     assert "component.unavailable" in text and "online store (postgres)" in text, text[-2000:]
     assert "component.recovered" in text, text[-2000:]
     store = PostgresStore(pg_dsn, "outage_")
@@ -119,9 +126,8 @@ def test_kafka_broker_outage(tmp_path, pg_dsn):
             "    kafka:\n      online: {store: sqlite, path: target/online.sqlite}\n"
             f"      stream: {{kind: kafka, brokers: ['{address}']}}\n"))
         good = good_events(12_000, users=60, seed=32, start=datetime(2026, 6, 1, tzinfo=timezone.utc))
-        done = threading.Event()
 
-        def producer():
+        def producer(done):
             from confluent_kafka import Producer
 
             p = Producer({"bootstrap.servers": address, "linger.ms": 5, "message.timeout.ms": 300_000, "log_level": 4})
@@ -138,22 +144,7 @@ def test_kafka_broker_outage(tmp_path, pg_dsn):
             assert p.flush(300) == 0
             done.set()
 
-        log = open(root / "job.log", "w")
-        job = subprocess.Popen(_cli(root, "kafka"), stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "COLUMNS": "200"})
-        threading.Thread(target=producer, daemon=True).start()
-        time.sleep(8)
-        started = time.monotonic()
-        _outage(proxy, job, OUTAGE)
-        down = time.monotonic() - started
-        assert done.wait(timeout=400)
-        time.sleep(3)
-        job.send_signal(signal.SIGTERM)
-        assert job.wait(timeout=120) == 0, (root / "job.log").read_text()[-3000:]
-        final = subprocess.run(_cli(root, "kafka", "--until-end"), capture_output=True, text=True, timeout=300)
-        assert final.returncode == 0, final.stdout + final.stderr
-        log.close()
-        text = (root / "job.log").read_text()
+        down, text = _run_through_outage(root, proxy, "kafka", producer, warmup=8, fed_within=400)
         # the quiet partitions were not taken for idle ones: the watermark held, nothing was late
         assert "component.unavailable" in text and "kafka tx_outage" in text, text[-2000:]
         assert ", 0 late," in text, text[-2000:]
