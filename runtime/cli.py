@@ -325,11 +325,15 @@ def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model(s) to serve; default: all trained."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, max=64, help="Worker processes sharing the port "
+                                "(each loads the models and opens the online store)."),
     insecure: bool = typer.Option(False, "--insecure", help="Serve without a bearer token (serve_token unset)."),
 ) -> None:
-    """Serve POST /score/{model}, GET /features/{view}/{key}, /models, /healthz and /metrics (uvicorn).
+    """Serve POST /score/{model} (one row or {"rows": [...]}), GET /features/{view}/{key}[?at=],
+    GET /features/{view}?key=..., /models, /openapi.json, /healthz and /metrics (uvicorn).
     Requires the target's serve_token unless --insecure."""
     from .serving.server import run
+    from .serving.service import worker_settings
 
     compiled = compile_project()
     if not compiled.project.target.serve_token and not insecure:
@@ -340,23 +344,17 @@ def serve(
         from . import log
 
         log.warning("serve.insecure", message="serving without a bearer token (--insecure)")
-    run(build_service(compiled, model), host, port)
+    app_ = build_service(compiled, model)  # every worker builds the same: fail here, once, with a clear error
+    run(app_, host, port, workers, worker_settings(state.project_dir, state.target, state.vars, model))
 
 
 def build_service(compiled: CompiledProject, models: list[str] | None = None):
-    from .serving.app import create_app
-    from .serving.scorer import Scorer, SkewError
-    from .stores import open_store
-    from .training.trainer import latest_artifact
+    from .serving.service import build_service as build
 
-    store = open_store(compiled.project.target.online, compiled.project.root)
-    scorers = {}
-    for name in models or sorted(compiled.project.models):
-        try:
-            scorers[name] = Scorer(compiled, latest_artifact(compiled.project.target_dir, name), store)
-        except (FileNotFoundError, SkewError) as exc:
-            _fail([Diagnostic(f"model {name}", 1, 1, str(exc), "")])
-    return create_app(scorers, compiled, store, compiled.project.target.serve_token)
+    try:
+        return build(compiled, models)
+    except SkewlessError as exc:
+        _fail(exc.diagnostics)
 
 
 def out_progress():

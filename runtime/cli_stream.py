@@ -43,42 +43,59 @@ def replay_cmd(
 @app.command()
 def get(
     view: str = typer.Argument(..., help="View name."),
-    key: list[str] = typer.Argument(..., help="Entity key value(s), in PARTITION BY order."),
+    keys: list[str] = typer.Argument(..., metavar="KEY...", help="Entity key(s); a compound key's values "
+                                     "comma-separated in PARTITION BY order (as over HTTP)."),
     at: Optional[str] = typer.Option(None, "--at", help="ISO-8601 time (default: now, UTC)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per key (JSON lines) instead of tables."),
 ) -> None:
-    """Read a view's features for one entity from the online store, as of a time."""
+    """Read a view's features for entity keys from the online store, as of a time (one lookup)."""
+    import json
+
+    from .serving.app import _json_value
+    from .sources.decode import _coerce
     from .stores import open_store
-    from .stream.online import read_as_of
+    from .stream.online import as_of_record, encode_key
 
     compiled = compile_project()
     if view not in compiled.views:
         _fail([Diagnostic("VIEW", 1, 1, f"unknown view {view!r}", f"views: {', '.join(sorted(compiled.views))}")])
     v = compiled.views[view]
-    if len(key) != len(v.entity):
-        _fail([Diagnostic("KEY", 1, 1, f"{view} is keyed by ({', '.join(v.entity)}): {len(v.entity)} value(s) expected",
-                          "pass them in PARTITION BY order")])
     try:
         t = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else datetime.now(timezone.utc)
     except ValueError:
         _fail([Diagnostic("--at", 1, 1, f"not an ISO-8601 time: {at!r}", "e.g. 2026-10-14T12:00:00Z")])
+    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
     types = {c.name: c.type for c in v.input_columns}
-    from .sources.decode import _coerce
-
-    values = [_coerce(k, types[c]) for k, c in zip(key, v.entity)]
+    parsed = []
+    for key in keys:
+        parts = key.split(",")
+        if len(parts) != len(v.entity):
+            _fail([Diagnostic("KEY", 1, 1, f"{view} is keyed by ({', '.join(v.entity)}): {key!r} has {len(parts)} "
+                              f"value(s), {len(v.entity)} expected", "separate a compound key's values with commas")])
+        try:
+            parsed.append([_coerce(k, types[c]) for k, c in zip(parts, v.entity)])
+        except ValueError as exc:
+            _fail([Diagnostic("KEY", 1, 1, f"{key!r}: {exc}", "")])
     store = open_store(compiled.project.target.online, compiled.project.root)
     try:
-        row = read_as_of(store, v, values, t)
+        found = store.read_many([(v.name, encode_key(k)) for k in parsed])
+        rows = [as_of_record(found.get((v.name, encode_key(k))), v, k, t) for k in parsed]
     except ValueError as exc:
         _fail([Diagnostic("get", 1, 1, str(exc), "")])
     finally:
         store.close()
-    table = Table(title=f"{view} {key} as of {t.isoformat()}")
-    table.add_column("column")
-    table.add_column("value")
-    for name, value in row.items():
-        table.add_row(name, repr(value) if not isinstance(value, str) else value)
-    out.print(table)
-
+    for key, row in zip(parsed, rows):
+        if as_json:
+            out.print_json(json.dumps({k: _json_value(val) for k, val in row.items()}), indent=None)
+            continue
+        table = Table(title=f"{view} {key} as of {t.isoformat()}")
+        table.add_column("column")
+        table.add_column("value")
+        for name, value in row.items():
+            shown = "NULL" if value is None else value if isinstance(value, str) else (
+                value.isoformat() if isinstance(value, datetime) else repr(value))
+            table.add_row(name, shown, style="dim" if value is None else None)
+        out.print(table)
 
 
 def _stream_views(compiled, select: list[str] | None) -> list[str]:
@@ -158,6 +175,9 @@ def run_cmd(
     flush_ms: float = typer.Option(50.0, "--flush-ms", min=1.0, help="Longest wait of a changed state for its "
                                    "online-store upsert."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Live progress on the terminal."),
+    warm: bool = typer.Option(True, "--warm/--cold", help="A key without recovery state continues from its state in "
+                              "the online store (seeded by `backfill --to-online` or an earlier run); events up to "
+                              "that state's latest event are taken as counted. --cold: every key starts empty."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Also append per-event rows to DIR/<view>.<worker>.jsonl "
                                            "(at least once across a crash)."),
 ) -> None:
@@ -190,7 +210,8 @@ def run_cmd(
                       until_end=until_end or (kind == "file" and not getattr(target.stream, "follow", True)),
                       recovery_dir=rec, snapshot_every=snapshot_every, workers=workers or target.workers,
                       addresses=addr, process_id=process_id, flush_interval=flush_ms / 1000,
-                      dead_letter_topic=getattr(target.stream, "dead_letter_topic", None), rows_dir=out_dir)
+                      dead_letter_topic=getattr(target.stream, "dead_letter_topic", None), rows_dir=out_dir,
+                      warm=warm)
     stats = StreamStats()
     done = threading.Event()
 

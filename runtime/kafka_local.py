@@ -6,12 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .pg_local import free_port
+from .pg_local import free_port, local_process
 
 
 def tansu_binary() -> Path | None:
@@ -36,34 +35,17 @@ def local_broker(timeout: float = 30.0, port: int | None = None, advertised_port
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     advertised = f"tcp://127.0.0.1:{advertised_port or port}"
-    proc = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
-                             "--storage-engine", "memory://tansu/"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     address = f"127.0.0.1:{port}"
-    try:
-        _wait_ready(address, proc, timeout)
+
+    def ready() -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        AdminClient({"bootstrap.servers": address}).list_topics(timeout=1)
+        return True
+
+    with local_process("tansu", [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
+                                 "--storage-engine", "memory://tansu/"], ready, timeout):
         yield address
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_ready(address: str, proc: subprocess.Popen, timeout: float) -> None:
-    from confluent_kafka.admin import AdminClient
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"tansu exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            AdminClient({"bootstrap.servers": address}).list_topics(timeout=1)
-            return
-        except Exception:  # noqa: BLE001 - not listening yet
-            time.sleep(0.1)
-    raise TimeoutError(f"tansu did not answer on {address} within {timeout:.0f} s")
 
 
 def create_topic(address: str, topic: str, partitions: int = 1) -> None:

@@ -25,6 +25,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def local_process(name: str, cmd: list[str], ready, timeout: float):
+    """Run a throwaway server ``cmd`` until the block ends; ``ready()`` returns True once it answers
+    (it may raise while the server is starting). Stops it with SIGTERM, then SIGKILL."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if ready():
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not answer within {timeout:.0f} s")
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def _as_pg(cmd: list[str]) -> list[str]:
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--", *cmd]

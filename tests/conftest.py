@@ -82,6 +82,21 @@ def kafka_broker():
 
 
 @pytest.fixture(scope="session")
+def redis_url():
+    """A throwaway redis-server (memory only) for the whole test session."""
+    import os
+
+    from skewless.runtime.redis_local import local_redis, redis_binary
+
+    if redis_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server missing: .ci/run installs it")
+        pytest.skip("redis-server not installed")
+    with local_redis() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def spark():
     """One local[2] Spark session (Java 17) for every Spark test of the run."""
     from skewless.runtime.engines.spark_engine import SparkEngine

@@ -44,7 +44,13 @@ class PostgresStore(Frozen):
     table_prefix: str = "skewless_"
 
 
-OnlineTarget = Annotated[Union[SQLiteStore, PostgresStore], Field(discriminator="store")]
+class RedisStore(Frozen):
+    store: Literal["redis"]
+    url: str = "redis://127.0.0.1:6379/0"   # redis:// or rediss:// (TLS), with user:password@ if needed
+    prefix: str = "skewless:"               # every key skewless reads or writes starts with it
+
+
+OnlineTarget = Annotated[Union[SQLiteStore, PostgresStore, RedisStore], Field(discriminator="store")]
 
 
 class FileStream(Frozen):

@@ -3,7 +3,11 @@
 Hostile input never reaches a 500: bodies are read as a stream with a size limit and a per-chunk
 timeout, must be UTF-8 JSON objects at most 32 levels deep; every value problem is a 400. Bearer
 tokens are compared in constant time. ``/healthz`` says only whether the service is up; model
-versions are on the authenticated ``/models``."""
+versions are on the authenticated ``/models``; ``/openapi.json`` describes every route with each
+model's request fields and each view's columns.
+
+Store reads, state decoding and LightGBM run in the threadpool, never on the event loop: a slow
+store or a large batch delays only its own request."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from decimal import Decimal
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,10 +29,14 @@ from starlette.routing import Route
 from .. import log
 from ..retry import Unavailable
 from ..sources.decode import JsonNumber, _too_deep
-from ..stream.online import StaleRead, read_as_of
+from ..stream.codec import StateFormatError
+from ..stream.online import StaleRead, as_of_record, encode_key
+from .openapi import openapi
 from .scorer import RequestError, Scorer
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 1024 * 1024       # bytes: one request or a batch of up to MAX_ROWS rows
+MAX_ROWS = 1000
+MAX_KEYS = 1000              # keys per GET /features/{view}
 BODY_CHUNK_TIMEOUT = 5.0     # seconds between two chunks of a request body
 BODY_TIMEOUT = 10.0          # seconds for the whole body
 MAX_DEPTH = 32
@@ -121,6 +130,11 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
                     resp = await handler(request)
                 except BodyError as exc:
                     resp = error(exc.status, str(exc))
+                except StaleRead as exc:
+                    resp = error(409, str(exc))
+                except StateFormatError as exc:  # the store must be rebuilt: the operator's problem, named
+                    log.error("serve.state_format", endpoint=endpoint, error=str(exc))
+                    resp = error(503, str(exc))
                 except (RequestError, ValueError, TypeError, ArithmeticError, OverflowError, RecursionError) as exc:
                     resp = error(400, f"invalid request: {exc}")
                 except Unavailable as exc:
@@ -134,49 +148,87 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             return resp
         return wrapped
 
+    def parse_at(raw) -> datetime | None:
+        if raw is None:
+            return None
+        try:
+            if not isinstance(raw, str):
+                raise ValueError
+            at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise BodyError(400, "'at' must be an ISO-8601 time") from None
+        return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
     async def score(request: Request):
         model = request.path_params["model"]
         if model not in scorers:
             return error(404, f"unknown model {model!r}; serving: {', '.join(scorers)}")
         payload = parse_json_object(await read_body(request))
-        at = None
-        if "at" in payload:
-            raw = payload.pop("at")
-            try:
-                if not isinstance(raw, str):
-                    raise ValueError
-                at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            except ValueError:
-                return error(400, "'at' must be an ISO-8601 time")
-        try:
-            value, features = scorers[model].score(payload, at)
-        except StaleRead as exc:
-            return error(409, str(exc))
-        out = {"model": model, "version": scorers[model].meta["version"], "score": value}
-        if request.query_params.get("explain") in ("1", "true"):
+        at = parse_at(payload.pop("at", None))
+        scorer = scorers[model]
+        explain = request.query_params.get("explain") in ("1", "true")
+        if "rows" in payload:  # a batch: one store round trip, one LightGBM call
+            rows = payload.pop("rows")
+            if payload:
+                return error(400, f"a batch is {{\"rows\": [...], \"at\": ...}}; unexpected: {', '.join(payload)}")
+            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+                return error(400, "'rows' must be a non-empty list of JSON objects")
+            if len(rows) > MAX_ROWS:
+                return error(413, f"at most {MAX_ROWS} rows per batch")
+            scores, features = await run_in_threadpool(scorer.score_many, rows, at)
+            out = {"model": model, "version": scorer.meta["version"], "scores": scores}
+            if explain:
+                out["features"] = [{k: _json_value(v) for k, v in f.items()} for f in features]
+            return JSONResponse(out)
+        value, features = await run_in_threadpool(scorer.score, payload, at)
+        out = {"model": model, "version": scorer.meta["version"], "score": value}
+        if explain:
             out["features"] = {k: _json_value(v) for k, v in features.items()}
         return JSONResponse(out)
 
-    async def features(request: Request):
+    from ..sources.decode import _coerce
+
+    def view_of(request: Request):
         name = request.path_params["view"]
         view = compiled.views.get(name)
         if view is None:
-            return error(404, f"unknown view {name!r}")
-        key = request.path_params["key"].split(",")
-        if len(key) != len(view.entity):
-            return error(400, f"{name} is keyed by ({', '.join(view.entity)}): pass {len(view.entity)} "
-                              "comma-separated value(s)")
-        from ..sources.decode import _coerce
+            raise BodyError(404, f"unknown view {name!r}")
+        return view
 
+    def read_keys(view, keys: list[str], at: datetime | None) -> list[dict]:
         types = {c.name: c.type for c in view.input_columns}
-        try:
-            values = [_coerce(k, types[c]) for k, c in zip(key, view.entity)]
-            row = read_as_of(store, view, values, datetime.now(timezone.utc))
-        except StaleRead as exc:
-            return error(409, str(exc))
-        except (ValueError, TypeError) as exc:
-            return error(400, str(exc))
+        parsed = []
+        for key in keys:
+            parts = key.split(",")
+            if len(parts) != len(view.entity):
+                raise BodyError(400, f"{view.name} is keyed by ({', '.join(view.entity)}): pass {len(view.entity)} "
+                                     "comma-separated value(s)")
+            parsed.append([_coerce(k, types[c]) for k, c in zip(parts, view.entity)])
+        t = at or datetime.now(timezone.utc)
+        records = store.read_many([(view.name, encode_key(k)) for k in parsed])
+        return [as_of_record(records.get((view.name, encode_key(k))), view, k, t) for k in parsed]
+
+    async def features(request: Request):
+        view = view_of(request)
+        at = parse_at(request.query_params.get("at"))
+        row = (await run_in_threadpool(read_keys, view, [request.path_params["key"]], at))[0]
         return JSONResponse({k: _json_value(v) for k, v in row.items()})
+
+    async def features_many(request: Request):
+        view = view_of(request)
+        keys = request.query_params.getlist("key")
+        if not keys:
+            return error(400, "pass one or more key=... parameters (comma-separated values for compound keys)")
+        if len(keys) > MAX_KEYS:
+            return error(413, f"at most {MAX_KEYS} keys per call")
+        at = parse_at(request.query_params.get("at"))
+        rows = await run_in_threadpool(read_keys, view, keys, at)
+        return JSONResponse({"rows": [{k: _json_value(v) for k, v in r.items()} for r in rows]})
+
+    spec = openapi(scorers, compiled)
+
+    async def openapi_json(request: Request):
+        return JSONResponse(spec)
 
     async def healthz(request: Request):
         return JSONResponse({"status": "ok"})
@@ -190,6 +242,8 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
     return Starlette(routes=[
         Route("/score/{model}", guarded("score", score), methods=["POST"]),
         Route("/features/{view}/{key}", guarded("features", features), methods=["GET"]),
+        Route("/features/{view}", guarded("features", features_many), methods=["GET"]),
+        Route("/openapi.json", guarded("openapi", openapi_json), methods=["GET"]),
         Route("/models", guarded("models", models), methods=["GET"]),
         Route("/healthz", guarded("healthz", healthz, auth=False), methods=["GET"]),
         Route("/metrics", guarded("metrics", metrics, auth=False), methods=["GET"]),

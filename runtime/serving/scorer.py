@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
+import numpy as np
 
 from skewless.compiler.project.build import CompiledProject
 
@@ -38,6 +39,7 @@ class Scorer:
         self.compiled, self.store = compiled, store
         self.views = {ref.view: compiled.views[ref.view] for ref in self.model.features}
         self.evaluators = {name: ViewEvaluator(v) for name, v in self.views.items()}
+        self.feature_columns = {name: [c.name for c in v.columns if c.kind == "feature"] for name, v in self.views.items()}
         label_types = compiled.project.sources[self.model.label.source].column_types()
         self.key_columns = sorted({label for ref in self.model.features
                                    for label in (ref.join or {k: k for k in self.views[ref.view].entity}).values()})
@@ -54,13 +56,12 @@ class Scorer:
                     raise SkewError(f"online store holds view {view!r} built from fingerprint(s) {sorted(other)}, "
                                     f"model {self.meta['model']} was trained on {fp}: replay the view first")
 
-    def features(self, request: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
-        from ..sources.decode import _coerce
-        from ..stream.expr import SqlError
+    def _lookups(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[tuple]]:
+        """The request's own feature values and its store lookups (ref, view, key, store key)."""
+        from ..sources.decode import JsonNumber, _coerce
 
-        t = at or datetime.now(timezone.utc)
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=timezone.utc)
+        if not isinstance(request, dict):
+            raise RequestError("a request row must be a JSON object")
         missing = [c for c in self.key_columns + list(self.model.request_features) if c not in request]
         if missing:
             raise RequestError(f"missing field(s): {', '.join(missing)}")
@@ -68,8 +69,6 @@ class Scorer:
             keys = {c: _coerce(request[c], self.key_types[c]) for c in self.key_columns}
         except Exception as exc:  # noqa: BLE001 - any value that cannot be the key's type is the caller's error
             raise RequestError(f"bad key value: {exc}") from None
-        from ..sources.decode import JsonNumber
-
         values: dict[str, Any] = {c: float(v) if isinstance(v, JsonNumber) else v
                                   for c, v in ((c, request[c]) for c in self.model.request_features)}
         lookups = []
@@ -78,20 +77,56 @@ class Scorer:
             join = ref.join or {k: k for k in view.entity}
             key = [keys[join[k]] for k in view.entity]
             lookups.append((ref, view, key, (view.name, encode_key(key))))
-        records = self.store.read_many([lk[3] for lk in lookups])  # one round trip to the store
+        return values, lookups
+
+    def _complete(self, values: dict[str, Any], lookups: list[tuple], records: dict, t: datetime) -> dict[str, Any]:
+        from ..stream.expr import SqlError
+
         for ref, view, key, store_key in lookups:
             try:
                 row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view])
             except SqlError as exc:  # Postgres would refuse to compute this row (overflow, division by zero)
                 raise RequestError(f"view {view.name}: {exc}") from None
-            for col in ref.columns or [c.name for c in view.columns if c.kind == "feature"]:
+            for col in ref.columns or self.feature_columns[ref.view]:
                 values[f"{ref.view}__{col}"] = row[col]
         return values
 
+    @staticmethod
+    def _time(at: datetime | None) -> datetime:
+        t = at or datetime.now(timezone.utc)
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+    def features(self, request: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
+        values, lookups = self._lookups(request)
+        records = self.store.read_many([lk[3] for lk in lookups])  # one round trip to the store
+        return self._complete(values, lookups, records, self._time(at))
+
     def score(self, request: dict[str, Any], at: datetime | None = None) -> tuple[float, dict[str, Any]]:
         values = self.features(request, at)
+        # one row: no OpenMP team (its start-up costs more than the tree walk)
+        return float(self.booster.predict(self._vector(values), num_threads=1)[0]), values
+
+    def score_many(self, rows: list[dict[str, Any]], at: datetime | None = None) -> tuple[list[float], list[dict]]:
+        """Many requests: one store round trip for all their lookups, one LightGBM call."""
+        t = self._time(at)
+        parsed = []
+        for i, row in enumerate(rows):
+            try:
+                parsed.append(self._lookups(row))
+            except RequestError as exc:
+                raise RequestError(f"row {i}: {exc}") from None
+        records = self.store.read_many(list(dict.fromkeys(lk[3] for _, lookups in parsed for lk in lookups)))
+        features = []
+        for i, (values, lookups) in enumerate(parsed):
+            try:
+                features.append(self._complete(values, lookups, records, t))
+            except RequestError as exc:
+                raise RequestError(f"row {i}: {exc}") from None
+        matrix = np.vstack([self._vector(v) for v in features])
+        return [float(x) for x in self.booster.predict(matrix)], features
+
+    def _vector(self, values: dict[str, Any]) -> np.ndarray:
         try:
-            vector = self.spec.vector(values)
+            return self.spec.vector(values)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"bad feature value: {exc}") from None
-        return float(self.booster.predict(vector)[0]), values

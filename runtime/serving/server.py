@@ -54,8 +54,20 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-def run(app, host: str, port: int, workers: int = 1) -> None:
+def run(app, host: str, port: int, workers: int = 1, settings: str | None = None) -> None:
+    """Serve ``app`` in this process, or (``workers`` > 1) in that many worker processes sharing
+    the socket, each building its own app from ``settings`` (see `service.worker_app`)."""
+    import os
+
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", http=GuardedH11Protocol,
-                timeout_keep_alive=KEEP_ALIVE, h11_max_incomplete_event_size=MAX_HEAD, server_header=False)
+    limits = dict(log_level="warning", http=GuardedH11Protocol, timeout_keep_alive=KEEP_ALIVE,
+                  h11_max_incomplete_event_size=MAX_HEAD, server_header=False)
+    if workers <= 1:
+        uvicorn.run(app, host=host, port=port, **limits)
+        return
+    from .service import ENV
+
+    os.environ[ENV] = settings or ""
+    uvicorn.run("skewless.runtime.serving.service:worker_app", factory=True, workers=workers, host=host, port=port,
+                **limits)

@@ -14,6 +14,10 @@ def open_store(target_online, root=None) -> OnlineStore:
         if root is not None and not path.is_absolute():
             path = root / path
         return SQLiteStore(path)
+    if target_online.store == "redis":
+        from .redis_store import RedisStore
+
+        return RedisStore(target_online.url, target_online.prefix)
     from .postgres_store import PostgresStore
 
     return PostgresStore(target_online.dsn, target_online.table_prefix)

@@ -15,7 +15,6 @@ so a clock value never gets ahead of an event still on its way to that worker.
 from __future__ import annotations
 
 import json
-import pickle
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,8 +31,9 @@ from skewless.compiler.ir import FeatureView
 from ..sources.control import stopping
 from ..sources.decode import PART, DeadLetter, Idle
 from .expr import SqlError
-from .frames import ViewEvaluator, ViewKeyState, register_view
-from .online import encode_key, encode_payload, stored_payload
+from . import records
+from .frames import ViewEvaluator, ViewKeyState
+from .online import encode_key, stored_payload
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,10 @@ class StoreWriter:
     itself (states are only ever serialized by the thread that mutates them): when it holds
     ``batch`` keys or ``interval`` seconds passed since its last flush, and at the end."""
 
-    def __init__(self, store, batch: int = 20_000, interval: float | None = None, stats: StreamStats | None = None):
+    def __init__(self, store, batch: int = 20_000, interval: float | None = None, stats: StreamStats | None = None,
+                 warm: bool = False):
         self.store, self.batch, self.interval, self.stats = store, batch, interval, stats
+        self.warm = warm and store is not None  # keys without recovery state continue from the store
         self.lock = threading.Lock()
         self.buffers: list[dict] = []
 
@@ -94,6 +96,12 @@ class StoreWriter:
         if len(buf["dirty"]) >= self.batch:
             self._flush(buf)
 
+    def read(self, view: FeatureView, key: list) -> bytes | None:
+        """The stored state record of ``key`` (a warm start), if the store has one."""
+        with self.lock:
+            rec = self.store.read(view.name, encode_key(key))
+        return None if rec is None else rec.state
+
     def due(self) -> bool:
         """This thread has unwritten states."""
         buf = getattr(_LOCAL, "writer_buf", None)
@@ -106,13 +114,13 @@ class StoreWriter:
             self._flush(buf)
 
     def _flush(self, buf: dict) -> None:
-        records = [stored_payload(slot.view, key, slot.payload(), slot.last) for key, slot in buf["dirty"].values()]
+        batch = [stored_payload(slot.view, key, slot.payload(), slot.last) for key, slot in buf["dirty"].values()]
         buf["dirty"], buf["since"] = {}, time.monotonic()
-        if records:
+        if batch:
             with self.lock:
-                self.store.write(records)
+                self.store.write(batch)
                 if self.stats is not None:
-                    self.stats.written += len(records)
+                    self.stats.written += len(batch)
 
     def flush(self) -> None:
         """Flush every thread's buffer; only once the workers have stopped."""
@@ -123,21 +131,31 @@ class StoreWriter:
 class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed")
+    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered")
 
-    def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool, data: tuple | None = None):
+    def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool, blob: bytes | None = None,
+                 covered: datetime | None = None):
         self.view, self.eval, self.emit = view, evaluator, emit  # emit False: nobody reads per-event rows
         self.flushed = False
-        if data is None:
+        self.covered = covered  # a warm start: events up to this time are in the state already
+        if blob is None:
             self.state, self.pending, self.last, self.blob = ViewKeyState(view), {}, None, None
         else:
-            self.blob, self.last = data
-            self.state, self.pending = pickle.loads(self.blob)
+            self.state, self.pending, self.last = records.decode(blob, view).load()
+            self.blob = blob
+
+    @classmethod
+    def warm(cls, view: FeatureView, evaluator: ViewEvaluator, emit: bool, blob: bytes) -> "_ViewSlot":
+        """A slot continuing from a stored record: every event up to its latest one is counted."""
+        slot = cls(view, evaluator, emit, blob)
+        times = [t for t in (slot.last, *slot.pending) if t is not None]
+        slot.covered = max(times) if times else None
+        return slot
 
     def payload(self) -> bytes:
-        """(state, pending) encoded once per change, for the store write and the snapshot alike."""
+        """The state record, encoded once per change for the store write and the snapshot alike."""
         if self.blob is None:
-            self.blob = encode_payload(self.state, self.pending)
+            self.blob = records.encode(self.view, self.state, self.pending, self.last)
         return self.blob
 
     def add(self, ts: datetime, event: dict) -> None:
@@ -179,18 +197,34 @@ class KeyLogic(StatefulLogic):
         self.source = views[0][0].root_source
         self.ts_col = views[0][0].timestamp
         saved, self.key = ({}, None) if resume is None else self._load(views, resume)
-        self.slots = [_ViewSlot(v, e, emit, saved.get(v.name)) for v, e in views]
+        self.slots = [_ViewSlot(v, e, emit, *saved.get(v.name, (None, None))) for v, e in views]
+        # slots without recovery state (a new key, or a view added to the job): with a warm start
+        # they continue from the online store, loaded on the key's first event
+        self.cold = [i for i, (v, _) in enumerate(views) if v.name not in saved]
         if resume is not None and self.key is not None:
             # the store may lag the snapshot (a crash between a change and its upsert): write the
-            # resumed state back even if this key sees no new event
-            for slot in self.slots:
+            # resumed state back even if this key sees no new event (an added view's slot is
+            # loaded from the store first, or, on a cold start, left out: nothing to write)
+            resumed = [s for i, s in enumerate(self.slots) if i not in self.cold]
+            self._warm_start()
+            for slot in resumed:
                 writer.add(self.key, slot)
 
     @staticmethod
     def _load(views, resume: bytes):
-        for view, _ in views:
-            register_view(view)  # stored states name their aggregates by (fingerprint, id)
-        return pickle.loads(resume)
+        key, payloads = records.decode_snapshot(resume)
+        return {name: (blob, None if covered is None else records.EPOCH + covered * records.ONE_US)
+                for name, (blob, covered) in payloads.items()}, key
+
+    def _warm_start(self) -> None:
+        cold, self.cold = self.cold, []
+        if not self.writer.warm:
+            return
+        for i in cold:
+            slot = self.slots[i]
+            blob = self.writer.read(slot.view, self.key)
+            if blob is not None:
+                self.slots[i] = _ViewSlot.warm(slot.view, slot.eval, slot.emit, blob)
 
     def _emit(self, out: list, slot: _ViewSlot, rows: list[dict], changed: bool) -> None:
         if rows:
@@ -204,12 +238,16 @@ class KeyLogic(StatefulLogic):
         event, wm = value.event, value.watermark
         if self.key is None:
             self.key = [event.get(k) for k in self.slots[0].view.entity]
+        if self.cold:
+            self._warm_start()
         clock = _clock()
         if wm is not None and (clock.get(self.source) is None or wm > clock[self.source]):
             clock[self.source] = wm
         ts = event[self.ts_col]
         out: list = []
         for slot in self.slots:
+            if slot.covered is not None and ts <= slot.covered:
+                continue  # counted in the state this key started from
             try:
                 admitted = slot.eval.admit(event)
             except Exception as exc:  # noqa: BLE001 - Postgres would fail on this event: it enters no window
@@ -242,9 +280,10 @@ class KeyLogic(StatefulLogic):
 
     def snapshot(self):
         # an immutable copy (the live state keeps changing after the epoch closes), reusing each
-        # view's payload when the store write already encoded this version
-        return pickle.dumps(({s.view.name: (s.payload(), s.last) for s in self.slots}, self.key),
-                            protocol=pickle.HIGHEST_PROTOCOL)
+        # view's record when the store write already encoded this version
+        return records.encode_snapshot(self.key, [(s.view.name, (s.payload(), None if s.covered is None else
+                                                                  (s.covered - records.EPOCH) // records.ONE_US))
+                                                  for s in self.slots])
 
 
 class _Watermark:

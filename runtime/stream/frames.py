@@ -38,26 +38,27 @@ def _order_key(cols: list[str]) -> Callable[[Row], tuple]:
     return lambda r: tuple((r.get(c) is None, sort_key(r.get(c))) for c in cols)
 
 
-# Aggregates by (view fingerprint, aggregate id): stored states refer to their aggregate by id, so a
-# snapshot or an online-store record carries only data, and loading one needs no IR parsing.
-_AGGREGATES: dict[tuple[str, str], Aggregate] = {}
-_COMPILED: dict[tuple[str, str], tuple] = {}  # the same key: (aggregate, arg, filter, default, order key)
+# Compiled expressions by (view fingerprint, aggregate id), shared by every key's state
+_COMPILED: dict[tuple[str, str], tuple] = {}  # (aggregate, arg, filter, default, order key)
 _COLUMNS: dict[str, dict[str, str]] = {}  # view ref -> input column types (to compile expressions)
+_LAYOUTS: dict[str, tuple] = {}  # view ref -> (aggregates, window signatures by reach, kinds, ts column)
 
 
-def register_view(view: FeatureView) -> str:
+def _register(view: FeatureView) -> str:
     ref = view.fingerprint or view.name
-    for agg in view.aggregates:
-        _AGGREGATES.setdefault((ref, agg.id), agg)
-    _COLUMNS.setdefault(ref, input_types(view))
+    if ref not in _COLUMNS:
+        _COLUMNS[ref] = input_types(view)
     return ref
+
+
+class _Dynamic(Exception):
+    """An as-of value that depends on the read's own row (LAG(x, 0), LAG's default): no quick value."""
 
 
 class _AggState:
     def __init__(self, agg: Aggregate, view_ref: str = ""):
         self.agg = agg
         self._ref = (view_ref, agg.id)
-        _AGGREGATES.setdefault(self._ref, agg)
         self._compile()
 
     def _compile(self) -> None:
@@ -65,14 +66,14 @@ class _AggState:
         if compiled is None or compiled[0] is not self.agg:
             agg, cols = self.agg, _COLUMNS[self._ref[0]]
             to = agg.type if agg.func == "lag" else None  # LAG's value and default take their common type
+            # an argument or FILTER that is more than a column may fail for a row (cast overflow,
+            # division by zero): that row's value is then Failed, an error only where a frame uses it
             compiled = _COMPILED[self._ref] = (
                 agg, compile_expr(agg.arg, cols, to) if agg.arg else None,
                 compile_expr(agg.filter, cols) if agg.filter else None,
-                compile_expr(agg.default, cols, to) if agg.default else None, _order_key(agg.order))
-        _, self.arg, self.pred, self.default, self.key = compiled
-        # an argument or FILTER that is more than a column may fail for a row (cast overflow,
-        # division by zero): that row's value is then Failed, an error only where a frame uses it
-        self.can_fail = _may_fail(self.agg.arg) or _may_fail(self.agg.filter)
+                compile_expr(agg.default, cols, to) if agg.default else None, _order_key(agg.order),
+                _may_fail(agg.arg) or _may_fail(agg.filter), value_signature(agg))
+        _, self.arg, self.pred, self.default, self.key, self.can_fail, self.sig = compiled
 
     def _value(self, row: Row):
         if self.pred is not None and self.pred(row) is not True:
@@ -98,7 +99,6 @@ class _Range(_AggState):
 
     def __init__(self, agg: Aggregate, view_ref: str = "", window: SharedWindow | None = None):
         super().__init__(agg, view_ref)
-        self.sig = value_signature(agg)
         self.window = window
         self.exclude = agg.frame.exclude
         self.acc = make(agg.func, agg.arg_type, agg.type, self.can_fail)
@@ -158,12 +158,17 @@ class _Range(_AggState):
                 self.acc.remove(v)
         return self.acc.value()
 
+    def peek(self):
+        """`as_of` for any ``t`` after the latest event that evicts nothing; no mutation."""
+        return self.acc.value()
+
     def dump(self) -> tuple:
         last = None if self.last_ts is None else (self.last_ts - EPOCH) // ONE_US
         return (acc_dump(self.acc), last, self.last_values)
 
     def load(self, data: tuple) -> None:
-        acc, last, self.last_values = data
+        acc, last, last_values = data
+        self.last_values = list(last_values)
         acc_load(self.acc, acc)
         self.last_ts = None if last is None else EPOCH + timedelta(microseconds=last)
 
@@ -257,15 +262,28 @@ class _Rows(_AggState):
 
     def as_of(self, t: datetime, row: Row):
         """The value for an extra row after every event seen (it takes the next position and
-        contributes nothing). Mutates this (freshly loaded) state."""
+        contributes nothing)."""
+        try:
+            return self.peek()
+        except _Dynamic:
+            pass
+        if self.n == 0:  # LAG(x, 0): the extra row's own value (its columns: the key, ts = t, the rest NULL)
+            return _safe(self.arg, row) if self.arg else None
+        return _safe(self.default, row)  # LAG before k rows: its default
+
+    def peek(self):
+        """The as-of value, the same for every read time after the latest event; raises `_Dynamic`
+        where it depends on the read's row. The state is left as it was."""
         func, pos = self.agg.func, self.count
         if func == "lag":
             k = self.n
-            if k == 0:  # the extra row's own value: its columns are the key and ts = t, the rest NULL
-                return _safe(self.arg, row) if self.arg else None
+            if k == 0:
+                raise _Dynamic
             if pos >= k:
                 return self._at(k)
-            return _safe(self.default, row) if self.default else None
+            if self.default:
+                raise _Dynamic
+            return None
         m = max(self.m, 1)  # the extra row itself contributes nothing
         lo = 0 if self.n is None else max(pos - self.n, 0)
         hi = pos - m
@@ -275,16 +293,22 @@ class _Rows(_AggState):
             return self.first if self.n is None else self._at(pos - lo)
         if func == "last_value":
             return self._at(pos - hi)
-        if self.n is None:
-            # acc holds [0, pos-1-self.m]; the extra row's frame is [0, pos-m]
-            if self.m == 0:
-                return self.acc.value()
-            self.acc.add(self._at(self.m))
-            return self.acc.value()
-        acc = make(func, self.agg.arg_type, self.agg.type, self.can_fail)
-        for back in range(pos - hi, pos - lo + 1):
-            acc.add(self._at(back))
-        return acc.value()
+        # the accumulator holds the last row's frame [max(pos-1-n, 0), pos-1-m]: move it to the
+        # extra row's [lo, hi], read, and move it back (the accumulators are exactly invertible)
+        acc = self.acc
+        cur_lo, cur_hi = (0 if self.n is None else max(pos - 1 - self.n, 0)), pos - 1 - self.m
+        adds = [self._at(pos - p) for p in range(max(cur_hi + 1, lo), hi + 1)]
+        removes = [self._at(pos - p) for p in range(cur_lo, min(lo, cur_hi + 1))]
+        for v in adds:
+            acc.add(v)
+        for v in removes:
+            acc.remove(v)
+        value = acc.value()
+        for v in removes:
+            acc.add(v)
+        for v in adds:
+            acc.remove(v)
+        return value
 
     def dump(self) -> tuple:
         return (list(self.history), self.count, self.first, self.has_first,
@@ -300,16 +324,6 @@ class _Rows(_AggState):
         return len(self.history)
 
 
-def _restore(ref: str, aggs: list, windows: list) -> "ViewKeyState":
-    state = ViewKeyState(None)
-    state._build(ref, [_AGGREGATES[(ref, agg_id)] for agg_id, _ in aggs])
-    for agg_state, (_, data) in zip(state.aggs, aggs):
-        agg_state.load(data)
-    for reach, data in windows:
-        state.windows[reach].load(data)
-    return state
-
-
 def _safe(fn, row: Row):
     """LAG's default is evaluated only where it is used (as Postgres does); a failure is a value
     that fails the output row, never the window state."""
@@ -323,39 +337,132 @@ def _empty(func: str):
     return 0 if func in ("count_star", "count", "count_distinct") else None
 
 
+def quick_values(view: FeatureView, quick: tuple, t_us: int, last_us: int | None, full=None) -> dict | None:
+    """The aggregate values at ``t_us`` from `ViewKeyState.quick` output. Where a window is
+    part-way through expiring its rows at ``t_us``: None, or with ``full`` (a callable giving the
+    decoded `ViewKeyState.dump`) only that window's aggregates are restored and its leaving rows
+    taken out. None also before the latest event (the full state must answer)."""
+    inclusive, values, windows = quick
+    if last_us is not None and (t_us < last_us or (t_us == last_us and not inclusive)):
+        return None
+    emptied = partial = ()
+    for reach, first, empty in windows:
+        if t_us > first:
+            if t_us <= empty:
+                partial = (*partial, reach)
+            else:
+                emptied = (*emptied, reach)
+    ids, reaches, empties = _read_layout(view)
+    if not emptied and not partial:
+        return dict(zip(ids, values))
+    out = {i: (e if r in emptied else v) for i, v, r, e in zip(ids, values, reaches, empties)}
+    if partial:
+        if full is None:
+            return None
+        aggs_data, window_data = full()
+        ref = _register(view)
+        sigs = _LAYOUTS[ref][1]
+        for reach, ts, cols in window_data:
+            if reach not in partial:
+                continue
+            # t > oldest row + reach >= the latest event: no EXCLUDE adjustment, only expiry
+            window = SharedWindow(reach, sigs[reach])
+            states = [(view.aggregates[i].id, _Range(view.aggregates[i], ref, window), aggs_data[i])
+                      for i, r in enumerate(reaches) if r == reach]
+            for _, state, data in states:
+                state.load(data)
+            window.expire(ts, cols, t_us - reach)
+            for agg_id, state, _ in states:
+                out[agg_id] = state.acc.value()
+    return out
+
+
+def _read_layout(view: FeatureView) -> tuple:
+    """(aggregate ids, each one's window reach or None, each one's value over an empty frame)."""
+    ref = _register(view)
+    if ref not in _LAYOUTS:
+        ViewKeyState(view)
+    cached = _READS.get(ref)
+    if cached is None or cached[0] is not view.aggregates:
+        reaches, empties = [], []
+        for agg in view.aggregates:
+            windowed = not agg.positional and agg.frame.start.kind != "unbounded_preceding"
+            reaches.append(agg.frame.start.offset or 0 if windowed else None)
+            empties.append(make(agg.func, agg.arg_type, agg.type).value() if windowed else None)
+        cached = _READS[ref] = (view.aggregates, tuple(a.id for a in view.aggregates), tuple(reaches), tuple(empties))
+    return cached[1:]
+
+
+_READS: dict[str, tuple] = {}
+
+
 class ViewKeyState:
     """All of one view's aggregates for one entity key: RANGE aggregates over `SharedWindow`s (one
     per distinct reach), ROWS-like aggregates over their own positions.
 
-    Pickles as (view fingerprint, per aggregate: id and plain data, per window: columns) — no
-    classes, closures or IR — so snapshots and online-store records are small and quick."""
+    `dump` gives its data as plain values (per aggregate in the view's order, per window: the
+    timestamps and value columns), `load` restores it: the state format of docs/state-format.md."""
 
-    def __init__(self, view: FeatureView | None):
-        if view is not None:
-            self._build(register_view(view), view.aggregates)
+    def __init__(self, view: FeatureView):
+        self._build(_register(view), view.aggregates)
 
     def _build(self, ref: str, aggregates: list[Aggregate]) -> None:
-        sigs: dict[int, list] = {}
-        for agg in aggregates:
-            if not agg.positional and agg.frame.start.kind != "unbounded_preceding":
-                reach_sigs = sigs.setdefault(agg.frame.start.offset or 0, [])  # CURRENT ROW: reach 0
-                if value_signature(agg) not in reach_sigs:
-                    reach_sigs.append(value_signature(agg))
+        layout = _LAYOUTS.get(ref)
+        if layout is None or layout[0] is not aggregates:
+            sigs: dict[int, list] = {}
+            kinds = []  # per aggregate: None (positional), -1 (RANGE UNBOUNDED) or the window's reach
+            for agg in aggregates:
+                if agg.positional:
+                    kinds.append(None)
+                elif agg.frame.start.kind == "unbounded_preceding":
+                    kinds.append(-1)
+                else:
+                    reach = agg.frame.start.offset or 0  # CURRENT ROW: reach 0
+                    kinds.append(reach)
+                    reach_sigs = sigs.setdefault(reach, [])
+                    if value_signature(agg) not in reach_sigs:
+                        reach_sigs.append(value_signature(agg))
+            ts_col = next((a.order[0] for a in aggregates if a.order), None)
+            layout = _LAYOUTS[ref] = (aggregates, sigs, list(zip(aggregates, kinds)), ts_col)
+        _, sigs, kinds, self.ts_col = layout
         self.windows = {reach: SharedWindow(reach, s) for reach, s in sigs.items()}
-        self.aggs = []
-        for agg in aggregates:
-            if agg.positional:
-                self.aggs.append(_Rows(agg, ref))
-            else:
-                start = agg.frame.start
-                window = None if start.kind == "unbounded_preceding" else self.windows[start.offset or 0]
-                self.aggs.append(_Range(agg, ref, window))
-        self.ts_col = next((a.order[0] for a in aggregates if a.order), None)
+        self.aggs = [_Rows(agg, ref) if kind is None else _Range(agg, ref, None if kind == -1 else self.windows[kind])
+                     for agg, kind in kinds]
 
-    def __reduce__(self):
-        ref = self.aggs[0]._ref[0] if self.aggs else ""
-        return (_restore, (ref, [(s.agg.id, s.dump()) for s in self.aggs],
-                           [(reach, w.dump()) for reach, w in self.windows.items()]))
+    def dump(self) -> tuple:
+        return (tuple(s.dump() for s in self.aggs), tuple((reach, *w.dump()) for reach, w in self.windows.items()))
+
+    def load(self, data: tuple, read_at: datetime | None = None) -> "ViewKeyState":
+        """Restore `dump` output. ``read_at``: only to answer `as_of` at that time — the windows
+        are not restored, only the rows that leave them by then are taken out of the accumulators."""
+        aggs, windows = data
+        if len(aggs) != len(self.aggs) or {w[0] for w in windows} != set(self.windows):
+            raise ValueError("the stored state does not match the view's aggregates")
+        for state, d in zip(self.aggs, aggs):
+            state.load(d)
+        tus = None if read_at is None else (read_at - EPOCH) // ONE_US
+        for reach, ts, cols in windows:
+            if tus is None:
+                self.windows[reach].load(ts, cols)
+            else:
+                self.windows[reach].expire(ts, cols, tus - reach)
+        return self
+
+    def quick(self) -> tuple[bool, tuple, tuple] | None:
+        """The as-of values of every aggregate for reads after the latest event, precomputed for
+        the store: (whether they also hold at the latest event's own time, the values in aggregate
+        order, per window with rows (reach, µs of its oldest row + reach, µs of its newest row +
+        reach)). Until the first of those times the values hold as they are; after the second a
+        window is empty and its aggregates take their empty values (`quick_values`); in between
+        rows are leaving it and only the full state answers. None when a value depends on the
+        read's row."""
+        try:
+            values = tuple(s.peek() for s in self.aggs)
+        except _Dynamic:
+            return None
+        windows = tuple((w.reach, w.ts[0] + w.reach, w.ts[-1] + w.reach) for w in self.windows.values() if w.ts)
+        inclusive = not any(isinstance(s, _Range) and s.exclude in ("group", "ties") for s in self.aggs)
+        return inclusive, values, windows
 
     def process_group(self, rows: list[Row]) -> list[dict]:
         """Aggregate values (by aggregate id) for each row of one finalized peer group (same ts)."""

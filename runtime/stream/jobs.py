@@ -106,6 +106,7 @@ class RunOptions:
     dead_letters: Path | None = None
     dead_letter_topic: str | None = None   # Kafka: dead letters to this topic instead of the file
     rows_dir: Path | None = None           # per-event rows as JSON lines (at least once)
+    warm: bool = True                      # keys without recovery state continue from the online store
 
 
 def _input_for(compiled: CompiledProject, source_name: str, opts: RunOptions):
@@ -138,6 +139,21 @@ def _init_recovery(opts: RunOptions, wait: float = 60.0) -> None:
     init_db_dir(rec, max(1, opts.workers * procs))
 
 
+def _check_warm(store, views: list) -> None:
+    """A warm start continues from the store's states: they must be built from these views."""
+    from skewless.compiler.errors import Diagnostic, SkewlessError
+
+    held = store.fingerprints()
+    for view in views:
+        other = held.get(view.name, set()) - {view.fingerprint}
+        if other:
+            raise SkewlessError(Diagnostic(
+                view.path or view.name, 1, 1,
+                f"the online store holds view {view.name!r} built from fingerprint(s) {', '.join(sorted(other))}, "
+                f"the project has {view.fingerprint}: a warm start would continue from another view's state",
+                "rebuild it (`skewless replay` or `skewless backfill --to-online`), or start with --cold"))
+
+
 def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats | None = None) -> StreamStats:
     """Run until the input ends (``until_end``) or SIGINT/SIGTERM; returns the counters."""
     from bytewax._bytewax import cli_main
@@ -146,7 +162,7 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     stats = stats or StreamStats()
     by_source = views_by_source(compiled, opts.views)
     store = open_store(project.target.online, project.root)
-    writer = StoreWriter(store, interval=opts.flush_interval, stats=stats)
+    writer = StoreWriter(store, interval=opts.flush_interval, stats=stats, warm=opts.warm)
     if opts.kind == "kafka" and opts.dead_letter_topic:
         dead_sink = KafkaDeadLetterSink(opts.brokers, opts.dead_letter_topic, opts.add_config,
                                         fallback=project.target_dir / "dead_letters.undelivered.jsonl")
@@ -162,7 +178,8 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     guard = contextlib.nullcontext()
     if opts.recovery_dir is not None:
         views = {v.name: v.fingerprint for vs in by_source.values() for v in vs}
-        guard = RecoveryGuard(opts.recovery_dir, opts.process_id, expected(project.config.name, views, opts.kind))
+        guard = RecoveryGuard(opts.recovery_dir, opts.process_id, expected(project.config.name, views, opts.kind),
+                             allow_added=opts.warm)
         guard.__enter__()
         try:
             _init_recovery(opts)
@@ -170,6 +187,12 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
             guard.__exit__(None, None, None)
             raise
         recovery = RecoveryConfig(opts.recovery_dir)
+    if opts.warm:
+        try:
+            _check_warm(store, [v for vs in by_source.values() for v in vs])
+        except BaseException:
+            guard.__exit__(None, None, None)
+            raise
 
     STOP.clear()
 

@@ -6,8 +6,9 @@
   state neither can resume from.
 * ``skewless-recovery.json`` records what the snapshots were built from: the source kinds and the
   fingerprint of every view. A start with other views (changed, added or removed) or another
-  project is refused: resuming pickled window state under a different view would silently compute
-  wrong values, and a view added to a running job would start without its history.
+  project is refused: resuming window state under a different view would silently compute wrong
+  values. A view *added* to the job is accepted on a warm start (its keys continue from the online
+  store, seeded by ``backfill --to-online``); without one it would start without its history.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from skewless.compiler.errors import Diagnostic, SkewlessError
 
-FORMAT = 1
+FORMAT = 2  # 2: snapshots in the state format of docs/state-format.md (1: pickles)
 MANIFEST = "skewless-recovery.json"
 
 
@@ -29,8 +30,8 @@ def expected(project: str, views: dict[str, str], kind: str) -> dict:
 
 
 class RecoveryGuard:
-    def __init__(self, directory: Path, process_id: int | None, manifest: dict):
-        self.dir, self.pid, self.manifest = directory, process_id or 0, manifest
+    def __init__(self, directory: Path, process_id: int | None, manifest: dict, allow_added: bool = False):
+        self.dir, self.pid, self.manifest, self.allow_added = directory, process_id or 0, manifest, allow_added
         self.fh = None
 
     def __enter__(self) -> "RecoveryGuard":
@@ -71,12 +72,16 @@ class RecoveryGuard:
         except (OSError, ValueError):
             raise SkewlessError(Diagnostic(str(path), 1, 1, "unreadable recovery manifest",
                                            "use an empty --recovery-dir")) from None
-        problems = _differences(found, self.manifest)
+        problems = _differences(found, self.manifest, self.allow_added)
         if problems:
             raise SkewlessError(Diagnostic(
                 str(path), 1, 1, "the recovery state was written by another job: " + "; ".join(problems),
                 "resuming it would compute wrong values: start with an empty --recovery-dir "
                 "(and backfill --to-online to start warm), or run the job that wrote it")) from None
+        if found != self.manifest:  # views were added (warm start): later starts check against them too
+            tmp = path.with_suffix(f".{self.pid}.tmp")
+            tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
+            os.replace(tmp, path)
 
     def __exit__(self, *exc) -> None:
         if self.fh is not None:
@@ -85,7 +90,7 @@ class RecoveryGuard:
             self.fh = None
 
 
-def _differences(found: dict, want: dict) -> list[str]:
+def _differences(found: dict, want: dict, allow_added: bool = False) -> list[str]:
     out = []
     if found.get("format") != want["format"]:
         out.append(f"format {found.get('format')} (this version writes {want['format']})")
@@ -98,7 +103,8 @@ def _differences(found: dict, want: dict) -> list[str]:
         if name not in new:
             out.append(f"view {name} is not in this job")
         elif name not in old:
-            out.append(f"view {name} was not in it")
+            if not allow_added:
+                out.append(f"view {name} was not in it (a warm start, the default, continues it from the online store)")
         elif old[name] != new[name]:
             out.append(f"view {name} changed (fingerprint {old[name]} -> {new[name]})")
     return out

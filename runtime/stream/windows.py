@@ -8,7 +8,12 @@ reading that column."""
 
 from __future__ import annotations
 
+import sys
+from array import array
+from bisect import bisect_left
 from collections import deque
+
+from . import codec
 
 
 class SharedWindow:
@@ -54,12 +59,42 @@ class SharedWindow:
                     col.append(v)
 
     def dump(self) -> tuple:
-        return (list(self.ts), [list(c) for c in self.cols])
+        """(timestamps as little-endian int64 bytes, per column its values as one msgpack array) —
+        separate blobs, so a read decodes only the rows it expires (`expire`)."""
+        ts = array("q", self.ts)
+        if sys.byteorder != "little":
+            ts.byteswap()
+        return (ts.tobytes(), tuple(codec.pack(tuple(c)) for c in self.cols))
 
-    def load(self, data: tuple) -> None:
-        ts, cols = data
-        self.ts = deque(ts)
-        self.cols = [deque(c) for c in cols]
+    @staticmethod
+    def _times(ts: bytes) -> array:
+        times = array("q")
+        times.frombytes(ts)
+        if sys.byteorder != "little":
+            times.byteswap()
+        return times
+
+    def load(self, ts: bytes, cols: tuple) -> None:
+        times = self._times(ts)
+        values = [codec.unpack(c) for c in cols]
+        if len(values) != len(self.sigs) or any(len(c) != len(times) for c in values):
+            raise ValueError("window columns do not match")
+        self.ts = deque(times)
+        self.cols = [deque(c) for c in values]
+
+    def expire(self, ts: bytes, cols: tuple, low: int) -> None:
+        """For a read: remove from the accumulators the stored rows older than ``low`` (as `evict`
+        would after `load`), decoding only those rows' values; the window is left empty."""
+        times = self._times(ts)
+        k = bisect_left(times, low)
+        if len(cols) != len(self.sigs):
+            raise ValueError("window columns do not match")
+        if k:
+            for blob, accs in zip(cols, self.subs):
+                for v in codec.unpack_prefix(blob, k):
+                    if v is not None:
+                        for acc in accs:
+                            acc.remove(v)
 
     def __len__(self) -> int:
         return len(self.ts)

@@ -4,6 +4,7 @@ training, batch scoring and online scoring."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -29,15 +30,19 @@ class FeatureSpec:
     def categorical_indices(self) -> list[int]:
         return [i for i, n in enumerate(self.names) if n in self.categories]
 
+    @cached_property
+    def _codes(self) -> dict[str, dict]:
+        return {name: {v: float(i) for i, v in enumerate(vocab)} for name, vocab in self.categories.items()}
+
     def encode_value(self, name: str, value) -> float:
         if value is None:
             return float("nan")
-        if name in self.categories:
-            vocab = self.categories[name]
+        codes = self._codes.get(name)
+        if codes is not None:
             try:
-                return float(vocab.index(value))
-            except ValueError:
-                return float("nan")  # unseen category: missing
+                return codes.get(value, float("nan"))  # unseen category: missing
+            except TypeError:  # an unhashable request value: not a category
+                return float("nan")
         if isinstance(value, bool):
             return float(value)
         if hasattr(value, "total_seconds"):

@@ -160,7 +160,7 @@ def test_auth_paths_methods_and_sizes(server):
         ("GET", "/models", None, {}, 401),
         ("GET", "/models", None, AUTH, 200),
         ("GET", "/../../etc/passwd", None, AUTH, 404),
-        ("POST", "/score/fraud", b"x" * 70_000, AUTH, 413),
+        ("POST", "/score/fraud", b"x" * 1_100_000, AUTH, 413),
         ("POST", "/score/fraud", b"{}", {**AUTH, "Content-Length": "10000000"}, 413),
     ]
     for method, path, body, headers, want in cases:

@@ -29,9 +29,36 @@ from skewless.runtime.values import same
 EXAMPLE = Path(__file__).parents[2] / "features"
 
 
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess:
+def cli(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "skewless.runtime.cli", "--project", str(project), *args],
-                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+# the example project's targets: dev (SQLite store), prod (Postgres store), redis
+TARGETS = [pytest.param("dev"), pytest.param("prod", marks=pytest.mark.postgres),
+           pytest.param("redis", marks=pytest.mark.redis)]
+
+
+def store_target(root: Path, target: str, request) -> tuple:
+    """(compiled project for ``target``, its store) after replaying the events into that store."""
+    env = {}
+    if target == "prod":
+        env["SKEWLESS_PG_DSN"] = request.getfixturevalue("pg_dsn")
+    if target == "redis":
+        env["SKEWLESS_REDIS_URL"] = request.getfixturevalue("redis_url")
+        import redis
+
+        redis.Redis.from_url(env["SKEWLESS_REDIS_URL"]).flushdb()  # the session's own throwaway server
+    if target != "dev":
+        proc = cli(root, "--target", target, "replay", env=env)
+        assert proc.returncode == 0, proc.stderr
+    os.environ.update(env)
+    try:
+        compiled = build_project(load_project(root, None, target))
+    finally:
+        for k in env:
+            os.environ.pop(k, None)
+    return compiled, open_store(compiled.project.target.online, root)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +73,10 @@ def trained(tmp_path_factory):
     return root, compiled
 
 
-def test_online_scores_equal_the_training_set_path(trained, tmp_path):
-    root, compiled = trained
+@pytest.mark.parametrize("target", TARGETS)
+def test_online_scores_equal_the_training_set_path(trained, tmp_path, request, target):
+    """On every online store; one request at a time and as one batch."""
+    root, _ = trained
     labels = pq.read_table(root / "data" / "labels.parquet")
     end = max(labels["ts"].to_pylist()) + timedelta(minutes=3)
     picks = labels.sort_by([("ts", "descending")]).slice(0, 40)
@@ -57,15 +86,19 @@ def test_online_scores_equal_the_training_set_path(trained, tmp_path):
     proc = cli(root, "score", "fraud", "--input", str(tmp_path / "req.parquet"), "--out", str(tmp_path / "out.parquet"))
     assert proc.returncode == 0, proc.stderr
     batch = {r["txn_id"]: r for r in pq.read_table(tmp_path / "out.parquet").to_pylist()}
-    store = open_store(compiled.project.target.online, root)
+    compiled, store = store_target(root, target, request)
     scorer = Scorer(compiled, latest_artifact(compiled.project.target_dir, "fraud"), store)
     assert len(batch) == requests.num_rows
-    for req in requests.to_pylist():
-        score, features = scorer.score({k: v for k, v in req.items() if k not in ("ts", "is_fraud")}, end)
+    rows = [{k: v for k, v in req.items() if k not in ("ts", "is_fraud")} for req in requests.to_pylist()]
+    many, many_features = scorer.score_many(rows, end)
+    for i, req in enumerate(rows):
+        score, features = scorer.score(req, end)
         row = batch[req["txn_id"]]
         for name in scorer.spec.names:
             assert same(features[name], row[name]), (name, features[name], row[name])
+            assert same(many_features[i][name], row[name]), (name, many_features[i][name], row[name])
         assert math.isclose(score, row["score"], rel_tol=1e-9, abs_tol=1e-12)
+        assert math.isclose(many[i], row["score"], rel_tol=1e-9, abs_tol=1e-12)
     store.close()
 
 
@@ -85,13 +118,35 @@ def test_http_service(trained):
     assert r.status_code == 400 and "invalid JSON" in r.json()["error"]
     r = client.post("/score/fraud", json={"amount": 1}, headers=auth)
     assert r.status_code == 400 and "missing field(s)" in r.json()["error"]
-    assert client.post("/score/fraud", content=b"x" * 70_000, headers=auth).status_code == 413
+    assert client.post("/score/fraud", content=b"x" * 1_100_000, headers=auth).status_code == 413
+    r = client.post("/score/fraud?explain=1", json={"rows": [body, {**body, "user_id": "u000002"}]}, headers=auth)
+    assert r.status_code == 200 and len(r.json()["scores"]) == 2 and r.json()["scores"][0] == \
+        client.post("/score/fraud", json=body, headers=auth).json()["score"]
+    assert r.json()["features"][1]["user_velocity__txn_count_1h"] is not None
+    r = client.post("/score/fraud", json={"rows": [body, {"amount": 1}]}, headers=auth)
+    assert r.status_code == 400 and "row 1: missing field(s)" in r.json()["error"]
+    assert client.post("/score/fraud", json={"rows": []}, headers=auth).status_code == 400
+    assert client.post("/score/fraud", json={"rows": [body] * 1001}, headers=auth).status_code == 413
     r = client.post("/score/fraud", json={**body, "at": "2000-01-01T00:00:00Z"}, headers=auth)
     assert r.status_code == 409
     assert client.get("/features/user_velocity/u000001", headers=auth).json()["user_id"] == "u000001"
     assert client.get("/features/user_velocity/a,b", headers=auth).status_code == 400
+    later = "2030-01-01T00:00:00Z"  # every 1-hour window has expired by then
+    one = client.get(f"/features/user_velocity/u000001?at={later}", headers=auth).json()
+    assert one["txn_count_1h"] == 0 and one["ts"].startswith("2030-01-01")
+    assert client.get("/features/user_velocity/u000001?at=yesterday", headers=auth).status_code == 400
+    assert client.get("/features/user_velocity/u000001?at=2000-01-01T00:00:00Z", headers=auth).status_code == 409
+    many = client.get(f"/features/user_velocity?key=u000001&key=nobody&at={later}", headers=auth).json()["rows"]
+    assert [r["user_id"] for r in many] == ["u000001", "nobody"] and many[0] == one
+    assert client.get("/features/user_velocity", headers=auth).status_code == 400
+    assert client.get("/features/nope?key=a", headers=auth).status_code == 404
+    spec = client.get("/openapi.json", headers=auth).json()
+    assert spec["openapi"] == "3.1.0" and "/score/fraud" in spec["paths"]
+    assert spec["components"]["schemas"]["fraud_request"]["properties"]["amount"]["type"] == ["number", "null"]
+    assert "txn_count_1h" in spec["components"]["schemas"]["view_user_velocity"]["properties"]
+    assert client.get("/openapi.json").status_code == 401
     assert client.get("/healthz").json()["status"] == "ok"
-    assert 'skewless_requests_total{endpoint="score",status="200"} 1.0' in client.get("/metrics").text
+    assert 'skewless_requests_total{endpoint="score",status="200"} 3.0' in client.get("/metrics").text
     store.close()
 
 
@@ -106,3 +161,46 @@ def test_refuses_to_serve_a_store_built_from_other_view_definitions(trained):
     store.conn.execute("DELETE FROM skewless_online WHERE fingerprint = '0000deadbeef0000'")
     store.conn.commit()
     store.close()
+
+
+def test_serve_with_two_worker_processes(trained):
+    """`skewless serve --workers 2`: both processes answer (the pid differs across connections), a
+    batch and a single score agree, and SIGTERM stops them all."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    from skewless.runtime.pg_local import free_port
+
+    root, _ = trained
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "skewless.runtime.cli", "--project", str(root), "serve", "--port",
+                             str(port), "--workers", "2", "--insecure"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    body = {"txn_id": "x", "user_id": "u000001", "merchant_id": "m00001", "card_id": "c000001_0", "amount": 12.5,
+            "country": "US"}
+
+    def post(payload: dict) -> dict:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/score/fraud", json.dumps(payload).encode(),
+                                     {"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                single = post(body)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline, "serve --workers 2 never answered"
+                time.sleep(0.3)
+        assert post({"rows": [body, body]})["scores"] == [single["score"]] * 2
+        workers = subprocess.run(["pgrep", "-f", "multiprocessing.spawn", "-P", str(proc.pid)], capture_output=True,
+                                 text=True).stdout.split()
+        assert len(workers) == 2, workers
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -20,6 +20,7 @@ from tests.support.catalog import compile_catalog
 from tests.support.compare import diff
 from tests.support.events import TYPES, tx_events
 from tests.support.lateral import lateral_sql
+from tests.support.stores import fresh_store
 
 pytestmark = pytest.mark.postgres
 AFTER = [timedelta(0), timedelta(microseconds=1), timedelta(minutes=30), timedelta(hours=1),
@@ -38,13 +39,15 @@ def pg(pg_dsn):
     engine.close()
 
 
+@pytest.mark.parametrize("kind", [pytest.param("sqlite"), pytest.param("postgres"),
+                                  pytest.param("redis", marks=pytest.mark.redis)])
 @given(events=tx_events(max_size=40), picks=st.lists(st.tuples(st.sampled_from(["u0", "u1", "u2", "u3", "zz"]),
                                                                 st.sampled_from(AFTER)), min_size=1, max_size=8),
        finish=st.booleans())
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
-def test_online_reads_equal_the_as_of_definition(catalog, pg, events, picks, finish):
-    """``finish=False``: the stream is still running, groups within the lateness are not final yet
-    and must count anyway (an event is readable as soon as it arrived)."""
+def test_online_reads_equal_the_as_of_definition(catalog, pg, request, kind, events, picks, finish):
+    """On every online store. ``finish=False``: the stream is still running, groups within the
+    lateness are not final yet and must count anyway (an event is readable as soon as it arrived)."""
     compiled, distinct = catalog
     latest = max(events["ts"].to_pylist())
     spine = pa.Table.from_pylist([{"user_id": u, "__t": latest + d, "__spine_id": i} for i, (u, d) in enumerate(picks)],
@@ -54,7 +57,7 @@ def test_online_reads_equal_the_as_of_definition(catalog, pg, events, picks, fin
     pg.register("spine", spine)
     rows = events.sort_by("ts").to_pylist()
     for name, view in sorted(compiled.views.items()):
-        store = SQLiteStore(":memory:")
+        store = fresh_store(kind, request)
         replay_rows(view, rows, store, flush_every=7, finish=finish)
         single = {c.name: view.aggregate(c.aggregates[0]) for c in view.columns
                   if c.kind == "feature" and c.expr == f"__{c.aggregates[0]}"}

@@ -4,14 +4,13 @@ as-of reads at times around and after it."""
 from __future__ import annotations
 
 import json
-import pickle
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from skewless.compiler.project.build import CompiledProject
 from skewless.runtime.sources.decode import Decoder
 from skewless.runtime.stores import SQLiteStore
-from skewless.runtime.stream.frames import register_view
+from skewless.runtime.stream import records
 from skewless.runtime.stream.online import NO_EVENT_US, as_of_record
 from skewless.runtime.stream.replay import replay_rows
 
@@ -44,8 +43,7 @@ def store_answers(store, compiled: CompiledProject, table: str = "skewless_onlin
     for view_name, entity, last_us in rows:
         view = compiled.views[view_name]
         rec = store.read(view_name, entity)
-        register_view(view)
-        _, pending = pickle.loads(rec.state)
+        _, pending, _ = records.decode(rec.state, view).load()
         last = max([*pending, *([EPOCH + timedelta(microseconds=last_us)] if last_us != NO_EVENT_US else [])])
         key = json.loads(entity)
         out[(view_name, entity)] = (last_us, [as_of_record(rec, view, key, last + d) for d in AFTER])
@@ -59,3 +57,22 @@ def diff_stores(expected: dict, got: dict) -> list[str]:
         if expected[k] != got[k]:
             problems.append(f"{k}: expected {expected[k]} got {got[k]}")
     return problems
+
+
+STORE_KINDS = ["sqlite", "postgres", "redis"]
+_SEQ = iter(range(10 ** 9))
+
+
+def fresh_store(kind: str, request) -> object:
+    """An empty online store of ``kind`` (sqlite in memory; postgres / redis on the session's
+    throwaway servers, under a prefix of its own so tests never see each other's states)."""
+    tag = f"t{next(_SEQ)}_"
+    if kind == "sqlite":
+        return SQLiteStore(":memory:")
+    if kind == "postgres":
+        from skewless.runtime.stores.postgres_store import PostgresStore
+
+        return PostgresStore(request.getfixturevalue("pg_dsn"), f"c{tag}")
+    from skewless.runtime.stores.redis_store import RedisStore
+
+    return RedisStore(request.getfixturevalue("redis_url"), f"c:{tag}")

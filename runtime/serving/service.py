@@ -1,0 +1,50 @@
+"""Building the scoring service from a project: the store, one `Scorer` per model, the ASGI app.
+
+``skewless serve`` builds it once (one worker) or has each uvicorn worker process build its own
+(``--workers N``: `worker_app` is the factory uvicorn imports in every worker; the settings travel
+in the ``SKEWLESS_SERVE`` environment variable, JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from skewless.compiler.errors import Diagnostic, SkewlessError
+from skewless.compiler.project.build import CompiledProject, build_project
+from skewless.compiler.project.loader import load_project
+
+ENV = "SKEWLESS_SERVE"
+
+
+def build_service(compiled: CompiledProject, models: list[str] | None = None):
+    """The app serving ``models`` (default: every model of the project); a `SkewlessError` naming
+    the model when one is not trained or its views changed since."""
+    from ..stores import open_store
+    from ..training.trainer import latest_artifact
+    from .app import create_app
+    from .scorer import Scorer, SkewError
+
+    store = open_store(compiled.project.target.online, compiled.project.root)
+    scorers = {}
+    for name in models or sorted(compiled.project.models):
+        try:
+            scorers[name] = Scorer(compiled, latest_artifact(compiled.project.target_dir, name), store)
+        except (FileNotFoundError, SkewError) as exc:
+            store.close()
+            raise SkewlessError(Diagnostic(f"model {name}", 1, 1, str(exc), "")) from None
+    return create_app(scorers, compiled, store, compiled.project.target.serve_token)
+
+
+def worker_settings(project_dir: Path, target: str | None, vars_: dict, models: list[str] | None) -> str:
+    return json.dumps({"project": str(Path(project_dir).resolve()), "target": target, "vars": vars_,
+                       "models": models})
+
+
+def worker_app():
+    """uvicorn's app factory in each worker process of ``serve --workers N``."""
+    settings = json.loads(os.environ[ENV])
+    compiled = build_project(load_project(Path(settings["project"]), settings["vars"], settings["target"]))
+    if compiled.diagnostics:
+        raise SkewlessError(list(compiled.diagnostics))
+    return build_service(compiled, settings["models"])

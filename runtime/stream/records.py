@@ -1,0 +1,117 @@
+"""The state format of online-store records and recovery snapshots (docs/state-format.md).
+
+A record is one msgpack array::
+
+    ["skewless-state", FORMAT, view name, view fingerprint, last final event µs | None,
+     quick | None, full (bytes)]
+
+* ``quick`` = [holds at the last event's own time, values in the view's aggregate order, per
+  window with rows [reach µs, oldest row µs + reach, newest row µs + reach]]: the as-of values
+  precomputed for reads after the latest event — as they are until a window starts expiring rows,
+  with that window's aggregates empty once all its rows expired — so most reads decode a few
+  values instead of the window (present when nothing is pending; `frames.quick_values`).
+* ``full`` = msgpack bytes of [state, pending]: `ViewKeyState.dump()` — per aggregate its plain
+  data, per window [reach, timestamps as int64 bytes, per value column one msgpack array as
+  bytes] — and the peer groups the watermark has not passed yet as [[event time, [event, ...]],
+  ...]. Decoded only when the quick values do not apply; a read then decodes of each window only
+  the rows that leave it by the read's time.
+
+A snapshot (one key of one Bytewax stateful step) is ["skewless-snapshot", FORMAT, key values,
+[[view name, [record, warm-start cover µs | None]], ...]]. Nothing here executes code on load; a record of another format
+version, another view or another fingerprint is refused with a message naming the view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Sequence
+
+from skewless.compiler.ir import FeatureView
+
+from . import codec
+from .codec import StateFormatError
+from .frames import ViewKeyState, quick_values
+
+FORMAT = 1
+MAGIC = "skewless-state"
+SNAPSHOT = "skewless-snapshot"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ONE_US = timedelta(microseconds=1)
+REBUILD = "replay the view or `skewless backfill --to-online` it"
+
+
+def _us(t: datetime | None) -> int | None:
+    return None if t is None else (t - EPOCH) // ONE_US
+
+
+def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime | None) -> bytes:
+    quick = None if pending else state.quick()
+    full = codec.pack((state.dump(), tuple((ts, rows) for ts, rows in sorted(pending.items()))))
+    return codec.pack((MAGIC, FORMAT, view.name, view.fingerprint, _us(last), quick, full))
+
+
+@dataclass(frozen=True)
+class Record:
+    view: FeatureView
+    last_us: int | None
+    quick: tuple | None
+    full: bytes
+
+    def quick_values(self, t_us: int) -> dict[str, Any] | None:
+        """The aggregate values as of ``t_us`` without decoding the window, when they apply."""
+        if self.quick is None:
+            return None
+        return quick_values(self.view, self.quick, t_us, self.last_us, lambda: codec.unpack(self.full)[0])
+
+    def load(self, read_at: datetime | None = None) -> tuple[ViewKeyState, dict[datetime, list[dict]], datetime | None]:
+        """(state, pending groups, last final event time), decoded in full — or, with ``read_at``
+        and nothing pending, only as far as `ViewKeyState.as_of` at that time needs."""
+        try:
+            data, pending = codec.unpack(self.full)
+            state = ViewKeyState(self.view).load(data, read_at if not pending else None)
+            groups = {ts: [dict(r) for r in rows] for ts, rows in pending}
+        except StateFormatError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - well-formed msgpack of the wrong shape
+            raise StateFormatError(f"online state of view {self.view.name!r} is damaged ({type(exc).__name__}: "
+                                   f"{exc}): {REBUILD}") from None
+        last = None if self.last_us is None else EPOCH + self.last_us * ONE_US
+        return state, groups, last
+
+
+def decode(blob: bytes, view: FeatureView) -> Record:
+    """The record's header, checked against ``view``; the window is decoded by `Record.load`."""
+    if blob[:1] == b"\x80":  # a pickle: skewless before state format 1
+        raise StateFormatError(f"online state of view {view.name!r} was written by an older skewless "
+                               f"(pickled, no longer read for safety): {REBUILD}")
+    try:
+        magic, version, name, fingerprint, last_us, quick, full = codec.unpack(blob)
+    except (TypeError, ValueError) as exc:
+        raise StateFormatError(f"online state of view {view.name!r} is not a skewless state record ({exc}): "
+                               f"{REBUILD}") from None
+    if magic != MAGIC:
+        raise StateFormatError(f"online state of view {view.name!r} is not a skewless state record: {REBUILD}")
+    if version != FORMAT:
+        raise StateFormatError(f"online state of view {view.name!r} is in state format {version}, this skewless "
+                               f"reads format {FORMAT}: {REBUILD}")
+    if name != view.name or fingerprint != view.fingerprint:
+        raise StateFormatError(f"online state of view {view.name!r} was built from {name!r} fingerprint "
+                               f"{fingerprint}, the project has {view.fingerprint}: {REBUILD}")
+    return Record(view, last_us, quick, full)
+
+
+def encode_snapshot(key: Sequence[Any] | None, payloads: list[tuple[str, tuple[bytes, int | None]]]) -> bytes:
+    """``payloads``: per view, (its record, the µs up to which a warm start's events are counted)."""
+    return codec.pack((SNAPSHOT, FORMAT, None if key is None else tuple(key), tuple(payloads)))
+
+
+def decode_snapshot(blob: bytes) -> tuple[list | None, dict[str, tuple[bytes, int | None]]]:
+    if not isinstance(blob, bytes) or blob[:1] == b"\x80":
+        raise StateFormatError("the recovery snapshot was written by an older skewless (pickled, no longer "
+                               "read): start with a new recovery directory")
+    magic, version, key, payloads = codec.unpack(blob)
+    if magic != SNAPSHOT or version != FORMAT:
+        raise StateFormatError(f"the recovery snapshot is in format {magic!r} {version}, this skewless reads "
+                               f"{SNAPSHOT!r} {FORMAT}: start with a new recovery directory")
+    return (None if key is None else list(key)), dict(payloads)

@@ -1,0 +1,166 @@
+"""The state format (docs/state-format.md): values round-trip exactly, nothing executes code on load,
+records of another version / view / fingerprint are refused naming the view, and the bytes of a
+known state are pinned (a format change must bump FORMAT)."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skewless.runtime.stream import codec, records
+from skewless.runtime.stream.accumulators import Failed
+from skewless.runtime.stream.frames import ViewKeyState
+from skewless.runtime.stream.online import read_as_of
+from skewless.runtime.stores import SQLiteStore
+from skewless.runtime.stream.replay import replay_rows
+from tests.support.catalog import compile_catalog
+
+ROOT = Path(__file__).parents[2]
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=-2 ** 200, max_value=2 ** 1100),
+    st.floats(allow_nan=True), st.text(), st.binary(max_size=20),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.datetimes(timezones=st.just(timezone.utc)), st.datetimes(), st.dates(),
+    st.timedeltas(), st.builds(Failed, st.text()))
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4).map(tuple),
+    st.dictionaries(st.one_of(st.text(), st.integers(), st.decimals(allow_nan=False)), inner, max_size=4)),
+    max_leaves=12)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, Failed):
+        return isinstance(b, Failed) and a.reason == b.reason
+    if isinstance(a, float):
+        return type(b) is float and (math.isnan(a) and math.isnan(b) or (a == b and math.copysign(1, a) == math.copysign(1, b)))
+    if isinstance(a, Decimal):
+        return type(b) is Decimal and str(a) == str(b)
+    if isinstance(a, tuple):
+        return type(b) is tuple and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return type(b) is dict and len(a) == len(b) and all(_same(v, b[k]) for k, v in a.items())
+    return type(a) is type(b) and a == b
+
+
+@given(values)
+@settings(max_examples=400, deadline=None)
+def test_values_round_trip_exactly(v):
+    assert _same(v, codec.unpack(codec.pack(v)))
+
+
+class Boom:
+    def __reduce__(self):
+        return (Path.touch, (Path("/tmp/skewless-pwned"),))
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    compiled, _ = compile_catalog(tmp_path_factory.mktemp("fmt") / "proj")
+    return compiled
+
+
+def _events(n: int = 30) -> list[dict]:
+    return [{"txn_id": f"t{i}", "user_id": f"u{i % 2}", "merchant_id": f"m{i % 3}", "amount": i * 1.25,
+             "n": i, "status": "ok" if i % 3 else "bad", "flag": i % 2 == 0,
+             "ts": T0 + timedelta(minutes=9 * (i // 2))} for i in range(n)]
+
+
+def test_no_pickle_anywhere_in_the_runtime():
+    for path in (ROOT / "runtime").rglob("*.py"):
+        text = path.read_text()
+        assert "import pickle" not in text and "pickle." not in text, path
+
+
+def test_a_pickle_in_the_store_is_refused_not_executed(catalog, tmp_path):
+    view = catalog.views["r1h"]
+    store = SQLiteStore(tmp_path / "online.sqlite")
+    replay_rows(view, _events(), store)
+    target = Path("/tmp/skewless-pwned")
+    target.unlink(missing_ok=True)
+    store.conn.execute("UPDATE skewless_online SET state = ?", (pickle.dumps(Boom()),))
+    store.conn.commit()
+    with pytest.raises(codec.StateFormatError, match="'r1h'.*older skewless"):
+        read_as_of(store, view, ["u0"], T0 + timedelta(days=1))
+    assert not target.exists()
+    for junk in (b"", b"\x93\x01\x02\x03", b"\xc1", codec.pack(("skewless-state", 1))):
+        store.conn.execute("UPDATE skewless_online SET state = ?", (junk,))
+        store.conn.commit()
+        with pytest.raises(codec.StateFormatError, match="'r1h'"):
+            read_as_of(store, view, ["u0"], T0 + timedelta(days=1))
+
+
+def test_other_versions_views_and_fingerprints_are_refused(catalog):
+    view, other = catalog.views["r1h"], catalog.views["r1h_xgrp"]
+    state = ViewKeyState(view)
+    state.process_group([_events(1)[0]])
+    blob = records.encode(view, state, {}, T0)
+    assert records.decode(blob, view).load()[2] == T0
+    with pytest.raises(codec.StateFormatError, match="'r1h_xgrp' was built from 'r1h'"):
+        records.decode(blob, other)
+    changed = view.model_copy(update={"fingerprint": "0" * 16})
+    with pytest.raises(codec.StateFormatError, match="fingerprint"):
+        records.decode(blob, changed)
+    header = list(codec.unpack(blob))
+    header[1] = 99
+    with pytest.raises(codec.StateFormatError, match="state format 99"):
+        records.decode(codec.pack(tuple(header)), view)
+    with pytest.raises(codec.StateFormatError, match="older skewless"):
+        records.decode_snapshot(pickle.dumps(({}, None)))
+
+
+def test_snapshots_round_trip(catalog):
+    key, payloads = records.decode_snapshot(records.encode_snapshot(["u0", 3, Decimal("1.50"), T0],
+                                                                    [("a", (b"x", None)), ("b", (b"\x00", 7))]))
+    assert key == ["u0", 3, Decimal("1.50"), T0] and payloads == {"a": (b"x", None), "b": (b"\x00", 7)}
+
+
+def test_quick_values_equal_the_full_state_where_they_apply(catalog):
+    """The precomputed values answer reads after the last event until the oldest window row
+    would leave the frame, and again once every row has left it (empty-frame values); in between
+    only the expiring window's aggregates are restored. Here: that these paths agree with the
+    full state at each boundary (the oracle tests compare them all with Postgres)."""
+    us = lambda t: (t - records.EPOCH) // timedelta(microseconds=1)  # noqa: E731
+    for name in ("r1h", "rlife", "rows3", "r1h_xcur"):
+        view = catalog.views[name]
+        state = ViewKeyState(view)
+        events = [e for e in _events() if e["user_id"] == "u0"]
+        for ts in sorted({e["ts"] for e in events}):
+            state.process_group([e for e in events if e["ts"] == ts])
+        last = events[-1]["ts"]
+        rec = records.decode(records.encode(view, state, {}, last), view)
+        in_frame = [e["ts"] for e in events if e["ts"] >= last - timedelta(hours=1)]
+        first, empty = min(in_frame) + timedelta(hours=1), max(in_frame) + timedelta(hours=1)
+        assert rec.quick_values(us(last - timedelta(microseconds=1))) is None  # a stale read
+        for t, quick in [(last, True), (first, True), (first + timedelta(microseconds=1), True), (empty, True),
+                         (empty + timedelta(microseconds=1), True), (last + timedelta(days=30), True)]:
+            got = rec.quick_values(us(t))
+            assert (got is not None) == quick, (name, t)
+            if got is not None:
+                full, _, _ = rec.load()
+                assert got == full.as_of(t, {}), (name, t)
+
+
+def test_the_bytes_of_a_known_state_are_pinned(catalog):
+    """Changing what these bytes are is a new state format: bump records.FORMAT and update this."""
+    view = catalog.views["r1h"]
+    state = ViewKeyState(view)
+    for e in _events(6):
+        state.process_group([e])
+    blob = records.encode(view, state, {T0 + timedelta(hours=2): [_events(1)[0]]}, T0 + timedelta(minutes=18))
+    magic, version, name, fp, last, quick, full = codec.unpack(blob)
+    assert (magic, version, name, fp, last, quick) == ("skewless-state", 1, "r1h", view.fingerprint,
+                                                       1767226680000000, None)
+    data, pending = codec.unpack(full)
+    assert pending[0][0] == T0 + timedelta(hours=2) and pending[0][1][0]["txn_id"] == "t0"
+    assert len(data[0]) == len(view.aggregates)
+    assert ViewKeyState(view).load(data).as_of(T0 + timedelta(hours=1), {}) == \
+        state.as_of(T0 + timedelta(hours=1), {})
