@@ -1,22 +1,25 @@
-"""Running the app under uvicorn with limits uvicorn lacks by default: a connection must deliver
-its request headers within ``HEADER_TIMEOUT`` seconds (slowloris), idle keep-alive connections
-close after ``KEEP_ALIVE`` seconds, and a request head is at most 16 KB."""
+"""Running the app under uvicorn (uvloop + httptools) with limits uvicorn lacks by default: a
+connection must deliver each request head within ``HEADER_TIMEOUT`` seconds (slowloris) and in at
+most ``MAX_HEAD`` bytes (the connection is closed otherwise); idle keep-alive connections close
+after ``KEEP_ALIVE`` seconds."""
 
 from __future__ import annotations
 
 import asyncio
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEADER_TIMEOUT = 5.0
 KEEP_ALIVE = 5
 MAX_HEAD = 16 * 1024
 
 
-class GuardedH11Protocol(H11Protocol):
-    """H11Protocol with a deadline on each request's head (armed on connect and after each response)."""
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol with a deadline and a size limit on each request's head (armed on connect
+    and after each response, released when the head is complete)."""
 
     _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes: int | None = 0      # None: the head is complete, the body is the app's business
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -24,6 +27,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def _arm(self) -> None:
         self._disarm()
+        self._head_bytes = 0
         self._head_timer = self.loop.call_later(HEADER_TIMEOUT, self._head_expired)
 
     def _disarm(self) -> None:
@@ -31,13 +35,19 @@ class GuardedH11Protocol(H11Protocol):
             self._head_timer.cancel()
             self._head_timer = None
 
-    def _waiting_for_head(self) -> bool:
-        return self.cycle is None or self.cycle.response_complete
+    def data_received(self, data: bytes) -> None:
+        waiting = self._head_bytes is not None
+        super().data_received(data)
+        if waiting and self._head_bytes is not None:  # still no complete head after these bytes
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD:
+                self._disarm()
+                self.transport.close()
 
-    def handle_events(self) -> None:
-        super().handle_events()
-        if not self._waiting_for_head():
-            self._disarm()  # the head arrived: the app's body timeouts take over
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        self._head_bytes = None
+        super().on_headers_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -46,7 +56,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def _head_expired(self) -> None:
         self._head_timer = None
-        if self._waiting_for_head() and not self.transport.is_closing():
+        if self._head_bytes is not None and not self.transport.is_closing():
             self.transport.close()
 
     def connection_lost(self, exc) -> None:
@@ -61,8 +71,8 @@ def run(app, host: str, port: int, workers: int = 1, settings: str | None = None
 
     import uvicorn
 
-    limits = dict(log_level="warning", http=GuardedH11Protocol, timeout_keep_alive=KEEP_ALIVE,
-                  h11_max_incomplete_event_size=MAX_HEAD, server_header=False)
+    limits = dict(log_level="warning", http=GuardedHttpToolsProtocol, loop="uvloop", timeout_keep_alive=KEEP_ALIVE,
+                  server_header=False)
     if workers <= 1:
         uvicorn.run(app, host=host, port=port, **limits)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from .base import StoredState
@@ -20,17 +21,37 @@ CREATE TABLE IF NOT EXISTS skewless_online (
 
 
 class SQLiteStore:
+    """Writes go through one connection; reads from other threads (serving's threadpool) each use
+    a connection of their own, so they run in parallel under WAL instead of queueing on one."""
+
     def __init__(self, path: Path | str):
-        if str(path) != ":memory:":
+        self.path = str(path)
+        if self.path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # timeout: several processes of one multi-process run write the same file
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         # reads: a 64 MB page cache and the file memory-mapped (no read() copy per page)
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.execute("PRAGMA mmap_size=268435456")
         self.conn.execute(DDL)
+
+    def _reader(self) -> sqlite3.Connection:
+        if self.path == ":memory:" or threading.get_ident() == self._owner:
+            return self.conn
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA mmap_size=268435456")
+            with self._lock:
+                self._readers.append(conn)
+        return conn
 
     def write(self, states: list[StoredState]) -> None:
         with self.conn:
@@ -41,7 +62,7 @@ class SQLiteStore:
                 [(s.view, s.entity, s.state, s.last_event_us, s.fingerprint) for s in states])
 
     def read(self, view: str, entity: str) -> StoredState | None:
-        row = self.conn.execute("SELECT state, last_event_us, fingerprint FROM skewless_online WHERE view = ? AND "
+        row = self._reader().execute("SELECT state, last_event_us, fingerprint FROM skewless_online WHERE view = ? AND "
                                 "entity = ?", (view, entity)).fetchone()
         return None if row is None else StoredState(view, entity, row[0], row[1], row[2])
 
@@ -51,7 +72,7 @@ class SQLiteStore:
             return {}
         where = " OR ".join(["(view = ? AND entity = ?)"] * len(keys))
         params = [p for k in keys for p in k]
-        rows = self.conn.execute(f"SELECT view, entity, state, last_event_us, fingerprint FROM skewless_online "
+        rows = self._reader().execute(f"SELECT view, entity, state, last_event_us, fingerprint FROM skewless_online "
                                  f"WHERE {where}", params).fetchall()
         return {(r[0], r[1]): StoredState(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
@@ -62,4 +83,8 @@ class SQLiteStore:
         return out
 
     def close(self) -> None:
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
         self.conn.close()

@@ -210,8 +210,10 @@ class _Rows(_AggState):
             if frame.exclude in ("current_row", "group") and self.m == 0:
                 self.m = 1  # the order is total: the current row is its whole peer group
         self.acc = make(func, agg.arg_type, agg.type, self.can_fail) if func not in ("lag", "first_value", "last_value") else None
-        keep = min((self.n if self.n is not None else 0) + 1, sys.maxsize)  # 9223372036854775807 PRECEDING
-        self.history: deque = deque(maxlen=keep if self.n is not None else None)  # values, newest last
+        # the values reads reach back to: n + 1 rows (the one leaving the frame), or for UNBOUNDED
+        # PRECEDING only the frame's end (m rows back; FIRST_VALUE keeps `first`, the rest is in acc)
+        keep = (self.n if self.n is not None else max(self.m, 1)) + 1
+        self.history: deque = deque(maxlen=min(keep, sys.maxsize))  # values, newest last (9223372036854775807 PRECEDING)
         self.count = 0       # rows seen (position of the next row)
         self.first = None    # for unbounded FIRST_VALUE
         self.has_first = False

@@ -204,3 +204,23 @@ def test_serve_with_two_worker_processes(trained):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_a_record_it_must_not_read_is_a_503_naming_the_view(trained, tmp_path):
+    import pickle
+
+    root, compiled = trained
+    shutil.copy(root / "target" / "online.sqlite", tmp_path / "online.sqlite")
+    store = open_store(compiled.project.target.online.model_copy(update={"path": str(tmp_path / "online.sqlite")}))
+    scorer = Scorer(compiled, latest_artifact(compiled.project.target_dir, "fraud"), store)
+    client = TestClient(create_app({"fraud": scorer}, compiled, store))
+    assert client.get("/features/user_velocity/u000001").status_code == 200
+    store.conn.execute("UPDATE skewless_online SET state = ? WHERE view = 'user_velocity' AND entity = ?",
+                       (pickle.dumps(("old", "format")), '["u000001"]'))
+    store.conn.commit()
+    r = client.get("/features/user_velocity/u000001")
+    assert r.status_code == 503 and "'user_velocity'" in r.json()["error"] and "older skewless" in r.json()["error"]
+    body = {"txn_id": "x", "user_id": "u000001", "merchant_id": "m00001", "card_id": "c000001_0", "amount": 1.0,
+            "country": "US"}
+    assert client.post("/score/fraud", json=body).status_code == 503
+    store.close()
