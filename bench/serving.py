@@ -90,7 +90,7 @@ def _client(port: int, requests: list[bytes], rate: float, seconds: float, out) 
                 status = await asyncio.wait_for(conn.waiter, 10)
             except asyncio.TimeoutError:
                 status = -1
-            lat.append((loop.time() - intended, status))
+            lat.append((time.perf_counter() - intended, status))
             if status > 0:
                 idle.append(conn)
             else:
@@ -98,15 +98,15 @@ def _client(port: int, requests: list[bytes], rate: float, seconds: float, out) 
 
         n = int(rate * seconds)
         tasks = []
-        start = loop.time()
+        start = time.perf_counter()  # (uvloop's loop.time() has millisecond resolution)
         for i in range(n):
             intended = start + i / rate
-            delay = intended - loop.time()
+            delay = intended - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.ensure_future(one(i, intended)))
         await asyncio.gather(*tasks)
-        elapsed = loop.time() - start
+        elapsed = time.perf_counter() - start
         for conn in idle:
             conn.transport.close()
         return lat, elapsed

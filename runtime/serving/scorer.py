@@ -22,6 +22,19 @@ from ..stream.online import as_of_record, encode_key
 from ..training.features import FeatureSpec
 
 
+def _predictor(booster: lgb.Booster):
+    """One-row prediction without re-creating LightGBM's predictor per call (`Booster.predict`
+    does) and without an OpenMP team (its start-up costs more than the tree walk)."""
+    try:
+        from lightgbm.basic import _InnerPredictor
+
+        inner = _InnerPredictor.from_booster(booster, {"num_threads": 1})
+        iterations = booster.best_iteration  # what Booster.predict uses by default (0: every tree)
+        return lambda x: inner.predict(x, num_iteration=iterations)
+    except (ImportError, AttributeError, TypeError):  # another LightGBM: the public API
+        return lambda x: booster.predict(x, num_threads=1)
+
+
 class SkewError(RuntimeError):
     pass
 
@@ -35,6 +48,7 @@ class Scorer:
         self.meta = json.loads((artifact / "model.json").read_text())
         self.spec = FeatureSpec.from_json(json.loads((artifact / "features.json").read_text()))
         self.booster = lgb.Booster(model_file=str(artifact / "model.txt"))
+        self._predict = _predictor(self.booster)
         self.model = compiled.project.models[self.meta["model"]]
         self.compiled, self.store = compiled, store
         self.views = {ref.view: compiled.views[ref.view] for ref in self.model.features}
@@ -102,20 +116,41 @@ class Scorer:
         return self._complete(values, lookups, records, self._time(at))
 
     def score(self, request: dict[str, Any], at: datetime | None = None) -> tuple[float, dict[str, Any]]:
-        values = self.features(request, at)
-        # one row: no OpenMP team (its start-up costs more than the tree walk)
-        return float(self.booster.predict(self._vector(values), num_threads=1)[0]), values
+        prepared = self.prepare(request)
+        return self.finish(prepared, self.store.read_many(self.store_keys(prepared)), at)
+
+    # the three steps of a score, for callers that do the store read themselves (serving: async)
+    def prepare(self, request: dict[str, Any]) -> tuple:
+        return self._lookups(request)
+
+    @staticmethod
+    def store_keys(prepared: tuple) -> list[tuple[str, str]]:
+        return [lk[3] for lk in prepared[1]]
+
+    def finish(self, prepared: tuple, records: dict, at: datetime | None = None) -> tuple[float, dict[str, Any]]:
+        values = self._complete(*prepared, records, self._time(at))
+        return float(self._predict(self._vector(values))[0]), values
 
     def score_many(self, rows: list[dict[str, Any]], at: datetime | None = None) -> tuple[list[float], list[dict]]:
         """Many requests: one store round trip for all their lookups, one LightGBM call."""
-        t = self._time(at)
+        parsed = self.prepare_many(rows)
+        return self.finish_many(parsed, self.store.read_many(self.store_keys_many(parsed)), at)
+
+    def prepare_many(self, rows: list[dict[str, Any]]) -> list[tuple]:
         parsed = []
         for i, row in enumerate(rows):
             try:
                 parsed.append(self._lookups(row))
             except RequestError as exc:
                 raise RequestError(f"row {i}: {exc}") from None
-        records = self.store.read_many(list(dict.fromkeys(lk[3] for _, lookups in parsed for lk in lookups)))
+        return parsed
+
+    @staticmethod
+    def store_keys_many(parsed: list[tuple]) -> list[tuple[str, str]]:
+        return list(dict.fromkeys(lk[3] for _, lookups in parsed for lk in lookups))
+
+    def finish_many(self, parsed: list[tuple], records: dict, at: datetime | None = None) -> tuple[list[float], list[dict]]:
+        t = self._time(at)
         features = []
         for i, (values, lookups) in enumerate(parsed):
             try:
@@ -123,7 +158,7 @@ class Scorer:
             except RequestError as exc:
                 raise RequestError(f"row {i}: {exc}") from None
         matrix = np.vstack([self._vector(v) for v in features])
-        return [float(x) for x in self.booster.predict(matrix)], features
+        return [float(x) for x in self.booster.predict(matrix, num_threads=1)], features
 
     def _vector(self, values: dict[str, Any]) -> np.ndarray:
         try:

@@ -52,6 +52,7 @@ class RedisStore:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
         self._run(self.client.ping, connect_timeout)
         self._upsert = self.client.register_script(_UPSERT)
+        self._async = None  # redis.asyncio client, created on the serving event loop
 
     def _run(self, fn, give_up_after: float | None):
         return with_retry(fn, component=COMPONENT, retryable=RETRYABLE, reconnect=self._reconnect,
@@ -87,6 +88,33 @@ class RedisStore:
         if not keys:
             return {}
         raws = self._run(lambda: self.client.mget([self._key(v, e) for v, e in keys]), self.read_timeout)
+        return {k: self._state(*k, raw) for k, raw in zip(keys, raws) if raw is not None}
+
+    async def aread_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
+        """`read_many` on the asyncio client (serving: no thread, the event loop waits on the socket);
+        retried with backoff for `read_timeout` seconds like the other reads."""
+        import asyncio
+        import time
+
+        if not keys:
+            return {}
+        if self._async is None:
+            import redis.asyncio
+
+            self._async = redis.asyncio.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+        names = [self._key(v, e) for v, e in keys]
+        deadline, delay = time.monotonic() + self.read_timeout, 0.05
+        while True:
+            try:
+                raws = await self._async.mget(names)
+                break
+            except RETRYABLE as exc:
+                if time.monotonic() + delay > deadline:
+                    from ..retry import Unavailable
+
+                    raise Unavailable(f"{COMPONENT} unavailable: {exc}") from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
         return {k: self._state(*k, raw) for k, raw in zip(keys, raws) if raw is not None}
 
     def fingerprints(self) -> dict[str, set[str]]:

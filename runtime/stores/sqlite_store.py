@@ -24,6 +24,8 @@ class SQLiteStore:
     """Writes go through one connection; reads from other threads (serving's threadpool) each use
     a connection of their own, so they run in parallel under WAL instead of queueing on one."""
 
+    local = True  # reads are local file reads (µs): serving calls them on its event loop
+
     def __init__(self, path: Path | str):
         self.path = str(path)
         if self.path != ":memory:":

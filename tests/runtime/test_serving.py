@@ -224,3 +224,23 @@ def test_a_record_it_must_not_read_is_a_503_naming_the_view(trained, tmp_path):
             "country": "US"}
     assert client.post("/score/fraud", json=body).status_code == 503
     store.close()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_http_scores_equal_in_process_scores_on_every_store(trained, request, target):
+    """The service reads each store its own way (SQLite inline, Redis through its asyncio client,
+    Postgres in the threadpool): the same scores as `Scorer.score`."""
+    root, _ = trained
+    compiled, store = store_target(root, target, request)
+    scorer = Scorer(compiled, latest_artifact(compiled.project.target_dir, "fraud"), store)
+    labels = pq.read_table(root / "data" / "labels.parquet").sort_by([("ts", "descending")]).slice(0, 25)
+    at = max(labels["ts"].to_pylist()) + timedelta(minutes=3)
+    rows = [{k: v for k, v in r.items() if k not in ("ts", "is_fraud")} for r in labels.to_pylist()]
+    with TestClient(create_app({"fraud": scorer}, compiled, store)) as client:
+        batch = client.post("/score/fraud", json={"rows": rows, "at": at.isoformat()}).json()["scores"]
+        for row, in_batch in zip(rows, batch):
+            got = client.post("/score/fraud", json={**row, "at": at.isoformat()}).json()["score"]
+            assert got == in_batch == scorer.score(row, at)[0]
+        many = client.get("/features/user_velocity", params={"key": rows[0]["user_id"], "at": at.isoformat()}).json()["rows"]
+        assert many[0]["txn_count_24h"] == scorer.features(rows[0], at)["user_velocity__txn_count_24h"]
+    store.close()
