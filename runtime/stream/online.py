@@ -19,8 +19,11 @@ class StaleRead(ValueError):
     """The requested time is before the key's latest event: the online state has moved past it."""
 
 
+_KEYS = json.JSONEncoder(separators=(",", ":"), default=str)  # json.dumps with options builds one per call
+
+
 def encode_key(values: Sequence[Any]) -> str:
-    return json.dumps(list(values), separators=(",", ":"), default=str)
+    return _KEYS.encode(list(values))
 
 
 def to_us(t: datetime) -> int:
