@@ -91,7 +91,8 @@ def skewless_run(compiled, events: list[dict], profile: bool) -> tuple[float, in
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(12)
     slots = list(collected.values())
-    state_bytes = sum(len(slot.payload()) for slot in slots)  # the stored record (docs/state-format.md)
+    state_bytes = sum(len(record) + len(tail or b"") for slot in slots
+                      for record, tail in [slot.payload()])  # the stored record and tail (docs/state-format.md)
     retained = sum(slot.state.retained() + sum(len(g) for g in slot.pending.values()) for slot in slots)
     return elapsed, len(out), (state_bytes, retained)
 

@@ -79,7 +79,7 @@ def get(
     store = open_store(compiled.project.target.online, compiled.project.root)
     try:
         found = store.read_many([(v.name, encode_key(k)) for k in parsed])
-        rows = [as_of_record(found.get((v.name, encode_key(k))), v, k, t) for k in parsed]
+        rows = [as_of_record(found.get((v.name, encode_key(k))), v, k, t, store=store) for k in parsed]
     except ValueError as exc:
         _fail([Diagnostic("get", 1, 1, str(exc), "")])
     finally:

@@ -220,7 +220,7 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             parsed.append([_coerce(k, types[c]) for k, c in zip(parts, view.entity)])
         t = at or datetime.now(timezone.utc)
         records = await read_many(store, [(view.name, encode_key(k)) for k in parsed])
-        return [as_of_record(records.get((view.name, encode_key(k))), view, k, t) for k in parsed]
+        return [as_of_record(records.get((view.name, encode_key(k))), view, k, t, store=store) for k in parsed]
 
     async def features(request: Request):
         view = view_of(request)

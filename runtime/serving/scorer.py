@@ -118,7 +118,7 @@ class Scorer:
 
         for ref, view, key, store_key in lookups:
             try:
-                row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view])
+                row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view], self.store)
             except SqlError as exc:  # Postgres would refuse to compute this row (overflow, division by zero)
                 raise RequestError(f"view {view.name}: {exc}") from None
             for col in ref.columns or self.feature_columns[ref.view]:

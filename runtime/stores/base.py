@@ -1,9 +1,10 @@
 """The online store interface.
 
-Layout: one row per (view, entity key) holding the key's window state (a compact pickle of the
-accumulators and retained rows), the time of its latest event and the view's fingerprint. A read
-for (view, key, t) is one primary-key lookup; the as-of value is computed from the state at read
-time, so rows that expired from a frame never count even if the key saw no new event. Writes are
+Layout: one row per (view, entity key) holding the key's state record (docs/state-format.md), the
+window rows past the record's horizon (the *tail*, fetched only by the stream and by reads far
+past the key's latest event), the time of its latest event and the view's fingerprint. A read for
+(view, key, t) is one primary-key lookup; the as-of value is computed from the state at read time,
+so rows that expired from a frame never count even if the key saw no new event. Writes are
 upserts of whole states: replaying after a recovery cannot double-count.
 """
 
@@ -20,14 +21,15 @@ class StoredState:
     state: bytes
     last_event_us: int   # µs since the epoch of the key's latest event
     fingerprint: str
+    tail: bytes | None = None  # window rows past the record's horizon (read only with full=True)
 
 
 class OnlineStore(Protocol):
     def write(self, states: list[StoredState]) -> None: ...
 
-    def read(self, view: str, entity: str) -> StoredState | None: ...
+    def read(self, view: str, entity: str, full: bool = False) -> StoredState | None: ...
 
-    def read_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]: ...
+    def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]: ...
 
     def fingerprints(self) -> dict[str, set[str]]: ...
 

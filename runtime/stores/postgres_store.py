@@ -32,7 +32,9 @@ class PostgresStore:
         self.conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
         self.conn.execute(sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (view TEXT NOT NULL, entity TEXT NOT NULL, state BYTEA NOT NULL, "
-            "last_event_us BIGINT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (view, entity))").format(self.table))
+            "tail BYTEA, last_event_us BIGINT NOT NULL, fingerprint TEXT NOT NULL, PRIMARY KEY (view, entity))"
+        ).format(self.table))
+        self.conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS tail BYTEA").format(self.table))
 
     def _reconnect(self) -> None:
         if self.conn is not None:
@@ -48,10 +50,10 @@ class PostgresStore:
                           give_up_after=give_up_after)
 
     def write(self, states: list[StoredState]) -> None:
-        rows = [(s.view, s.entity, s.state, s.last_event_us, s.fingerprint) for s in states]
+        rows = [(s.view, s.entity, s.state, s.tail, s.last_event_us, s.fingerprint) for s in states]
         query = sql.SQL(
-            "INSERT INTO {} (view, entity, state, last_event_us, fingerprint) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (view, entity) DO UPDATE SET state = EXCLUDED.state, "
+            "INSERT INTO {} (view, entity, state, tail, last_event_us, fingerprint) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (view, entity) DO UPDATE SET state = EXCLUDED.state, tail = EXCLUDED.tail, "
             "last_event_us = EXCLUDED.last_event_us, fingerprint = EXCLUDED.fingerprint").format(self.table)
 
         def upsert():
@@ -59,19 +61,19 @@ class PostgresStore:
                 cur.executemany(query, rows)
         self._run(upsert, None)  # idempotent: a retried batch upserts the same states
 
-    def read(self, view: str, entity: str) -> StoredState | None:
-        query = sql.SQL("SELECT state, last_event_us, fingerprint FROM {} WHERE view = %s AND entity = %s").format(self.table)
-        row = self._run(lambda: self.conn.execute(query, (view, entity)).fetchone(), self.read_timeout)
-        return None if row is None else StoredState(view, entity, bytes(row[0]), row[1], row[2])
+    def read(self, view: str, entity: str, full: bool = False) -> StoredState | None:
+        return self.read_many([(view, entity)], full).get((view, entity))
 
-    def read_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
+    def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]:
         if not keys:
             return {}
         views, entities = zip(*keys)
-        query = sql.SQL("SELECT view, entity, state, last_event_us, fingerprint FROM {} "
-                        "WHERE (view, entity) IN (SELECT * FROM unnest(%s::text[], %s::text[]))").format(self.table)
+        query = sql.SQL("SELECT view, entity, state, last_event_us, fingerprint, {} FROM {} "
+                        "WHERE (view, entity) IN (SELECT * FROM unnest(%s::text[], %s::text[]))").format(
+            sql.SQL("tail" if full else "NULL::bytea"), self.table)
         rows = self._run(lambda: self.conn.execute(query, (list(views), list(entities))).fetchall(), self.read_timeout)
-        return {(r[0], r[1]): StoredState(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows}
+        return {(r[0], r[1]): StoredState(r[0], r[1], bytes(r[2]), r[3], r[4], None if r[5] is None else bytes(r[5]))
+                for r in rows}
 
     def fingerprints(self) -> dict[str, set[str]]:
         query = sql.SQL("SELECT DISTINCT view, fingerprint FROM {}").format(self.table)

@@ -4,6 +4,8 @@ Layout under a key prefix (default ``skewless:``):
 
 * ``{prefix}s:{view}:{entity}`` → ``fingerprint NUL msgpack[last_event_us, state record]`` — one
   string per (view, entity key), so a read of several views is one ``MGET``;
+* ``{prefix}t:{view}:{entity}`` → the window rows past the record's horizon (absent when none),
+  read by the stream and by reads far past the key's latest event;
 * ``{prefix}fp:{view}`` → a hash: fingerprint → how many keys hold a state built from it (the
   deploy-time skew check reads these instead of scanning keys).
 
@@ -25,13 +27,16 @@ COMPONENT = "online store (redis)"
 RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
 CHUNK = 1_000
 
-# KEYS: the state keys; ARGV: the fingerprint-hash prefix, then per key: view, fingerprint, value
+# KEYS: per state, its key and its tail's key; ARGV: the fingerprint-hash prefix, then per state:
+# view, fingerprint, value, tail ('' when none)
 _UPSERT = """
 local prefix = ARGV[1]
-for i, key in ipairs(KEYS) do
-  local view, fp, value = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
+for i = 1, #KEYS / 2 do
+  local key, tail_key = KEYS[2 * i - 1], KEYS[2 * i]
+  local view, fp, value, tail = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
   local old = redis.call('GET', key)
   redis.call('SET', key, value)
+  if tail == '' then redis.call('DEL', tail_key) else redis.call('SET', tail_key, tail) end
   local old_fp = old and string.sub(old, 1, string.find(old, '\\0', 1, true) - 1)
   if old_fp ~= fp then
     redis.call('HINCRBY', prefix .. view, fp, 1)
@@ -42,7 +47,7 @@ for i, key in ipairs(KEYS) do
     end
   end
 end
-return #KEYS
+return #KEYS / 2
 """
 
 
@@ -61,34 +66,39 @@ class RedisStore:
     def _reconnect(self) -> None:
         self.client.connection_pool.disconnect()
 
-    def _key(self, view: str, entity: str) -> str:
-        return f"{self.prefix}s:{view}:{entity}"
+    def _key(self, view: str, entity: str, kind: str = "s") -> str:
+        return f"{self.prefix}{kind}:{view}:{entity}"
 
     def write(self, states: list[StoredState]) -> None:
         for start in range(0, len(states), CHUNK):
             chunk = states[start:start + CHUNK]
-            keys = [self._key(s.view, s.entity) for s in chunk]
+            keys = [k for s in chunk for k in (self._key(s.view, s.entity), self._key(s.view, s.entity, "t"))]
             args: list = [f"{self.prefix}fp:"]
             for s in chunk:
-                args += [s.view, s.fingerprint, s.fingerprint.encode() + b"\0" + codec.pack((s.last_event_us, s.state))]
+                args += [s.view, s.fingerprint, s.fingerprint.encode() + b"\0" + codec.pack((s.last_event_us, s.state)),
+                         s.tail or b""]
             self._run(lambda keys=keys, args=args: self._upsert(keys=keys, args=args), None)
 
     @staticmethod
-    def _state(view: str, entity: str, raw: bytes | None) -> StoredState | None:
+    def _state(view: str, entity: str, raw: bytes | None, tail: bytes | None = None) -> StoredState | None:
         if raw is None:
             return None
         fp, _, rest = raw.partition(b"\0")
         last_us, state = codec.unpack(rest)
-        return StoredState(view, entity, state, last_us, fp.decode())
+        return StoredState(view, entity, state, last_us, fp.decode(), tail)
 
-    def read(self, view: str, entity: str) -> StoredState | None:
-        return self._state(view, entity, self._run(lambda: self.client.get(self._key(view, entity)), self.read_timeout))
+    def read(self, view: str, entity: str, full: bool = False) -> StoredState | None:
+        return self.read_many([(view, entity)], full).get((view, entity))
 
-    def read_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
+    def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]:
         if not keys:
             return {}
-        raws = self._run(lambda: self.client.mget([self._key(v, e) for v, e in keys]), self.read_timeout)
-        return {k: self._state(*k, raw) for k, raw in zip(keys, raws) if raw is not None}
+        names = [self._key(v, e) for v, e in keys]
+        if full:
+            names += [self._key(v, e, "t") for v, e in keys]
+        raws = self._run(lambda: self.client.mget(names), self.read_timeout)
+        tails = raws[len(keys):] if full else [None] * len(keys)
+        return {k: self._state(*k, raw, tail) for k, raw, tail in zip(keys, raws, tails) if raw is not None}
 
     async def aread_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
         """`read_many` on the asyncio client (serving: no thread, the event loop waits on the socket);

@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS skewless_online (
     view TEXT NOT NULL,
     entity TEXT NOT NULL,
     state BLOB NOT NULL,
+    tail BLOB,
     last_event_us INTEGER NOT NULL,
     fingerprint TEXT NOT NULL,
     PRIMARY KEY (view, entity)
@@ -42,6 +43,8 @@ class SQLiteStore:
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.execute("PRAGMA mmap_size=268435456")
         self.conn.execute(DDL)
+        if "tail" not in {r[1] for r in self.conn.execute("PRAGMA table_info(skewless_online)")}:
+            self.conn.execute("ALTER TABLE skewless_online ADD COLUMN tail BLOB")  # a store from before the tail
 
     def _reader(self) -> sqlite3.Connection:
         if self.path == ":memory:" or threading.get_ident() == self._owner:
@@ -58,25 +61,25 @@ class SQLiteStore:
     def write(self, states: list[StoredState]) -> None:
         with self.conn:
             self.conn.executemany(
-                "INSERT INTO skewless_online (view, entity, state, last_event_us, fingerprint) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (view, entity) DO UPDATE SET state = excluded.state, "
-                "last_event_us = excluded.last_event_us, fingerprint = excluded.fingerprint",
-                [(s.view, s.entity, s.state, s.last_event_us, s.fingerprint) for s in states])
+                "INSERT INTO skewless_online (view, entity, state, tail, last_event_us, fingerprint) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, entity) DO UPDATE SET state = excluded.state, "
+                "tail = excluded.tail, last_event_us = excluded.last_event_us, fingerprint = excluded.fingerprint",
+                [(s.view, s.entity, s.state, s.tail, s.last_event_us, s.fingerprint) for s in states])
 
-    def read(self, view: str, entity: str) -> StoredState | None:
-        row = self._reader().execute("SELECT state, last_event_us, fingerprint FROM skewless_online WHERE view = ? AND "
-                                "entity = ?", (view, entity)).fetchone()
-        return None if row is None else StoredState(view, entity, row[0], row[1], row[2])
+    def read(self, view: str, entity: str, full: bool = False) -> StoredState | None:
+        return self.read_many([(view, entity)], full).get((view, entity))
 
-    def read_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
-        """All keys in one statement (parameters only, never formatted into SQL)."""
+    def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]:
+        """All keys in one statement (parameters only, never formatted into SQL); the tails only
+        with ``full``."""
         if not keys:
             return {}
         where = " OR ".join(["(view = ? AND entity = ?)"] * len(keys))
         params = [p for k in keys for p in k]
-        rows = self._reader().execute(f"SELECT view, entity, state, last_event_us, fingerprint FROM skewless_online "
-                                 f"WHERE {where}", params).fetchall()
-        return {(r[0], r[1]): StoredState(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+        tail = "tail" if full else "NULL"
+        rows = self._reader().execute(f"SELECT view, entity, state, last_event_us, fingerprint, {tail} "
+                                      f"FROM skewless_online WHERE {where}", params).fetchall()
+        return {(r[0], r[1]): StoredState(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
     def fingerprints(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}

@@ -96,11 +96,11 @@ class StoreWriter:
         if len(buf["dirty"]) >= self.batch:
             self._flush(buf)
 
-    def read(self, view: FeatureView, key: list) -> bytes | None:
-        """The stored state record of ``key`` (a warm start), if the store has one."""
+    def read(self, view: FeatureView, key: list) -> tuple[bytes, bytes | None] | None:
+        """The stored (record, tail) of ``key`` (a warm start), if the store has one."""
         with self.lock:
-            rec = self.store.read(view.name, encode_key(key))
-        return None if rec is None else rec.state
+            rec = self.store.read(view.name, encode_key(key), full=True)
+        return None if rec is None else (rec.state, rec.tail)
 
     def due(self) -> bool:
         """This thread has unwritten states."""
@@ -133,27 +133,29 @@ class _ViewSlot:
 
     __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered")
 
-    def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool, blob: bytes | None = None,
-                 covered: datetime | None = None):
+    def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
+                 blob: tuple[bytes, bytes | None] | None = None, covered: datetime | None = None):
         self.view, self.eval, self.emit = view, evaluator, emit  # emit False: nobody reads per-event rows
         self.flushed = False
         self.covered = covered  # a warm start: events up to this time are in the state already
         if blob is None:
             self.state, self.pending, self.last, self.blob = ViewKeyState(view), {}, None, None
         else:
-            self.state, self.pending, self.last = records.decode(blob, view).load()
+            record, tail = blob
+            self.state, self.pending, self.last = records.decode(record, view).load(tail)
             self.blob = blob
 
     @classmethod
-    def warm(cls, view: FeatureView, evaluator: ViewEvaluator, emit: bool, blob: bytes) -> "_ViewSlot":
+    def warm(cls, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
+             blob: tuple[bytes, bytes | None]) -> "_ViewSlot":
         """A slot continuing from a stored record: every event up to its latest one is counted."""
         slot = cls(view, evaluator, emit, blob)
         times = [t for t in (slot.last, *slot.pending) if t is not None]
         slot.covered = max(times) if times else None
         return slot
 
-    def payload(self) -> bytes:
-        """The state record, encoded once per change for the store write and the snapshot alike."""
+    def payload(self) -> tuple[bytes, bytes | None]:
+        """(record, tail), encoded once per change for the store write and the snapshot alike."""
         if self.blob is None:
             self.blob = records.encode(self.view, self.state, self.pending, self.last)
         return self.blob
@@ -213,8 +215,8 @@ class KeyLogic(StatefulLogic):
     @staticmethod
     def _load(views, resume: bytes):
         key, payloads = records.decode_snapshot(resume)
-        return {name: (blob, None if covered is None else records.EPOCH + covered * records.ONE_US)
-                for name, (blob, covered) in payloads.items()}, key
+        return {name: ((record, tail), None if covered is None else records.EPOCH + covered * records.ONE_US)
+                for name, (record, tail, covered) in payloads.items()}, key
 
     def _warm_start(self) -> None:
         cold, self.cold = self.cold, []
@@ -281,7 +283,7 @@ class KeyLogic(StatefulLogic):
     def snapshot(self):
         # an immutable copy (the live state keeps changing after the epoch closes), reusing each
         # view's record when the store write already encoded this version
-        return records.encode_snapshot(self.key, [(s.view.name, (s.payload(), None if s.covered is None else
+        return records.encode_snapshot(self.key, [(s.view.name, (*s.payload(), None if s.covered is None else
                                                                   (s.covered - records.EPOCH) // records.ONE_US))
                                                   for s in self.slots])
 

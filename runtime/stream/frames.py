@@ -26,7 +26,9 @@ from .accumulators import load as acc_load
 from .accumulators import Failed, make
 from skewless.compiler.functions.pgvalues import sort_key
 from .expr import SqlError, compile_expr, input_types, output_types
-from .windows import SharedWindow
+from .windows import NeedTail, SharedWindow  # noqa: F401 - NeedTail: raised through here
+
+HORIZON = 8  # a window's record head serves reads up to reach / HORIZON past the latest event
 
 Row = dict[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -342,8 +344,8 @@ def _empty(func: str):
 def quick_values(view: FeatureView, quick: tuple, t_us: int, last_us: int | None, full=None) -> dict | None:
     """The aggregate values at ``t_us`` from `ViewKeyState.quick` output. Where a window is
     part-way through expiring its rows at ``t_us``: None, or with ``full`` (a callable giving the
-    decoded `ViewKeyState.dump`) only that window's aggregates are restored and its leaving rows
-    taken out. None also before the latest event (the full state must answer)."""
+    decoded head of `ViewKeyState.dump`) only that window's aggregates are restored and its
+    leaving rows taken out (`NeedTail` past the horizon). None also before the latest event."""
     inclusive, values, windows = quick
     if last_us is not None and (t_us < last_us or (t_us == last_us and not inclusive)):
         return None
@@ -361,10 +363,10 @@ def quick_values(view: FeatureView, quick: tuple, t_us: int, last_us: int | None
     if partial:
         if full is None:
             return None
-        aggs_data, window_data = full()
+        aggs_data, window_heads = full()
         ref = _register(view)
         sigs = _LAYOUTS[ref][1]
-        for reach, ts, cols in window_data:
+        for reach, head in window_heads:
             if reach not in partial:
                 continue
             # t > oldest row + reach >= the latest event: no EXCLUDE adjustment, only expiry
@@ -373,7 +375,7 @@ def quick_values(view: FeatureView, quick: tuple, t_us: int, last_us: int | None
                       for i, r in enumerate(reaches) if r == reach]
             for _, state, data in states:
                 state.load(data)
-            window.expire(ts, cols, t_us - reach)
+            window.expire(head, t_us - reach)  # NeedTail past the horizon
             for agg_id, state, _ in states:
                 out[agg_id] = state.acc.value()
     return out
@@ -431,23 +433,31 @@ class ViewKeyState:
         self.aggs = [_Rows(agg, ref) if kind is None else _Range(agg, ref, None if kind == -1 else self.windows[kind])
                      for agg, kind in kinds]
 
-    def dump(self) -> tuple:
-        return (tuple(s.dump() for s in self.aggs), tuple((reach, *w.dump()) for reach, w in self.windows.items()))
+    def dump(self, last_us: int | None) -> tuple[tuple, tuple | None]:
+        """(head, tail) — head: per aggregate its plain data, per window (reach, its head); tail:
+        per window with rows past its head (reach, its tail), or None. A window's head holds the
+        rows reads up to ``last_us`` + reach / HORIZON may expire (`SharedWindow.dump`), so a
+        read fetches and decodes the head alone unless it is that far past the latest event."""
+        heads, tails = [], []
+        for reach, w in self.windows.items():
+            cut = (last_us if last_us is not None else 0) + reach // HORIZON - reach
+            head, tail = w.dump(cut)
+            heads.append((reach, head))
+            if tail is not None:
+                tails.append((reach, tail))
+        return (tuple(s.dump() for s in self.aggs), tuple(heads)), (tuple(tails) if tails else None)
 
-    def load(self, data: tuple, read_at: datetime | None = None) -> "ViewKeyState":
-        """Restore `dump` output. ``read_at``: only to answer `as_of` at that time — the windows
-        are not restored, only the rows that leave them by then are taken out of the accumulators."""
-        aggs, windows = data
+    def load(self, head: tuple, tail: tuple | None = None) -> "ViewKeyState":
+        """Restore `dump` output. Without ``tail`` the windows hold their heads only (enough for
+        reads up to the horizon; further, an eviction raises `NeedTail`)."""
+        aggs, windows = head
         if len(aggs) != len(self.aggs) or {w[0] for w in windows} != set(self.windows):
             raise ValueError("the stored state does not match the view's aggregates")
         for state, d in zip(self.aggs, aggs):
             state.load(d)
-        tus = None if read_at is None else (read_at - EPOCH) // ONE_US
-        for reach, ts, cols in windows:
-            if tus is None:
-                self.windows[reach].load(ts, cols)
-            else:
-                self.windows[reach].expire(ts, cols, tus - reach)
+        tails = dict(tail or ())
+        for reach, w_head in windows:
+            self.windows[reach].load(w_head, tails.get(reach))
         return self
 
     def quick(self) -> tuple[bool, tuple, tuple] | None:

@@ -11,6 +11,7 @@ from skewless.compiler.ir import FeatureView
 from ..stores.base import OnlineStore, StoredState
 from . import records
 from .frames import ViewEvaluator, ViewKeyState
+from .windows import NeedTail
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -40,21 +41,25 @@ def stored(view: FeatureView, key: Sequence[Any], state: ViewKeyState, last_even
     return stored_payload(view, key, records.encode(view, state, pending or {}, last_event), last_event)
 
 
-def stored_payload(view: FeatureView, key: Sequence[Any], payload: bytes, last_event: datetime | None) -> StoredState:
-    """A record from an already encoded state (`records.encode`)."""
-    return StoredState(view.name, encode_key(key), payload, NO_EVENT_US if last_event is None else to_us(last_event),
-                       view.fingerprint)
+def stored_payload(view: FeatureView, key: Sequence[Any], payload: tuple[bytes, bytes | None],
+                   last_event: datetime | None) -> StoredState:
+    """A store row from an already encoded (record, tail) (`records.encode`)."""
+    record, tail = payload
+    return StoredState(view.name, encode_key(key), record, NO_EVENT_US if last_event is None else to_us(last_event),
+                       view.fingerprint, tail)
 
 
 def read_as_of(store: OnlineStore, view: FeatureView, key: Sequence[Any], t: datetime,
                evaluator: ViewEvaluator | None = None) -> dict[str, Any]:
-    """The view's columns for entity ``key`` as of ``t`` (semantics §1.2), from one store lookup."""
-    return as_of_record(store.read(view.name, encode_key(key)), view, key, t, evaluator)
+    """The view's columns for entity ``key`` as of ``t`` (semantics §1.2), from one store lookup
+    (two when ``t`` is far past the key's latest event and a window needs its tail)."""
+    return as_of_record(store.read(view.name, encode_key(key)), view, key, t, evaluator, store)
 
 
 def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any], t: datetime,
-                 evaluator: ViewEvaluator | None = None) -> dict[str, Any]:
-    """`read_as_of` on a record already fetched (for batched lookups across views)."""
+                 evaluator: ViewEvaluator | None = None, store: OnlineStore | None = None) -> dict[str, Any]:
+    """`read_as_of` on a record already fetched (for batched lookups across views); ``store``
+    fetches the window tail when the read needs it (else the record must have been read in full)."""
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     row: dict[str, Any] = {c.name: None for c in view.input_columns}
@@ -72,11 +77,27 @@ def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any],
         raise StaleRead(f"{t.isoformat()} is before the latest event of {view.name} {list(key)}; "
                         "use the training-set path for past times")
     record = records.decode(rec.state, view)
-    values = record.quick_values(t_us)
-    if values is None:
-        state, pending, _ = record.load(read_at=t)
-        for ts in sorted(pending):  # groups not final yet: all of them arrived before the read
-            if ts <= t:
-                state.process_group(pending[ts])
-        values = state.as_of(t, row)
+    try:
+        values = record.quick_values(t_us)
+        if values is None:
+            values = _as_of_state(record.load(complete=False), t, row)  # the windows' heads
+    except NeedTail:  # the read is far past the key's latest event: the windows in full
+        tail = rec.tail
+        if tail is None and store is not None:
+            full = store.read(view.name, rec.entity, full=True)
+            tail = None if full is None or full.state != rec.state else full.tail
+            if full is not None and full.state != rec.state:  # rewritten meanwhile: read it afresh
+                return as_of_record(full, view, key, t, evaluator, store)
+        if tail is None:
+            raise records.StateFormatError(f"online state of view {view.name!r}: the record's window tail is "
+                                           f"missing: {records.REBUILD}") from None
+        values = _as_of_state(record.load(tail), t, row)
     return evaluator.output(row, values)
+
+
+def _as_of_state(loaded: tuple, t: datetime, row: dict) -> dict:
+    state, pending, _ = loaded
+    for ts in sorted(pending):  # groups not final yet: all of them arrived before the read
+        if ts <= t:
+            state.process_group(pending[ts])
+    return state.as_of(t, row)

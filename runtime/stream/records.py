@@ -17,7 +17,7 @@ A record is one msgpack array::
   the rows that leave it by the read's time.
 
 A snapshot (one key of one Bytewax stateful step) is ["skewless-snapshot", FORMAT, key values,
-[[view name, [record, warm-start cover µs | None]], ...]]. Nothing here executes code on load; a record of another format
+[[view name, [record, tail | None, warm-start cover µs | None]], ...]]. Nothing here executes code on load; a record of another format
 version, another view or another fingerprint is refused with a message naming the view.
 """
 
@@ -45,10 +45,15 @@ def _us(t: datetime | None) -> int | None:
     return None if t is None else (t - EPOCH) // ONE_US
 
 
-def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime | None) -> bytes:
+def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime | None) -> tuple[bytes, bytes | None]:
+    """(record, tail): the record a read fetches, and the window rows past its horizon (None when
+    there are none) — stored beside it, fetched only by the stream and by reads far past it."""
+    last_us = _us(last)
     quick = None if pending else state.quick()
-    full = codec.pack((state.dump(), tuple((ts, rows) for ts, rows in sorted(pending.items()))))
-    return codec.pack((MAGIC, FORMAT, view.name, view.fingerprint, _us(last), quick, full))
+    head, tail = state.dump(last_us)
+    full = codec.pack((head, tuple((ts, rows) for ts, rows in sorted(pending.items()))))
+    record = codec.pack((MAGIC, FORMAT, view.name, view.fingerprint, last_us, quick, full))
+    return record, None if tail is None else codec.pack((MAGIC, FORMAT, view.fingerprint, tail))
 
 
 @dataclass(frozen=True)
@@ -59,18 +64,25 @@ class Record:
     full: bytes
 
     def quick_values(self, t_us: int) -> dict[str, Any] | None:
-        """The aggregate values as of ``t_us`` without decoding the window, when they apply."""
+        """The aggregate values as of ``t_us`` from the record alone, when they apply (raises
+        `NeedTail` when only the tail has the rows a window expires by then)."""
         if self.quick is None:
             return None
         return quick_values(self.view, self.quick, t_us, self.last_us, lambda: codec.unpack(self.full)[0])
 
-    def load(self, read_at: datetime | None = None) -> tuple[ViewKeyState, dict[datetime, list[dict]], datetime | None]:
-        """(state, pending groups, last final event time), decoded in full — or, with ``read_at``
-        and nothing pending, only as far as `ViewKeyState.as_of` at that time needs."""
+    def load(self, tail: bytes | None = None, complete: bool = True) -> tuple[ViewKeyState, dict[datetime, list[dict]], datetime | None]:
+        """(state, pending groups, last final event time). ``complete``: with the tail (``tail``
+        None: there is none); otherwise the windows hold their heads (`ViewKeyState.load`)."""
         try:
-            data, pending = codec.unpack(self.full)
-            state = ViewKeyState(self.view).load(data, read_at if not pending else None)
-            groups = {ts: [dict(r) for r in rows] for ts, rows in pending}
+            head, pending = codec.unpack(self.full)
+            rows = None
+            if tail is not None:
+                magic, version, fingerprint, rows = codec.unpack(tail)
+                if (magic, version, fingerprint) != (MAGIC, FORMAT, self.view.fingerprint):
+                    raise StateFormatError(f"the window tail of view {self.view.name!r} does not belong to its "
+                                           f"record: {REBUILD}")
+            state = ViewKeyState(self.view).load(head, rows if complete else None)
+            groups = {ts: [dict(r) for r in rows_] for ts, rows_ in pending}
         except StateFormatError:
             raise
         except Exception as exc:  # noqa: BLE001 - well-formed msgpack of the wrong shape
@@ -101,12 +113,13 @@ def decode(blob: bytes, view: FeatureView) -> Record:
     return Record(view, last_us, quick, full)
 
 
-def encode_snapshot(key: Sequence[Any] | None, payloads: list[tuple[str, tuple[bytes, int | None]]]) -> bytes:
-    """``payloads``: per view, (its record, the µs up to which a warm start's events are counted)."""
+def encode_snapshot(key: Sequence[Any] | None, payloads: list[tuple[str, tuple[bytes, bytes | None, int | None]]]) -> bytes:
+    """``payloads``: per view, (its record, its tail, the µs up to which a warm start's events are
+    counted)."""
     return codec.pack((SNAPSHOT, FORMAT, None if key is None else tuple(key), tuple(payloads)))
 
 
-def decode_snapshot(blob: bytes) -> tuple[list | None, dict[str, tuple[bytes, int | None]]]:
+def decode_snapshot(blob: bytes) -> tuple[list | None, dict[str, tuple[bytes, bytes | None, int | None]]]:
     if not isinstance(blob, bytes) or blob[:1] == b"\x80":
         raise StateFormatError("the recovery snapshot was written by an older skewless (pickled, no longer "
                                "read): start with a new recovery directory")

@@ -12,12 +12,32 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections import deque
+from itertools import islice
 
 from . import codec
 
 
+class NeedTail(Exception):
+    """A read needs window rows that only the record's tail holds (read far past the horizon)."""
+
+
+def _times_bytes(values) -> bytes:
+    ts = array("q", values)
+    if sys.byteorder != "little":
+        ts.byteswap()
+    return ts.tobytes()
+
+
+def _times(data: bytes) -> array:
+    times = array("q")
+    times.frombytes(data)
+    if sys.byteorder != "little":
+        times.byteswap()
+    return times
+
+
 class SharedWindow:
-    __slots__ = ("reach", "sigs", "ts", "cols", "subs")
+    __slots__ = ("reach", "sigs", "ts", "cols", "subs", "cut", "missing")
 
     def __init__(self, reach: int, sigs: list[tuple]):
         self.reach = reach                       # µs
@@ -25,8 +45,11 @@ class SharedWindow:
         self.ts: deque = deque()
         self.cols: list[deque] = [deque() for _ in sigs]
         self.subs: list[list] = [[] for _ in sigs]  # accumulators reading each column
+        self.cut, self.missing = 0, 0            # loaded without the tail: rows at/after cut absent
 
     def evict(self, low: int) -> None:
+        if self.missing and low > self.cut:
+            raise NeedTail  # rows this window was loaded without could be older than low
         ts = self.ts
         if not ts or ts[0] >= low:
             return
@@ -58,34 +81,47 @@ class SharedWindow:
                 for col, v in zip(self.cols, row):
                     col.append(v)
 
-    def dump(self) -> tuple:
-        """(timestamps as little-endian int64 bytes, per column its values as one msgpack array) —
-        separate blobs, so a read decodes only the rows it expires (`expire`)."""
-        ts = array("q", self.ts)
-        if sys.byteorder != "little":
-            ts.byteswap()
-        return (ts.tobytes(), tuple(codec.pack(tuple(c)) for c in self.cols))
+    def dump(self, cut: int) -> tuple[tuple, tuple | None]:
+        """(head, tail): the rows older than ``cut`` µs — those reads up to the record's horizon may
+        expire — and the rest. head = (cut, timestamps as little-endian int64 bytes, per column
+        one msgpack array as bytes, how many rows are in the tail); tail = (timestamps, columns) or
+        None when empty. Separate blobs: a read decodes only the rows it expires."""
+        k = bisect_left(self.ts, cut)
+        n = len(self.ts)
+        head = (cut, _times_bytes(islice(self.ts, 0, k)), tuple(codec.pack(tuple(islice(c, 0, k))) for c in self.cols),
+                n - k)
+        if k == n:
+            return head, None
+        return head, (_times_bytes(islice(self.ts, k, n)), tuple(codec.pack(tuple(islice(c, k, n))) for c in self.cols))
 
-    @staticmethod
-    def _times(ts: bytes) -> array:
-        times = array("q")
-        times.frombytes(ts)
-        if sys.byteorder != "little":
-            times.byteswap()
-        return times
-
-    def load(self, ts: bytes, cols: tuple) -> None:
-        times = self._times(ts)
-        values = [codec.unpack(c) for c in cols]
+    def load(self, head: tuple, tail: tuple | None) -> None:
+        """Restore `dump` output; without the tail (a read) the window holds only the head rows and
+        refuses (`NeedTail`) an eviction that would reach the rows it lacks."""
+        cut, ts, cols, missing = head
+        times = _times(ts)
+        values = [list(codec.unpack(c)) for c in cols]
+        if tail is not None and missing:
+            t_ts, t_cols = tail
+            more = _times(t_ts)
+            if len(more) != missing:
+                raise ValueError("window tail does not match its head")
+            times.extend(more)
+            for col, blob in zip(values, t_cols):
+                col.extend(codec.unpack(blob))
+            missing = 0
         if len(values) != len(self.sigs) or any(len(c) != len(times) for c in values):
             raise ValueError("window columns do not match")
         self.ts = deque(times)
         self.cols = [deque(c) for c in values]
+        self.cut, self.missing = cut, missing
 
-    def expire(self, ts: bytes, cols: tuple, low: int) -> None:
+    def expire(self, head: tuple, low: int) -> None:
         """For a read: remove from the accumulators the stored rows older than ``low`` (as `evict`
         would after `load`), decoding only those rows' values; the window is left empty."""
-        times = self._times(ts)
+        cut, ts, cols, missing = head
+        if missing and low > cut:
+            raise NeedTail
+        times = _times(ts)
         k = bisect_left(times, low)
         if len(cols) != len(self.sigs):
             raise ValueError("window columns do not match")

@@ -67,3 +67,14 @@ def test_fingerprints_are_those_of_the_states_held_now(store):
     assert store.fingerprints() == {"a": {"old", "new"}, "b": {"b1"}}
     store.write([_state("a", f'["u{i}"]', "new") for i in range(10)])  # a full rebuild of the view
     assert store.fingerprints() == {"a": {"new"}, "b": {"b1"}}
+
+
+def test_tails_are_read_only_when_asked_and_replaced_with_their_record(store):
+    with_tail = StoredState("v", '["u0"]', os.urandom(30), 5, "fp1", os.urandom(70_000))
+    store.write([with_tail, _state("v", '["u1"]')])
+    assert store.read("v", '["u0"]') == StoredState("v", '["u0"]', with_tail.state, 5, "fp1")  # no tail fetched
+    assert store.read("v", '["u0"]', full=True) == with_tail
+    assert store.read_many([("v", '["u0"]'), ("v", '["u1"]')], full=True)[("v", '["u0"]')].tail == with_tail.tail
+    replaced = _state("v", '["u0"]')
+    store.write([replaced])  # a record without a tail leaves none behind
+    assert store.read("v", '["u0"]', full=True) == replaced

@@ -46,7 +46,7 @@ def store_answers(store, compiled: CompiledProject, table: str = "skewless_onlin
         _, pending, _ = records.decode(rec.state, view).load()
         last = max([*pending, *([EPOCH + timedelta(microseconds=last_us)] if last_us != NO_EVENT_US else [])])
         key = json.loads(entity)
-        out[(view_name, entity)] = (last_us, [as_of_record(rec, view, key, last + d) for d in AFTER])
+        out[(view_name, entity)] = (last_us, [as_of_record(rec, view, key, last + d, store=store) for d in AFTER])
     return out
 
 
