@@ -28,7 +28,9 @@ from skewless.compiler.functions.pgvalues import sort_key
 from .expr import SqlError, compile_expr, input_types, output_types
 from .windows import NeedTail, SharedWindow  # noqa: F401 - NeedTail: raised through here
 
-HORIZON = 8  # a window's record head serves reads up to reach / HORIZON past the latest event
+HORIZON = 32  # a window's record head serves reads up to reach / HORIZON past the latest event
+HEAD_ROWS = 256  # windows up to this many rows are all in the head (no tail)
+NO_CUT = 2 ** 62
 
 Row = dict[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -440,7 +442,10 @@ class ViewKeyState:
         read fetches and decodes the head alone unless it is that far past the latest event."""
         heads, tails = [], []
         for reach, w in self.windows.items():
-            cut = (last_us if last_us is not None else 0) + reach // HORIZON - reach
+            if len(w) <= HEAD_ROWS:  # small: all in the head (an idle key's reads need no second fetch)
+                cut = NO_CUT
+            else:
+                cut = (last_us if last_us is not None else 0) + reach // HORIZON - reach
             head, tail = w.dump(cut)
             heads.append((reach, head))
             if tail is not None:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skewless.runtime.stream import codec, records
+from skewless.runtime.stream import codec, frames, records
 from skewless.runtime.stream.accumulators import Failed
 from skewless.runtime.stores.base import StoredState
 from skewless.runtime.stream.frames import ViewEvaluator, ViewKeyState
@@ -126,11 +126,13 @@ def test_snapshots_round_trip(catalog):
     assert key == ["u0", 3, Decimal("1.50"), T0] and payloads == {"a": (b"x", None), "b": (b"\x00", 7)}
 
 
-def test_quick_values_equal_the_full_state_where_they_apply(catalog):
+@pytest.mark.parametrize("head_rows", [256, 0])
+def test_quick_values_equal_the_full_state_where_they_apply(catalog, monkeypatch, head_rows):
     """The precomputed values answer reads after the last event until the oldest window row
     would leave the frame, and again once every row has left it (empty-frame values); in between
     only the expiring window's aggregates are restored. Here: that these paths agree with the
     full state at each boundary (the oracle tests compare them all with Postgres)."""
+    monkeypatch.setattr(frames, "HEAD_ROWS", head_rows)  # 0: every window has a tail
     us = lambda t: (t - records.EPOCH) // timedelta(microseconds=1)  # noqa: E731
     for name in ("r1h", "rlife", "rows3", "r1h_xcur"):
         view = catalog.views[name]
@@ -175,7 +177,20 @@ def test_the_bytes_of_a_known_state_are_pinned(catalog):
     data, pending = codec.unpack(full)
     assert pending[0][0] == T0 + timedelta(hours=2) and pending[0][1][0]["txn_id"] == "t0"
     assert len(data[0]) == len(view.aggregates)
-    # the 1-hour window's head: rows older than 18 min + 7.5 min - 1 h (none); its tail: the 6 rows
+    (reach, (cut, ts, cols, missing)), = data[1]  # a small window: every row in the head
+    assert (reach, cut, len(ts), missing, tail) == (3_600_000_000, 2 ** 62, 6 * 8, 0, None)
+    assert ViewKeyState(view).load(data).as_of(T0 + timedelta(hours=1), {}) == state.as_of(T0 + timedelta(hours=1), {})
+
+
+def test_large_windows_keep_their_rows_past_the_horizon_in_the_tail(catalog, monkeypatch):
+    monkeypatch.setattr(frames, "HEAD_ROWS", 0)
+    view = catalog.views["r1h"]
+    state = ViewKeyState(view)
+    for e in _events(6):
+        state.process_group([e])
+    blob, tail = records.encode(view, state, {}, T0 + timedelta(minutes=18))
+    data, _ = codec.unpack(codec.unpack(blob)[6])
+    # the head: rows older than 18 min + 1 h / 8 - 1 h (none); the tail: the 6 rows
     (reach, (cut, ts, cols, missing)), = data[1]
     assert (reach, cut, len(ts), missing) == (3_600_000_000, 1767226680000000 + 450_000_000 - 3_600_000_000, 0, 6)
     assert codec.unpack(tail)[:3] == ("skewless-state", 1, view.fingerprint)
