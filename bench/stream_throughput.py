@@ -1,12 +1,15 @@
-"""Stream throughput benchmark (issue 3).
+"""Stream throughput benchmark (issues 3, 11).
 
-One process, file source, the 10-feature view (user 1h/24h/7d count+sum+avg, max 24h, distinct
-merchants 24h, time since last event). In the same run and on the same events it also runs a
-hand-written, idiomatic Bytewax `stateful_map` dataflow computing the same features per event
-(a per-user list of recent events, rescanned per event). Prints events/s for both, the ratio,
-where skewless's time goes (cProfile, top functions), and retained state bytes per event.
+The 10-feature view (user 1h/24h/7d count+sum+avg, max 24h, distinct merchants 24h, time since
+last event), one process, events in memory (Bytewax TestingSource). In one run, on the same events:
+  * skewless: the real dataflow, 1 worker and 2 workers;
+  * a *good* hand-written incremental Bytewax dataflow — per-user deques with running sums, a
+    monotonic deque for the max, counts for the distinct merchants: what a skilled engineer writes;
+  * a naive hand-written one (rescans the user's recent events per event), on a prefix;
+  * DuckDB computing the same per-event window values in batch (the practical ceiling here);
+and the ratios; the stored bytes per retained event; with --profile, where skewless's time goes.
 
-Usage: python bench/stream_throughput.py [--events 200000] [--profile]
+Usage: python bench/stream_throughput.py [--events 200000] [--baseline-events N] [--profile]
 """
 
 from __future__ import annotations
@@ -65,7 +68,95 @@ def hand_written(events: list[dict]) -> tuple[float, int]:
     return time.perf_counter() - start, len(out)
 
 
-def skewless_run(compiled, events: list[dict], profile: bool) -> tuple[float, int, int]:
+def good_incremental(events: list[dict]) -> tuple[float, int]:
+    """A skilled engineer's per-user incremental state: O(1) amortized per event, no rescans."""
+    H, D, W = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
+    spans = (("1h", H), ("24h", D), ("7d", W))
+
+    def step(state, e):
+        if state is None:
+            state = {name: [deque(), 0, 0.0, 0] for name, _ in spans}  # rows, count, sum, non-null
+            state["max"], state["merch"], state["mq"], state["last"] = deque(), {}, deque(), None
+        ts, amount, merchant = e["ts"], e["amount"], e["merchant_id"]
+        feats = {}
+        for name, span in spans:
+            w = state[name]
+            rows = w[0]
+            rows.append((ts, amount))
+            w[1] += 1
+            if amount is not None:
+                w[2] += amount
+                w[3] += 1
+            while rows[0][0] < ts - span:
+                _, old = rows.popleft()
+                w[1] -= 1
+                if old is not None:
+                    w[2] -= old
+                    w[3] -= 1
+            feats[f"c{name}"] = w[1]
+            feats[f"s{name}"] = w[2] if w[3] else None
+            feats[f"a{name}"] = w[2] / w[3] if w[3] else None
+        mx = state["max"]  # (ts, amount), amounts decreasing
+        if amount is not None:
+            while mx and mx[-1][1] <= amount:
+                mx.pop()
+            mx.append((ts, amount))
+        while mx and mx[0][0] < ts - D:
+            mx.popleft()
+        feats["max24h"] = mx[0][1] if mx else None
+        mq, merch = state["mq"], state["merch"]
+        mq.append((ts, merchant))
+        if merchant is not None:
+            merch[merchant] = merch.get(merchant, 0) + 1
+        while mq[0][0] < ts - D:
+            _, old = mq.popleft()
+            if old is not None:
+                merch[old] -= 1
+                if not merch[old]:
+                    del merch[old]
+        feats["dm24h"] = len(merch)
+        feats["since_last"] = None if state["last"] is None else (ts - state["last"]).total_seconds()
+        state["last"] = ts
+        return state, feats
+
+    out: list = []
+    flow = Dataflow("good")
+    s = op.input("in", flow, TestingSource(events, batch_size=1000))
+    keyed = op.key_on("key", s, lambda e: e["user_id"])
+    op.output("out", op.stateful_map("feats", keyed, step), TestingSink(out))
+    start = time.perf_counter()
+    run_main(flow)
+    return time.perf_counter() - start, len(out)
+
+
+DUCK = """
+SELECT txn_id,
+  COUNT(*) OVER w1h, SUM(amount) OVER w1h, AVG(amount) OVER w1h,
+  COUNT(*) OVER w24h, SUM(amount) OVER w24h, AVG(amount) OVER w24h,
+  COUNT(*) OVER w7d, SUM(amount) OVER w7d, AVG(amount) OVER w7d,
+  MAX(amount) OVER w24h, COUNT(DISTINCT merchant_id) OVER w24h,
+  EXTRACT(EPOCH FROM ts - LAG(ts) OVER (PARTITION BY user_id ORDER BY ts, txn_id))
+FROM events
+WINDOW w1h AS (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW),
+       w24h AS (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL 24 HOURS PRECEDING AND CURRENT ROW),
+       w7d AS (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL 7 DAYS PRECEDING AND CURRENT ROW)
+"""
+
+
+def duckdb_ceiling(table) -> float:
+    """DuckDB computing the same per-event window values in batch (all its threads)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("events", table)
+    start = time.perf_counter()
+    n = con.execute(f"SELECT count(*) FROM ({DUCK})").fetchone()[0]
+    elapsed = time.perf_counter() - start
+    assert n == table.num_rows
+    return elapsed
+
+
+def skewless_run(compiled, events: list[dict], profile: bool, workers: int = 1) -> tuple[float, int, tuple]:
     from skewless.runtime.stream.dataflow import StoreWriter, build_flow
 
     view = compiled.views["bench"]
@@ -85,7 +176,12 @@ def skewless_run(compiled, events: list[dict], profile: bool) -> tuple[float, in
     start = time.perf_counter()
     if prof:
         prof.enable()
-    run_main(flow)
+    if workers == 1:
+        run_main(flow)
+    else:
+        from bytewax.testing import cluster_main
+
+        cluster_main(flow, [], 0, worker_count_per_proc=workers)
     elapsed = time.perf_counter() - start
     if prof:
         prof.disable()
@@ -114,10 +210,21 @@ def main() -> None:
         t_ours, n_ours, (state_bytes, retained) = skewless_run(compiled, events, args.profile)
     assert n_ours == len(events), (n_ours, len(events))
     print(f"events: {len(events):,}  users: {len(set(table['user_id'].to_pylist())):,}")
-    print(f"skewless dataflow:      {len(events) / t_ours:>10,.0f} events/s ({t_ours:.1f} s)")
+    print(f"skewless dataflow:      {len(events) / t_ours:>10,.0f} events/s ({t_ours:.1f} s)   goal >= 100,000")
+    with tempfile.TemporaryDirectory() as tmp:
+        t_two, n_two, _ = skewless_run(bench_project(Path(tmp) / "p"), events, False, workers=2)
+    assert n_two == len(events)
+    print(f"skewless, 2 workers:    {len(events) / t_two:>10,.0f} events/s ({t_two:.1f} s)")
+    t_good, n_good = good_incremental(events)
+    assert n_good == len(events)
+    print(f"good hand-written:      {len(events) / t_good:>10,.0f} events/s ({t_good:.1f} s)   "
+          f"skewless / good = {t_good / t_ours:.2f}x (goal >= 5x)")
+    t_duck = duckdb_ceiling(table)
+    print(f"DuckDB batch (ceiling): {len(events) / t_duck:>10,.0f} events/s ({t_duck:.2f} s)   "
+          f"skewless time / DuckDB time = {t_ours / t_duck:.1f}x (goal <= 10x)", flush=True)
     print(f"retained state: {state_bytes / 1e6:.1f} MB stored for {retained:,} retained events = "
           f"{state_bytes / max(retained, 1):.0f} bytes per retained event ({state_bytes / len(events):.0f} per input "
-          "event)", flush=True)
+          "event)   goal <= 32", flush=True)
     n_base = min(args.baseline_events or len(events), len(events))
     if n_base < len(events):  # the ratio on the same prefix, both measured in this run
         with tempfile.TemporaryDirectory() as tmp:
@@ -125,8 +232,8 @@ def main() -> None:
         print(f"skewless on the first {n_base:,}: {n_base / t_ours:>10,.0f} events/s ({t_ours:.1f} s)")
     t_hand, n_hand = hand_written(events[:n_base])
     assert n_hand == n_base
-    print(f"hand-written Bytewax:   {n_base / t_hand:>10,.0f} events/s ({t_hand:.1f} s) on {n_base:,} events")
-    print(f"ratio skewless / hand:  {t_hand / t_ours:.2f}x   (goal: >= 5x and >= 500k events/s)")
+    print(f"naive hand-written:     {n_base / t_hand:>10,.0f} events/s ({t_hand:.1f} s) on {n_base:,} events "
+          f"(rescans windows)   skewless / naive = {t_hand / t_ours:.2f}x")
 
 
 if __name__ == "__main__":

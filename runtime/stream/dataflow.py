@@ -74,7 +74,11 @@ class StoreWriter:
     def __init__(self, store, batch: int = 20_000, interval: float | None = None, stats: StreamStats | None = None,
                  warm: bool = False):
         self.store, self.batch, self.interval, self.stats = store, batch, interval, stats
-        self.warm = warm and store is not None  # keys without recovery state continue from the store
+        # warm starts: which slots without recovery state continue from the store — every key's
+        # (a job without recovery state), or only those of the views ``added`` to a resumed job (its
+        # other keys are new since the snapshot: the input replays all their events from it)
+        self.warm = warm and store is not None
+        self.warm_views: set[str] | None = None  # None: every view
         self.lock = threading.Lock()
         self.buffers: list[dict] = []
 
@@ -95,6 +99,9 @@ class StoreWriter:
         buf["dirty"][(slot.view.name, encode_key(key))] = (key, slot)
         if len(buf["dirty"]) >= self.batch:
             self._flush(buf)
+
+    def warm_start(self, view: FeatureView) -> bool:
+        return self.warm and (self.warm_views is None or view.name in self.warm_views)
 
     def read(self, view: FeatureView, key: list) -> tuple[bytes, bytes | None] | None:
         """The stored (record, tail) of ``key`` (a warm start), if the store has one."""
@@ -224,6 +231,8 @@ class KeyLogic(StatefulLogic):
             return
         for i in cold:
             slot = self.slots[i]
+            if not self.writer.warm_start(slot.view):
+                continue
             blob = self.writer.read(slot.view, self.key)
             if blob is not None:
                 self.slots[i] = _ViewSlot.warm(slot.view, slot.eval, slot.emit, blob)

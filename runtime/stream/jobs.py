@@ -187,9 +187,11 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
             guard.__exit__(None, None, None)
             raise
         recovery = RecoveryConfig(opts.recovery_dir)
+        if guard.resumed:
+            writer.warm_views = guard.added
     if opts.warm:
         try:
-            _check_warm(store, [v for vs in by_source.values() for v in vs])
+            _check_warm(store, [v for vs in by_source.values() for v in vs if writer.warm_start(v)])
         except BaseException:
             guard.__exit__(None, None, None)
             raise

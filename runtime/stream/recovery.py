@@ -32,6 +32,8 @@ def expected(project: str, views: dict[str, str], kind: str) -> dict:
 class RecoveryGuard:
     def __init__(self, directory: Path, process_id: int | None, manifest: dict, allow_added: bool = False):
         self.dir, self.pid, self.manifest, self.allow_added = directory, process_id or 0, manifest, allow_added
+        self.resumed = False       # the directory held this job's snapshots: the input resumes from them
+        self.added: set[str] = set()  # views new to the job (allow_added): no snapshot holds them
         self.fh = None
 
     def __enter__(self) -> "RecoveryGuard":
@@ -72,6 +74,8 @@ class RecoveryGuard:
         except (OSError, ValueError):
             raise SkewlessError(Diagnostic(str(path), 1, 1, "unreadable recovery manifest",
                                            "use an empty --recovery-dir")) from None
+        self.resumed = True
+        self.added = set(self.manifest["views"]) - set(found.get("views") or {})
         problems = _differences(found, self.manifest, self.allow_added)
         if problems:
             raise SkewlessError(Diagnostic(

@@ -151,7 +151,7 @@ def test_quick_values_equal_the_full_state_where_they_apply(catalog, monkeypatch
             try:
                 got = rec.quick_values(us(t))
             except NeedTail:  # past the record's horizon: only the tail holds the rows leaving the window
-                assert tail is not None and t > last + timedelta(hours=1) / 8, (name, t)
+                assert tail is not None and t > last + timedelta(hours=1) / frames.HORIZON, (name, t)
                 got = "tail"
             assert (got is not None) == quick, (name, t)
             full, _, _ = rec.load(tail)
@@ -190,9 +190,10 @@ def test_large_windows_keep_their_rows_past_the_horizon_in_the_tail(catalog, mon
         state.process_group([e])
     blob, tail = records.encode(view, state, {}, T0 + timedelta(minutes=18))
     data, _ = codec.unpack(codec.unpack(blob)[6])
-    # the head: rows older than 18 min + 1 h / 8 - 1 h (none); the tail: the 6 rows
+    # the head: rows older than 18 min + 1 h / HORIZON - 1 h (none); the tail: the 6 rows
     (reach, (cut, ts, cols, missing)), = data[1]
-    assert (reach, cut, len(ts), missing) == (3_600_000_000, 1767226680000000 + 450_000_000 - 3_600_000_000, 0, 6)
+    horizon = 3_600_000_000 // frames.HORIZON
+    assert (reach, cut, len(ts), missing) == (3_600_000_000, 1767226680000000 + horizon - 3_600_000_000, 0, 6)
     assert codec.unpack(tail)[:3] == ("skewless-state", 1, view.fingerprint)
     assert ViewKeyState(view).load(data, codec.unpack(tail)[3]).as_of(T0 + timedelta(hours=1), {}) == \
         state.as_of(T0 + timedelta(hours=1), {})
