@@ -33,6 +33,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 from batch_backfill import bench_project  # noqa: E402 - the same 10-feature view as the batch bench
 
 
+def _per_user(events: list[dict], step) -> tuple[float, int]:
+    """A Bytewax dataflow: events keyed by user through ``stateful_map(step)``; (seconds, rows)."""
+    out: list = []
+    flow = Dataflow("hand")
+    s = op.input("in", flow, TestingSource(events, batch_size=1000))
+    keyed = op.key_on("key", s, lambda e: e["user_id"])
+    op.output("out", op.stateful_map("feats", keyed, step), TestingSink(out))
+    start = time.perf_counter()
+    run_main(flow)
+    return time.perf_counter() - start, len(out)
+
+
 def hand_written(events: list[dict]) -> tuple[float, int]:
     """What a Bytewax user writes by hand: stateful_map over a per-user deque of recent events."""
     H, D, W = timedelta(hours=1), timedelta(days=1), timedelta(days=7)
@@ -58,14 +70,7 @@ def hand_written(events: list[dict]) -> tuple[float, int]:
         state["last"] = e["ts"]
         return state, feats
 
-    out: list = []
-    flow = Dataflow("hand")
-    s = op.input("in", flow, TestingSource(events, batch_size=1000))
-    keyed = op.key_on("key", s, lambda e: e["user_id"])
-    op.output("out", op.stateful_map("feats", keyed, step), TestingSink(out))
-    start = time.perf_counter()
-    run_main(flow)
-    return time.perf_counter() - start, len(out)
+    return _per_user(events, step)
 
 
 def good_incremental(events: list[dict]) -> tuple[float, int]:
@@ -119,14 +124,7 @@ def good_incremental(events: list[dict]) -> tuple[float, int]:
         state["last"] = ts
         return state, feats
 
-    out: list = []
-    flow = Dataflow("good")
-    s = op.input("in", flow, TestingSource(events, batch_size=1000))
-    keyed = op.key_on("key", s, lambda e: e["user_id"])
-    op.output("out", op.stateful_map("feats", keyed, step), TestingSink(out))
-    start = time.perf_counter()
-    run_main(flow)
-    return time.perf_counter() - start, len(out)
+    return _per_user(events, step)
 
 
 DUCK = """
