@@ -96,7 +96,7 @@ class StoreWriter:
         if self.store is None:
             return
         buf = self._buffer()
-        buf["dirty"][(slot.view.name, encode_key(key))] = (key, slot)
+        buf["dirty"][slot] = key  # one slot object per (key, view) in this process
         if len(buf["dirty"]) >= self.batch:
             self._flush(buf)
 
@@ -121,7 +121,7 @@ class StoreWriter:
             self._flush(buf)
 
     def _flush(self, buf: dict) -> None:
-        batch = [stored_payload(slot.view, key, slot.payload(), slot.last) for key, slot in buf["dirty"].values()]
+        batch = [stored_payload(slot.view, key, slot.payload(), slot.last) for slot, key in buf["dirty"].items()]
         buf["dirty"], buf["since"] = {}, time.monotonic()
         if batch:
             with self.lock:
