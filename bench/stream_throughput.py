@@ -148,7 +148,7 @@ def duckdb_ceiling(table) -> float:
     con = duckdb.connect()
     con.register("events", table)
     start = time.perf_counter()
-    n = con.execute(f"SELECT count(*) FROM ({DUCK})").fetchone()[0]
+    n = con.sql(DUCK).to_arrow_table().num_rows  # every value materialised (a count(*) lets DuckDB skip the windows)
     elapsed = time.perf_counter() - start
     assert n == table.num_rows
     return elapsed
