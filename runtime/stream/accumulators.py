@@ -1,8 +1,10 @@
 """Exact, invertible accumulators: add(v), remove(v), value(), all O(1) or O(log n).
 
-Float sums are kept exactly as integers scaled by 2^1074 (every double is an integer multiple of
-2^-1074), so a sliding sum never drifts however many values enter and leave, and the result is the
-correctly rounded exact sum. Variance uses exact sums of x and x^2 the same way. NULLs (None) are
+Float sums are kept exactly as integers scaled by 2^e, e the largest binary exponent among the
+values seen (every double is an integer multiple of 2^-1074; e grows when a finer value arrives,
+and amounts like 12.34 need e ~ 50, not 1074: small integers, fast arithmetic), so a sliding sum
+never drifts however many values enter and leave, and the result is the correctly rounded exact
+sum. Variance uses exact sums of x and x^2 the same way. NULLs (None) are
 skipped, as SQL aggregates skip them.
 """
 
@@ -21,12 +23,10 @@ INF = float("inf")
 NAN = float("nan")
 NAN_KEY = ("NaN",)  # one key for every NaN in COUNT(DISTINCT)
 
-_SCALE = 1074
-
-
-def _scaled(v: float) -> int:
+def _ratio(v: float) -> tuple[int, int]:
+    """(m, k) with v == m / 2^k exactly."""
     num, den = v.as_integer_ratio()
-    return num << (_SCALE - den.bit_length() + 1)
+    return num, den.bit_length() - 1
 
 
 class Failed:
@@ -46,12 +46,13 @@ class _Sum:
     """Exact sums of integers (int), numerics (Decimal, with the display scales in the frame) and
     finite doubles (scaled int); NaN and infinities are counted, as IEEE sums them."""
 
-    __slots__ = ("n", "isum", "fsum", "floats", "nan", "pinf", "ninf", "scales", "out")
+    __slots__ = ("n", "isum", "fsum", "floats", "nan", "pinf", "ninf", "scales", "out", "fexp")
 
     def __init__(self, out: str = FLOAT8):
         self.n = 0
         self.isum = 0      # exact sum of integer / numeric inputs
-        self.fsum = 0      # exact sum of float inputs, scaled by 2^1074
+        self.fsum = 0      # exact sum of float inputs, scaled by 2^fexp
+        self.fexp = 0
         self.floats = 0
         self.nan = self.pinf = self.ninf = 0
         self.scales: dict | None = None  # numeric display scale -> count (the result's scale is the max)
@@ -70,7 +71,12 @@ class _Sum:
                 else:
                     self.ninf += sign
             else:
-                self.fsum += sign * _scaled(v)
+                num, k = _ratio(v)
+                e = self.fexp
+                if k > e:  # a finer value: rescale the sum (exactly) once
+                    self.fsum <<= k - e
+                    self.fexp = e = k
+                self.fsum += sign * (num << (e - k))
                 self.floats += sign
         elif isinstance(v, Decimal):
             if not v.is_finite():
@@ -119,7 +125,7 @@ class _Sum:
                 return float(special)
             try:
                 if self.floats:
-                    return ((self.isum << _SCALE) + self.fsum) / (1 << _SCALE)
+                    return ((self.isum << self.fexp) + self.fsum) / (1 << self.fexp)
                 return float(self.isum)
             except OverflowError:
                 return Failed("value out of range: overflow")
@@ -163,7 +169,8 @@ class Avg(_Sum):
             if special is not None:
                 return float(special)
             try:
-                return ((self.isum << _SCALE) + self.fsum) / (self.n << _SCALE) if self.floats else self.isum / self.n
+                e = self.fexp
+                return ((self.isum << e) + self.fsum) / (self.n << e) if self.floats else self.isum / self.n
             except OverflowError:
                 return Failed("value out of range: overflow")
         if special is not None:
@@ -174,14 +181,15 @@ class Avg(_Sum):
 class Variance:
     """var_samp / var_pop / stddev_* of doubles: exact rational from exact sums of x and x^2."""
 
-    __slots__ = ("kind", "n", "s1", "s2", "bad")
+    __slots__ = ("kind", "n", "s1", "s2", "bad", "e")
 
     def __init__(self, kind: str):
         self.kind = kind
         self.n = 0
-        self.s1 = 0  # sum of x, scaled by 2^1074
-        self.s2 = 0  # sum of x^2, scaled by 2^2148
+        self.s1 = 0  # sum of x, scaled by 2^e
+        self.s2 = 0  # sum of x^2, scaled by 2^2e
         self.bad = 0  # NaN / infinite inputs: the result is NaN
+        self.e = 0
 
     def add(self, v, sign: int = 1):
         if v is None:
@@ -190,7 +198,13 @@ class Variance:
         if v != v or v in (INF, -INF):
             self.bad += sign
             return
-        x = _scaled(float(v)) if not isinstance(v, int) else v << _SCALE
+        num, k = _ratio(float(v)) if not isinstance(v, int) else (v, 0)
+        e = self.e
+        if k > e:  # a finer value: rescale both sums (exactly) once
+            self.s1 <<= k - e
+            self.s2 <<= 2 * (k - e)
+            self.e = e = k
+        x = num << (e - k)
         self.s1 += sign * x
         self.s2 += sign * x * x
 
@@ -205,7 +219,7 @@ class Variance:
         if self.bad:
             return NAN
         num = n * self.s2 - self.s1 * self.s1
-        den = (n * (n - 1) if sample else n * n) << (2 * _SCALE)
+        den = (n * (n - 1) if sample else n * n) << (2 * self.e)
         try:
             var = num / den if num > 0 else 0.0
         except OverflowError:
