@@ -31,8 +31,8 @@ def _raw(value) -> str:
 
 class _DecodingPartition(StatefulSourcePartition):
     """Decodes one Kafka partition's messages; rows carry the partition (per-partition watermarks).
-    After ``idle_after`` seconds without messages (counted from when the broker was last reachable
-    again, after an outage), if the broker confirms the partition is at its
+    After ``idle_after`` seconds without messages (3 x idle_after once the broker is reachable again
+    after an outage), if the broker confirms the partition is at its
     end (or at the end of a bounded read), it emits `Idle` once."""
 
     def __init__(self, inner: StatefulSourcePartition, decoder: Decoder, where: str, part: str, idle_after: float):
@@ -58,9 +58,10 @@ class _DecodingPartition(StatefulSourcePartition):
         if self.unreachable:
             log.info("component.recovered", component=f"kafka {self.where}")
             self.unreachable = False
-            # producers cut off by the same outage have not delivered their backlog yet: "at the
-            # end" means nothing until the partition stays quiet for idle_after with the broker up
-            self.last_data = time.monotonic()
+            # producers cut off by the same outage have not delivered their backlog yet (Kafka
+            # clients back off up to 10 s between reconnects): "at the end" means nothing until the
+            # partition stays quiet for 3 x idle_after with the broker up again
+            self.last_data = time.monotonic() + 2 * self.idle_after
             return False
         offset = self.inner._offset
         if offset == OFFSET_END:
