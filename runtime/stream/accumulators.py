@@ -413,7 +413,8 @@ _SLOTS: dict[type, tuple[str, ...]] = {}
 def _slots(cls: type) -> tuple[str, ...]:
     slots = _SLOTS.get(cls)
     if slots is None:
-        slots = _SLOTS[cls] = tuple(s for c in reversed(cls.__mro__) for s in getattr(c, "__slots__", ()))
+        # each class's own __slots__ (getattr would return a base's again for a subclass without any)
+        slots = _SLOTS[cls] = tuple(s for c in reversed(cls.__mro__) for s in c.__dict__.get("__slots__", ()))
     return slots
 
 
@@ -440,6 +441,9 @@ def load(acc, data: tuple):
     elif isinstance(acc, Distinct):
         acc.counts = Counter(data[0])
     else:
-        for slot, value in zip(_slots(type(acc)), data):
+        slots = _slots(type(acc))
+        if len(data) != len(slots):  # another layout (another format): never half-loaded
+            raise ValueError(f"{type(acc).__name__} state has {len(data)} fields, expected {len(slots)}")
+        for slot, value in zip(slots, data):
             setattr(acc, slot, value)
     return acc

@@ -33,7 +33,7 @@ from . import codec
 from .codec import StateFormatError
 from .frames import ViewKeyState, quick_values
 
-FORMAT = 1
+FORMAT = 2  # 2: float sums scaled by 2^(finest exponent seen), not 2^1074
 MAGIC = "skewless-state"
 SNAPSHOT = "skewless-snapshot"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
