@@ -52,9 +52,8 @@ def get(
     import json
 
     from .serving.app import _json_value
-    from .sources.decode import _coerce
     from .stores import open_store
-    from .stream.online import as_of_record, encode_key
+    from .stream.online import lookups, parse_key, rows_as_of
 
     compiled = compile_project()
     if view not in compiled.views:
@@ -65,21 +64,16 @@ def get(
     except ValueError:
         _fail([Diagnostic("--at", 1, 1, f"not an ISO-8601 time: {at!r}", "e.g. 2026-10-14T12:00:00Z")])
     t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-    types = {c.name: c.type for c in v.input_columns}
     parsed = []
     for key in keys:
-        parts = key.split(",")
-        if len(parts) != len(v.entity):
-            _fail([Diagnostic("KEY", 1, 1, f"{view} is keyed by ({', '.join(v.entity)}): {key!r} has {len(parts)} "
-                              f"value(s), {len(v.entity)} expected", "separate a compound key's values with commas")])
         try:
-            parsed.append([_coerce(k, types[c]) for k, c in zip(parts, v.entity)])
+            parsed.append(parse_key(v, key))
         except ValueError as exc:
-            _fail([Diagnostic("KEY", 1, 1, f"{key!r}: {exc}", "")])
+            _fail([Diagnostic("KEY", 1, 1, str(exc), "separate a compound key's values with commas, in PARTITION "
+                              "BY order")])
     store = open_store(compiled.project.target.online, compiled.project.root)
     try:
-        found = store.read_many([(v.name, encode_key(k)) for k in parsed])
-        rows = [as_of_record(found.get((v.name, encode_key(k))), v, k, t, store=store) for k in parsed]
+        rows = rows_as_of(v, parsed, store.read_many(lookups(v, parsed)), t, store)
     except ValueError as exc:
         _fail([Diagnostic("get", 1, 1, str(exc), "")])
     finally:

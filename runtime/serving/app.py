@@ -32,7 +32,7 @@ from .. import log
 from ..retry import Unavailable
 from ..sources.decode import JsonNumber, _too_deep
 from ..stream.codec import StateFormatError
-from ..stream.online import StaleRead, as_of_record, encode_key
+from ..stream.online import StaleRead, lookups, parse_key, rows_as_of
 from .openapi import openapi
 from .scorer import RequestError, Scorer
 
@@ -200,8 +200,6 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             out["features"] = {k: _json_value(v) for k, v in features.items()}
         return JSONResponse(out)
 
-    from ..sources.decode import _coerce
-
     def view_of(request: Request):
         name = request.path_params["view"]
         view = compiled.views.get(name)
@@ -210,17 +208,9 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         return view
 
     async def read_keys(view, keys: list[str], at: datetime | None) -> list[dict]:
-        types = {c.name: c.type for c in view.input_columns}
-        parsed = []
-        for key in keys:
-            parts = key.split(",")
-            if len(parts) != len(view.entity):
-                raise BodyError(400, f"{view.name} is keyed by ({', '.join(view.entity)}): pass {len(view.entity)} "
-                                     "comma-separated value(s)")
-            parsed.append([_coerce(k, types[c]) for k, c in zip(parts, view.entity)])
-        t = at or datetime.now(timezone.utc)
-        records = await read_many(store, [(view.name, encode_key(k)) for k in parsed])
-        return [as_of_record(records.get((view.name, encode_key(k))), view, k, t, store=store) for k in parsed]
+        parsed = [parse_key(view, k) for k in keys]  # ValueError: a 400
+        found = await read_many(store, lookups(view, parsed))
+        return rows_as_of(view, parsed, found, at or datetime.now(timezone.utc), store)
 
     async def features(request: Request):
         view = view_of(request)

@@ -21,7 +21,7 @@ import threading
 
 import redis
 
-from ..retry import with_retry
+from ..retry import with_retry, with_retry_async
 from ..stream import codec
 from .base import StoredState
 
@@ -107,42 +107,33 @@ class RedisStore:
     def read(self, view: str, entity: str, full: bool = False) -> StoredState | None:
         return self.read_many([(view, entity)], full).get((view, entity))
 
-    def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]:
-        if not keys:
-            return {}
+    def _names(self, keys: list[tuple[str, str]], full: bool) -> list[str]:
         names = [self._key(v, e) for v, e in keys]
-        if full:
-            names += [self._key(v, e, "t") for v, e in keys]
-        raws = self._run(lambda: self._mget(names), self.read_timeout)
+        return names + [self._key(v, e, "t") for v, e in keys] if full else names
+
+    def _states(self, keys: list[tuple[str, str]], raws: list, full: bool) -> dict[tuple[str, str], StoredState]:
         tails = raws[len(keys):] if full else [None] * len(keys)
         return {k: self._state(*k, raw, tail) for k, raw, tail in zip(keys, raws, tails) if raw is not None}
 
-    async def aread_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
-        """`read_many` on the asyncio client (serving: no thread, the event loop waits on the socket);
-        retried with backoff for `read_timeout` seconds like the other reads."""
-        import asyncio
-        import time
+    def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]:
+        if not keys:
+            return {}
+        names = self._names(keys, full)
+        return self._states(keys, self._run(lambda: self._mget(names), self.read_timeout), full)
 
+    async def aread_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
+        """`read_many` on the asyncio client (serving: no thread, the event loop waits on the socket),
+        retried like the other reads."""
         if not keys:
             return {}
         if self._async is None:
             import redis.asyncio
 
             self._async = redis.asyncio.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
-        names = [self._key(v, e) for v, e in keys]
-        deadline, delay = time.monotonic() + self.read_timeout, 0.05
-        while True:
-            try:
-                raws = await self._async.mget(names)
-                break
-            except RETRYABLE as exc:
-                if time.monotonic() + delay > deadline:
-                    from ..retry import Unavailable
-
-                    raise Unavailable(f"{COMPONENT} unavailable: {exc}") from None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        return {k: self._state(*k, raw) for k, raw in zip(keys, raws) if raw is not None}
+        names = self._names(keys, False)
+        raws = await with_retry_async(lambda: self._async.mget(names), component=COMPONENT, retryable=RETRYABLE,
+                                      give_up_after=self.read_timeout)
+        return self._states(keys, raws, False)
 
     def fingerprints(self) -> dict[str, set[str]]:
         def scan():

@@ -45,7 +45,7 @@ def _order_key(cols: list[str]) -> Callable[[Row], tuple]:
 # Compiled expressions by (view fingerprint, aggregate id), shared by every key's state
 _COMPILED: dict[tuple[str, str], tuple] = {}  # (aggregate, arg, filter, default, order key)
 _COLUMNS: dict[str, dict[str, str]] = {}  # view ref -> input column types (to compile expressions)
-_LAYOUTS: dict[str, tuple] = {}  # view ref -> (aggregates, window signatures by reach, kinds, ts column)
+_LAYOUTS: dict[str, tuple] = {}  # view ref -> `_layout`
 
 
 def _register(view: FeatureView) -> str:
@@ -367,7 +367,7 @@ def quick_values(view: FeatureView, quick: tuple, t_us: int, last_us: int | None
             return None
         aggs_data, window_heads = full()
         ref = _register(view)
-        sigs = _LAYOUTS[ref][1]
+        sigs = _layout(ref, view.aggregates)[1]
         for reach, head in window_heads:
             if reach not in partial:
                 continue
@@ -383,23 +383,40 @@ def quick_values(view: FeatureView, quick: tuple, t_us: int, last_us: int | None
     return out
 
 
+def _layout(ref: str, aggregates: list[Aggregate]) -> tuple:
+    """A view's state layout, computed once per view: (aggregates, value signatures of each window
+    by reach, (aggregate, kind) pairs — kind None: positional, -1: RANGE UNBOUNDED, else the window's
+    reach —, ORDER BY column, aggregate ids, each one's window reach or None, each one's value over
+    an empty frame)."""
+    layout = _LAYOUTS.get(ref)
+    if layout is None or layout[0] is not aggregates:
+        sigs: dict[int, list] = {}
+        kinds = []
+        for agg in aggregates:
+            if agg.positional:
+                kinds.append(None)
+            elif agg.frame.start.kind == "unbounded_preceding":
+                kinds.append(-1)
+            else:
+                reach = agg.frame.start.offset or 0  # CURRENT ROW: reach 0
+                kinds.append(reach)
+                reach_sigs = sigs.setdefault(reach, [])
+                if value_signature(agg) not in reach_sigs:
+                    reach_sigs.append(value_signature(agg))
+        ts_col = next((a.order[0] for a in aggregates if a.order), None)
+        reaches = tuple(None if k is None or k == -1 else k for k in kinds)
+        empties = tuple(None if r is None else make(a.func, a.arg_type, a.type).value()
+                        for a, r in zip(aggregates, reaches))
+        layout = _LAYOUTS[ref] = (aggregates, sigs, list(zip(aggregates, kinds)), ts_col,
+                                  tuple(a.id for a in aggregates), reaches, empties)
+    return layout
+
+
 def _read_layout(view: FeatureView) -> tuple:
     """(aggregate ids, each one's window reach or None, each one's value over an empty frame)."""
-    ref = _register(view)
-    if ref not in _LAYOUTS:
-        ViewKeyState(view)
-    cached = _READS.get(ref)
-    if cached is None or cached[0] is not view.aggregates:
-        reaches, empties = [], []
-        for agg in view.aggregates:
-            windowed = not agg.positional and agg.frame.start.kind != "unbounded_preceding"
-            reaches.append(agg.frame.start.offset or 0 if windowed else None)
-            empties.append(make(agg.func, agg.arg_type, agg.type).value() if windowed else None)
-        cached = _READS[ref] = (view.aggregates, tuple(a.id for a in view.aggregates), tuple(reaches), tuple(empties))
-    return cached[1:]
+    return _layout(_register(view), view.aggregates)[4:]
 
 
-_READS: dict[str, tuple] = {}
 
 
 class ViewKeyState:
@@ -413,24 +430,7 @@ class ViewKeyState:
         self._build(_register(view), view.aggregates)
 
     def _build(self, ref: str, aggregates: list[Aggregate]) -> None:
-        layout = _LAYOUTS.get(ref)
-        if layout is None or layout[0] is not aggregates:
-            sigs: dict[int, list] = {}
-            kinds = []  # per aggregate: None (positional), -1 (RANGE UNBOUNDED) or the window's reach
-            for agg in aggregates:
-                if agg.positional:
-                    kinds.append(None)
-                elif agg.frame.start.kind == "unbounded_preceding":
-                    kinds.append(-1)
-                else:
-                    reach = agg.frame.start.offset or 0  # CURRENT ROW: reach 0
-                    kinds.append(reach)
-                    reach_sigs = sigs.setdefault(reach, [])
-                    if value_signature(agg) not in reach_sigs:
-                        reach_sigs.append(value_signature(agg))
-            ts_col = next((a.order[0] for a in aggregates if a.order), None)
-            layout = _LAYOUTS[ref] = (aggregates, sigs, list(zip(aggregates, kinds)), ts_col)
-        _, sigs, kinds, self.ts_col = layout
+        _, sigs, kinds, self.ts_col = _layout(ref, aggregates)[:4]
         self.windows = {reach: SharedWindow(reach, s) for reach, s in sigs.items()}
         self.aggs = [_Rows(agg, ref) if kind is None else _Range(agg, ref, None if kind == -1 else self.windows[kind])
                      for agg, kind in kinds]

@@ -49,6 +49,30 @@ def stored_payload(view: FeatureView, key: Sequence[Any], payload: tuple[bytes, 
                        view.fingerprint, tail)
 
 
+def parse_key(view: FeatureView, text: str) -> list[Any]:
+    """An entity key of ``view`` from its text form — a compound key's values comma-separated in
+    PARTITION BY order, as over HTTP and on the command line; ValueError when it is not one."""
+    from ..sources.decode import _coerce
+
+    parts = text.split(",")
+    if len(parts) != len(view.entity):
+        raise ValueError(f"{view.name} is keyed by ({', '.join(view.entity)}): {text!r} has {len(parts)} value(s), "
+                         f"{len(view.entity)} expected")
+    types = {c.name: c.type for c in view.input_columns}
+    return [_coerce(k, types[c]) for k, c in zip(parts, view.entity)]
+
+
+def lookups(view: FeatureView, keys: list[list[Any]]) -> list[tuple[str, str]]:
+    """The store keys of ``view``'s entity ``keys`` (for one `read_many`)."""
+    return [(view.name, encode_key(k)) for k in keys]
+
+
+def rows_as_of(view: FeatureView, keys: list[list[Any]], found: dict, t: datetime,
+               store: OnlineStore | None = None) -> list[dict[str, Any]]:
+    """`as_of_record` for each of ``keys`` from the records ``found`` by `read_many(lookups(...))`."""
+    return [as_of_record(found.get(lk), view, k, t, store=store) for k, lk in zip(keys, lookups(view, keys))]
+
+
 def read_as_of(store: OnlineStore, view: FeatureView, key: Sequence[Any], t: datetime,
                evaluator: ViewEvaluator | None = None) -> dict[str, Any]:
     """The view's columns for entity ``key`` as of ``t`` (semantics §1.2), from one store lookup
@@ -85,9 +109,9 @@ def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any],
         tail = rec.tail
         if tail is None and store is not None:
             full = store.read(view.name, rec.entity, full=True)
-            tail = None if full is None or full.state != rec.state else full.tail
             if full is not None and full.state != rec.state:  # rewritten meanwhile: read it afresh
                 return as_of_record(full, view, key, t, evaluator, store)
+            tail = None if full is None else full.tail
         if tail is None:
             raise records.StateFormatError(f"online state of view {view.name!r}: the record's window tail is "
                                            f"missing: {records.REBUILD}") from None

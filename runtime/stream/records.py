@@ -24,20 +24,18 @@ version, another view or another fingerprint is refused with a message naming th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Sequence
 
 from skewless.compiler.ir import FeatureView
 
 from . import codec
-from .codec import StateFormatError
+from .codec import EPOCH, ONE_US, StateFormatError
 from .frames import ViewKeyState, quick_values
 
 FORMAT = 2  # 2: float sums scaled by 2^(finest exponent seen), not 2^1074
 MAGIC = "skewless-state"
 SNAPSHOT = "skewless-snapshot"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-ONE_US = timedelta(microseconds=1)
 REBUILD = "replay the view or `skewless backfill --to-online` it"
 
 
