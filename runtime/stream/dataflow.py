@@ -235,7 +235,13 @@ class KeyLogic(StatefulLogic):
                 continue
             blob = self.writer.read(slot.view, self.key)
             if blob is not None:
-                self.slots[i] = _ViewSlot.warm(slot.view, slot.eval, slot.emit, blob)
+                try:
+                    self.slots[i] = _ViewSlot.warm(slot.view, slot.eval, slot.emit, blob)
+                except records.StateFormatError as exc:  # the job stops with the view's file named
+                    from skewless.compiler.errors import Diagnostic, SkewlessError
+
+                    raise SkewlessError(Diagnostic(slot.view.path or slot.view.name, 1, 1, str(exc),
+                                                   "or start with --cold")) from None
 
     def _emit(self, out: list, slot: _ViewSlot, rows: list[dict], changed: bool) -> None:
         if rows:

@@ -77,3 +77,25 @@ def test_a_warm_start_refuses_states_of_a_changed_view(tmp_path):
     assert warm.returncode == 1 and "v_day.sql:1:1" in warm.stderr and "--cold" in warm.stderr, warm.stderr
     assert "Traceback" not in warm.stderr
     _cli(root, "run", "--until-end", "--no-progress", "--no-recovery", "--cold", "--select", "v_day")
+
+
+def test_a_warm_start_on_a_record_of_another_format_stops_naming_the_view(tmp_path):
+    import sqlite3
+
+    from skewless.runtime.stream import codec
+
+    root = make_project(tmp_path / "p")
+    (root / "data" / "tx.jsonl").write_bytes(b"\n".join(line(e) for e in good_events(200, 5, 3)) + b"\n")
+    _cli(root, "run", "--until-end", "--no-progress", "--no-recovery", "--select", "v_day")
+    conn = sqlite3.connect(root / "target" / "online.sqlite")
+    for entity, state in conn.execute("SELECT entity, state FROM skewless_online").fetchall():
+        record = list(codec.unpack(state))
+        record[1] = 1  # a record written by state format 1
+        conn.execute("UPDATE skewless_online SET state = ? WHERE entity = ?", (codec.pack(tuple(record)), entity))
+    conn.commit()
+    conn.close()
+    warm = subprocess.run([sys.executable, "-m", "skewless.runtime.cli", "--project", str(root), "run", "--until-end",
+                           "--no-progress", "--no-recovery", "--select", "v_day"], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COLUMNS": "300"})
+    assert warm.returncode == 1 and "v_day.sql:1:1" in warm.stderr and "state format 1" in warm.stderr, warm.stderr
+    assert "Traceback" not in warm.stderr
