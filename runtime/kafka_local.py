@@ -59,7 +59,7 @@ def produce(address: str, topic: str, values: Iterable[bytes | str | dict], part
     """Send values (dicts as JSON); with ``partitions``, round-robin over them. Returns the count."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": address, "linger.ms": 2})
+    producer = Producer({"bootstrap.servers": address, "linger.ms": 2, "enable.idempotence": True})
     n = 0
     for value in values:
         if isinstance(value, dict):

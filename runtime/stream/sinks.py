@@ -114,7 +114,8 @@ class _KafkaDeadPart(StatelessSinkPartition):
         from confluent_kafka import Producer
 
         self.topic, self.fallback = topic, fallback
-        self.producer = Producer({"bootstrap.servers": ",".join(brokers), "message.timeout.ms": 60_000, **add_config})
+        self.producer = Producer({"bootstrap.servers": ",".join(brokers), "message.timeout.ms": 60_000,
+                                  "enable.idempotence": True, **add_config})  # a retry never writes a letter twice
         self.failed = 0
         self.pending: dict[int, str] = {}   # produced, not acknowledged yet
         self.seq = 0
