@@ -49,8 +49,8 @@ def _predictor(booster: lgb.Booster):
                             ctypes.byref(handle)))
         row = np.ascontiguousarray(x[0], dtype=np.float64)
         out = np.empty(1, dtype=np.float64)
-        _safe_call(fast(handle, row.ctypes.data_as(ctypes.c_void_p), ctypes.byref(out_len),
-                        out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
+        _safe_call(fast(handle, ctypes.c_void_p(row.ctypes.data), ctypes.byref(out_len),
+                        ctypes.c_void_p(out.ctypes.data)))
         return out
     return predict
 

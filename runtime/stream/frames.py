@@ -366,21 +366,42 @@ def quick_values(view: FeatureView, quick: tuple, t_us: int, last_us: int | None
         if full is None:
             return None
         aggs_data, window_heads = full()
-        ref = _register(view)
-        sigs = _layout(ref, view.aggregates)[1]
+        sigs, plans = _partial_plans(view)
         for reach, head in window_heads:
             if reach not in partial:
                 continue
-            # t > oldest row + reach >= the latest event: no EXCLUDE adjustment, only expiry
+            # t > oldest row + reach >= the latest event: no EXCLUDE adjustment, only expiry, so
+            # the window's accumulators alone are restored (not its aggregates' whole state)
             window = SharedWindow(reach, sigs[reach])
-            states = [(view.aggregates[i].id, _Range(view.aggregates[i], ref, window), aggs_data[i])
-                      for i, r in enumerate(reaches) if r == reach]
-            for _, state, data in states:
-                state.load(data)
+            accs = []
+            for i, agg_id, func, arg_type, out_type, can_fail, column in plans[reach]:
+                acc = acc_load(make(func, arg_type, out_type, can_fail), aggs_data[i][0])
+                window.subs[column].append(acc)
+                accs.append((agg_id, acc))
             window.expire(head, t_us - reach)  # NeedTail past the horizon
-            for agg_id, state, _ in states:
-                out[agg_id] = state.acc.value()
+            for agg_id, acc in accs:
+                out[agg_id] = acc.value()
     return out
+
+
+_PLANS: dict[str, tuple] = {}  # view ref -> `_partial_plans`
+
+
+def _partial_plans(view: FeatureView) -> tuple[dict, dict]:
+    """(value signatures of each window by reach, per reach the accumulators a read restores to
+    expire that window's rows: (aggregate index, id, func, argument type, type, may fail, column))."""
+    ref = _register(view)
+    plans = _PLANS.get(ref)
+    if plans is None or plans[0] is not view.aggregates:
+        sigs = _layout(ref, view.aggregates)[1]
+        by_reach: dict[int, list] = {}
+        for i, (agg, reach) in enumerate(zip(view.aggregates, _read_layout(view)[1])):
+            if reach is not None:
+                by_reach.setdefault(reach, []).append(
+                    (i, agg.id, agg.func, agg.arg_type, agg.type, _may_fail(agg.arg) or _may_fail(agg.filter),
+                     sigs[reach].index(value_signature(agg))))
+        plans = _PLANS[ref] = (view.aggregates, sigs, by_reach)
+    return plans[1], plans[2]
 
 
 def _layout(ref: str, aggregates: list[Aggregate]) -> tuple:

@@ -27,8 +27,11 @@ def encode_key(values: Sequence[Any]) -> str:
     return _KEYS.encode(list(values))
 
 
+_ONE_US = timedelta(microseconds=1)
+
+
 def to_us(t: datetime) -> int:
-    return (t - EPOCH) // timedelta(microseconds=1)
+    return (t - EPOCH) // _ONE_US
 
 
 NO_EVENT_US = -(2 ** 62)

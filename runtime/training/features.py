@@ -65,8 +65,18 @@ class FeatureSpec:
                 cols.append(col.cast(pa.float64()).to_numpy(zero_copy_only=False))
         return np.column_stack(cols) if cols else np.empty((table.num_rows, 0))
 
+    @cached_property
+    def _plain(self) -> list[tuple[str, bool]]:
+        return [(n, n not in self.categories) for n in self.names]
+
     def vector(self, values: dict) -> np.ndarray:
-        return np.array([[self.encode_value(n, values.get(n)) for n in self.names]], dtype=float)
+        """One row, encoded as `encode_value` does (plain numbers without a call: the serving path)."""
+        row = []
+        for name, plain in self._plain:
+            v = values.get(name)
+            kind = type(v)
+            row.append(float(v) if plain and (kind is float or kind is int) else self.encode_value(name, v))
+        return np.array([row], dtype=float)
 
 
 def build_spec(table: pa.Table, names: list[str], categorical: list[str]) -> FeatureSpec:
