@@ -224,7 +224,7 @@ def main() -> None:
                     show(f"{workers} worker{'s' if workers > 1 else ''}", rate, load(port, requests, rate, args.seconds))
                 if workers == 2:
                     best = None
-                    for rate in range(2000, 12001, 1000):
+                    for rate in range(2000, 12001, 250):
                         r = load(port, requests, rate, args.seconds)
                         show("2 workers", rate, r)
                         if r["ok"] < r["sent"] or r["achieved"] < 0.95 * rate or r["p99"] > 0.1:
