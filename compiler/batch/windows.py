@@ -99,19 +99,25 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
         # events at exactly t, which GROUP and TIES leave out — unless the order is total (the
         # spine row sorts after them, alone in its peer group).
         exclude = "group" if exclude in ("group", "ties") and not total else "no_others"
+    # EXCLUDE is written as a frame that ends before the excluded rows wherever that is the same
+    # frame, unless the dialect evaluates EXCLUDE as fast (Caps.exclude_fast)
     emit_exclude = None
     if exclude != "no_others":
-        if c.exclude:
+        if c.exclude and c.exclude_fast:
             emit_exclude = exclude
         elif frame.mode == "rows" or total:
-            # a total order: the peer group is the current row itself
+            # a total order (ROWS frames require one): the peer group is the current row itself
             if exclude in ("current_row", "group") and end_back == 0:
                 end_back = 1
-        elif exclude == "group" or spine:
+        elif (exclude == "group" or spine) and frame.start.kind != "current_row":
             end_back = 1  # 1 µs before the current timestamp: timestamps have µs resolution
-        else:
+        elif c.exclude:
+            emit_exclude = exclude
+        elif exclude != "group" and not spine:
             raise BatchUnsupported(view.name, f"RANGE frame with EXCLUDE {exclude.upper().replace('_', ' ')}",
                                    dialect, "no EXCLUDE clause")
+        else:
+            end_back = 1  # RANGE CURRENT ROW EXCLUDE GROUP: refused below as an empty frame
     if frame.mode == "rows" or (total and end_back):
         # Spark takes INT offsets: beyond 2^31 - 1 rows back is everything a partition can hold
         unbounded = frame.start.kind == "unbounded_preceding" or (
