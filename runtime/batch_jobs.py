@@ -11,6 +11,7 @@ from skewless.compiler.batch.windows import quote
 from skewless.compiler.errors import Diagnostic, SkewlessError
 from skewless.compiler.project.build import CompiledProject
 
+from .artifacts import atomic_output
 from .engines import BatchEngine, engine_for
 from .sources.files import read_batch_source
 
@@ -84,13 +85,13 @@ def tables(compiled: CompiledProject) -> dict[str, str]:
 def backfill(compiled: CompiledProject, engine: BatchEngine, view: str, out: Path) -> int:
     v = compiled.views[view]
     sql = per_event_sql(v, engine.dialect, input_for(v, compiled.views, engine.dialect, tables(compiled)))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return engine.to_parquet(sql, out)
+    with atomic_output(out) as tmp:
+        return engine.to_parquet(sql, tmp)
 
 
 def training_set(compiled: CompiledProject, engine: BatchEngine, model: str, out: Path) -> int:
     m = compiled.project.models[model]
     sql = training_set_sql(m, compiled.project.sources[m.label.source], compiled.views, engine.dialect,
                            tables(compiled))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return engine.to_parquet(sql, out)
+    with atomic_output(out) as tmp:
+        return engine.to_parquet(sql, tmp)

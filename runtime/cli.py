@@ -297,6 +297,7 @@ def score(
     from .batch_jobs import register_sources, tables
     from .engines import DuckDBEngine
     from .serving.scorer import Scorer
+    from .artifacts import atomic_output
     from .sources.files import detect_format, read_file, schema_of
     from .stores.sqlite_store import SQLiteStore
     from .training.trainer import latest_artifact
@@ -316,7 +317,8 @@ def score(
     finally:
         eng.close()
     scores = scorer.booster.predict(scorer.spec.matrix(feats)) if feats.num_rows else []
-    pq.write_table(feats.append_column("score", pa.array(scores, pa.float64())), out_path)
+    with atomic_output(out_path) as tmp:
+        pq.write_table(feats.append_column("score", pa.array(scores, pa.float64())), tmp)
     out.print(f"[green]scored[/green] {feats.num_rows:,} rows → {out_path}")
 
 
@@ -466,6 +468,8 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
+        err.print("interrupted: an output being written was discarded (outputs are written whole or not at all)",
+                  markup=False, highlight=False)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - no tracebacks for users unless asked
         chain = list(_causes(exc))

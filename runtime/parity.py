@@ -222,8 +222,10 @@ def write_report(results: list[ViewParity], path: Path, timestamp_col: dict[str,
             f"{''.join(rows)}</table>{''.join(details) or '<p>No differing rows.</p>'}")
     style = ("<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd}"
              ".ok{color:#1e8449}.bad{color:#c0392b;font-weight:bold}</style>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<!doctype html><meta charset='utf-8'><title>skewless parity</title>{style}{body}")
+    from .artifacts import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(f"<!doctype html><meta charset='utf-8'><title>skewless parity</title>{style}{body}")
 
 
 __all__ = ["compare", "run_parity", "write_report"]

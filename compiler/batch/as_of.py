@@ -93,8 +93,16 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
         conds.append(f"{ts} >= (SELECT MIN({SPINE_T}) FROM __spine) - {interval_sql(max(reaches))}")
     if view.where:
         conds.append(f"({view.where})")
-    seqs = [f"ROW_NUMBER() OVER (PARTITION BY {', '.join(K)} ORDER BY {', '.join(map(quote, order))}) AS __seq{g}"
-            for g, order in enumerate(groups)]
+    # each event's position in its key's order. On Postgres one numbering over all keys (still
+    # increasing within each key): the shifted rows are then found by that number alone — a hash
+    # join — where the key's IS NOT DISTINCT FROM cannot be hashed and a per-key number matches one
+    # row of every key (300k labels: minutes). Elsewhere per key (Spark: no single-partition sort)
+    if dialect == "postgres":
+        seqs = [f"ROW_NUMBER() OVER (ORDER BY {', '.join([*K, *map(quote, order)])}) AS __seq{g}"
+                for g, order in enumerate(groups)]
+    else:
+        seqs = [f"ROW_NUMBER() OVER (PARTITION BY {', '.join(K)} ORDER BY {', '.join(map(quote, order))}) AS __seq{g}"
+                for g, order in enumerate(groups)]
     ctes = [("__spine", f"SELECT * FROM {spine_sql} AS __sp"),
             ("__ev", f"SELECT {', '.join(names)}{''.join(', ' + s for s in seqs)} FROM {input_sql} AS __src "
                      f"WHERE {' AND '.join(conds)}")]
@@ -156,8 +164,9 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
         sub = view.model_copy(update={"where": None, "columns": shifted_cols, "aggregates": shifted_aggs,
                                       "input_columns": [*view.input_columns, *seq_cols]})
         ctes.append((f"__sh{g}", per_event_query(sub, dialect, "__ev")))
-        on = " AND ".join([f"__sh{g}.__k{j} IS NOT DISTINCT FROM __w.{q}" for j, q in enumerate(K)]
-                          + [f"__sh{g}.__seq = __w.__estar{g}"])
+        on = " AND ".join([f"__sh{g}.__seq = __w.__estar{g}"]
+                          + ([] if dialect == "postgres" else  # the number is the row's alone
+                             [f"__sh{g}.__k{j} IS NOT DISTINCT FROM __w.{q}" for j, q in enumerate(K)]))
         joins.append(f"LEFT JOIN __sh{g} ON {on}")
     w_select = P(f"SELECT {w_body} FROM __u")
     w_select.set("expressions", [*w_select.expressions, *w_cols])

@@ -53,6 +53,9 @@ def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], pa
         if col not in label_cols:
             add(("request_features", col_i), f"model {model.name!r}: request feature {col!r} is not in source {label_src.name!r}")
     names: list[str] = list(model.request_features)
+    types: dict[str, tuple[tuple[Any, ...], str]] = {  # feature -> (where it is named, its type)
+        col: (("request_features", i), label_cols[col]) for i, col in enumerate(model.request_features)
+        if col in label_cols}
     for i, ref in enumerate(model.features):
         view = views.get(ref.view)
         if view is None:
@@ -79,6 +82,17 @@ def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], pa
                     f"{label_src.name!r}", f"columns: {', '.join(label_cols)}")
         cols = ref.columns or [c.name for c in view.columns if c.kind == "feature"]
         names.extend(f"{ref.view}__{c}" for c in cols)
+        for j, c in enumerate(cols):
+            if c in out_cols:
+                types[feature_name(ref.view, c)] = (("features", i, "columns", j) if ref.columns else ("features", i, "view"),
+                                                    out_cols[c].type)
+    for feat, (loc, typ) in types.items():
+        # numbers, booleans and intervals are numeric features; text is categorical (automatically
+        # when not listed); a point in time has no meaning a model could learn across time
+        if kind(typ) not in ("numeric", "boolean", "interval", "text"):
+            add(loc, f"model {model.name!r}: feature {feat!r} has type {typ}: a model reads numbers, booleans, "
+                "intervals and text (categories)",
+                "use a duration or a number of it, e.g. EXTRACT(EPOCH FROM ts - LAG(ts) OVER (...))")
     for k, cat in enumerate(model.categorical):
         if cat not in names:
             add(("categorical", k), f"model {model.name!r}: categorical feature {cat!r} is not one of its features",

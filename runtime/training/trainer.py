@@ -12,10 +12,10 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 from skewless.compiler.project.build import CompiledProject
 from skewless.compiler.project.models_check import model_feature_columns
 
+from ..artifacts import atomic_output
 from .features import FeatureSpec, build_spec
 from .metrics import log_loss, pr_auc, roc_auc
 
@@ -44,11 +44,20 @@ def _scores(y, p) -> dict:
             "positives": int(y.sum())}
 
 
+def categorical_features(model, table, names: list[str]) -> list[str]:
+    """The model's ``categorical`` list plus every text feature (a category whether listed or not;
+    `validate` refuses the types a model cannot read)."""
+    import pyarrow as pa
+
+    text = [n for n in names if pa.types.is_string(table[n].type) or pa.types.is_large_string(table[n].type)]
+    return list(dict.fromkeys([*model.categorical, *text]))
+
+
 def train_model(compiled: CompiledProject, model_name: str, training_set: Path, progress=None) -> TrainResult:
     model = compiled.project.models[model_name]
     table = pq.read_table(training_set).sort_by([("ts", "ascending"), ("__spine_id", "ascending")])
     names = list(model.request_features) + [f for _, _, f in model_feature_columns(model, compiled.views)]
-    spec = build_spec(table, names, list(model.categorical))
+    spec = build_spec(table, names, categorical_features(model, table, names))
     y = np.array([float(v) if v is not None else np.nan for v in table["label"].to_pylist()])
     keep = ~np.isnan(y)
     table = table.filter(keep)
@@ -84,7 +93,8 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
     (directory / "model.json").write_text(json.dumps(meta, indent=2, default=str))
     _importance_plot(booster, directory / "importance.png", model_name)
     latest = compiled.project.target_dir / "models" / model_name / "LATEST"
-    latest.write_text(version)
+    with atomic_output(latest) as tmp:  # the version is complete before LATEST names it
+        tmp.write_text(version)
     return TrainResult(directory, metrics)
 
 

@@ -92,6 +92,9 @@ LABELS = """sources:
 
 def test_model_ok(make_project):
     assert diags(make_project, {"models/m.yml": MODEL_OK, "sources/labels.yml": LABELS}) == []
+    # a text feature need not be listed as categorical: it is one (see the trainer's test)
+    assert diags(make_project, {"models/m.yml": MODEL_OK.replace("[amount]", "[amount, note]"),
+                                "sources/labels.yml": LABELS}) == []
 
 
 @pytest.mark.parametrize("model,expected", [
@@ -103,9 +106,15 @@ def test_model_ok(make_project):
     (MODEL_OK + "    categorical: [v__zzz]\n", "models/m.yml:7:19: error: model 'm': categorical feature 'v__zzz'"),
     (MODEL_OK.replace("source: labels", "source: nolabels"), "models/m.yml:3:13: error: model 'm': unknown label source"),
     (MODEL_OK + "    params_typo: 1\n", "models/m.yml:7:5: error: models.0.params_typo: Extra inputs are not permitted"),
+    # a point in time is not a feature (a request feature, a view column named or read whole)
+    (MODEL_OK.replace("[amount]", "[amount, ts]"), "models/m.yml:4:32: error: model 'm': feature 'ts' has type timestamptz"),
+    (MODEL_OK.replace("features:\n      - view: v\n", "features:\n      - view: w\n        columns: [c, last_ts]\n"),
+     "models/m.yml:7:22: error: model 'm': feature 'w__last_ts' has type timestamptz"),
+    (MODEL_OK.replace("view: v", "view: w"), "models/m.yml:6:9: error: model 'm': feature 'w__last_ts' has type timestamptz"),
 ])
 def test_model_errors(make_project, model, expected):
-    out = diags(make_project, {"models/m.yml": model, "sources/labels.yml": LABELS})
+    views = {"v": VIEW, "w": VIEW.replace("AS c", "AS c, MAX(ts) OVER (PARTITION BY user_id ORDER BY ts) AS last_ts")}
+    out = diags(make_project, {"models/m.yml": model, "sources/labels.yml": LABELS}, views)
     assert any(expected in d for d in out), out
 
 
