@@ -19,7 +19,7 @@ def engine_for(target_batch, root=None) -> BatchEngine:
             path = str(full)
         return DuckDBEngine(path, threads=target_batch.threads)
     if target_batch.engine == "postgres":
-        return PostgresEngine(target_batch.dsn, schema=target_batch.schema_)
+        return PostgresEngine(target_batch.dsn, schema=target_batch.schema_, work_mem=target_batch.work_mem)
     from .spark_engine import SparkEngine
 
     return SparkEngine(master=target_batch.master, conf=target_batch.conf)

@@ -18,9 +18,11 @@ from .base import arrow_to_pg_type
 class PostgresEngine:
     dialect = "postgres"
 
-    def __init__(self, dsn: str, schema: str = "public"):
+    def __init__(self, dsn: str, schema: str = "public", work_mem: str = "256MB"):
         self.conn = psycopg.connect(dsn, autocommit=True)
         self.conn.execute("SET TimeZone = 'UTC'")
+        # dense keys' window partitions in memory (see PostgresBatch.work_mem); a parameter, never SQL text
+        self.conn.execute("SELECT set_config('work_mem', %s, false)", [work_mem])
         # this session's generated queries are large (hundreds of expressions) and run once: JIT
         # compiling them took 3.4 s of a 13 s training set, more than it saved
         self.conn.execute("SET jit = off")
