@@ -73,7 +73,9 @@ def get(
                               "BY order")])
     store = open_store(compiled.project.target.online, compiled.project.root)
     try:
-        rows = rows_as_of(v, parsed, store.read_many(lookups(v, parsed)), t, store)
+        found = store.read_many(lookups(v, parsed))
+        unknown = [k for k, lk in zip(parsed, lookups(v, parsed)) if lk not in found]
+        rows = rows_as_of(v, parsed, found, t, store)
     except ValueError as exc:
         _fail([Diagnostic("get", 1, 1, str(exc), "")])
     finally:
@@ -90,6 +92,11 @@ def get(
                 value.isoformat() if isinstance(value, datetime) else repr(value))
             table.add_row(name, shown, style="dim" if value is None else None)
         out.print(table)
+    for key in unknown:  # the values above are the view's over an empty frame: say so, exit 1
+        err.print(f"no events for {view} key {json.dumps(key, default=str)} in the online store: the values "
+                  "shown are those of an empty frame (COUNT 0, other aggregates NULL)", markup=False, highlight=False)
+    if unknown:
+        raise typer.Exit(1)
 
 
 def _stream_views(compiled, select: list[str] | None) -> list[str]:

@@ -72,3 +72,23 @@ def test_vars_override(tmp_path, override, expect):
     compiled = build_project(load_project(EXAMPLE, yaml.safe_load(override)))
     agg = compiled.views["card_activity"].aggregates[1]
     assert agg.arg == expect
+
+
+def test_get_says_when_a_key_has_no_events(tmp_path):
+    """A key the online store has never seen is not silently answered with zeros: the values of
+    an empty frame are printed (the SQL's answer) and the command says so and exits 1."""
+    from skewless.runtime.datagen import GenConfig, generate, write_all
+
+    project = tmp_path / "features"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target", "data"))
+    write_all(generate(GenConfig(events=300, days=1, seed=2, late_rate=0.0)), project / "data")
+    assert run("replay", cwd=project).returncode == 0
+    known = json.loads((project / "data" / "transactions.jsonl").read_text().splitlines()[-1])["user_id"]
+    proc = run("get", "user_velocity", known, "--at", "2030-01-01T00:00:00Z", "--json", cwd=project)
+    assert proc.returncode == 0 and "no events" not in proc.stderr, proc.stderr
+    proc = run("get", "user_velocity", known, "nobody", "--at", "2030-01-01T00:00:00Z", "--json", cwd=project)
+    assert proc.returncode == 1
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["user_id"] for r in rows] == [known, "nobody"] and rows[1]["txn_count_24h"] == 0
+    assert 'no events for user_velocity key ["nobody"]' in proc.stderr and "empty frame" in proc.stderr
+    assert "Traceback" not in proc.stderr
