@@ -235,7 +235,7 @@ def parity(
     for r in results:
         for e in r.results:
             status = f"[red]{e.error}[/red]" if e.error else (
-                "[green]0[/green]" if not e.mismatches else f"[red]{len(e.mismatches)}[/red]")
+                "[green]0[/green]" if not e.differing_rows else f"[red]{e.differing_rows:,}[/red]")
             table.add_row(r.view, r.oracle, e.engine, f"{e.rows:,}", status)
     out.print(table)
     out.print(f"late events (excluded from the stream, reported not compared): {late}")

@@ -24,8 +24,21 @@ from .values import norm, same
 class EngineResult:
     engine: str
     rows: int = 0
-    mismatches: list[dict] = field(default_factory=list)
+    mismatches: list[dict] = field(default_factory=list)  # the first 1,000 differing cells (report)
     error: str | None = None
+    differing_rows: int = 0      # exact counts, however many there are
+    differing_cells: int = 0
+
+    def record(self, comparison: "Comparison") -> None:
+        self.mismatches = comparison.sample
+        self.differing_rows, self.differing_cells = comparison.rows, comparison.cells
+
+
+@dataclass
+class Comparison:
+    sample: list[dict]
+    rows: int
+    cells: int
 
 
 @dataclass
@@ -37,7 +50,7 @@ class ViewParity:
 
     @property
     def ok(self) -> bool:
-        return all(r.error is None and not r.mismatches for r in self.results)
+        return all(r.error is None and not r.mismatches and not r.differing_rows for r in self.results)
 
 
 def _key_columns(compiled: CompiledProject, view: str) -> list[str]:
@@ -49,7 +62,12 @@ def _key_columns(compiled: CompiledProject, view: str) -> list[str]:
 
 
 def compare(expected: pa.Table, actual: pa.Table, keys: list[str], limit: int = 1000) -> list[dict]:
-    """Rows that differ: matched on ``keys`` (multiset-matched when keys repeat)."""
+    """Rows that differ: matched on ``keys`` (multiset-matched when keys repeat); at most ``limit``."""
+    return compare_all(expected, actual, keys, limit).sample
+
+
+def compare_all(expected: pa.Table, actual: pa.Table, keys: list[str], limit: int = 1000) -> Comparison:
+    """`compare`, counting every differing row and cell (the sample keeps the first ``limit``)."""
     def index(table: pa.Table) -> dict:
         out: dict = {}
         for row in table.to_pylist():
@@ -62,20 +80,23 @@ def compare(expected: pa.Table, actual: pa.Table, keys: list[str], limit: int = 
         if len(rows) > 1:  # rows sharing a key are paired by their values, not by arrival order
             rows.sort(key=lambda r: tuple(_sort_key(r.get(c)) for c in columns))
     problems: list[dict] = []
+    rows = cells = 0
     for key in exp_rows.keys() | act_rows.keys():
         a_list, b_list = exp_rows.get(key, []), act_rows.get(key, [])
         for i in range(max(len(a_list), len(b_list))):
             a = a_list[i] if i < len(a_list) else None
             b = b_list[i] if i < len(b_list) else None
             if a is None or b is None:
-                problems.append({"key": key, "column": "<row>", "expected": a, "actual": b, "row": a or b})
+                rows, cells = rows + 1, cells + 1
+                if len(problems) < limit:
+                    problems.append({"key": key, "column": "<row>", "expected": a, "actual": b, "row": a or b})
                 continue
-            for col in expected.column_names:
-                if not same(a[col], b.get(col)):
-                    problems.append({"key": key, "column": col, "expected": a[col], "actual": b.get(col), "row": a})
-            if len(problems) >= limit:
-                return problems
-    return problems
+            differ = [col for col in expected.column_names if not same(a[col], b.get(col))]
+            if differ:
+                rows, cells = rows + 1, cells + len(differ)
+                problems.extend({"key": key, "column": col, "expected": a[col], "actual": b.get(col), "row": a}
+                                for col in differ[:max(limit - len(problems), 0)])
+    return Comparison(problems, rows, cells)
 
 
 def _sort_key(value) -> tuple:
@@ -119,7 +140,7 @@ def run_parity(compiled: CompiledProject, views: list[str], engines: list[BatchE
                 sql = per_event_sql(view, engine.dialect, input_for(view, compiled.views, engine.dialect, tables(compiled)))
                 actual = engine.query(sql)
                 result.rows = actual.num_rows
-                result.mismatches = compare(expected, actual, keys)
+                result.record(compare_all(expected, actual, keys))
             except BatchUnsupported as exc:
                 result.error = str(exc)
             per_engine.append(result)
@@ -171,7 +192,7 @@ def stream_parity(compiled: CompiledProject, views: list[str], postgres: BatchEn
                 expected = oracle.query(compiled.rendered[name].sql)
                 actual = pq.read_table(result.outputs[name])
                 res.rows = actual.num_rows
-                res.mismatches = compare(expected, actual, _key_columns(compiled, name))
+                res.record(compare_all(expected, actual, _key_columns(compiled, name)))
                 if excluded:  # restore the full source for later views
                     oracle.register(src.name, read_batch_source(src, compiled.project.root), src.column_types())
             entry.results.append(res)
@@ -200,7 +221,8 @@ def write_report(results: list[ViewParity], path: Path, timestamp_col: dict[str,
     rows = []
     for r in results:
         for e in r.results:
-            status = "error" if e.error else ("ok" if not e.mismatches else f"{len(e.mismatches)} differences")
+            status = "error" if e.error else ("ok" if not e.differing_rows else
+                                              f"{e.differing_rows:,} rows differ ({e.differing_cells:,} cells)")
             rows.append(f"<tr><td>{html.escape(r.view)}</td><td>{html.escape(e.engine)}</td><td>{r.oracle_rows}</td>"
                         f"<td>{e.rows}</td><td class='{'ok' if status == 'ok' else 'bad'}'>{html.escape(status)}</td>"
                         f"<td>{html.escape(e.error or '')}</td></tr>")

@@ -75,6 +75,18 @@ def test_compare_reports_each_differing_cell_and_pairs_tied_keys_by_value():
     assert missing[0]["column"] == "<row>" and missing[0]["actual"] is None
 
 
+def test_compare_counts_every_difference_beyond_the_sample():
+    from skewless.runtime.parity import compare_all
+
+    n = 2_500
+    expected = pa.table({"k": list(range(n)), "v": [1.0] * n, "w": [1] * n})
+    actual = pa.table({"k": list(range(n - 10)), "v": [2.0] * (n - 10), "w": [1] * 1_000 + [2] * (n - 1_010)})
+    got = compare_all(expected, actual, ["k"])
+    # 10 rows missing; 2,490 rows differ in v, 1,490 of them in w too
+    assert (got.rows, got.cells) == (n, 10 + (n - 10) + (n - 1_010))
+    assert len(got.sample) == 1_000 and len(compare(expected, actual, ["k"], limit=7)) == 7
+
+
 def test_backfill_to_online_seeds_reads_equal_to_the_training_set_path(project):
     from datetime import timedelta
 
