@@ -95,3 +95,34 @@ def training_set(compiled: CompiledProject, engine: BatchEngine, model: str, out
                            tables(compiled))
     with atomic_output(out) as tmp:
         return engine.to_parquet(sql, tmp)
+
+
+def source_file(compiled: CompiledProject, name: str) -> Path | None:
+    """The file a source's batch data is read from (None: none is declared)."""
+    source = compiled.project.sources[name]
+    path_str = source.batch.path or source.stream.file
+    if not path_str:
+        return None
+    return (compiled.project.root / path_str) if not Path(path_str).is_absolute() else Path(path_str)
+
+
+def training_set_key(compiled: CompiledProject, model: str, engine: BatchEngine) -> str | None:
+    """What a model's training set depends on, hashed: the model's definition, its views'
+    fingerprints, the engine's dialect and each source file's size and modification time. None
+    when a source is read from a table in the engine (its contents cannot be known without
+    reading it) or has no file."""
+    import hashlib
+    import json
+
+    m = compiled.project.models[model]
+    files = {}
+    for name in sorted(needed_sources(compiled, [], [model])):
+        source = compiled.project.sources[name]
+        path = source_file(compiled, name)
+        if (source.batch.table and engine.has_table(source.batch.table)) or path is None or not path.exists():
+            return None
+        stat = path.stat()
+        files[name] = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+    doc = {"model": m.model_dump(mode="json"), "dialect": engine.dialect, "files": files,
+           "views": {ref.view: compiled.views[ref.view].fingerprint for ref in m.features}}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

@@ -249,22 +249,46 @@ def parity(
 
 
 @app.command()
-def train(model: str = typer.Argument(..., help="Model name from models/*.yml.")) -> None:
-    """Build the model's training set, split by time, train LightGBM, write a versioned artifact."""
-    from .batch_jobs import needed_sources, open_engine, register_sources, training_set
-    from .training.trainer import train_model
+def train(
+    model: str = typer.Argument(..., help="Model name from models/*.yml."),
+    training_set_path: Optional[Path] = typer.Option(None, "--training-set",
+                                                     help="Train on this training set (from `training-set`)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Build the training set even if an unchanged one exists."),
+) -> None:
+    """Build the model's training set (or reuse the last one when the model, its views and the
+    source files are unchanged), split by time, train LightGBM, write a versioned artifact."""
+    from .batch_jobs import needed_sources, open_engine, register_sources, training_set, training_set_key
 
     compiled = compile_project()
     if model not in compiled.project.models:
         _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
-    path = compiled.project.target_dir / "training" / f"{model}.parquet"
-    eng = open_engine(compiled)
-    try:
-        with out.status(f"training set for {model} on {eng.dialect}"):
-            register_sources(eng, compiled, needed_sources(compiled, [], [model]))
-            training_set(compiled, eng, model, path)
-    finally:
-        eng.close()
+    if training_set_path is not None:
+        path = training_set_path
+        if not path.exists():
+            _fail([Diagnostic(str(path), 1, 1, "no such training set file", "build one with `skewless training-set`")])
+    else:
+        path = compiled.project.target_dir / "training" / f"{model}.parquet"
+        key_file = path.with_suffix(".key")
+        eng = open_engine(compiled)
+        try:
+            key = training_set_key(compiled, model, eng)
+            if not rebuild and key is not None and path.exists() and key_file.exists() and key_file.read_text() == key:
+                out.print(f"reusing the training set {path} (model, views and source files unchanged; --rebuild to build)")
+            else:
+                key_file.unlink(missing_ok=True)
+                with out.status(f"training set for {model} on {eng.dialect}"):
+                    register_sources(eng, compiled, needed_sources(compiled, [], [model]))
+                    training_set(compiled, eng, model, path)
+                if key is not None:
+                    key_file.write_text(key)
+        finally:
+            eng.close()
+    _train(compiled, model, path)
+
+
+def _train(compiled, model: str, path: Path) -> None:
+    from .training.trainer import TrainingSetError, train_model
+
     with out_progress() as progress:
         m = compiled.project.models[model]
         task = progress.add_task(f"training {model}", total=m.num_boost_round)
@@ -272,7 +296,10 @@ def train(model: str = typer.Argument(..., help="Model name from models/*.yml.")
         def cb(env):
             progress.update(task, completed=env.iteration + 1)
 
-        result = train_model(compiled, model, path, cb)
+        try:
+            result = train_model(compiled, model, path, cb)
+        except TrainingSetError as exc:
+            _fail([Diagnostic(str(path), 1, 1, str(exc), "build it with `skewless training-set MODEL --out FILE`")])
     v, b = result.metrics["validation"], result.metrics.get("baseline")
     out.print(f"[green]trained[/green] {model} → {result.directory}")
     out.print(f"validation (later labels): AUC {v['auc']:.4f}  PR-AUC {v['pr_auc']:.4f}  log-loss {v['log_loss']:.4f}"

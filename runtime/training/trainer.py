@@ -53,10 +53,21 @@ def categorical_features(model, table, names: list[str]) -> list[str]:
     return list(dict.fromkeys([*model.categorical, *text]))
 
 
+class TrainingSetError(ValueError):
+    """The training set given is not this model's (columns missing, not Parquet)."""
+
+
 def train_model(compiled: CompiledProject, model_name: str, training_set: Path, progress=None) -> TrainResult:
     model = compiled.project.models[model_name]
-    table = pq.read_table(training_set).sort_by([("ts", "ascending"), ("__spine_id", "ascending")])
     names = list(model.request_features) + [f for _, _, f in model_feature_columns(model, compiled.views)]
+    try:
+        table = pq.read_table(training_set)
+    except Exception as exc:  # noqa: BLE001 - pyarrow's errors for a file that is not Parquet
+        raise TrainingSetError(f"cannot read the training set: {exc}") from None
+    missing = [c for c in ["__spine_id", "ts", "label", *names] if c not in table.column_names]
+    if missing:
+        raise TrainingSetError(f"not a training set of model {model_name!r}: missing column(s) {', '.join(missing)}")
+    table = table.sort_by([("ts", "ascending"), ("__spine_id", "ascending")])
     spec = build_spec(table, names, categorical_features(model, table, names))
     y = np.array([float(v) if v is not None else np.nan for v in table["label"].to_pylist()])
     keep = ~np.isnan(y)

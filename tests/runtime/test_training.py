@@ -54,3 +54,34 @@ def test_a_text_feature_not_listed_as_categorical_is_one(tmp_path):
     country = next(f for f in unlisted_spec["features"] if f["name"] == "country")
     assert country["categories"] and country == next(f for f in listed_spec["features"] if f["name"] == "country")
     assert unlisted == listed  # the same model: LightGBM is deterministic on the same data
+
+
+def test_train_reuses_an_unchanged_training_set_and_takes_one_given(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "features"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "data"))
+    write_all(generate(GenConfig(events=1500, days=2, seed=9, late_rate=0.0)), root / "data")
+
+    def train(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "skewless.runtime.cli", "--project", str(root), "train", "fraud",
+                               *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+
+    first = train()
+    assert first.returncode == 0 and "reusing" not in first.stdout, first.stdout + first.stderr
+    built = (root / "target" / "training" / "fraud.parquet").stat().st_mtime_ns
+    second = train()
+    assert second.returncode == 0 and "reusing the training set" in second.stdout, second.stdout
+    assert (root / "target" / "training" / "fraud.parquet").stat().st_mtime_ns == built
+    labels = root / "data" / "labels.parquet"
+    os.utime(labels, ns=(labels.stat().st_atime_ns, labels.stat().st_mtime_ns + 1_000_000_000))  # new data
+    third = train()
+    assert third.returncode == 0 and "reusing" not in third.stdout
+    assert "reusing" not in train("--rebuild").stdout
+    given = train("--training-set", str(root / "target" / "training" / "fraud.parquet"))
+    assert given.returncode == 0, given.stderr
+    wrong = train("--training-set", str(labels))  # a Parquet file, not a training set
+    assert wrong.returncode == 1 and "not a training set of model 'fraud'" in wrong.stderr, wrong.stderr
+    assert "Traceback" not in wrong.stderr
