@@ -254,6 +254,8 @@ def train(
     training_set_path: Optional[Path] = typer.Option(None, "--training-set",
                                                      help="Train on this training set (from `training-set`)."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Build the training set even if an unchanged one exists."),
+    allow_leakage: bool = typer.Option(False, "--allow-leakage",
+                                       help="Train even if a feature predicts the label almost perfectly."),
 ) -> None:
     """Build the model's training set (or reuse the last one when the model, its views and the
     source files are unchanged), split by time, train LightGBM, write a versioned artifact."""
@@ -283,11 +285,11 @@ def train(
                     key_file.write_text(key)
         finally:
             eng.close()
-    _train(compiled, model, path)
+    _train(compiled, model, path, allow_leakage)
 
 
-def _train(compiled, model: str, path: Path) -> None:
-    from .training.trainer import TrainingSetError, train_model
+def _train(compiled, model: str, path: Path, allow_leakage: bool) -> None:
+    from .training.trainer import LeakageError, TrainingSetError, train_model
 
     with out_progress() as progress:
         m = compiled.project.models[model]
@@ -297,9 +299,20 @@ def _train(compiled, model: str, path: Path) -> None:
             progress.update(task, completed=env.iteration + 1)
 
         try:
-            result = train_model(compiled, model, path, cb)
+            result = train_model(compiled, model, path, cb, allow_leakage)
         except TrainingSetError as exc:
             _fail([Diagnostic(str(path), 1, 1, str(exc), "build it with `skewless training-set MODEL --out FILE`")])
+        except LeakageError as exc:
+            from skewless.compiler.project.yaml_positions import locate
+
+            where, data, index = compiled.project.model_files[model]
+            line, col = locate(data, ("models", index))
+            _fail([Diagnostic(where, line, col, str(exc), "read features strictly before the label time (EXCLUDE "
+                              "GROUP, a frame ending before the current row), or pass --allow-leakage if intended")])
+    suspects = result.metrics.get("leakage_check", {}).get("suspects")
+    if suspects:
+        err.print(f"warning: trained with --allow-leakage; suspected leaking features: {suspects}", markup=False,
+                  highlight=False)
     v, b = result.metrics["validation"], result.metrics.get("baseline")
     out.print(f"[green]trained[/green] {model} → {result.directory}")
     out.print(f"validation (later labels): AUC {v['auc']:.4f}  PR-AUC {v['pr_auc']:.4f}  log-loss {v['log_loss']:.4f}"

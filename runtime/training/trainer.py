@@ -57,7 +57,43 @@ class TrainingSetError(ValueError):
     """The training set given is not this model's (columns missing, not Parquet)."""
 
 
-def train_model(compiled: CompiledProject, model_name: str, training_set: Path, progress=None) -> TrainResult:
+class LeakageError(ValueError):
+    """A feature predicts the label almost perfectly on its own: most likely it was computed from
+    the label's own event or a later one. Training refuses unless told to go on."""
+
+
+LEAK_AUC = 0.99       # binary: a single feature's ROC-AUC (or 1 - AUC) at or above this
+LEAK_CORR = 0.99      # regression: |Pearson r| at or above this
+LEAK_MIN_ROWS = 50
+
+
+def leakage(spec: FeatureSpec, x: np.ndarray, y: np.ndarray, objective: str) -> dict[str, float]:
+    """Features that predict the label almost perfectly on their own (each with its score),
+    measured on the training rows where the feature is present. Categorical codes are skipped
+    (their order means nothing)."""
+    found = {}
+    categorical = set(spec.categorical_indices)
+    for j, name in enumerate(spec.names):
+        if j in categorical:
+            continue
+        col = x[:, j]
+        ok = ~np.isnan(col)
+        if ok.sum() < LEAK_MIN_ROWS or np.all(col[ok] == col[ok][0]):
+            continue
+        if objective == "binary":
+            auc = roc_auc(y[ok], col[ok])
+            score = max(auc, 1 - auc) if auc == auc else 0.0
+            if score >= LEAK_AUC:
+                found[name] = round(score, 4)
+        else:
+            r = np.corrcoef(col[ok], y[ok])[0, 1]
+            if abs(r) >= LEAK_CORR:
+                found[name] = round(float(abs(r)), 4)
+    return found
+
+
+def train_model(compiled: CompiledProject, model_name: str, training_set: Path, progress=None,
+                allow_leakage: bool = False) -> TrainResult:
     model = compiled.project.models[model_name]
     names = list(model.request_features) + [f for _, _, f in model_feature_columns(model, compiled.views)]
     try:
@@ -75,9 +111,16 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
     y = y[keep]
     cut = int(len(y) * (1 - model.validation_fraction))  # earlier labels train, later ones validate
     x = spec.matrix(table)
+    leaks = leakage(spec, x[:cut], y[:cut], model.objective)
+    if leaks and not allow_leakage:
+        what = "ROC-AUC" if model.objective == "binary" else "|correlation|"
+        raise LeakageError(f"model {model_name!r}: feature(s) predicting the label almost perfectly on their own "
+                           f"({what}): " + ", ".join(f"{n} {s}" for n, s in leaks.items())
+                           + " — most likely computed from the label's own event or a later one")
     booster = _fit(model, spec, x[:cut], y[:cut], x[cut:], y[cut:], progress)
     p_va = booster.predict(x[cut:], num_iteration=booster.best_iteration)
-    metrics = {"validation": _scores(y[cut:], p_va), "best_iteration": booster.best_iteration}
+    metrics = {"validation": _scores(y[cut:], p_va), "best_iteration": booster.best_iteration,
+               "leakage_check": {"suspects": leaks, "allowed": bool(leaks)}}
     if model.baseline_features:
         base = FeatureSpec(list(model.baseline_features), spec.types,
                            {k: v for k, v in spec.categories.items() if k in model.baseline_features})

@@ -85,3 +85,33 @@ def test_train_reuses_an_unchanged_training_set_and_takes_one_given(tmp_path):
     wrong = train("--training-set", str(labels))  # a Parquet file, not a training set
     assert wrong.returncode == 1 and "not a training set of model 'fraud'" in wrong.stderr, wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_training_refuses_a_planted_leak_unless_allowed(tmp_path):
+    """A feature equal to the label (what a window that includes the label's own event can be)
+    stops training with the feature named; --allow-leakage trains and records the suspects."""
+    import numpy as np
+    import pyarrow as pa
+    import pytest
+
+    from skewless.runtime.training.trainer import LeakageError
+
+    root = _project(tmp_path / "p", unlisted=False)
+    compiled = build_project(load_project(root))
+    engine = open_engine(compiled)
+    register_sources(engine, compiled, needed_sources(compiled, [], ["fraud"]))
+    clean = root / "target" / "ts.parquet"
+    training_set(compiled, engine, "fraud", clean)
+    engine.close()
+    table = pq.read_table(clean)
+    labels = np.array([float(v) for v in table["label"].to_pylist()])
+    assert 0 < labels.sum() < len(labels)  # both classes: the check can measure
+    col = "user_velocity__amount_max_24h"
+    planted = table.set_column(table.column_names.index(col), col, pa.array(labels * 1000.0 + 1.0))
+    leaky = root / "target" / "leaky.parquet"
+    pq.write_table(planted, leaky)
+    with pytest.raises(LeakageError, match=col):
+        train_model(compiled, "fraud", leaky)
+    result = train_model(compiled, "fraud", leaky, allow_leakage=True)
+    assert list(result.metrics["leakage_check"]["suspects"]) == [col]
+    assert train_model(compiled, "fraud", clean).metrics["leakage_check"]["suspects"] == {}
