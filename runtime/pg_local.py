@@ -79,6 +79,8 @@ def throwaway_cluster():
             "-c max_connections=50 -c shared_buffers=128MB")
     subprocess.run(_as_pg([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w",
                            "start"]), check=True, capture_output=True, env=env)
+    stop = _as_pg([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
+    watchdog = _watchdog(stop, root, env)
     try:
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         deadline = time.time() + 20
@@ -94,6 +96,33 @@ def throwaway_cluster():
                 time.sleep(0.2)
         yield dsn
     finally:
-        subprocess.run(_as_pg([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True, env=env)
+        watchdog.kill()
+        watchdog.wait()
+        subprocess.run(stop, capture_output=True, env=env)
         shutil.rmtree(root, ignore_errors=True)
+
+
+_WATCH = """
+import os, shutil, subprocess, sys, time, json
+parent, stop, root = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.5)
+subprocess.run(stop, capture_output=True)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
+def _watchdog(stop: list[str], root: Path, env: dict) -> subprocess.Popen:
+    """A process that stops the cluster (immediate shutdown: running queries end too) and removes
+    it if this process dies without cleaning up (SIGKILL, a timeout): otherwise the server and a
+    busy backend outlive it (a killed 300k-row query ran on for 15 minutes)."""
+    import json
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", _WATCH, str(os.getpid()), json.dumps(stop), str(root)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env, start_new_session=True)
