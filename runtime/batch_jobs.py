@@ -13,7 +13,7 @@ from skewless.compiler.project.build import CompiledProject
 
 from .artifacts import atomic_output
 from .engines import BatchEngine, engine_for
-from .sources.files import read_batch_source
+from .sources.files import batch_file, read_batch_source
 
 
 def open_engine(compiled: CompiledProject, engine: str | None = None, dsn: str | None = None) -> BatchEngine:
@@ -97,15 +97,6 @@ def training_set(compiled: CompiledProject, engine: BatchEngine, model: str, out
         return engine.to_parquet(sql, tmp)
 
 
-def source_file(compiled: CompiledProject, name: str) -> Path | None:
-    """The file a source's batch data is read from (None: none is declared)."""
-    source = compiled.project.sources[name]
-    path_str = source.batch.path or source.stream.file
-    if not path_str:
-        return None
-    return (compiled.project.root / path_str) if not Path(path_str).is_absolute() else Path(path_str)
-
-
 def training_set_key(compiled: CompiledProject, model: str, engine: BatchEngine) -> str | None:
     """What a model's training set depends on, hashed: the model's definition, its views'
     fingerprints, the engine's dialect and each source file's size and modification time. None
@@ -118,7 +109,7 @@ def training_set_key(compiled: CompiledProject, model: str, engine: BatchEngine)
     files = {}
     for name in sorted(needed_sources(compiled, [], [model])):
         source = compiled.project.sources[name]
-        path = source_file(compiled, name)
+        path = batch_file(source, compiled.project.root)
         if (source.batch.table and engine.has_table(source.batch.table)) or path is None or not path.exists():
             return None
         stat = path.stat()

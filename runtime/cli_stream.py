@@ -73,8 +73,9 @@ def get(
                               "BY order")])
     store = open_store(compiled.project.target.online, compiled.project.root)
     try:
-        found = store.read_many(lookups(v, parsed))
-        unknown = [k for k, lk in zip(parsed, lookups(v, parsed)) if lk not in found]
+        wanted = lookups(v, parsed)
+        found = store.read_many(wanted)
+        unknown = [k for k, lk in zip(parsed, wanted) if lk not in found]
         rows = rows_as_of(v, parsed, found, t, store)
     except ValueError as exc:
         _fail([Diagnostic("get", 1, 1, str(exc), "")])

@@ -50,7 +50,7 @@ class ViewParity:
 
     @property
     def ok(self) -> bool:
-        return all(r.error is None and not r.mismatches and not r.differing_rows for r in self.results)
+        return all(r.error is None and not r.differing_rows for r in self.results)
 
 
 def _key_columns(compiled: CompiledProject, view: str) -> list[str]:

@@ -44,6 +44,7 @@ MAX_KEYS = 1000              # keys per GET /features/{view}
 BODY_CHUNK_TIMEOUT = 5.0     # seconds between two chunks of a request body
 BODY_TIMEOUT = 10.0          # seconds for the whole body
 MAX_DEPTH = 32
+UNAUTHORIZED = "missing or wrong bearer token"
 
 
 class BodyError(Exception):
@@ -171,7 +172,7 @@ class ServingApp:
                 length = value.decode("latin-1")
         try:
             if not self.authorized(auth or b""):
-                status, data = 401, render({"error": "missing or wrong bearer token"})
+                status, data = 401, render({"error": UNAUTHORIZED})
             else:
                 query = scope.get("query_string", b"")
                 explain = bool(query) and dict(parse_qsl(query.decode("latin-1"))).get("explain") in ("1", "true")
@@ -209,7 +210,7 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         async def wrapped(request: Request):
             started = time.perf_counter()
             if auth and not authorized(request.headers.get("authorization", "").encode("latin-1", "replace")):
-                resp = error(401, "missing or wrong bearer token")
+                resp = error(401, UNAUTHORIZED)
             else:
                 try:
                     resp = await handler(request)
@@ -259,7 +260,7 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             out["features"] = {k: _json_value(v) for k, v in features.items()}
         return 200, out
 
-    async def score(request: Request):  # reached only by other methods (405) and direct Starlette use
+    async def score(request: Request):  # ServingApp answers POST /score/{model}; the route keeps 405s
         status, out = await score_body(request.path_params["model"],
                                        await read_body(request.headers.get("content-length"), request.receive),
                                        request.query_params.get("explain") in ("1", "true"))

@@ -117,10 +117,18 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def read_batch_source(source: SourceDef, root: Path) -> pa.Table:
-    binding = source.batch if source.batch.path else source.stream
-    path_str = binding.path if binding is source.batch else source.stream.file
+def batch_file(source: SourceDef, root: Path) -> Path | None:
+    """The file a source's batch data is read from: its batch path, else its stream file (None:
+    neither is declared)."""
+    path_str = source.batch.path or source.stream.file
     if not path_str:
+        return None
+    return (root / path_str) if not Path(path_str).is_absolute() else Path(path_str)
+
+
+def read_batch_source(source: SourceDef, root: Path) -> pa.Table:
+    path = batch_file(source, root)
+    if path is None:
         raise FileNotFoundError(f"source {source.name!r} has no batch path or stream file")
-    path = (root / path_str) if not Path(path_str).is_absolute() else Path(path_str)
+    binding = source.batch if source.batch.path else source.stream
     return read_file(path, detect_format(path, binding.format), schema_of(source), source)

@@ -76,7 +76,7 @@ class _AggState:
                 agg, compile_expr(agg.arg, cols, to) if agg.arg else None,
                 compile_expr(agg.filter, cols) if agg.filter else None,
                 compile_expr(agg.default, cols, to) if agg.default else None, _order_key(agg.order),
-                _may_fail(agg.arg) or _may_fail(agg.filter), value_signature(agg))
+                _can_fail(agg), value_signature(agg))
         _, self.arg, self.pred, self.default, self.key, self.can_fail, self.sig = compiled
 
     def _value(self, row: Row):
@@ -398,7 +398,7 @@ def _partial_plans(view: FeatureView) -> tuple[dict, dict]:
         for i, (agg, reach) in enumerate(zip(view.aggregates, _read_layout(view)[1])):
             if reach is not None:
                 by_reach.setdefault(reach, []).append(
-                    (i, agg.id, agg.func, agg.arg_type, agg.type, _may_fail(agg.arg) or _may_fail(agg.filter),
+                    (i, agg.id, agg.func, agg.arg_type, agg.type, _can_fail(agg),
                      sigs[reach].index(value_signature(agg))))
         plans = _PLANS[ref] = (view.aggregates, sigs, by_reach)
     return plans[1], plans[2]
@@ -436,8 +436,6 @@ def _layout(ref: str, aggregates: list[Aggregate]) -> tuple:
 def _read_layout(view: FeatureView) -> tuple:
     """(aggregate ids, each one's window reach or None, each one's value over an empty frame)."""
     return _layout(_register(view), view.aggregates)[4:]
-
-
 
 
 class ViewKeyState:
@@ -556,6 +554,11 @@ class ViewEvaluator:
                 raise SqlError(v.reason)
             env[f"__{k}"] = v
         return {name: fn(env) for name, fn in self.outputs}
+
+
+def _can_fail(agg: Aggregate) -> bool:
+    """Whether a row's contribution to ``agg`` may be `Failed` (its argument or FILTER may raise)."""
+    return _may_fail(agg.arg) or _may_fail(agg.filter)
 
 
 def _may_fail(sql: str | None) -> bool:

@@ -120,7 +120,7 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
     booster = _fit(model, spec, x[:cut], y[:cut], x[cut:], y[cut:], progress)
     p_va = booster.predict(x[cut:], num_iteration=booster.best_iteration)
     metrics = {"validation": _scores(y[cut:], p_va), "best_iteration": booster.best_iteration,
-               "leakage_check": {"suspects": leaks, "allowed": bool(leaks)}}
+               "leakage_check": {"suspects": leaks}}  # non-empty only when trained with allow_leakage
     if model.baseline_features:
         base = FeatureSpec(list(model.baseline_features), spec.types,
                            {k: v for k, v in spec.categories.items() if k in model.baseline_features})
