@@ -416,7 +416,7 @@ def demo(events: int = typer.Option(100_000, help="Number of generated transacti
     compiled = compile_project()
     _show_reads(compiled)
     for model in sorted(compiled.project.models):
-        train(model=model)
+        train(model=model, training_set_path=None, rebuild=False, allow_leakage=False)
     _demo_requests(compiled)
 
 

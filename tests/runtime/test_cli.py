@@ -92,3 +92,14 @@ def test_get_says_when_a_key_has_no_events(tmp_path):
     assert [r["user_id"] for r in rows] == [known, "nobody"] and rows[1]["txn_count_24h"] == 0
     assert 'no events for user_velocity key ["nobody"]' in proc.stderr and "empty frame" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    """The README's first command (`make demo` = `skewless demo`) on a small event count: events →
+    stream → SQLite online store → DuckDB training set → LightGBM → scored HTTP requests."""
+    project = tmp_path / "features"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target", "data"))
+    proc = run("--project", str(project), "demo", "--events", "3000", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "trained" in proc.stdout and "POST /score/fraud" in proc.stdout, proc.stdout[-2000:]
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
