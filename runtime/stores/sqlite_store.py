@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from .base import StoredState
@@ -32,6 +34,21 @@ def _lookup_sql(n: int, full: bool) -> str:
     return " UNION ALL ".join([one] * n)
 
 
+def _switch_to_wal(conn: sqlite3.Connection, timeout: float = 60.0) -> None:
+    """``PRAGMA journal_mode=WAL``, retried: changing the journal mode needs an exclusive lock and
+    SQLite answers "database is locked" at once, without its busy handler, while another process
+    opens the same new file (the processes of one multi-process run start together)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.04)
+
+
 class SQLiteStore:
     """Writes go through one connection; reads from other threads (serving's threadpool) each use
     a connection of their own, so they run in parallel under WAL instead of queueing on one."""
@@ -48,7 +65,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(self.conn)
         self.conn.execute("PRAGMA synchronous=NORMAL")
         # reads: a 64 MB page cache and the file memory-mapped (no read() copy per page)
         self.conn.execute("PRAGMA cache_size=-65536")

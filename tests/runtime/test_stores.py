@@ -85,3 +85,38 @@ def test_tails_are_read_only_when_asked_and_replaced_with_their_record(store):
     replaced = _state("v", '["u0"]')
     store.write([replaced])  # a record without a tail leaves none behind
     assert store.read("v", '["u0"]', full=True) == replaced
+
+
+def _open_and_write(path: str, start: float, i: int, out) -> None:
+    import time
+    import traceback
+
+    from skewless.runtime.stores import SQLiteStore
+
+    while time.time() < start:
+        pass
+    try:
+        store = SQLiteStore(path)
+        store.write([_state("v", f'["p{i}"]')])
+        store.close()
+        out.put(None)
+    except Exception:  # noqa: BLE001 - reported to the parent
+        out.put(traceback.format_exc())
+
+
+def test_sqlite_processes_opening_one_new_file_together(tmp_path):
+    """The processes of one multi-process run open the same new store file at the same moment:
+    switching it to WAL must wait for the other, not fail with "database is locked" (CI flake)."""
+    import multiprocessing
+    import time
+
+    ctx = multiprocessing.get_context("fork")
+    for n in range(30):
+        path, out, start = str(tmp_path / f"{n}.db"), ctx.Queue(), time.time() + 0.1
+        procs = [ctx.Process(target=_open_and_write, args=(path, start, i, out)) for i in range(3)]
+        for p in procs:
+            p.start()
+        errors = [e for e in (out.get(timeout=60) for _ in procs) if e]
+        for p in procs:
+            p.join()
+        assert not errors, errors[0]
