@@ -32,7 +32,8 @@ from ..sources.control import stopping
 from ..sources.decode import PART, DeadLetter, Idle
 from .expr import SqlError
 from . import records
-from .frames import ViewEvaluator, ViewKeyState
+from .fast import FastViewKeyState, from_state, new_state
+from .frames import ViewEvaluator
 from .online import encode_key, stored_payload
 
 
@@ -146,10 +147,11 @@ class _ViewSlot:
         self.flushed = False
         self.covered = covered  # a warm start: events up to this time are in the state already
         if blob is None:
-            self.state, self.pending, self.last, self.blob = ViewKeyState(view), {}, None, None
+            self.state, self.pending, self.last, self.blob = new_state(view), {}, None, None
         else:
             record, tail = blob
-            self.state, self.pending, self.last = records.decode(record, view).load(tail)
+            state, self.pending, self.last = records.decode(record, view).load(tail)
+            self.state = from_state(view, state)
             self.blob = blob
 
     @classmethod
@@ -165,6 +167,8 @@ class _ViewSlot:
         """(record, tail), encoded once per change for the store write and the snapshot alike."""
         if self.blob is None:
             self.blob = records.encode(self.view, self.state, self.pending, self.last)
+            if isinstance(self.state, FastViewKeyState):
+                self.state.release()  # the Python copy of the compiled windows was for encoding only
         return self.blob
 
     def add(self, ts: datetime, event: dict) -> None:

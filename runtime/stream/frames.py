@@ -19,6 +19,9 @@ from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+import sqlglot
+from sqlglot import exp
+
 from skewless.compiler.ir import Aggregate, FeatureView
 
 from .accumulators import dump as acc_dump
@@ -227,7 +230,7 @@ class _Rows(_AggState):
         return self.history[-back]
 
     def process(self, rows: list[Row], out: list[dict], cache: dict) -> None:
-        for i in sorted(range(len(rows)), key=lambda i: self.key(rows[i])):
+        for i in (0,) if len(rows) == 1 else sorted(range(len(rows)), key=lambda i: self.key(rows[i])):
             row = rows[i]
             val = self.value_of(row)
             pos = self.count
@@ -541,6 +544,20 @@ class ViewEvaluator:
         self.where = compile_expr(view.where, cols) if view.where else None
         types = output_types(view)
         self.outputs = [(c.name, compile_expr(c.expr, types)) for c in view.columns]
+        # per output column: (name, 0, column) a passthrough, (name, 1, aggregate id) an aggregate
+        # as it is, (name, 2, fn) an expression over the row and the aggregates
+        ids = {f"__{a.id}": a.id for a in view.aggregates}
+        self.plan = []
+        for (name, fn), c in zip(self.outputs, view.columns):
+            node = sqlglot.parse_one(c.expr, read="postgres")
+            if isinstance(node, exp.Column) and not node.table and node.name in ids:
+                self.plan.append((name, 1, ids[node.name]))
+            elif isinstance(node, exp.Column) and not node.table:
+                self.plan.append((name, 0, node.name))
+            else:
+                self.plan.append((name, 2, fn))
+        self.env_names = {a.id: f"__{a.id}" for a in view.aggregates}
+        self.needs_env = any(kind == 2 for _, kind, _ in self.plan)
 
     def admit(self, row: Row) -> bool:
         """WHERE (Postgres evaluates it for every row: an error there is this event's dead letter).
@@ -548,12 +565,24 @@ class ViewEvaluator:
         return self.where is None or self.where(row) is True
 
     def output(self, row: Row, agg_values: dict) -> Row:
-        env = dict(row)
-        for k, v in agg_values.items():
-            if isinstance(v, Failed):
+        for v in agg_values.values():
+            if v.__class__ is Failed:
                 raise SqlError(v.reason)
-            env[f"__{k}"] = v
-        return {name: fn(env) for name, fn in self.outputs}
+        env = None
+        if self.needs_env:
+            env = dict(row)
+            names = self.env_names
+            for k, v in agg_values.items():
+                env[names[k]] = v
+        out = {}
+        for name, kind, src in self.plan:
+            if kind == 0:
+                out[name] = row.get(src)
+            elif kind == 1:
+                out[name] = agg_values.get(src)
+            else:
+                out[name] = src(env)
+        return out
 
 
 def _can_fail(agg: Aggregate) -> bool:

@@ -40,6 +40,7 @@ from skewless.compiler.batch.per_event import per_event_sql
 from skewless.compiler.project.build import build_project
 from skewless.compiler.project.loader import load_project
 from skewless.runtime.stores import open_store
+from skewless.runtime.stream import fast
 from skewless.runtime.stream.jobs import replay
 from skewless.runtime.stream.online import read_as_of
 from skewless.runtime.values import same
@@ -161,6 +162,8 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
         got = {r["txn_id"]: r for r in pq.read_table(result.outputs[name]).to_pylist()}
         problems += _compare(expected, got, f"{name} stream (Bytewax)", view.sql, scale)
         STATS["stream: views compared"] += 1
+        if fast.plan_for(view):
+            STATS["stream: views compared with windows in the compiled kernel"] += 1
         for dialect, conn in (("postgres", pg), ("duckdb", duck)):
             try:
                 sql = per_event_sql(view, dialect, '"tx"')

@@ -1,0 +1,221 @@
+"""A key's window state with its time windows in compiled code (`_kernel.Core`).
+
+`FastViewKeyState` is the stream's `ViewKeyState`: the same values, the same stored records. The
+RANGE windows over time whose aggregates the kernel computes — COUNT(*), COUNT, SUM/AVG of doubles,
+MIN/MAX of numbers, COUNT(DISTINCT), EXCLUDE NO OTHERS, ordered by the event time alone, arguments
+and FILTERs that cannot fail — live in the kernel; every other part of the view (positional
+aggregates, UNBOUNDED frames, EXCLUDE, other types) stays in the Python state beside it, as does
+every window of a view the kernel does not cover. The stored format is untouched: `dump` and
+`quick` copy the kernel's windows into a Python `ViewKeyState` and encode that
+(docs/state-format.md); `from_state` loads one back, recomputing the kernel's aggregates from the
+window rows. Reads (`online`) always use the Python state: the two implementations check each
+other in the tests (and the fuzzer compares both with Postgres).
+
+Without the compiled module (a source checkout that was not built), `new_state` gives the Python
+state and nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+import sqlglot
+from sortedcontainers import SortedList
+from sqlglot import exp
+
+from skewless.compiler.functions.pgtypes import FLOAT8, INT2, INT4, INT8, NUMERIC, base
+from skewless.compiler.ir import Aggregate, FeatureView
+
+from .accumulators import Count, Distinct, MinMax, _Sum
+from .frames import EPOCH, ONE_US, ViewKeyState, _AggState, _can_fail, _layout, _register, value_signature
+
+try:
+    from . import _kernel
+except ImportError:  # not built: the Python state throughout
+    _kernel = None
+
+_CODES = {"count_star": 0, "count": 0, "sum": 1, "avg": 2, "min": 3, "max": 4, "count_distinct": 5}
+_NUMBERS = {FLOAT8: 1, INT2: 2, INT4: 2, INT8: 2}
+
+
+def _eligible(agg: Aggregate, kind) -> bool:
+    """Whether the kernel computes ``agg`` exactly as `frames._Range` does."""
+    if kind is None or kind == -1 or agg.frame.exclude != "no_others" or agg.total_order or _can_fail(agg):
+        return False
+    func, arg = agg.func, base(agg.arg_type) if agg.arg_type else None
+    if func in ("count_star", "count"):
+        return True
+    if func == "count_distinct":
+        return arg != NUMERIC  # a numeric NaN is not the float NaN the kernel recognises
+    if func in ("sum", "avg"):
+        return arg == FLOAT8 and base(agg.type) == FLOAT8
+    if func in ("min", "max"):
+        return arg in _NUMBERS
+    return False
+
+
+class Plan:
+    """Which of a view's windows the kernel holds, computed once per view."""
+
+    def __init__(self, view: FeatureView):
+        ref = _register(view)
+        aggregates, sigs, kinds = _layout(ref, view.aggregates)[:3]
+        self.ref = ref
+        by_reach: dict[int, list[int]] = {}
+        for i, (agg, kind) in enumerate(kinds):
+            if kind is not None and kind != -1:
+                by_reach.setdefault(kind, []).append(i)
+        self.reaches = [r for r, members in by_reach.items() if all(_eligible(kinds[i][0], r) for i in members)]
+        self.windows, self.aggs, self.agg_index, self.getters = [], [], [], []
+        getter_of: dict[tuple, int] = {}  # value signature -> index in getters
+        for reach in self.reaches:
+            specs = []
+            for sig in sigs[reach]:
+                members = [kinds[i][0] for i in by_reach[reach] if value_signature(kinds[i][0]) == sig]
+                if sig not in getter_of:
+                    getter_of[sig] = len(self.getters)
+                    self.getters.append(_getter(members[0], ref))
+                funcs = {a.func for a in members}
+                numeric = [_NUMBERS.get(base(a.arg_type)) for a in members if a.func in ("min", "max", "sum", "avg")]
+                specs.append((getter_of[sig], numeric[0] if numeric else 0, bool(funcs & {"sum", "avg"}),
+                              "min" in funcs, "max" in funcs, "count_distinct" in funcs))
+            self.windows.append((reach, specs))
+        for wi, reach in enumerate(self.reaches):
+            for i in by_reach[reach]:
+                agg = kinds[i][0]
+                self.aggs.append((wi, sigs[reach].index(value_signature(agg)), _CODES[agg.func]))
+                self.agg_index.append(i)
+        self.ids = [aggregates[i].id for i in self.agg_index]
+        self.ts_col = next((a.order[0] for a in aggregates if a.order), None)
+        mine = set(self.agg_index)
+        self.py_aggs = [i for i in range(len(aggregates)) if i not in mine]
+        self.py_reaches = [r for r in sigs if r not in self.reaches]
+        self.sigs = [sigs[r] for r in self.reaches]
+
+    def __bool__(self) -> bool:
+        return bool(self.reaches)
+
+
+def _getter(agg: Aggregate, ref: str):
+    """How the kernel takes ``agg``'s value from a row: None for COUNT(*) (1), the column's name
+    for a bare column without FILTER, else the compiled argument and FILTER (`_AggState.value_of`)."""
+    if agg.func == "count_star" and not agg.filter:
+        return None
+    if agg.arg and not agg.filter:
+        node = sqlglot.parse_one(agg.arg, read="postgres")
+        if isinstance(node, exp.Column) and not node.table:
+            return node.name
+    return _AggState(agg, ref).value_of
+
+
+_PLANS: dict[str, tuple] = {}
+
+
+def plan_for(view: FeatureView) -> Plan:
+    ref = _register(view)
+    cached = _PLANS.get(ref)
+    if cached is None or cached[0] is not view.aggregates:
+        cached = _PLANS[ref] = (view.aggregates, Plan(view))
+    return cached[1]
+
+
+def new_state(view: FeatureView):
+    """The stream's state for one key of ``view``: the kernel's where it applies."""
+    if _kernel is not None and plan_for(view):
+        return FastViewKeyState(view)
+    return ViewKeyState(view)
+
+
+def from_state(view: FeatureView, state: ViewKeyState):
+    """The stream's state continuing from a loaded (complete) Python state."""
+    if _kernel is None or not plan_for(view):
+        return state
+    fast = FastViewKeyState(view, state)
+    return fast
+
+
+class FastViewKeyState:
+    __slots__ = ("view", "plan", "py", "core", "py_aggs", "py_windows", "synced", "steps")
+
+    def __init__(self, view: FeatureView, state: ViewKeyState | None = None):
+        self.view, self.plan = view, plan_for(view)
+        self.py = ViewKeyState(view) if state is None else state
+        self.core = _kernel.Core(self.plan.getters, self.plan.windows, self.plan.aggs, self.plan.ids)
+        self.py_aggs = [self.py.aggs[i] for i in self.plan.py_aggs]
+        self.py_windows = [self.py.windows[r] for r in self.plan.py_reaches]
+        self.steps, self.synced = 0, -1
+        if state is not None:
+            for wi, reach in enumerate(self.plan.reaches):
+                w = state.windows[reach]
+                self.core.load(wi, list(w.ts), [list(c) for c in w.cols])
+            self.release()
+
+    def process_group(self, rows: list[dict]) -> list[dict]:
+        """`ViewKeyState.process_group`: the kernel's windows in one call, the rest in Python."""
+        tus = (rows[0][self.plan.ts_col] - EPOCH) // ONE_US
+        values = self.core.step(tus, rows)
+        self.steps += 1
+        out = [values] if len(rows) == 1 else [dict(values) for _ in rows]
+        if not self.py_aggs:
+            return out
+        cache: dict = {}
+        if self.py_windows:
+            for w in self.py_windows:
+                w.evict(tus - w.reach)
+        for state in self.py_aggs:
+            state.process(rows, out, cache)
+        if self.py_windows:
+            for w in self.py_windows:
+                w.append(tus, cache, len(rows))
+        return out
+
+    def sync(self) -> ViewKeyState:
+        """The Python state with the kernel's windows and aggregates copied in (for encoding)."""
+        if self.synced == self.steps:
+            return self.py
+        py, core = self.py, self.core
+        for wi, reach in enumerate(self.plan.reaches):
+            ts, cols = core.wins[wi].rows()
+            w = py.windows[reach]
+            w.ts = deque(ts)
+            w.cols = [deque(c) for c in cols]
+        for (wi, ci, _), i in zip(self.plan.aggs, self.plan.agg_index):
+            acc = py.aggs[i].acc
+            win = core.wins[wi]
+            if isinstance(acc, _Sum):
+                acc.n, acc.isum, acc.fsum, acc.fexp, acc.floats, acc.nan, acc.pinf, acc.ninf = win.col(ci).sum_fields()
+                acc.scales = None
+            elif isinstance(acc, Count):
+                acc.n = win.col(ci).nn
+            elif isinstance(acc, MinMax):
+                values, nan = win.minmax(ci)
+                acc.values, acc.nan = SortedList(values), nan
+            elif isinstance(acc, Distinct):
+                acc.counts = Counter(win.col(ci).counts)
+            else:  # pragma: no cover - `_eligible` admits no other accumulator
+                raise TypeError(type(acc).__name__)
+        self.synced = self.steps
+        return py
+
+    def release(self) -> None:
+        """Drop the Python copies of the kernel's windows (kept only while encoding)."""
+        py = self.py
+        for reach in self.plan.reaches:
+            w = py.windows[reach]
+            w.ts = deque()
+            w.cols = [deque() for _ in w.cols]
+        for i in self.plan.agg_index:
+            acc = py.aggs[i].acc
+            if isinstance(acc, MinMax):
+                acc.values, acc.nan = SortedList(), None
+            elif isinstance(acc, Distinct):
+                acc.counts = Counter()
+        self.synced = -1
+
+    def dump(self, last_us: int | None) -> tuple[tuple, tuple | None]:
+        return self.sync().dump(last_us)
+
+    def quick(self) -> tuple[bool, tuple, tuple] | None:
+        return self.sync().quick()
+
+    def retained(self) -> int:
+        return self.core.retained() + sum(len(w) for w in self.py_windows) + sum(s.state_size() for s in self.py_aggs)
