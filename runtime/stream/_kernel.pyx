@@ -1,15 +1,20 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """The compiled core of a key's window state (`fast.FastViewKeyState`): RANGE frames over time
-(``RANGE BETWEEN <reach> PRECEDING AND CURRENT ROW``, EXCLUDE NO OTHERS) with COUNT(*), COUNT,
-SUM, AVG, MIN, MAX and COUNT(DISTINCT), for one key, one call per finalized peer group.
+(``RANGE BETWEEN <reach> PRECEDING AND CURRENT ROW`` with any EXCLUDE) with COUNT(*), COUNT,
+SUM/AVG/VAR_*/STDDEV_* of doubles, MIN/MAX of numbers, BOOL_OR/AND and COUNT(DISTINCT), for one
+key, one call per finalized peer group.
 
 The same data and arithmetic as the Python state (`windows.SharedWindow` + `accumulators`), kept
 in C: per window a ring of µs timestamps and one ring of values per (argument, FILTER) column;
 per column its non-NULL count, an exact float sum (integers scaled by 2^fexp, the finest binary
-exponent seen, as `accumulators._Sum` — 128-bit while it fits, a Python int after that), monotonic
-deques for MIN/MAX (eviction is in arrival order), counts per distinct value. Results are those of
-the Python state to the bit: sums and averages are rounded once from the exact value (the 128-bit
+exponent seen, as `accumulators._Sum` — 128-bit while it fits, a Python int after that), exact sums
+of x and x² for variances (Python ints, as `accumulators.Variance`), true/false counts, monotonic
+deques for MIN/MAX (eviction is in arrival order), counts per distinct value, and how many of its
+rows failed (an argument Postgres would refuse: `accumulators.Guarded`). Results are those of the
+Python state to the bit: sums and averages are rounded once from the exact value (the 128-bit
 paths round with a sticky bit; anything they cannot round exactly goes through Python ints).
+EXCLUDE GROUP reads before the group enters; TIES adds the row for its read, CURRENT ROW takes it
+out for its read (not for MIN/MAX: a monotonic deque cannot give the extreme without one row).
 """
 
 from libc.stdlib cimport malloc, realloc, free
@@ -95,6 +100,17 @@ cdef enum:
     A_MIN = 3
     A_MAX = 4
     A_DISTINCT = 5
+    A_BOOL_OR = 6
+    A_BOOL_AND = 7
+    A_VAR_SAMP = 8
+    A_VAR_POP = 9
+    A_STDDEV_SAMP = 10
+    A_STDDEV_POP = 11
+    # EXCLUDE modes
+    X_NO_OTHERS = 0
+    X_GROUP = 1
+    X_TIES = 2
+    X_CURRENT_ROW = 3
     # column value kinds
     K_ANY = 0
     K_FLOAT = 1
@@ -103,6 +119,7 @@ cdef enum:
 cdef object _NAN = float("nan")
 cdef object _INF = float("inf")
 cdef object _NINF = float("-inf")
+cdef long long NO_TIME = -(2 ** 62)
 
 
 cdef class SeqDeque:
@@ -149,45 +166,106 @@ cdef class SeqDeque:
         self.n += 1
         return 0
 
-    cdef void clear(self):
-        self.head = 0
-        self.n = 0
+
+cdef inline bint _decompose(double d, long long *m, int *k, int *s):
+    """A finite non-zero double as m / 2^k (k >= 0) with m << s: as_integer_ratio's numerator
+    and k (an integer-valued double has k = 0 and its mantissa shifted by s)."""
+    cdef int ex, tz
+    cdef double f = frexp(d, &ex)              # d = f * 2^ex, 0.5 <= |f| < 1
+    cdef long long mm = <long long> ldexp(f, 53)  # d = mm * 2^(ex - 53), exactly
+    tz = sk_ctz(<uint64_t> (mm if mm > 0 else -mm))
+    mm >>= tz
+    k[0] = 53 - ex - tz
+    s[0] = 0
+    if k[0] < 0:
+        s[0] = -k[0]
+        k[0] = 0
+    m[0] = mm
+    return True
 
 
 cdef class Col:
     """One value column of a window and everything the window's aggregates keep over it."""
     cdef int kind
     cdef Py_ssize_t sig       # which of the row's values (`Core` getters) this column holds
-    cdef bint want_sum, want_min, want_max, want_distinct
+    cdef bint want_sum, want_min, want_max, want_distinct, want_bool, want_var, want_last
     cdef list ring
     cdef public Py_ssize_t nn
+    cdef public Py_ssize_t failed
+    cdef public object reason
     # the exact sum (accumulators._Sum's fields)
     cdef sk_i128 fsum
     cdef object fbig          # None while the sum fits 128 bits
     cdef public int fexp
     cdef public Py_ssize_t floats, nan, pinf, ninf
     cdef public object isum
+    # variance (accumulators.Variance's fields)
+    cdef public object s1, s2
+    cdef public int ve
+    cdef public Py_ssize_t bad
+    # BOOL_OR / BOOL_AND
+    cdef public Py_ssize_t t, f
     cdef SeqDeque mind, maxd
     cdef public dict counts
+    # the latest peer group's values (EXCLUDE GROUP / TIES: as-of reads at its time exclude it)
+    cdef public long long last_tus
+    cdef public list last_vals
 
-    def __cinit__(self, Py_ssize_t sig, int kind, bint want_sum, bint want_min, bint want_max, bint want_distinct):
+    def __cinit__(self, Py_ssize_t sig, int kind, bint want_sum, bint want_min, bint want_max, bint want_distinct,
+                  bint want_bool, bint want_var, bint want_last):
         self.sig = sig
         self.kind = kind
         self.want_sum, self.want_min, self.want_max, self.want_distinct = want_sum, want_min, want_max, want_distinct
+        self.want_bool, self.want_var, self.want_last = want_bool, want_var, want_last
         self.ring = [None] * 8
-        self.nn = 0
+        self.nn = self.failed = 0
+        self.reason = ""
         self.fsum = 0
         self.fbig = None
         self.fexp = 0
         self.floats = self.nan = self.pinf = self.ninf = 0
         self.isum = 0
+        self.s1 = self.s2 = 0
+        self.ve = 0
+        self.bad = self.t = self.f = 0
         self.mind = SeqDeque() if want_min else None
         self.maxd = SeqDeque() if want_max else None
         self.counts = {} if want_distinct else None
+        self.last_tus = NO_TIME
+        self.last_vals = []
+
+    cdef int acc(self, object v, int sign) except -1:
+        """The invertible part of adding (sign 1) or removing (-1) a non-NULL value."""
+        if type(v) is Failed:
+            self.failed += sign
+            if sign > 0:
+                self.reason = (<object> v).reason
+            return 0
+        self.nn += sign
+        if self.want_sum:
+            self.sum_add(v, sign)
+        if self.want_var:
+            self.var_add(v, sign)
+        if self.want_bool:
+            if v:
+                self.t += sign
+            else:
+                self.f += sign
+        if self.want_distinct:
+            key = NAN_KEY if (type(v) is float and v != v) else v
+            if sign > 0:
+                self.counts[key] = self.counts.get(key, 0) + 1
+            else:
+                left = self.counts[key] - 1
+                if left:
+                    self.counts[key] = left
+                else:
+                    del self.counts[key]
+        return 0
 
     cdef int sum_add(self, object v, int sign) except -1:
-        cdef double d, f
-        cdef int ex, k, tz, s, mb
+        cdef double d
+        cdef int k, s, mb
         cdef long long m
         cdef sk_i128 term, r
         if type(v) is float:
@@ -204,14 +282,7 @@ cdef class Col:
             self.floats += sign
             if d == 0.0:
                 return 0
-            f = frexp(d, &ex)                    # d = f * 2^ex, 0.5 <= |f| < 1
-            m = <long long> ldexp(f, 53)         # d = m * 2^(ex - 53), exactly
-            tz = sk_ctz(<uint64_t> (m if m > 0 else -m))
-            m >>= tz
-            k = 53 - ex - tz                     # d = m / 2^k
-            s = 0
-            if k < 0:                            # an integer: m << -k (as_integer_ratio's k is 0)
-                s, k = -k, 0
+            _decompose(d, &m, &k, &s)
             if self.fbig is not None:
                 self._big_add(m, k, s, sign)
                 return 0
@@ -222,18 +293,17 @@ cdef class Col:
                     return 0
                 self.fsum = self.fsum << (k - self.fexp)
                 self.fexp = k
-            s += self.fexp - k
             mb = 64 - sk_clz(<uint64_t> (m if m > 0 else -m))
-            if mb + s > LIMIT:
+            if mb + s + self.fexp - k > LIMIT:
                 self._spill()
-                self._big_add(m, k, s - (self.fexp - k), sign)
+                self._big_add(m, k, s, sign)
                 return 0
-            term = (<sk_i128> m) << s
+            term = (<sk_i128> m) << (s + self.fexp - k)
             if sign < 0:
                 term = -term
             if sk_add_ovf(self.fsum, term, &r):
                 self._spill()
-                self._big_add(m, k, s - (self.fexp - k), sign)
+                self._big_add(m, k, s, sign)
                 return 0
             self.fsum = r
             return 0
@@ -246,16 +316,42 @@ cdef class Col:
         self.fbig = sk_to_py(self.fsum)
 
     cdef void _big_add(self, long long m, int k, int s, int sign):
-        """fbig += sign * (m << s) / 2^k in Python ints, rescaling when k is finer (s: m's own shift)."""
-        cdef object big = self.fbig
+        """fbig += sign * (m << s) / 2^k in Python ints, rescaling when k is finer."""
         if k > self.fexp:
-            big = big << (k - self.fexp)
+            self.fbig = self.fbig << (k - self.fexp)
             self.fexp = k
         term = (<object> m) << (s + self.fexp - k)
-        self.fbig = big + term if sign > 0 else big - term
+        self.fbig = self.fbig + term if sign > 0 else self.fbig - term
 
     cdef object fsum_py(self):
         return self.fbig if self.fbig is not None else sk_to_py(self.fsum)
+
+    cdef int var_add(self, object v, int sign) except -1:
+        cdef double d
+        cdef int k, s
+        cdef long long m
+        if type(v) is not float:
+            raise TypeError(f"the compiled window state takes variances of doubles, not {type(v).__name__}")
+        d = PyFloat_AS_DOUBLE(v)
+        if isnan(d) or isinf(d):
+            self.bad += sign
+            return 0
+        if d == 0.0:
+            m, k, s = 0, 0, 0
+        else:
+            _decompose(d, &m, &k, &s)
+        if k > self.ve:
+            self.s1 = self.s1 << (k - self.ve)
+            self.s2 = self.s2 << (2 * (k - self.ve))
+            self.ve = k
+        x = (<object> m) << (s + self.ve - k)
+        if sign > 0:
+            self.s1 = self.s1 + x
+            self.s2 = self.s2 + x * x
+        else:
+            self.s1 = self.s1 - x
+            self.s2 = self.s2 - x * x
+        return 0
 
     cdef object special(self):
         if self.nan or (self.pinf and self.ninf):
@@ -266,7 +362,8 @@ cdef class Col:
             return _NINF
         return None
 
-    cdef object sum_value(self):
+    cdef object mean(self, bint average):
+        """SUM (``average`` False) or AVG of the exact sum, rounded once."""
         cdef int ok
         cdef double d
         if self.nn == 0:
@@ -275,34 +372,33 @@ cdef class Col:
         if sp is not None:
             return sp
         if not self.floats:
-            return float(self.isum)
+            return self.isum / self.nn if average else float(self.isum)
         if self.fbig is None and self.isum == 0:
-            d = sk_scaled(sk_abs(self.fsum), self.fexp, &ok)
+            if average:
+                d = sk_div_scaled(sk_abs(self.fsum), self.nn, self.fexp, &ok)
+            else:
+                d = sk_scaled(sk_abs(self.fsum), self.fexp, &ok)
             if ok:
                 return -d if self.fsum < 0 else d
         try:
-            return ((self.isum << self.fexp) + self.fsum_py()) / ((<object> 1) << self.fexp)
+            return ((self.isum << self.fexp) + self.fsum_py()) / ((<object> (self.nn if average else 1)) << self.fexp)
         except OverflowError:
             return Failed("value out of range: overflow")
 
-    cdef object avg_value(self):
-        cdef int ok
-        cdef double d
-        if self.nn == 0:
+    cdef object variance(self, int func):
+        cdef Py_ssize_t n = self.nn
+        cdef bint sample = func == A_VAR_SAMP or func == A_STDDEV_SAMP
+        if n == 0 or (sample and n == 1):
             return None
-        sp = self.special()
-        if sp is not None:
-            return sp
-        if not self.floats:
-            return self.isum / self.nn
-        if self.fbig is None and self.isum == 0:
-            d = sk_div_scaled(sk_abs(self.fsum), self.nn, self.fexp, &ok)
-            if ok:
-                return -d if self.fsum < 0 else d
+        if self.bad:
+            return _NAN
+        num = n * self.s2 - self.s1 * self.s1
+        den = (<object> (n * (n - 1) if sample else n * n)) << (2 * self.ve)
         try:
-            return ((self.isum << self.fexp) + self.fsum_py()) / ((<object> self.nn) << self.fexp)
+            var = num / den if num > 0 else 0.0
         except OverflowError:
             return Failed("value out of range: overflow")
+        return var ** 0.5 if (func == A_STDDEV_SAMP or func == A_STDDEV_POP) else var
 
     def sum_fields(self):
         """(n, isum, fsum, fexp, floats, nan, pinf, ninf): accumulators._Sum's fields."""
@@ -374,15 +470,11 @@ cdef class Win:
             for c in self.cols:
                 v = c.ring[self.head]
                 if v is not None:
-                    c.nn -= 1
-                    if c.want_sum:
-                        c.sum_add(v, -1)
+                    c.acc(v, -1)
                     if c.want_max and c.maxd.n and c.maxd.front() == self.seq0:
                         c.maxd.pop_front()
                     if c.want_min and c.mind.n and c.mind.front() == self.seq0:
                         c.mind.pop_front()
-                    if c.want_distinct:
-                        _uncount(c.counts, v)
                     c.ring[self.head] = None
             self.head = (self.head + 1) & mask
             self.seq0 += 1
@@ -413,9 +505,9 @@ cdef class Win:
             c.ring[idx] = v
             if v is None:
                 continue
-            c.nn += 1
-            if c.want_sum:
-                c.sum_add(v, 1)
+            c.acc(v, 1)
+            if type(v) is Failed:
+                continue
             if c.want_max:
                 while c.maxd.n and _le(c.kind, self._val(c, c.maxd.back()), v):
                     c.maxd.pop_back()
@@ -424,9 +516,6 @@ cdef class Win:
                 while c.mind.n and not _le(c.kind, self._val(c, c.mind.back()), v):
                     c.mind.pop_back()
                 c.mind.push(seq)
-            if c.want_distinct:
-                key = NAN_KEY if (type(v) is float and v != v) else v
-                c.counts[key] = c.counts.get(key, 0) + 1
         return 0
 
     def rows(self):
@@ -446,7 +535,7 @@ cdef class Win:
         values, nan, nans = [], None, 0
         for i in range(self.n):
             v = c.ring[(self.head + i) & mask]
-            if v is None:
+            if v is None or type(v) is Failed:
                 continue
             if type(v) is float and v != v:
                 nan, nans = v, nans + 1
@@ -455,45 +544,52 @@ cdef class Win:
         values.sort()
         return values, (None if not nans else (nan, nans))
 
-    cdef object value(self, int func, Py_ssize_t j):
-        cdef Col c = self.cols[j]
+    cdef object value(self, int func, Col c, object extra):
+        """The aggregate over the column as it is; for MIN/MAX, with ``extra`` also in the frame
+        (EXCLUDE TIES: the row itself; the other aggregates take it through `Col.acc`)."""
+        cdef SeqDeque d
+        if c.failed:
+            return Failed(c.reason)
         if func == A_COUNT:
             return c.nn
         if func == A_SUM:
-            return c.sum_value()
+            return c.mean(False)
         if func == A_AVG:
-            return c.avg_value()
-        if func == A_MAX:
-            return self._val(c, c.maxd.front()) if c.maxd.n else None
-        if func == A_MIN:
-            return self._val(c, c.mind.front()) if c.mind.n else None
-        return len(c.counts)
-
-
-cdef inline void _uncount(dict counts, object v):
-    key = NAN_KEY if (type(v) is float and v != v) else v
-    left = counts[key] - 1
-    if left:
-        counts[key] = left
-    else:
-        del counts[key]
+            return c.mean(True)
+        if func == A_MAX or func == A_MIN:
+            d = c.maxd if func == A_MAX else c.mind
+            best = self._val(c, d.front()) if d.n else None
+            if extra is not None and (best is None or (_le(c.kind, best, extra) if func == A_MAX
+                                                       else not _le(c.kind, best, extra))):
+                best = extra
+            return best
+        if func == A_DISTINCT:
+            return len(c.counts)
+        if func == A_BOOL_OR or func == A_BOOL_AND:
+            if c.t + c.f == 0:
+                return None
+            return c.t > 0 if func == A_BOOL_OR else c.f == 0
+        return c.variance(func)
 
 
 cdef class Core:
     """Every compiled window of one view for one key.
 
     ``getters``: per value signature how a row gives it — None: 1 (COUNT(*)), a str: that column
-    of the row, else a callable (an argument or FILTER expression); ``windows``: per window (reach
-    µs, per column (signature index, kind, sum?, min?, max?, distinct?)); ``aggs``: per aggregate
-    (window index, column index, code); ``ids``: the aggregates' ids."""
+    of the row, else a callable (an argument or FILTER expression; `Failed` where it fails);
+    ``windows``: per window (reach µs, per column (signature index, kind, sum?, min?, max?,
+    distinct?, bool?, variance?, latest group?)); ``aggs``: per aggregate (window index, column
+    index, code, EXCLUDE mode); ``ids``: the aggregates' ids."""
     cdef public list wins
     cdef list aggs, getters, ids
+    cdef bint per_row                    # an EXCLUDE TIES / CURRENT ROW aggregate: values per row
 
     def __cinit__(self, list getters, list windows, list aggs, list ids):
         self.getters = getters
         self.wins = [Win(reach, [Col(*spec) for spec in cols]) for reach, cols in windows]
         self.aggs = aggs
         self.ids = ids
+        self.per_row = any(a[3] in (X_TIES, X_CURRENT_ROW) for a in aggs)
 
     cdef list _values(self, dict row):
         cdef list out = []
@@ -506,23 +602,69 @@ cdef class Core:
                 out.append(g(row))
         return out
 
+    cdef void _reads(self, int phase, list out, list rowvals):
+        """Phase 0: the reads before the group enters (GROUP, TIES); 1: after (NO OTHERS,
+        CURRENT ROW)."""
+        cdef tuple a
+        cdef Py_ssize_t i, j, nrows = len(rowvals)
+        cdef Win w
+        cdef Col c
+        cdef int mode, func
+        for j in range(len(self.aggs)):
+            a = <tuple> self.aggs[j]
+            mode = <int> a[3]
+            if (mode == X_GROUP or mode == X_TIES) != (phase == 0):
+                continue
+            w = <Win> self.wins[<Py_ssize_t> a[0]]
+            c = <Col> w.cols[<Py_ssize_t> a[1]]
+            func = <int> a[2]
+            agg_id = self.ids[j]
+            if mode == X_GROUP or mode == X_NO_OTHERS:
+                v = w.value(func, c, None)
+                for i in range(nrows):
+                    (<dict> out[i])[agg_id] = v
+                continue
+            for i in range(nrows):
+                x = (<list> rowvals[i])[c.sig]
+                if x is None:
+                    (<dict> out[i])[agg_id] = w.value(func, c, None)
+                    continue
+                if mode == X_TIES:
+                    c.acc(x, 1)
+                    (<dict> out[i])[agg_id] = w.value(func, c, None if type(x) is Failed else x)
+                    c.acc(x, -1)
+                else:  # CURRENT ROW
+                    c.acc(x, -1)
+                    (<dict> out[i])[agg_id] = w.value(func, c, None)
+                    c.acc(x, 1)
+
     def step(self, long long tus, list rows):
         """One finalized peer group at ``tus`` (its rows: dicts). Every window drops the rows older
-        than its frame and takes the group's rows; returns {aggregate id: value} — the same for
-        every row of the group: they are peers."""
+        than its frame and takes the group's rows; returns each row's {aggregate id: value}."""
         cdef Win w
-        cdef tuple a
-        cdef dict out = {}
-        cdef Py_ssize_t i
+        cdef Col c
+        cdef Py_ssize_t i, nrows = len(rows)
+        cdef list rowvals = [self._values(<dict> row) for row in rows]
+        cdef list out
         for w in self.wins:
             w.evict(tus - w.reach)
-        for row in rows:
-            values = self._values(<dict> row)
-            for w in self.wins:
-                w.add(tus, values)
-        for i in range(len(self.aggs)):
-            a = <tuple> self.aggs[i]
-            out[self.ids[i]] = (<Win> self.wins[<Py_ssize_t> a[0]]).value(<int> a[2], <Py_ssize_t> a[1])
+        if nrows == 1 or not self.per_row:
+            out = [{}] * nrows           # one dict: every row reads the same values
+        else:
+            out = [{} for i in range(nrows)]
+        self._reads(0, out, rowvals)
+        for w in self.wins:
+            for c in w.cols:
+                if c.want_last:
+                    if tus != c.last_tus:
+                        c.last_tus, c.last_vals = tus, []
+                    for i in range(nrows):
+                        x = (<list> rowvals[i])[c.sig]
+                        if x is not None:
+                            c.last_vals.append(x)
+            for i in range(nrows):
+                w.add(tus, <list> rowvals[i])
+        self._reads(1, out, rowvals)
         return out
 
     def load(self, Py_ssize_t wi, ts, list columns):

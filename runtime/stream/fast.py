@@ -1,9 +1,9 @@
 """A key's window state with its time windows in compiled code (`_kernel.Core`).
 
 `FastViewKeyState` is the stream's `ViewKeyState`: the same values, the same stored records. The
-RANGE windows over time whose aggregates the kernel computes — COUNT(*), COUNT, SUM/AVG of doubles,
-MIN/MAX of numbers, COUNT(DISTINCT), EXCLUDE NO OTHERS, ordered by the event time alone, arguments
-and FILTERs that cannot fail — live in the kernel; every other part of the view (positional
+RANGE windows over time whose aggregates the kernel computes — COUNT(*), COUNT, SUM/AVG/VAR/STDDEV
+of doubles, MIN/MAX of numbers (not with EXCLUDE CURRENT ROW), BOOL_OR/AND, COUNT(DISTINCT), any
+EXCLUDE, ordered by the event time alone — live in the kernel; every other part of the view (positional
 aggregates, UNBOUNDED frames, EXCLUDE, other types) stays in the Python state beside it, as does
 every window of a view the kernel does not cover. The stored format is untouched: `dump` and
 `quick` copy the kernel's windows into a Python `ViewKeyState` and encode that
@@ -25,7 +25,7 @@ from sqlglot import exp
 from skewless.compiler.functions.pgtypes import FLOAT8, INT2, INT4, INT8, NUMERIC, base
 from skewless.compiler.ir import Aggregate, FeatureView
 
-from .accumulators import Count, Distinct, MinMax, _Sum
+from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _Sum
 from .frames import EPOCH, ONE_US, ViewKeyState, _AggState, _can_fail, _layout, _register, value_signature
 
 try:
@@ -33,23 +33,26 @@ try:
 except ImportError:  # not built: the Python state throughout
     _kernel = None
 
-_CODES = {"count_star": 0, "count": 0, "sum": 1, "avg": 2, "min": 3, "max": 4, "count_distinct": 5}
+_CODES = {"count_star": 0, "count": 0, "sum": 1, "avg": 2, "min": 3, "max": 4, "count_distinct": 5,
+          "bool_or": 6, "bool_and": 7, "var_samp": 8, "var_pop": 9, "stddev_samp": 10, "stddev_pop": 11}
+_VARIANCE = ("var_samp", "var_pop", "stddev_samp", "stddev_pop")
+_EXCLUDES = {"no_others": 0, "group": 1, "ties": 2, "current_row": 3}
 _NUMBERS = {FLOAT8: 1, INT2: 2, INT4: 2, INT8: 2}
 
 
 def _eligible(agg: Aggregate, kind) -> bool:
     """Whether the kernel computes ``agg`` exactly as `frames._Range` does."""
-    if kind is None or kind == -1 or agg.frame.exclude != "no_others" or agg.total_order or _can_fail(agg):
+    if kind is None or kind == -1 or agg.total_order:
         return False
     func, arg = agg.func, base(agg.arg_type) if agg.arg_type else None
-    if func in ("count_star", "count"):
+    if func in ("min", "max"):  # a monotonic deque cannot give the extreme without the current row
+        return arg in _NUMBERS and agg.frame.exclude != "current_row"
+    if func in ("count_star", "count", "bool_or", "bool_and"):
         return True
     if func == "count_distinct":
         return arg != NUMERIC  # a numeric NaN is not the float NaN the kernel recognises
-    if func in ("sum", "avg"):
+    if func in ("sum", "avg", *_VARIANCE):
         return arg == FLOAT8 and base(agg.type) == FLOAT8
-    if func in ("min", "max"):
-        return arg in _NUMBERS
     return False
 
 
@@ -77,12 +80,15 @@ class Plan:
                 funcs = {a.func for a in members}
                 numeric = [_NUMBERS.get(base(a.arg_type)) for a in members if a.func in ("min", "max", "sum", "avg")]
                 specs.append((getter_of[sig], numeric[0] if numeric else 0, bool(funcs & {"sum", "avg"}),
-                              "min" in funcs, "max" in funcs, "count_distinct" in funcs))
+                              "min" in funcs, "max" in funcs, "count_distinct" in funcs,
+                              bool(funcs & {"bool_or", "bool_and"}), bool(funcs & set(_VARIANCE)),
+                              any(a.frame.exclude in ("group", "ties") for a in members)))
             self.windows.append((reach, specs))
         for wi, reach in enumerate(self.reaches):
             for i in by_reach[reach]:
                 agg = kinds[i][0]
-                self.aggs.append((wi, sigs[reach].index(value_signature(agg)), _CODES[agg.func]))
+                self.aggs.append((wi, sigs[reach].index(value_signature(agg)), _CODES[agg.func],
+                                  _EXCLUDES[agg.frame.exclude]))
                 self.agg_index.append(i)
         self.ids = [aggregates[i].id for i in self.agg_index]
         self.ts_col = next((a.order[0] for a in aggregates if a.order), None)
@@ -108,6 +114,7 @@ def _getter(agg: Aggregate, ref: str):
 
 
 _PLANS: dict[str, tuple] = {}
+_NO_TIME = -(2 ** 62)  # `_kernel.NO_TIME`: no group yet
 
 
 def plan_for(view: FeatureView) -> Plan:
@@ -147,16 +154,23 @@ class FastViewKeyState:
             for wi, reach in enumerate(self.plan.reaches):
                 w = state.windows[reach]
                 self.core.load(wi, list(w.ts), [list(c) for c in w.cols])
+            for (wi, ci, _, mode), i in zip(self.plan.aggs, self.plan.agg_index):
+                agg_state = state.aggs[i]
+                if mode in (1, 2) and agg_state.last_ts is not None:  # the latest group (EXCLUDE GROUP / TIES)
+                    col = self.core.wins[wi].col(ci)
+                    col.last_tus = (agg_state.last_ts - EPOCH) // ONE_US
+                    col.last_vals = list(agg_state.last_values)
             self.release()
 
     def process_group(self, rows: list[dict]) -> list[dict]:
         """`ViewKeyState.process_group`: the kernel's windows in one call, the rest in Python."""
         tus = (rows[0][self.plan.ts_col] - EPOCH) // ONE_US
-        values = self.core.step(tus, rows)
+        out = self.core.step(tus, rows)
         self.steps += 1
-        out = [values] if len(rows) == 1 else [dict(values) for _ in rows]
         if not self.py_aggs:
             return out
+        if len(out) > 1 and out[0] is out[1]:  # one dict for every row: each row gets its own
+            out = [dict(o) for o in out]
         cache: dict = {}
         if self.py_windows:
             for w in self.py_windows:
@@ -178,21 +192,32 @@ class FastViewKeyState:
             w = py.windows[reach]
             w.ts = deque(ts)
             w.cols = [deque(c) for c in cols]
-        for (wi, ci, _), i in zip(self.plan.aggs, self.plan.agg_index):
-            acc = py.aggs[i].acc
+        for (wi, ci, _, mode), i in zip(self.plan.aggs, self.plan.agg_index):
+            state = py.aggs[i]
             win = core.wins[wi]
+            col = win.col(ci)
+            acc = state.acc
+            if isinstance(acc, Guarded):
+                acc.failed, acc.reason = col.failed, col.reason
+                acc = acc.inner
             if isinstance(acc, _Sum):
-                acc.n, acc.isum, acc.fsum, acc.fexp, acc.floats, acc.nan, acc.pinf, acc.ninf = win.col(ci).sum_fields()
+                acc.n, acc.isum, acc.fsum, acc.fexp, acc.floats, acc.nan, acc.pinf, acc.ninf = col.sum_fields()
                 acc.scales = None
             elif isinstance(acc, Count):
-                acc.n = win.col(ci).nn
+                acc.n = col.nn
             elif isinstance(acc, MinMax):
                 values, nan = win.minmax(ci)
                 acc.values, acc.nan = SortedList(values), nan
             elif isinstance(acc, Distinct):
-                acc.counts = Counter(win.col(ci).counts)
+                acc.counts = Counter(col.counts)
+            elif isinstance(acc, BoolAgg):
+                acc.t, acc.f = col.t, col.f
+            elif isinstance(acc, Variance):
+                acc.n, acc.s1, acc.s2, acc.bad, acc.e = col.nn, col.s1, col.s2, col.bad, col.ve
             else:  # pragma: no cover - `_eligible` admits no other accumulator
                 raise TypeError(type(acc).__name__)
+            if mode in (1, 2) and col.last_tus != _NO_TIME:  # EXCLUDE GROUP / TIES
+                state.last_ts, state.last_values = EPOCH + col.last_tus * ONE_US, list(col.last_vals)
         self.synced = self.steps
         return py
 
@@ -205,6 +230,8 @@ class FastViewKeyState:
             w.cols = [deque() for _ in w.cols]
         for i in self.plan.agg_index:
             acc = py.aggs[i].acc
+            if isinstance(acc, Guarded):
+                acc = acc.inner
             if isinstance(acc, MinMax):
                 acc.values, acc.nan = SortedList(), None
             elif isinstance(acc, Distinct):
