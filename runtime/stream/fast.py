@@ -26,7 +26,7 @@ from skewless.compiler.functions.pgtypes import FLOAT8, INT2, INT4, INT8, NUMERI
 from skewless.compiler.ir import Aggregate, FeatureView
 
 from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _Sum
-from .frames import EPOCH, ONE_US, ViewKeyState, _AggState, _can_fail, _layout, _register, value_signature
+from .frames import EPOCH, ONE_US, ViewKeyState, _AggState, _layout, _register, value_signature
 
 try:
     from . import _kernel
