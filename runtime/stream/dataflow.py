@@ -320,6 +320,10 @@ class _Watermark:
         self.mark: datetime | None = None   # min over active partitions (before lateness)
 
     def see(self, part: str, ts: datetime) -> None:
+        if len(self.latest) == 1 and part in self.latest and not self.idle:  # one partition (a file)
+            if self.mark is None or ts > self.mark:
+                self.mark = self.latest[part] = ts
+            return
         self.idle.discard(part)
         prev = self.latest.get(part)
         if prev is None or ts > prev:

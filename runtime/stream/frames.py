@@ -558,6 +558,7 @@ class ViewEvaluator:
                 self.plan.append((name, 2, fn))
         self.env_names = {a.id: f"__{a.id}" for a in view.aggregates}
         self.needs_env = any(kind == 2 for _, kind, _ in self.plan)
+        self._build = _row_builder(self.plan)
 
     def admit(self, row: Row) -> bool:
         """WHERE (Postgres evaluates it for every row: an error there is this event's dead letter).
@@ -574,15 +575,25 @@ class ViewEvaluator:
             names = self.env_names
             for k, v in agg_values.items():
                 env[names[k]] = v
-        out = {}
-        for name, kind, src in self.plan:
-            if kind == 0:
-                out[name] = row.get(src)
-            elif kind == 1:
-                out[name] = agg_values.get(src)
-            else:
-                out[name] = src(env)
-        return out
+        return self._build(row, agg_values, env)
+
+
+def _row_builder(plan: list[tuple]) -> Callable:
+    """One function building a view's output row as a dict display (no loop per column): passthrough
+    columns from the row, aggregates as they are, expressions over the row and the aggregates
+    (``env``). Names are written as Python literals (`repr`), expressions are closures passed in."""
+    fns, items = [], []
+    for name, kind, src in plan:
+        if kind == 0:
+            items.append(f"{name!r}: row.get({src!r})")
+        elif kind == 1:
+            items.append(f"{name!r}: aggs.get({src!r})")
+        else:
+            items.append(f"{name!r}: fns[{len(fns)}](env)")
+            fns.append(src)
+    namespace = {"fns": fns}
+    exec(f"def build(row, aggs, env):\n    return {{{', '.join(items)}}}\n", namespace)  # noqa: S102 - literals only
+    return namespace["build"]
 
 
 def _can_fail(agg: Aggregate) -> bool:

@@ -24,6 +24,10 @@ _KEYS = json.JSONEncoder(separators=(",", ":"), default=str)  # json.dumps with 
 
 
 def encode_key(values: Sequence[Any]) -> str:
+    if len(values) == 1:  # the common key: one plain ASCII text, spelled as json.dumps spells it
+        v = values[0]
+        if type(v) is str and v.isascii() and v.isprintable() and '"' not in v and "\\" not in v:
+            return f'["{v}"]'
     return _KEYS.encode(list(values))
 
 
