@@ -18,6 +18,8 @@ out for its read (not for MIN/MAX: a monotonic deque cannot give the extreme wit
 """
 
 from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from libc.math cimport frexp, ldexp, isnan, isinf, fabs
 from cpython.float cimport PyFloat_AS_DOUBLE
 
@@ -528,6 +530,46 @@ cdef class Win:
     def col(self, Py_ssize_t j):
         return self.cols[j]
 
+    cdef bytes _ts_bytes(self, Py_ssize_t lo, Py_ssize_t hi):
+        """Timestamps lo..hi (positions from the oldest) as int64 little-endian bytes."""
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, (hi - lo) * 8)
+        cdef char *dst = PyBytes_AS_STRING(out)
+        cdef Py_ssize_t first, part
+        if hi > lo:
+            first = (self.head + lo) & (self.cap - 1)
+            part = min(hi - lo, self.cap - first)
+            memcpy(dst, &self.ts[first], part * 8)
+            if part < hi - lo:
+                memcpy(dst + part * 8, &self.ts[0], (hi - lo - part) * 8)
+        return out
+
+    cdef tuple _column(self, Col c, Py_ssize_t lo, Py_ssize_t hi):
+        cdef Py_ssize_t i, mask = self.cap - 1
+        return tuple([c.ring[(self.head + i) & mask] for i in range(lo, hi)])
+
+    def dump(self, long long cut, pack):
+        """`windows.SharedWindow.dump`: (head, tail) — the rows older than ``cut`` µs in the head
+        (cut, timestamps, one packed column each, rows in the tail), the rest in the tail (or None)."""
+        cdef Py_ssize_t lo = 0, hi = self.n, mid, k
+        cdef Col c
+        while lo < hi:  # bisect_left: the first row at or after cut
+            mid = (lo + hi) // 2
+            if self.ts[(self.head + mid) & (self.cap - 1)] < cut:
+                lo = mid + 1
+            else:
+                hi = mid
+        k = lo
+        head = (cut, self._ts_bytes(0, k), tuple([pack(self._column(c, 0, k)) for c in self.cols]), self.n - k)
+        if k == self.n:
+            return head, None
+        return head, (self._ts_bytes(k, self.n), tuple([pack(self._column(c, k, self.n)) for c in self.cols]))
+
+    def bounds(self):
+        """(oldest row µs, newest row µs), or None when empty."""
+        if not self.n:
+            return None
+        return self.ts[self.head], self.ts[(self.head + self.n - 1) & (self.cap - 1)]
+
     def minmax(self, Py_ssize_t j):
         """MinMax's fields over column ``j``: (its non-NaN values sorted, (a NaN, how many) | None)."""
         cdef Col c = self.cols[j]
@@ -681,6 +723,16 @@ cdef class Core:
             w.add(ts[i], values)
             for j in range(w.ncols):
                 values[(<Col> w.cols[j]).sig] = None
+
+    def peek(self):
+        """Every aggregate's value over its window as it is (`ViewKeyState.quick`'s values)."""
+        cdef tuple a
+        cdef Win w
+        out = []
+        for a in self.aggs:
+            w = <Win> self.wins[<Py_ssize_t> a[0]]
+            out.append(w.value(<int> a[2], <Col> w.cols[<Py_ssize_t> a[1]], None))
+        return out
 
     def retained(self):
         cdef Win w

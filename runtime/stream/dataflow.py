@@ -32,7 +32,7 @@ from ..sources.control import stopping
 from ..sources.decode import PART, DeadLetter, Idle
 from .expr import SqlError
 from . import records
-from .fast import FastViewKeyState, from_state, new_state
+from .fast import from_state, new_state
 from .frames import ViewEvaluator
 from .online import encode_key, stored_payload
 
@@ -167,8 +167,6 @@ class _ViewSlot:
         """(record, tail), encoded once per change for the store write and the snapshot alike."""
         if self.blob is None:
             self.blob = records.encode(self.view, self.state, self.pending, self.last)
-            if isinstance(self.state, FastViewKeyState):
-                self.state.release()  # the Python copy of the compiled windows was for encoding only
         return self.blob
 
     def add(self, ts: datetime, event: dict) -> None:

@@ -25,8 +25,10 @@ from sqlglot import exp
 from skewless.compiler.functions.pgtypes import FLOAT8, INT2, INT4, INT8, NUMERIC, base
 from skewless.compiler.ir import Aggregate, FeatureView
 
-from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _Sum
-from .frames import EPOCH, ONE_US, ViewKeyState, _AggState, _layout, _register, value_signature
+from . import codec
+from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _slots, _Sum
+from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _register, value_signature,
+                     window_cut)
 
 try:
     from . import _kernel
@@ -91,6 +93,11 @@ class Plan:
                                   _EXCLUDES[agg.frame.exclude]))
                 self.agg_index.append(i)
         self.ids = [aggregates[i].id for i in self.agg_index]
+        self.layout_reaches = list(sigs)  # `ViewKeyState.windows` order
+        self.window_of = {reach: wi for wi, reach in enumerate(self.reaches)}
+        self.agg_of = {i: (wi, ci, mode) for (wi, ci, _, mode), i in zip(self.aggs, self.agg_index)}
+        self.kernel_pos = {i: j for j, i in enumerate(self.agg_index)}
+        self.inclusive = not any(kind is not None and agg.frame.exclude in ("group", "ties") for agg, kind in kinds)
         self.ts_col = next((a.order[0] for a in aggregates if a.order), None)
         mine = set(self.agg_index)
         self.py_aggs = [i for i in range(len(aggregates)) if i not in mine]
@@ -125,6 +132,30 @@ def plan_for(view: FeatureView) -> Plan:
     return cached[1]
 
 
+def _acc_dump(acc, win, ci: int) -> tuple:
+    """`accumulators.dump` of ``acc``'s kind for the kernel's column ``ci`` of ``win``."""
+    col = win.col(ci)
+    if isinstance(acc, Guarded):
+        return (_acc_dump(acc.inner, win, ci), col.failed, col.reason)
+    if isinstance(acc, MinMax):
+        return win.minmax(ci)
+    if isinstance(acc, Distinct):
+        return (dict(col.counts),)
+    if isinstance(acc, _Sum):
+        n, isum, fsum, fexp, floats, nan, pinf, ninf = col.sum_fields()
+        fields = {"n": n, "isum": isum, "fsum": fsum, "fexp": fexp, "floats": floats, "nan": nan, "pinf": pinf,
+                  "ninf": ninf, "scales": None, "out": acc.out}
+    elif isinstance(acc, Count):
+        fields = {"n": col.nn}
+    elif isinstance(acc, Variance):
+        fields = {"kind": acc.kind, "n": col.nn, "s1": col.s1, "s2": col.s2, "bad": col.bad, "e": col.ve}
+    elif isinstance(acc, BoolAgg):
+        fields = {"t": col.t, "f": col.f, "is_or": acc.is_or}
+    else:  # pragma: no cover - `_eligible` admits no other accumulator
+        raise TypeError(type(acc).__name__)
+    return tuple(fields[name] for name in _slots(type(acc)))
+
+
 def new_state(view: FeatureView):
     """The stream's state for one key of ``view``: the kernel's where it applies."""
     if _kernel is not None and plan_for(view):
@@ -141,7 +172,7 @@ def from_state(view: FeatureView, state: ViewKeyState):
 
 
 class FastViewKeyState:
-    __slots__ = ("view", "plan", "py", "core", "py_aggs", "py_windows", "synced", "steps")
+    __slots__ = ("view", "plan", "py", "core", "py_aggs", "py_windows")
 
     def __init__(self, view: FeatureView, state: ViewKeyState | None = None):
         self.view, self.plan = view, plan_for(view)
@@ -149,7 +180,6 @@ class FastViewKeyState:
         self.core = _kernel.Core(self.plan.getters, self.plan.windows, self.plan.aggs, self.plan.ids)
         self.py_aggs = [self.py.aggs[i] for i in self.plan.py_aggs]
         self.py_windows = [self.py.windows[r] for r in self.plan.py_reaches]
-        self.steps, self.synced = 0, -1
         if state is not None:
             for wi, reach in enumerate(self.plan.reaches):
                 w = state.windows[reach]
@@ -160,13 +190,21 @@ class FastViewKeyState:
                     col = self.core.wins[wi].col(ci)
                     col.last_tus = (agg_state.last_ts - EPOCH) // ONE_US
                     col.last_vals = list(agg_state.last_values)
-            self.release()
+            for reach in self.plan.reaches:  # the kernel holds these rows now: drop the loaded copies
+                w = state.windows[reach]
+                w.ts, w.cols = deque(), [deque() for _ in w.cols]
+            for i in self.plan.agg_index:
+                acc = state.aggs[i].acc
+                acc = acc.inner if isinstance(acc, Guarded) else acc
+                if isinstance(acc, MinMax):
+                    acc.values, acc.nan = SortedList(), None
+                elif isinstance(acc, Distinct):
+                    acc.counts = Counter()
 
     def process_group(self, rows: list[dict]) -> list[dict]:
         """`ViewKeyState.process_group`: the kernel's windows in one call, the rest in Python."""
         tus = (rows[0][self.plan.ts_col] - EPOCH) // ONE_US
         out = self.core.step(tus, rows)
-        self.steps += 1
         if not self.py_aggs:
             return out
         if len(out) > 1 and out[0] is out[1]:  # one dict for every row: each row gets its own
@@ -182,67 +220,58 @@ class FastViewKeyState:
                 w.append(tus, cache, len(rows))
         return out
 
-    def sync(self) -> ViewKeyState:
-        """The Python state with the kernel's windows and aggregates copied in (for encoding)."""
-        if self.synced == self.steps:
-            return self.py
-        py, core = self.py, self.core
-        for wi, reach in enumerate(self.plan.reaches):
-            ts, cols = core.wins[wi].rows()
-            w = py.windows[reach]
-            w.ts = deque(ts)
-            w.cols = [deque(c) for c in cols]
-        for (wi, ci, _, mode), i in zip(self.plan.aggs, self.plan.agg_index):
-            state = py.aggs[i]
+    def dump(self, last_us: int | None) -> tuple[tuple, tuple | None]:
+        """`ViewKeyState.dump`, the kernel's windows and aggregates written straight from it."""
+        plan, core, py = self.plan, self.core, self.py
+        heads, tails = [], []
+        for reach in plan.layout_reaches:
+            wi = plan.window_of.get(reach)
+            if wi is None:
+                w = py.windows[reach]
+                head, tail = w.dump(window_cut(len(w), reach, last_us))
+            else:
+                win = core.wins[wi]
+                head, tail = win.dump(window_cut(win.n, reach, last_us), codec.pack)
+            heads.append((reach, head))
+            if tail is not None:
+                tails.append((reach, tail))
+        aggs = []
+        for i, state in enumerate(py.aggs):
+            where = plan.agg_of.get(i)
+            if where is None:
+                aggs.append(state.dump())
+                continue
+            wi, ci, mode = where
             win = core.wins[wi]
             col = win.col(ci)
-            acc = state.acc
-            if isinstance(acc, Guarded):
-                acc.failed, acc.reason = col.failed, col.reason
-                acc = acc.inner
-            if isinstance(acc, _Sum):
-                acc.n, acc.isum, acc.fsum, acc.fexp, acc.floats, acc.nan, acc.pinf, acc.ninf = col.sum_fields()
-                acc.scales = None
-            elif isinstance(acc, Count):
-                acc.n = col.nn
-            elif isinstance(acc, MinMax):
-                values, nan = win.minmax(ci)
-                acc.values, acc.nan = SortedList(values), nan
-            elif isinstance(acc, Distinct):
-                acc.counts = Counter(col.counts)
-            elif isinstance(acc, BoolAgg):
-                acc.t, acc.f = col.t, col.f
-            elif isinstance(acc, Variance):
-                acc.n, acc.s1, acc.s2, acc.bad, acc.e = col.nn, col.s1, col.s2, col.bad, col.ve
-            else:  # pragma: no cover - `_eligible` admits no other accumulator
-                raise TypeError(type(acc).__name__)
-            if mode in (1, 2) and col.last_tus != _NO_TIME:  # EXCLUDE GROUP / TIES
-                state.last_ts, state.last_values = EPOCH + col.last_tus * ONE_US, list(col.last_vals)
-        self.synced = self.steps
-        return py
-
-    def release(self) -> None:
-        """Drop the Python copies of the kernel's windows (kept only while encoding)."""
-        py = self.py
-        for reach in self.plan.reaches:
-            w = py.windows[reach]
-            w.ts = deque()
-            w.cols = [deque() for _ in w.cols]
-        for i in self.plan.agg_index:
-            acc = py.aggs[i].acc
-            if isinstance(acc, Guarded):
-                acc = acc.inner
-            if isinstance(acc, MinMax):
-                acc.values, acc.nan = SortedList(), None
-            elif isinstance(acc, Distinct):
-                acc.counts = Counter()
-        self.synced = -1
-
-    def dump(self, last_us: int | None) -> tuple[tuple, tuple | None]:
-        return self.sync().dump(last_us)
+            last, values = (col.last_tus, list(col.last_vals)) if mode in (1, 2) and col.last_tus != _NO_TIME \
+                else (None, [])
+            aggs.append((_acc_dump(state.acc, win, ci), last, values))
+        return (tuple(aggs), tuple(heads)), (tuple(tails) if tails else None)
 
     def quick(self) -> tuple[bool, tuple, tuple] | None:
-        return self.sync().quick()
+        """`ViewKeyState.quick` from the kernel's values and windows."""
+        plan, py = self.plan, self.py
+        kernel = self.core.peek()
+        values = []
+        try:
+            for i, state in enumerate(py.aggs):
+                j = plan.kernel_pos.get(i)
+                values.append(state.peek() if j is None else kernel[j])
+        except _Dynamic:
+            return None
+        windows = []
+        for reach in plan.layout_reaches:
+            wi = plan.window_of.get(reach)
+            if wi is None:
+                w = py.windows[reach]
+                if w.ts:
+                    windows.append((reach, w.ts[0] + reach, w.ts[-1] + reach))
+            else:
+                b = self.core.wins[wi].bounds()
+                if b is not None:
+                    windows.append((reach, b[0] + reach, b[1] + reach))
+        return plan.inclusive, tuple(values), tuple(windows)
 
     def retained(self) -> int:
         return self.core.retained() + sum(len(w) for w in self.py_windows) + sum(s.state_size() for s in self.py_aggs)

@@ -441,6 +441,13 @@ def _read_layout(view: FeatureView) -> tuple:
     return _layout(_register(view), view.aggregates)[4:]
 
 
+def window_cut(rows: int, reach: int, last_us: int | None) -> int:
+    """Where a window's stored rows split into head and tail (`SharedWindow.dump`)."""
+    if rows <= HEAD_ROWS:  # small: all in the head (an idle key's reads need no second fetch)
+        return NO_CUT
+    return (last_us if last_us is not None else 0) + reach // HORIZON - reach
+
+
 class ViewKeyState:
     """All of one view's aggregates for one entity key: RANGE aggregates over `SharedWindow`s (one
     per distinct reach), ROWS-like aggregates over their own positions.
@@ -464,11 +471,7 @@ class ViewKeyState:
         read fetches and decodes the head alone unless it is that far past the latest event."""
         heads, tails = [], []
         for reach, w in self.windows.items():
-            if len(w) <= HEAD_ROWS:  # small: all in the head (an idle key's reads need no second fetch)
-                cut = NO_CUT
-            else:
-                cut = (last_us if last_us is not None else 0) + reach // HORIZON - reach
-            head, tail = w.dump(cut)
+            head, tail = w.dump(window_cut(len(w), reach, last_us))
             heads.append((reach, head))
             if tail is not None:
                 tails.append((reach, tail))
