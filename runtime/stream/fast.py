@@ -17,9 +17,7 @@ state and nothing else changes.
 
 from __future__ import annotations
 
-from collections import Counter, deque
 import sqlglot
-from sortedcontainers import SortedList
 from sqlglot import exp
 
 from skewless.compiler.functions.pgtypes import FLOAT8, INT2, INT4, INT8, NUMERIC, base
@@ -27,8 +25,9 @@ from skewless.compiler.ir import Aggregate, FeatureView
 
 from . import codec
 from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _slots, _Sum
-from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _register, value_signature,
-                     window_cut)
+from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _Range, _register, _Rows,
+                     value_signature, window_cut)
+from .windows import SharedWindow
 
 try:
     from . import _kernel
@@ -97,12 +96,16 @@ class Plan:
         self.window_of = {reach: wi for wi, reach in enumerate(self.reaches)}
         self.agg_of = {i: (wi, ci, mode) for (wi, ci, _, mode), i in zip(self.aggs, self.agg_index)}
         self.kernel_pos = {i: j for j, i in enumerate(self.agg_index)}
+        self.aggregates = aggregates
+        self.sigs_of = sigs
+        scratch = ViewKeyState(view)  # the kernel aggregates' accumulator kinds and constant fields
+        self.accs = {i: scratch.aggs[i].acc for i in self.agg_index}
         self.inclusive = not any(kind is not None and agg.frame.exclude in ("group", "ties") for agg, kind in kinds)
         self.ts_col = next((a.order[0] for a in aggregates if a.order), None)
         mine = set(self.agg_index)
         self.py_aggs = [i for i in range(len(aggregates)) if i not in mine]
         self.py_reaches = [r for r in sigs if r not in self.reaches]
-        self.sigs = [sigs[r] for r in self.reaches]
+        self.py_kinds = [(i, kinds[i][1]) for i in self.py_aggs]
 
     def __bool__(self) -> bool:
         return bool(self.reaches)
@@ -172,52 +175,51 @@ def from_state(view: FeatureView, state: ViewKeyState):
 
 
 class FastViewKeyState:
-    __slots__ = ("view", "plan", "py", "core", "py_aggs", "py_windows")
+    """One key's state of a view: the kernel's windows in `core`, the rest of the view's
+    aggregates and windows as Python objects beside it (`frames._Range` / `_Rows`,
+    `SharedWindow`) — only those: a key costs no Python objects for what the kernel holds."""
+
+    __slots__ = ("plan", "core", "py", "py_windows")
 
     def __init__(self, view: FeatureView, state: ViewKeyState | None = None):
-        self.view, self.plan = view, plan_for(view)
-        self.py = ViewKeyState(view) if state is None else state
-        self.core = _kernel.Core(self.plan.getters, self.plan.windows, self.plan.aggs, self.plan.ids)
-        self.py_aggs = [self.py.aggs[i] for i in self.plan.py_aggs]
-        self.py_windows = [self.py.windows[r] for r in self.plan.py_reaches]
-        if state is not None:
-            for wi, reach in enumerate(self.plan.reaches):
-                w = state.windows[reach]
-                self.core.load(wi, list(w.ts), [list(c) for c in w.cols])
-            for (wi, ci, _, mode), i in zip(self.plan.aggs, self.plan.agg_index):
-                agg_state = state.aggs[i]
-                if mode in (1, 2) and agg_state.last_ts is not None:  # the latest group (EXCLUDE GROUP / TIES)
-                    col = self.core.wins[wi].col(ci)
-                    col.last_tus = (agg_state.last_ts - EPOCH) // ONE_US
-                    col.last_vals = list(agg_state.last_values)
-            for reach in self.plan.reaches:  # the kernel holds these rows now: drop the loaded copies
-                w = state.windows[reach]
-                w.ts, w.cols = deque(), [deque() for _ in w.cols]
-            for i in self.plan.agg_index:
-                acc = state.aggs[i].acc
-                acc = acc.inner if isinstance(acc, Guarded) else acc
-                if isinstance(acc, MinMax):
-                    acc.values, acc.nan = SortedList(), None
-                elif isinstance(acc, Distinct):
-                    acc.counts = Counter()
+        plan = self.plan = plan_for(view)
+        self.core = _kernel.Core(plan.getters, plan.windows, plan.aggs, plan.ids)
+        if state is None:  # the Python-owned parts, built as `ViewKeyState._build` builds them
+            self.py_windows = {r: SharedWindow(r, plan.sigs_of[r]) for r in plan.py_reaches}
+            self.py = {i: (_Rows(plan.aggregates[i], plan.ref) if kind is None else
+                           _Range(plan.aggregates[i], plan.ref, None if kind == -1 else self.py_windows[kind]))
+                       for i, kind in plan.py_kinds}
+            return
+        # continuing from a loaded state: its Python-owned objects move over, its kernel windows'
+        # rows refill the kernel (which recomputes their aggregates)
+        self.py_windows = {r: state.windows[r] for r in plan.py_reaches}
+        self.py = {i: state.aggs[i] for i, _ in plan.py_kinds}
+        for wi, reach in enumerate(plan.reaches):
+            w = state.windows[reach]
+            self.core.load(wi, list(w.ts), [list(c) for c in w.cols])
+        for (wi, ci, _, mode), i in zip(plan.aggs, plan.agg_index):
+            agg_state = state.aggs[i]
+            if mode in (1, 2) and agg_state.last_ts is not None:  # the latest group (EXCLUDE GROUP / TIES)
+                col = self.core.wins[wi].col(ci)
+                col.last_tus = (agg_state.last_ts - EPOCH) // ONE_US
+                col.last_vals = list(agg_state.last_values)
 
     def process_group(self, rows: list[dict]) -> list[dict]:
         """`ViewKeyState.process_group`: the kernel's windows in one call, the rest in Python."""
         tus = (rows[0][self.plan.ts_col] - EPOCH) // ONE_US
         out = self.core.step(tus, rows)
-        if not self.py_aggs:
+        if not self.py:
             return out
         if len(out) > 1 and out[0] is out[1]:  # one dict for every row: each row gets its own
             out = [dict(o) for o in out]
         cache: dict = {}
-        if self.py_windows:
-            for w in self.py_windows:
-                w.evict(tus - w.reach)
-        for state in self.py_aggs:
+        windows = self.py_windows.values()
+        for w in windows:
+            w.evict(tus - w.reach)
+        for state in self.py.values():
             state.process(rows, out, cache)
-        if self.py_windows:
-            for w in self.py_windows:
-                w.append(tus, cache, len(rows))
+        for w in windows:
+            w.append(tus, cache, len(rows))
         return out
 
     def dump(self, last_us: int | None) -> tuple[tuple, tuple | None]:
@@ -227,7 +229,7 @@ class FastViewKeyState:
         for reach in plan.layout_reaches:
             wi = plan.window_of.get(reach)
             if wi is None:
-                w = py.windows[reach]
+                w = self.py_windows[reach]
                 head, tail = w.dump(window_cut(len(w), reach, last_us))
             else:
                 win = core.wins[wi]
@@ -236,17 +238,17 @@ class FastViewKeyState:
             if tail is not None:
                 tails.append((reach, tail))
         aggs = []
-        for i, state in enumerate(py.aggs):
+        for i in range(len(plan.aggregates)):
             where = plan.agg_of.get(i)
             if where is None:
-                aggs.append(state.dump())
+                aggs.append(py[i].dump())
                 continue
             wi, ci, mode = where
             win = core.wins[wi]
             col = win.col(ci)
             last, values = (col.last_tus, list(col.last_vals)) if mode in (1, 2) and col.last_tus != _NO_TIME \
                 else (None, [])
-            aggs.append((_acc_dump(state.acc, win, ci), last, values))
+            aggs.append((_acc_dump(plan.accs[i], win, ci), last, values))
         return (tuple(aggs), tuple(heads)), (tuple(tails) if tails else None)
 
     def quick(self) -> tuple[bool, tuple, tuple] | None:
@@ -255,16 +257,16 @@ class FastViewKeyState:
         kernel = self.core.peek()
         values = []
         try:
-            for i, state in enumerate(py.aggs):
+            for i in range(len(plan.aggregates)):
                 j = plan.kernel_pos.get(i)
-                values.append(state.peek() if j is None else kernel[j])
+                values.append(py[i].peek() if j is None else kernel[j])
         except _Dynamic:
             return None
         windows = []
         for reach in plan.layout_reaches:
             wi = plan.window_of.get(reach)
             if wi is None:
-                w = py.windows[reach]
+                w = self.py_windows[reach]
                 if w.ts:
                     windows.append((reach, w.ts[0] + reach, w.ts[-1] + reach))
             else:
@@ -274,4 +276,5 @@ class FastViewKeyState:
         return plan.inclusive, tuple(values), tuple(windows)
 
     def retained(self) -> int:
-        return self.core.retained() + sum(len(w) for w in self.py_windows) + sum(s.state_size() for s in self.py_aggs)
+        return self.core.retained() + sum(len(w) for w in self.py_windows.values()) + \
+            sum(s.state_size() for s in self.py.values())
