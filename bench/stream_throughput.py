@@ -7,7 +7,8 @@ last event), one process, events in memory (Bytewax TestingSource). In one run, 
     monotonic deque for the max, counts for the distinct merchants: what a skilled engineer writes;
   * a naive hand-written one (rescans the user's recent events per event), on a prefix;
   * DuckDB computing the same per-event window values in batch (the practical ceiling here);
-and the ratios; the stored bytes per retained event; with --profile, where skewless's time goes.
+and the ratios; the stored bytes per retained event; the memory of a key's state (compiled kernel vs
+the Python state); with --profile, where skewless's time goes.
 
 Usage: python bench/stream_throughput.py [--events 200000] [--baseline-events N] [--profile]
 """
@@ -191,6 +192,28 @@ def skewless_run(compiled, events: list[dict], profile: bool, workers: int = 1) 
     return elapsed, len(out), (state_bytes, retained)
 
 
+def key_memory(view) -> tuple[float, float, str]:
+    """Bytes of one new key's state (tracemalloc over 2,000 of them): kernel and Python state."""
+    import gc
+    import tracemalloc
+
+    from skewless.runtime.stream import fast
+    from skewless.runtime.stream.frames import ViewKeyState
+
+    out = []
+    for make in (fast.new_state, ViewKeyState):
+        make(view)
+        gc.collect()
+        tracemalloc.start()
+        states = [make(view) for _ in range(2000)]
+        out.append(tracemalloc.get_traced_memory()[0] / len(states))
+        tracemalloc.stop()
+        del states
+    plan = fast.plan_for(view)
+    covered = f"{len(plan.agg_index)} of {len(view.aggregates)} aggregates in the kernel"
+    return out[0], out[1], covered
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
@@ -220,6 +243,10 @@ def main() -> None:
     t_duck = duckdb_ceiling(table)
     print(f"DuckDB batch (ceiling): {len(events) / t_duck:>10,.0f} events/s ({t_duck:.2f} s)   "
           f"skewless time / DuckDB time = {t_ours / t_duck:.1f}x (goal <= 10x)", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        kernel, python, covered = key_memory(bench_project(Path(tmp) / "p").views["bench"])
+    print(f"in memory per key (empty): {kernel:,.0f} bytes with the compiled kernel ({covered}), {python:,.0f} with "
+          "the Python state")
     print(f"retained state: {state_bytes / 1e6:.1f} MB stored for {retained:,} retained events = "
           f"{state_bytes / max(retained, 1):.0f} bytes per retained event ({state_bytes / len(events):.0f} per input "
           "event)   goal <= 32", flush=True)
