@@ -65,9 +65,11 @@ class RecoveryGuard:
                 raise SkewlessError(Diagnostic(str(self.dir), 1, 1, "the recovery directory holds snapshots of "
                                                "unknown origin (no skewless-recovery.json)",
                                                "use an empty --recovery-dir")) from None
-            tmp = path.with_suffix(".tmp")
+            # the processes of one cluster start together and write the same content, each through
+            # its own temporary file (one shared name: a process found it renamed away by another)
+            tmp = path.with_suffix(f".{self.pid}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
-            os.replace(tmp, path)  # process 0 and the others write the same content
+            os.replace(tmp, path)
             return
         try:
             found = json.loads(path.read_text())
@@ -83,7 +85,7 @@ class RecoveryGuard:
                 "resuming it would compute wrong values: start with an empty --recovery-dir "
                 "(and backfill --to-online to start warm), or run the job that wrote it")) from None
         if found != self.manifest:  # views were added (warm start): later starts check against them too
-            tmp = path.with_suffix(f".{self.pid}.tmp")
+            tmp = path.with_suffix(f".{self.pid}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
             os.replace(tmp, path)
 
