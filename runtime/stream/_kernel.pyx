@@ -614,6 +614,65 @@ cdef class Win:
         return c.variance(func)
 
 
+DYNAMIC = object()  # a LAG value that depends on the read's own row (`frames._Dynamic`)
+
+
+cdef class Lag:
+    """LAG(x, k[, default]) in its total order: the last k + 1 values (`frames._Rows`)."""
+    cdef object agg_id, getter, default, key
+    cdef Py_ssize_t k
+    cdef public list hist
+    cdef public Py_ssize_t count
+    cdef public object first
+    cdef public bint has_first
+
+    def __cinit__(self, agg_id, Py_ssize_t k, getter, default, key):
+        self.agg_id, self.k, self.getter, self.default, self.key = agg_id, k, getter, default, key
+        self.hist = []
+        self.count = 0
+        self.first = None
+        self.has_first = False
+
+    cdef void step(self, list rows, list out):
+        cdef Py_ssize_t i, n = len(rows)
+        cdef Py_ssize_t keep = self.k + 1
+        if n == 1:
+            order = range(1)
+        else:
+            keys = [self.key(r) for r in rows]
+            order = sorted(range(n), key=keys.__getitem__)
+        for i in order:
+            row = rows[i]
+            val = self.getter(row)
+            if self.k == 0:
+                res = val
+            elif self.count >= self.k:
+                res = self.hist[len(self.hist) - self.k]
+            else:
+                res = self.default(row) if self.default is not None else None
+            (<dict> out[i])[self.agg_id] = res
+            if not self.has_first:
+                self.first, self.has_first = val, True
+            self.hist.append(val)
+            if len(self.hist) > keep:
+                del self.hist[0]
+            self.count += 1
+
+    cdef object peek(self):
+        if self.k == 0:
+            return DYNAMIC
+        if self.count >= self.k:
+            return self.hist[len(self.hist) - self.k]
+        return DYNAMIC if self.default is not None else None
+
+    def dump(self):
+        """`frames._Rows.dump`."""
+        return list(self.hist), self.count, self.first, self.has_first, None
+
+    def load(self, list hist, Py_ssize_t count, first, bint has_first):
+        self.hist, self.count, self.first, self.has_first = hist[-(self.k + 1):], count, first, has_first
+
+
 cdef class Core:
     """Every compiled window of one view for one key.
 
@@ -622,16 +681,17 @@ cdef class Core:
     ``windows``: per window (reach µs, per column (signature index, kind, sum?, min?, max?,
     distinct?, bool?, variance?, latest group?)); ``aggs``: per aggregate (window index, column
     index, code, EXCLUDE mode); ``ids``: the aggregates' ids."""
-    cdef public list wins
+    cdef public list wins, lags
     cdef list aggs, getters, ids
-    cdef bint per_row                    # an EXCLUDE TIES / CURRENT ROW aggregate: values per row
+    cdef bint per_row                    # an EXCLUDE TIES / CURRENT ROW aggregate or a LAG: values per row
 
-    def __cinit__(self, list getters, list windows, list aggs, list ids):
+    def __cinit__(self, list getters, list windows, list aggs, list ids, list lags):
         self.getters = getters
         self.wins = [Win(reach, [Col(*spec) for spec in cols]) for reach, cols in windows]
         self.aggs = aggs
         self.ids = ids
-        self.per_row = any(a[3] in (X_TIES, X_CURRENT_ROW) for a in aggs)
+        self.lags = [Lag(*spec) for spec in lags]
+        self.per_row = bool(self.lags) or any(a[3] in (X_TIES, X_CURRENT_ROW) for a in aggs)
 
     cdef list _values(self, dict row):
         cdef list out = []
@@ -707,6 +767,8 @@ cdef class Core:
             for i in range(nrows):
                 w.add(tus, <list> rowvals[i])
         self._reads(1, out, rowvals)
+        for lag in self.lags:
+            (<Lag> lag).step(rows, out)
         return out
 
     def load(self, Py_ssize_t wi, ts, list columns):
@@ -725,13 +787,16 @@ cdef class Core:
                 values[(<Col> w.cols[j]).sig] = None
 
     def peek(self):
-        """Every aggregate's value over its window as it is (`ViewKeyState.quick`'s values)."""
+        """Every aggregate's value over its window as it is, then each LAG's as-of value
+        (`ViewKeyState.quick`'s values; `DYNAMIC` where a LAG's depends on the read's row)."""
         cdef tuple a
         cdef Win w
         out = []
         for a in self.aggs:
             w = <Win> self.wins[<Py_ssize_t> a[0]]
             out.append(w.value(<int> a[2], <Col> w.cols[<Py_ssize_t> a[1]], None))
+        for lag in self.lags:
+            out.append((<Lag> lag).peek())
         return out
 
     def retained(self):

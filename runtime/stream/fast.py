@@ -17,6 +17,8 @@ state and nothing else changes.
 
 from __future__ import annotations
 
+import functools
+
 import sqlglot
 from sqlglot import exp
 
@@ -25,7 +27,7 @@ from skewless.compiler.ir import Aggregate, FeatureView
 
 from . import codec
 from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _slots, _Sum
-from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _Range, _register, _Rows,
+from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _Range, _register, _Rows, _safe,
                      value_signature, window_cut)
 from .windows import SharedWindow
 
@@ -95,20 +97,27 @@ class Plan:
         self.layout_reaches = list(sigs)  # `ViewKeyState.windows` order
         self.window_of = {reach: wi for wi, reach in enumerate(self.reaches)}
         self.agg_of = {i: (wi, ci, mode) for (wi, ci, _, mode), i in zip(self.aggs, self.agg_index)}
-        self.kernel_pos = {i: j for j, i in enumerate(self.agg_index)}
+        self.kernel_pos = {i: j for j, i in enumerate(self.agg_index)}  # (LAGs: after these, below)
         self.aggregates = aggregates
         self.sigs_of = sigs
         scratch = ViewKeyState(view)  # the kernel aggregates' accumulator kinds and constant fields
         self.accs = {i: scratch.aggs[i].acc for i in self.agg_index}
+        # LAGs: in the kernel too (their value and default as `_Rows` computes them)
+        self.lag_index = [i for i, (agg, kind) in enumerate(kinds) if kind is None and agg.func == "lag"]
+        self.lags = [(aggregates[i].id, scratch.aggs[i].n, scratch.aggs[i].value_of,
+                      None if scratch.aggs[i].default is None else functools.partial(_safe, scratch.aggs[i].default),
+                      scratch.aggs[i].key) for i in self.lag_index]
         self.inclusive = not any(kind is not None and agg.frame.exclude in ("group", "ties") for agg, kind in kinds)
         self.ts_col = next((a.order[0] for a in aggregates if a.order), None)
-        mine = set(self.agg_index)
+        mine = set(self.agg_index) | set(self.lag_index)
         self.py_aggs = [i for i in range(len(aggregates)) if i not in mine]
         self.py_reaches = [r for r in sigs if r not in self.reaches]
         self.py_kinds = [(i, kinds[i][1]) for i in self.py_aggs]
+        self.lag_pos = {i: j for j, i in enumerate(self.lag_index)}
+        self.kernel_pos.update({i: len(self.agg_index) + j for j, i in enumerate(self.lag_index)})
 
     def __bool__(self) -> bool:
-        return bool(self.reaches)
+        return bool(self.reaches or self.lag_index)
 
 
 def _getter(agg: Aggregate, ref: str):
@@ -183,7 +192,7 @@ class FastViewKeyState:
 
     def __init__(self, view: FeatureView, state: ViewKeyState | None = None):
         plan = self.plan = plan_for(view)
-        self.core = _kernel.Core(plan.getters, plan.windows, plan.aggs, plan.ids)
+        self.core = _kernel.Core(plan.getters, plan.windows, plan.aggs, plan.ids, plan.lags)
         if state is None:  # the Python-owned parts, built as `ViewKeyState._build` builds them
             self.py_windows = {r: SharedWindow(r, plan.sigs_of[r]) for r in plan.py_reaches}
             self.py = {i: (_Rows(plan.aggregates[i], plan.ref) if kind is None else
@@ -197,6 +206,9 @@ class FastViewKeyState:
         for wi, reach in enumerate(plan.reaches):
             w = state.windows[reach]
             self.core.load(wi, list(w.ts), [list(c) for c in w.cols])
+        for lag, i in zip(self.core.lags, plan.lag_index):
+            rows_state = state.aggs[i]
+            lag.load(list(rows_state.history), rows_state.count, rows_state.first, rows_state.has_first)
         for (wi, ci, _, mode), i in zip(plan.aggs, plan.agg_index):
             agg_state = state.aggs[i]
             if mode in (1, 2) and agg_state.last_ts is not None:  # the latest group (EXCLUDE GROUP / TIES)
@@ -241,7 +253,7 @@ class FastViewKeyState:
         for i in range(len(plan.aggregates)):
             where = plan.agg_of.get(i)
             if where is None:
-                aggs.append(py[i].dump())
+                aggs.append(py[i].dump() if i in py else core.lags[plan.lag_pos[i]].dump())
                 continue
             wi, ci, mode = where
             win = core.wins[wi]
@@ -259,7 +271,10 @@ class FastViewKeyState:
         try:
             for i in range(len(plan.aggregates)):
                 j = plan.kernel_pos.get(i)
-                values.append(py[i].peek() if j is None else kernel[j])
+                value = py[i].peek() if j is None else kernel[j]
+                if value is _kernel.DYNAMIC:
+                    return None
+                values.append(value)
         except _Dynamic:
             return None
         windows = []
@@ -277,4 +292,4 @@ class FastViewKeyState:
 
     def retained(self) -> int:
         return self.core.retained() + sum(len(w) for w in self.py_windows.values()) + \
-            sum(s.state_size() for s in self.py.values())
+            sum(s.state_size() for s in self.py.values()) + sum(len(lag.hist) for lag in self.core.lags)

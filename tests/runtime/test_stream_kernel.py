@@ -43,6 +43,10 @@ SELECT txn_id, user_id, ts,
   VAR_POP(amount) OVER wc AS vpc, AVG(amount / n) OVER wc AS adivc,
   SUM(amount) OVER w3 AS s3, MIN(amount) OVER w3c AS mn3c,
   LAG(amount) OVER (PARTITION BY user_id ORDER BY ts, txn_id) AS lag1,
+  LAG(n, 2, -1) OVER (PARTITION BY user_id ORDER BY ts, txn_id) AS lag2,
+  LAG(n, 1, 0.5) OVER (PARTITION BY user_id ORDER BY ts, txn_id) AS lag_numeric,
+  EXTRACT(EPOCH FROM ts - LAG(ts) OVER (PARTITION BY user_id ORDER BY ts, txn_id)) AS gap,
+  LAG(merchant_id, 0) OVER (PARTITION BY user_id ORDER BY ts, txn_id) AS lag0,
   COUNT(*) OVER (PARTITION BY user_id ORDER BY ts) AS life
 FROM {{{{ source('tx') }}}}
 WINDOW w1 AS ({W.format('1 hour')}), w2 AS ({W.format('2 minutes')}), w2x AS ({W.format('2 minutes')} EXCLUDE GROUP),
@@ -137,6 +141,7 @@ def test_the_view_runs_in_the_kernel(view):
     plan = fast.plan_for(view)
     # 30 minutes has MIN EXCLUDE CURRENT ROW (a monotonic deque cannot): that window stays Python
     assert sorted(plan.reaches) == [120_000_000, 300_000_000, 600_000_000, 3_600_000_000]
+    assert len(plan.lag_index) == 5  # every LAG too
     assert isinstance(fast.new_state(view), fast.FastViewKeyState)
 
 
