@@ -210,7 +210,7 @@ def key_memory(view) -> tuple[float, float, str]:
         tracemalloc.stop()
         del states
     plan = fast.plan_for(view)
-    covered = f"{len(plan.agg_index)} of {len(view.aggregates)} aggregates in the kernel"
+    covered = f"{len(plan.agg_index) + len(plan.lag_index)} of {len(view.aggregates)} aggregates in the kernel"
     return out[0], out[1], covered
 
 
