@@ -308,6 +308,29 @@ class MinMax:
         return self.values[0] if self.is_min else self.values[-1]
 
 
+class Extreme(MinMax):
+    """MIN/MAX over a frame rows only ever enter (RANGE UNBOUNDED PRECEDING, EXCLUDE NO OTHERS):
+    the extreme so far and the NaN count, not every value (bounded state). Same fields and stored
+    form as `MinMax` (a sorted list, here of at most one value); rows never leave."""
+
+    __slots__ = ()
+
+    def add(self, v):
+        if v is None:
+            return
+        if is_nan(v):
+            self.nan = (v, (self.nan[1] if self.nan else 0) + 1)
+            return
+        values = self.values
+        if not values:
+            values.add(v)
+        elif (v < values[0]) if self.is_min else (v >= values[-1]):  # ties: MAX keeps the latest, MIN the first
+            self.values = SortedList([v])
+
+    def remove(self, v):
+        raise TypeError("rows never leave an unbounded frame")
+
+
 class BoolAgg:
     __slots__ = ("t", "f", "is_or")
 
@@ -381,10 +404,12 @@ class Guarded:
         return Failed(self.reason) if self.failed else self.inner.value()
 
 
-def make(func: str, arg_type: str | None = None, out_type: str | None = None, can_fail: bool = False):
+def make(func: str, arg_type: str | None = None, out_type: str | None = None, can_fail: bool = False,
+         grows_only: bool = False):
     """An accumulator for ``func`` over arguments of ``arg_type`` giving ``out_type`` (IR types);
-    ``can_fail``: its inputs may be `Failed` (see `Guarded`)."""
-    acc = _make(func, arg_type, out_type)
+    ``can_fail``: its inputs may be `Failed` (see `Guarded`); ``grows_only``: values are never
+    removed (an unbounded frame read after each row enters: MIN/MAX keep only the extreme)."""
+    acc = Extreme(func == "min") if grows_only and func in ("min", "max") else _make(func, arg_type, out_type)
     return Guarded(acc) if can_fail else acc
 
 

@@ -108,7 +108,10 @@ class _Range(_AggState):
         super().__init__(agg, view_ref)
         self.window = window
         self.exclude = agg.frame.exclude
-        self.acc = make(agg.func, agg.arg_type, agg.type, self.can_fail)
+        # an unbounded frame read after each group enters never removes a value (as-of reads at a
+        # group's own time remove it only for EXCLUDE GROUP / TIES): MIN/MAX keep the extreme alone
+        self.acc = make(agg.func, agg.arg_type, agg.type, self.can_fail,
+                        grows_only=window is None and self.exclude == "no_others")
         if window is not None:
             window.subs[window.sigs.index(self.sig)].append(self.acc)
         self.last_ts = None           # the latest group's time and values (as-of reads exclude it at t)
