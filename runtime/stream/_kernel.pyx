@@ -17,15 +17,16 @@ EXCLUDE GROUP reads before the group enters; TIES adds the row for its read, CUR
 out for its read (not for MIN/MAX: a monotonic deque cannot give the extreme without one row).
 """
 
-from libc.stdlib cimport malloc, realloc, free
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from libc.math cimport frexp, ldexp, isnan, isinf, fabs
+from libc.math cimport frexp, ldexp, isnan, isinf
 from cpython.float cimport PyFloat_AS_DOUBLE
 
 include "_kernel_exact.pxi"
 
 from .accumulators import Failed, NAN_KEY
+from .frames import _Dynamic
 
 cdef enum:
     LIMIT = 125  # bits a 128-bit sum may use before it moves to a Python int
@@ -268,9 +269,6 @@ cdef class Win:
         return c.variance(func)
 
 
-DYNAMIC = object()  # a LAG value that depends on the read's own row (`frames._Dynamic`)
-
-
 cdef class Lag:
     """LAG(x, k[, default]) in its total order: the last k + 1 values (`frames._Rows`)."""
     cdef object agg_id, getter, default, key
@@ -313,11 +311,15 @@ cdef class Lag:
             self.count += 1
 
     cdef object peek(self):
+        """The as-of value after the latest row (`frames._Rows.peek`): raises `_Dynamic` where it
+        depends on the read's own row (LAG(x, 0), or the default before k rows)."""
         if self.k == 0:
-            return DYNAMIC
+            raise _Dynamic
         if self.count >= self.k:
             return self.hist[len(self.hist) - self.k]
-        return DYNAMIC if self.default is not None else None
+        if self.default is not None:
+            raise _Dynamic
+        return None
 
     def dump(self):
         """`frames._Rows.dump`."""
@@ -442,7 +444,8 @@ cdef class Core:
 
     def peek(self):
         """Every aggregate's value over its window as it is, then each LAG's as-of value
-        (`ViewKeyState.quick`'s values; `DYNAMIC` where a LAG's depends on the read's row)."""
+        (`ViewKeyState.quick`'s values; raises `frames._Dynamic` where a LAG's depends on the read's
+        row)."""
         cdef tuple a
         cdef Win w
         out = []

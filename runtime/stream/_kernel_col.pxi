@@ -261,6 +261,12 @@ cdef class Col:
             return Failed("value out of range: overflow")
         return var ** 0.5 if (func == A_STDDEV_SAMP or func == A_STDDEV_POP) else var
 
+    def last_group(self):
+        """(µs, values) of the latest peer group, or (None, []) before the first."""
+        if self.last_tus == NO_TIME:
+            return None, []
+        return self.last_tus, list(self.last_vals)
+
     def sum_fields(self):
         """(n, isum, fsum, fexp, floats, nan, pinf, ninf): accumulators._Sum's fields."""
         return self.nn, self.isum, self.fsum_py(), self.fexp, self.floats, self.nan, self.pinf, self.ninf

@@ -1,14 +1,14 @@
-"""A key's window state with its time windows in compiled code (`_kernel.Core`).
+"""A key's window state with its time windows and LAGs in compiled code (`_kernel.Core`).
 
 `FastViewKeyState` is the stream's `ViewKeyState`: the same values, the same stored records. The
-RANGE windows over time whose aggregates the kernel computes — COUNT(*), COUNT, SUM/AVG/VAR/STDDEV
-of doubles, MIN/MAX of numbers (not with EXCLUDE CURRENT ROW), BOOL_OR/AND, COUNT(DISTINCT), any
-EXCLUDE, ordered by the event time alone — live in the kernel; every other part of the view (positional
-aggregates, UNBOUNDED frames, EXCLUDE, other types) stays in the Python state beside it, as does
-every window of a view the kernel does not cover. The stored format is untouched: `dump` and
-`quick` copy the kernel's windows into a Python `ViewKeyState` and encode that
-(docs/state-format.md); `from_state` loads one back, recomputing the kernel's aggregates from the
-window rows. Reads (`online`) always use the Python state: the two implementations check each
+kernel holds the RANGE windows over time ordered by the event time alone whose aggregates it
+computes — COUNT(*), COUNT, SUM/AVG/VAR/STDDEV of doubles, MIN/MAX of numbers (not with EXCLUDE
+CURRENT ROW), BOOL_OR/AND, COUNT(DISTINCT), any EXCLUDE — and every LAG; the rest of the view
+(ROWS frames, FIRST/LAST_VALUE, UNBOUNDED frames, numeric sums, a window with any aggregate the
+kernel does not compute) stays in Python objects beside it. `dump` and `quick` write the stored
+format (docs/state-format.md) straight from the kernel and those objects; `from_state` continues
+from a loaded Python state, refilling the kernel from its window rows (which recomputes their
+aggregates). Reads (`online`) always use the Python state: the two implementations check each
 other in the tests (and the fuzzer compares both with Postgres).
 
 Without the compiled module (a source checkout that was not built), `new_state` gives the Python
@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import functools
 
-import sqlglot
-from sqlglot import exp
-
 from skewless.compiler.functions.pgtypes import FLOAT8, INT2, INT4, INT8, NUMERIC, base
 from skewless.compiler.ir import Aggregate, FeatureView
 
 from . import codec
 from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _slots, _Sum
 from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _Range, _register, _Rows, _safe,
-                     value_signature, window_cut)
+                     bare_column, value_signature, window_cut)
 from .windows import SharedWindow
 
 try:
@@ -97,7 +94,6 @@ class Plan:
         self.layout_reaches = list(sigs)  # `ViewKeyState.windows` order
         self.window_of = {reach: wi for wi, reach in enumerate(self.reaches)}
         self.agg_of = {i: (wi, ci, mode) for (wi, ci, _, mode), i in zip(self.aggs, self.agg_index)}
-        self.kernel_pos = {i: j for j, i in enumerate(self.agg_index)}  # (LAGs: after these, below)
         self.aggregates = aggregates
         self.sigs_of = sigs
         scratch = ViewKeyState(view)  # the kernel aggregates' accumulator kinds and constant fields
@@ -114,7 +110,8 @@ class Plan:
         self.py_reaches = [r for r in sigs if r not in self.reaches]
         self.py_kinds = [(i, kinds[i][1]) for i in self.py_aggs]
         self.lag_pos = {i: j for j, i in enumerate(self.lag_index)}
-        self.kernel_pos.update({i: len(self.agg_index) + j for j, i in enumerate(self.lag_index)})
+        # each kernel aggregate's place in `Core.peek`: the windows' aggregates, then the LAGs
+        self.kernel_pos = {i: j for j, i in enumerate(self.agg_index + self.lag_index)}
 
     def __bool__(self) -> bool:
         return bool(self.reaches or self.lag_index)
@@ -125,15 +122,11 @@ def _getter(agg: Aggregate, ref: str):
     for a bare column without FILTER, else the compiled argument and FILTER (`_AggState.value_of`)."""
     if agg.func == "count_star" and not agg.filter:
         return None
-    if agg.arg and not agg.filter:
-        node = sqlglot.parse_one(agg.arg, read="postgres")
-        if isinstance(node, exp.Column) and not node.table:
-            return node.name
-    return _AggState(agg, ref).value_of
+    column = bare_column(agg.arg) if agg.arg and not agg.filter else None
+    return column if column is not None else _AggState(agg, ref).value_of
 
 
 _PLANS: dict[str, tuple] = {}
-_NO_TIME = -(2 ** 62)  # `_kernel.NO_TIME`: no group yet
 
 
 def plan_for(view: FeatureView) -> Plan:
@@ -179,8 +172,7 @@ def from_state(view: FeatureView, state: ViewKeyState):
     """The stream's state continuing from a loaded (complete) Python state."""
     if _kernel is None or not plan_for(view):
         return state
-    fast = FastViewKeyState(view, state)
-    return fast
+    return FastViewKeyState(view, state)
 
 
 class FastViewKeyState:
@@ -257,24 +249,16 @@ class FastViewKeyState:
                 continue
             wi, ci, mode = where
             win = core.wins[wi]
-            col = win.col(ci)
-            last, values = (col.last_tus, list(col.last_vals)) if mode in (1, 2) and col.last_tus != _NO_TIME \
-                else (None, [])
+            last, values = win.col(ci).last_group() if mode in (1, 2) else (None, [])  # EXCLUDE GROUP / TIES
             aggs.append((_acc_dump(plan.accs[i], win, ci), last, values))
         return (tuple(aggs), tuple(heads)), (tuple(tails) if tails else None)
 
     def quick(self) -> tuple[bool, tuple, tuple] | None:
         """`ViewKeyState.quick` from the kernel's values and windows."""
         plan, py = self.plan, self.py
-        kernel = self.core.peek()
-        values = []
         try:
-            for i in range(len(plan.aggregates)):
-                j = plan.kernel_pos.get(i)
-                value = py[i].peek() if j is None else kernel[j]
-                if value is _kernel.DYNAMIC:
-                    return None
-                values.append(value)
+            kernel = self.core.peek()
+            values = [py[i].peek() if i in py else kernel[plan.kernel_pos[i]] for i in range(len(plan.aggregates))]
         except _Dynamic:
             return None
         windows = []

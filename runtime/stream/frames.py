@@ -555,13 +555,11 @@ class ViewEvaluator:
         ids = {f"__{a.id}": a.id for a in view.aggregates}
         self.plan = []
         for (name, fn), c in zip(self.outputs, view.columns):
-            node = sqlglot.parse_one(c.expr, read="postgres")
-            if isinstance(node, exp.Column) and not node.table and node.name in ids:
-                self.plan.append((name, 1, ids[node.name]))
-            elif isinstance(node, exp.Column) and not node.table:
-                self.plan.append((name, 0, node.name))
-            else:
+            column = bare_column(c.expr)
+            if column is None:
                 self.plan.append((name, 2, fn))
+            else:
+                self.plan.append((name, 1, ids[column]) if column in ids else (name, 0, column))
         self.env_names = {a.id: f"__{a.id}" for a in view.aggregates}
         self.needs_env = any(kind == 2 for _, kind, _ in self.plan)
         self._build = _row_builder(self.plan)
@@ -600,6 +598,12 @@ def _row_builder(plan: list[tuple]) -> Callable:
     namespace = {"fns": fns}
     exec(f"def build(row, aggs, env):\n    return {{{', '.join(items)}}}\n", namespace)  # noqa: S102 - literals only
     return namespace["build"]
+
+
+def bare_column(sql: str) -> str | None:
+    """The column's name when ``sql`` is a bare, unqualified column (compiled, it is ``row.get``)."""
+    node = sqlglot.parse_one(sql, read="postgres")
+    return node.name if isinstance(node, exp.Column) and not node.table else None
 
 
 def _can_fail(agg: Aggregate) -> bool:

@@ -203,3 +203,14 @@ def test_large_windows_keep_their_rows_past_the_horizon_in_the_tail(catalog, mon
     assert codec.unpack(tail)[:3] == ("skewless-state", records.FORMAT, view.fingerprint)
     assert ViewKeyState(view).load(data, codec.unpack(tail)[3]).as_of(T0 + timedelta(hours=1), {}) == \
         state.as_of(T0 + timedelta(hours=1), {})
+
+
+@given(st.text(), st.one_of(st.none(), st.integers(), st.text()))
+@settings(max_examples=300, deadline=None)
+def test_keys_are_spelled_as_json_spells_them(text, other):
+    """`encode_key`'s shortcut for one plain text spells keys exactly as the JSON encoder does
+    (stored states and recovery snapshots are found by that spelling)."""
+    from skewless.runtime.stream.online import _KEYS, encode_key
+
+    for values in ([text], [text, other], ["u000123"], ['a"b'], ["a\\b"], ["é"], ["\x7f"]):
+        assert encode_key(values) == _KEYS.encode(list(values))

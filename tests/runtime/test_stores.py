@@ -10,6 +10,7 @@ import pytest
 from skewless.runtime.stores.base import StoredState
 from skewless.runtime.stream.online import NO_EVENT_US
 from tests.support.stores import STORE_KINDS, fresh_store
+from tests.support.together import first_failure
 
 KINDS = [pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres),
          pytest.param("redis", marks=pytest.mark.redis)]
@@ -87,36 +88,16 @@ def test_tails_are_read_only_when_asked_and_replaced_with_their_record(store):
     assert store.read("v", '["u0"]', full=True) == replaced
 
 
-def _open_and_write(path: str, start: float, i: int, out) -> None:
-    import time
-    import traceback
-
+def _open_and_write(where, i: int) -> None:
     from skewless.runtime.stores import SQLiteStore
 
-    while time.time() < start:
-        pass
-    try:
-        store = SQLiteStore(path)
-        store.write([_state("v", f'["p{i}"]')])
-        store.close()
-        out.put(None)
-    except Exception:  # noqa: BLE001 - reported to the parent
-        out.put(traceback.format_exc())
+    store = SQLiteStore(where / "online.sqlite")
+    store.write([_state("v", f'["p{i}"]')])
+    store.close()
 
 
 def test_sqlite_processes_opening_one_new_file_together(tmp_path):
     """The processes of one multi-process run open the same new store file at the same moment:
     switching it to WAL must wait for the other, not fail with "database is locked" (CI flake)."""
-    import multiprocessing
-    import time
-
-    ctx = multiprocessing.get_context("fork")
-    for n in range(30):
-        path, out, start = str(tmp_path / f"{n}.db"), ctx.Queue(), time.time() + 0.1
-        procs = [ctx.Process(target=_open_and_write, args=(path, start, i, out)) for i in range(3)]
-        for p in procs:
-            p.start()
-        errors = [e for e in (out.get(timeout=60) for _ in procs) if e]
-        for p in procs:
-            p.join()
-        assert not errors, errors[0]
+    failure = first_failure(_open_and_write, tmp_path, rounds=30)
+    assert failure is None, failure
