@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from .batch import BatchUnsupported, as_of_sql, per_event_sql
 from .batch.inputs import input_for
 from .batch.windows import quote
+from .config.models import as_of_rule_text
 from .ir import IR_VERSION
 from .plan.stream import stream_plan
 from .project.build import CompiledProject
@@ -62,6 +63,7 @@ def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = N
         models_doc[name] = {
             "definition": model.model_dump(mode="json"),
             "features": list(model.request_features) + [f for _, _, f in feats],
+            "features_as_of": as_of_rule_text(model.features_as_of),
             "depends_on": sorted({ref.view for ref in model.features}),
             "view_fingerprints": {ref.view: compiled.views[ref.view].fingerprint for ref in model.features},
         }

@@ -93,8 +93,10 @@ def training_set(compiled: CompiledProject, engine: BatchEngine, model: str, out
     m = compiled.project.models[model]
     sql = training_set_sql(m, compiled.project.sources[m.label.source], compiled.views, engine.dialect,
                            tables(compiled))
+    from .training.trainer import AS_OF_KEY
+
     with atomic_output(out) as tmp:
-        return engine.to_parquet(sql, tmp)
+        return engine.to_parquet(sql, tmp, {AS_OF_KEY: str(m.features_as_of), "skewless.model": model})
 
 
 def training_set_key(compiled: CompiledProject, model: str, engine: BatchEngine) -> str | None:

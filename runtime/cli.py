@@ -424,7 +424,9 @@ def _demo_requests(compiled: CompiledProject) -> None:
     """Start the HTTP service on a free loopback port and score a few requests through it."""
     import json as _json
     import threading
+    import urllib.error
     import urllib.request
+    from datetime import timedelta
 
     import uvicorn
 
@@ -445,7 +447,9 @@ def _demo_requests(compiled: CompiledProject) -> None:
             for c in ("request", "score", "latency"):
                 table.add_column(c)
             recent = labels.sort_by([("ts", "descending")])
-            end = recent["ts"][0].as_py()  # the example events are historical: score as of their end
+            # the example events are historical: score new requests like the latest labelled ones, 1 s
+            # after the last event (the model reads features before each request's time)
+            end = recent["ts"][0].as_py() + timedelta(seconds=1)
             picks = recent.slice(0, 3000).to_pylist()
             picks = [r for r in picks if r.get(m.label.column)][:2] + [r for r in picks if not r.get(m.label.column)][:2]
             for row in picks:
@@ -455,8 +459,12 @@ def _demo_requests(compiled: CompiledProject) -> None:
                 req = urllib.request.Request(f"http://127.0.0.1:{port}/score/{model}", method="POST",
                                              data=_json.dumps(body).encode(), headers={"content-type": "application/json"})
                 started = time.perf_counter()
-                with urllib.request.urlopen(req) as resp:
-                    result = _json.loads(resp.read())
+                try:
+                    with urllib.request.urlopen(req) as resp:
+                        result = _json.loads(resp.read())
+                except urllib.error.HTTPError as exc:
+                    err.print(f"[red]POST /score/{model}: HTTP {exc.code}: {exc.read().decode(errors='replace')}[/red]")
+                    raise typer.Exit(1) from None
                 ms = (time.perf_counter() - started) * 1000
                 shown = {k: body[k] for k in ("user_id", "card_id", "amount", "country") if k in body}
                 table.add_row(f"{shown} (label {row.get(m.label.column)})", f"{result['score']:.4f}", f"{ms:.1f} ms")

@@ -11,7 +11,7 @@ from ..project.models_check import feature_name, model_feature_columns
 from .as_of import SPINE_ID, SPINE_T, as_of_query, with_clause
 from .capabilities import caps
 from .inputs import input_for
-from .windows import P, quote
+from .windows import P, interval_sql, quote
 
 LABEL = "label"
 
@@ -19,7 +19,8 @@ LABEL = "label"
 def training_set_query(model: ModelDef, label_source: SourceDef, views: dict[str, FeatureView], dialect: str,
                        tables: dict[str, str] | None = None) -> exp.Select:
     """Columns: ``__spine_id``, the label source's unique key, ``ts`` (label time), ``label``, the
-    request features, then one column per feature named ``<view>__<column>``."""
+    request features, then one column per feature named ``<view>__<column>``, each as of the
+    label's time minus the model's ``features_as_of`` offset (serving subtracts the same)."""
     tables = tables or {}
     label_table = tables.get(label_source.name) or quote(label_source.name)
     ts = quote(model.label.timestamp or label_source.timestamp)
@@ -35,7 +36,8 @@ def training_set_query(model: ModelDef, label_source: SourceDef, views: dict[str
         view = views[ref.view]
         join = ref.join or {k: k for k in view.entity}
         spine_cols = ", ".join(f"{quote(join[k])} AS {quote(k)}" for k in view.entity)
-        ctes.append((f"__spine{i}", f"SELECT {spine_cols}, {ts} AS {SPINE_T}, {SPINE_ID} FROM __labels"))
+        read_at = f"{ts} - {interval_sql(model.features_as_of)}" if model.features_as_of else ts
+        ctes.append((f"__spine{i}", f"SELECT {spine_cols}, {read_at} AS {SPINE_T}, {SPINE_ID} FROM __labels"))
         source = input_for(view, views, dialect, tables)
         ctes.append((f"__f{i}", as_of_query(view, dialect, source, f"__spine{i}")))
         joins.append(f"LEFT JOIN __f{i} ON __f{i}.{SPINE_ID} = l.{SPINE_ID}")

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from .base import Frozen, Identifier
+from .duration import format_duration, parse_duration
+
+_AS_OF = re.compile(r"^\s*label_time\s*(?:-\s*(.+?))?\s*$")
+
+
+def parse_as_of_rule(value: Any) -> int:
+    """``features_as_of``: ``label_time`` (0) or ``label_time - <duration>`` → the duration in µs."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value  # already parsed (a model copied with its rule)
+    m = _AS_OF.match(value) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f"features_as_of {value!r}: write `label_time - 1us` (the default: strictly before the "
+                         f"label's time), `label_time - 5 minutes`, or `label_time` (the label's own events included)")
+    return parse_duration(m.group(1)) if m.group(1) else 0
+
+
+def as_of_rule_text(us: int) -> str:
+    return "label_time" if us == 0 else f"label_time - {format_duration(us)}"
+
+
+AsOfRule = Annotated[int, BeforeValidator(parse_as_of_rule)]
 
 
 class LabelDef(Frozen):
@@ -34,6 +56,10 @@ class ModelDef(Frozen):
     num_boost_round: int = Field(500, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
+    # features are read as of (label time - this many µs), in training sets and serving alike. The
+    # default, 1 µs, reads strictly before the label's time: an event at the label's own time (the
+    # event being labelled) never reaches its own features, whatever the frame (LAG, ROWS, RANGE)
+    features_as_of: AsOfRule = 1
 
 
 class ModelsFile(Frozen):

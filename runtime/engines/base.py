@@ -28,17 +28,19 @@ class BatchEngine(Protocol):
     def query(self, sql: str) -> pa.Table:
         """Run ``sql`` (in this engine's dialect) and return the result as Arrow."""
 
-    def to_parquet(self, sql: str, path: Path) -> int:
-        """Run ``sql`` and write the result to ``path`` without Python rows; returns the row count."""
+    def to_parquet(self, sql: str, path: Path, metadata: dict[str, str] | None = None) -> int:
+        """Run ``sql`` and write the result to ``path`` without Python rows (``metadata``: the
+        file's key-value metadata); returns the row count."""
 
     def close(self) -> None: ...
 
 
-def write_batches(reader: pa.RecordBatchReader, path: Path) -> int:
+def write_batches(reader: pa.RecordBatchReader, path: Path, metadata: dict[str, str] | None = None) -> int:
     rows = 0
-    with pq.ParquetWriter(path, reader.schema) as writer:
+    schema = reader.schema.with_metadata({**(reader.schema.metadata or {}), **metadata}) if metadata else reader.schema
+    with pq.ParquetWriter(path, schema) as writer:
         for batch in reader:
-            writer.write_batch(batch)
+            writer.write_batch(batch if not metadata else pa.RecordBatch.from_arrays(batch.columns, schema=schema))
             rows += batch.num_rows
     return rows
 

@@ -51,8 +51,8 @@ class DuckDBEngine:
     def query(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
-    def to_parquet(self, sql: str, path: Path) -> int:
-        return write_batches(self.con.sql(sql).to_arrow_reader(), path)
+    def to_parquet(self, sql: str, path: Path, metadata: dict[str, str] | None = None) -> int:
+        return write_batches(self.con.sql(sql).to_arrow_reader(), path, metadata)
 
     def close(self) -> None:
         self.con.close()

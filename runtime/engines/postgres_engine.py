@@ -70,40 +70,55 @@ class PostgresEngine:
         columns = list(zip(*rows)) if rows else [[] for _ in names]
         return pa.table({n: pa.array([_plain(v) for v in col]) for n, col in zip(names, columns)})
 
-    def to_parquet(self, sql: str, path: Path) -> int:
+    def to_parquet(self, sql: str, path: Path, metadata: dict[str, str] | None = None) -> int:
         with self.conn.transaction():
             # a server-side cursor is planned for its first 10% of rows by default (nested loops
             # over the materialised CTEs: a 327k-label training set ran for 50 minutes); this
             # one is always read to its end
             self.conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
-            rows = self._export(sql, path)
+            rows = self._export(sql, path, metadata)
         return rows
 
-    def _export(self, sql: str, path: Path) -> int:
-        writer = None
+    def _export(self, sql: str, path: Path, metadata: dict[str, str] | None) -> int:
+        """Chunks of rows → one Parquet file. Column types come from the result's type OIDs, not
+        from each chunk's values (a chunk of NULLs, or of whole numerics, would otherwise give the
+        file another type than the next chunk's)."""
+        writer = schema = None
         rows = 0
         with self.conn.cursor(name="skewless_export") as cur:
             cur.itersize = 50_000
             cur.execute(sql)
-            names = None
             while True:
                 chunk = cur.fetchmany(50_000)
-                if names is None:
-                    names = [d.name for d in cur.description]
+                if schema is None:
+                    schema = pa.schema([(d.name, _OID_TYPES.get(d.type_code, pa.null())) for d in cur.description],
+                                       metadata=metadata)
                 if not chunk:
                     break
-                table = pa.table({n: pa.array([_plain(v) for v in col]) for n, col in zip(names, zip(*chunk))})
-                writer = writer or pq.ParquetWriter(path, table.schema)
-                writer.write_table(table)
+                columns = []
+                for field, col in zip(schema, zip(*chunk)):
+                    values = [_plain(v) for v in col]
+                    columns.append(pa.array(values) if pa.types.is_null(field.type) else pa.array(values, field.type))
+                table = pa.Table.from_arrays(columns, names=schema.names)
+                if writer is None:  # types the OIDs did not give are the first chunk's
+                    schema = pa.schema([f if not pa.types.is_null(f.type) else table.schema.field(f.name)
+                                        for f in schema], metadata=metadata)
+                    writer = pq.ParquetWriter(path, schema)
+                writer.write_table(table.cast(schema))
                 rows += len(chunk)
         if writer:
             writer.close()
-        else:  # no rows: the file still says so (with the columns' names)
-            pq.write_table(pa.table({n: pa.array([], pa.null()) for n in names or []}), path)
+        else:  # no rows: the file still says so (with the columns' names and types)
+            pq.write_table(schema.empty_table() if schema is not None else pa.table({}), path)
         return rows
 
     def close(self) -> None:
         self.conn.close()
+
+
+_OID_TYPES = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 25: pa.string(), 1043: pa.string(),
+              700: pa.float32(), 701: pa.float64(), 1700: pa.float64(), 1082: pa.date32(),
+              1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC"), 1186: pa.duration("us")}
 
 
 def _plain(value):

@@ -51,9 +51,9 @@ class SparkEngine:
     def query(self, sql: str) -> pa.Table:
         return self.spark.sql(sql).toArrow()
 
-    def to_parquet(self, sql: str, path: Path) -> int:
+    def to_parquet(self, sql: str, path: Path, metadata: dict[str, str] | None = None) -> int:
         table = self.query(sql)
-        return write_batches(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), path)
+        return write_batches(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), path, metadata)
 
     def close(self) -> None:
         self.spark.stop()

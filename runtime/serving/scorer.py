@@ -7,18 +7,20 @@ train-serve skew is caught at deploy time, naming the view."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
+from skewless.compiler.config.duration import format_duration
+from skewless.compiler.config.models import as_of_rule_text
 from skewless.compiler.project.build import CompiledProject
 
 from ..stores.base import OnlineStore
 from ..stream.frames import ViewEvaluator
-from ..stream.online import as_of_record, encode_key
+from ..stream.online import StaleRead, as_of_record, encode_key
 from ..training.features import FeatureSpec
 
 
@@ -82,6 +84,14 @@ class Scorer:
             if compiled.views[view].fingerprint != fp:
                 raise SkewError(f"view {view!r} changed since model {self.meta['model']} {self.meta['version']} "
                                 f"was trained (fingerprint {fp} → {compiled.views[view].fingerprint}): retrain")
+        # features are read as of request time minus the offset the model was trained with (model
+        # versions from before the rule existed read at the request time itself)
+        self.as_of_us = int(self.meta.get("features_as_of_us", 0))
+        if self.as_of_us != self.model.features_as_of:
+            raise SkewError(f"model {self.meta['model']} {self.meta['version']} was trained with features as of "
+                            f"{as_of_rule_text(self.as_of_us)}, its definition now says "
+                            f"{as_of_rule_text(self.model.features_as_of)}: retrain")
+        self._offset = timedelta(microseconds=self.as_of_us)
         if check_skew:
             stored = store.fingerprints()
             for view, fp in self.meta["view_fingerprints"].items():
@@ -121,14 +131,21 @@ class Scorer:
                 row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view], self.store)
             except SqlError as exc:  # Postgres would refuse to compute this row (overflow, division by zero)
                 raise RequestError(f"view {view.name}: {exc}") from None
+            except StaleRead as exc:
+                if not self.as_of_us:
+                    raise
+                raise StaleRead(f"{exc} (model {self.meta['model']} reads features as of "
+                                f"{as_of_rule_text(self.as_of_us)}: the request's time minus "
+                                f"{format_duration(self.as_of_us)})") from None
             for col in ref.columns or self.feature_columns[ref.view]:
                 values[f"{ref.view}__{col}"] = row[col]
         return values
 
-    @staticmethod
-    def _time(at: datetime | None) -> datetime:
+    def _time(self, at: datetime | None) -> datetime:
+        """The time the features are read as of: the request's time (default now) minus the
+        model's ``features_as_of`` offset, as in its training set."""
         t = at or datetime.now(timezone.utc)
-        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)) - self._offset
 
     def features(self, request: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
         values, lookups = self._lookups(request)

@@ -56,19 +56,36 @@ class ParquetSink(DynamicSink):
 
 class _AppendJsonlPart(StatelessSinkPartition):
     """Appends whole batches with one O_APPEND write, so workers and processes of one run can share
-    a file without interleaving lines, and a crash leaves at most a partial last line."""
+    a file without interleaving lines. A process killed inside a write leaves a torn last line (its
+    rows are written again after recovery: at least once); the next start seals it with a newline,
+    so it stays one undecodable line instead of corrupting the next row appended."""
 
     def __init__(self, path: Path, encode):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.encode = encode
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        seal_torn_line(self.fd)
 
     def write_batch(self, items):
         if items:
-            os.write(self.fd, "".join(self.encode(x) + "\n" for x in items).encode())
+            write_all(self.fd, "".join(self.encode(x) + "\n" for x in items).encode())
 
     def close(self):
         os.close(self.fd)
+
+
+def seal_torn_line(fd: int) -> None:
+    """End a file left without its last newline (a writer killed mid-write) before appending."""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        write_all(fd, b"\n")
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write may write part of a buffer (a full disk, a signal): write the rest, never drop it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _dead_json(d) -> str:
@@ -132,8 +149,12 @@ class _KafkaDeadPart(StatelessSinkPartition):
         log.warning("dead_letters.kafka_failed", topic=self.topic, messages=len(lines), error=why,
                     kept_in=str(self.fallback))
         self.fallback.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.fallback, "a") as fh:
-            fh.write("".join(line + "\n" for line in lines))
+        fd = os.open(self.fallback, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            seal_torn_line(fd)
+            write_all(fd, "".join(line + "\n" for line in lines).encode())
+        finally:
+            os.close(fd)
 
     def write_batch(self, items):
         for d in items:

@@ -12,6 +12,7 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from skewless.compiler.config.models import as_of_rule_text
 from skewless.compiler.project.build import CompiledProject
 from skewless.compiler.project.models_check import model_feature_columns
 
@@ -51,6 +52,9 @@ def categorical_features(model, table, names: list[str]) -> list[str]:
 
     text = [n for n in names if pa.types.is_string(table[n].type) or pa.types.is_large_string(table[n].type)]
     return list(dict.fromkeys([*model.categorical, *text]))
+
+
+AS_OF_KEY = "skewless.features_as_of_us"  # a training set's Parquet metadata: the rule it was built with
 
 
 class TrainingSetError(ValueError):
@@ -103,6 +107,11 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
     missing = [c for c in ["__spine_id", "ts", "label", *names] if c not in table.column_names]
     if missing:
         raise TrainingSetError(f"not a training set of model {model_name!r}: missing column(s) {', '.join(missing)}")
+    built_as_of = (table.schema.metadata or {}).get(AS_OF_KEY.encode())
+    if built_as_of is not None and int(built_as_of) != model.features_as_of:
+        raise TrainingSetError(
+            f"the training set was built with features as of {as_of_rule_text(int(built_as_of))}, model "
+            f"{model_name!r} reads them as of {as_of_rule_text(model.features_as_of)}: build it again")
     table = table.sort_by([("ts", "ascending"), ("__spine_id", "ascending")])
     spec = build_spec(table, names, categorical_features(model, table, names))
     y = np.array([float(v) if v is not None else np.nan for v in table["label"].to_pylist()])
@@ -139,6 +148,7 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
     meta = {
         "model": model_name, "version": version, "objective": model.objective,
         "view_fingerprints": fps, "definition": model.model_dump(mode="json"),
+        "features_as_of_us": model.features_as_of,  # serving reads the features as of request time minus this
         "training_data": {"rows": int(len(y)), "from": pc.min(ts).as_py().isoformat(),
                           "to": pc.max(ts).as_py().isoformat(),
                           "validation_from": split_ts.isoformat() if split_ts else None},

@@ -161,16 +161,29 @@ def load_pg(conn, rows: list[dict], table: str = "tx") -> None:
     conn.execute(f"ANALYZE {table}")
 
 
-def per_event_rows(out_dir: Path, view: str) -> tuple[dict[str, dict], int]:
+def read_jsonl(path: Path, kills: int = 0) -> list[dict]:
+    """An append-only JSON-lines output. A process killed inside a write leaves one torn line
+    (sealed by the next start): at most ``kills`` lines that are not JSON are allowed, each the
+    prefix of an object (its rows are written again after recovery)."""
+    out, torn = [], 0
+    for text in path.read_text().splitlines():
+        if not text.strip():
+            continue
+        try:
+            out.append(json.loads(text))
+        except json.JSONDecodeError:
+            torn += 1
+            assert torn <= kills and text.startswith("{"), (path, text)
+    return out
+
+
+def per_event_rows(out_dir: Path, view: str, kills: int = 0) -> tuple[dict[str, dict], int]:
     """The run's per-event rows (at least once): by txn_id, and how many were repeats. Repeats
     must be identical (a replay after a crash recomputes the same values)."""
     rows: dict[str, dict] = {}
     repeats = 0
     for path in sorted(out_dir.glob(f"{view}.*.jsonl")):
-        for text in path.read_text().splitlines():
-            if not text.strip():
-                continue
-            r = json.loads(text)
+        for r in read_jsonl(path, kills):
             if r["txn_id"] in rows:
                 repeats += 1
                 assert _same_row(rows[r["txn_id"]], r), (view, rows[r["txn_id"]], r)

@@ -7,7 +7,6 @@ Nothing lost, nothing counted twice."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -25,7 +24,7 @@ from skewless.runtime.sources.decode import Decoder
 from skewless.runtime.stores import SQLiteStore
 
 from .support import (VIEWS, compare_per_event, compare_store, compile_project, good_events, load_pg, make_project,
-                      mix, per_event_rows, poison)
+                      mix, per_event_rows, poison, read_jsonl)
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 EVENTS = int(os.environ.get("SKEWLESS_FAULT_EVENTS", "200000"))
@@ -81,7 +80,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as pg:
         load_pg(pg, [r for r in rows if r["user_id"] not in skip])
         for view in VIEWS:
-            got, repeats[view] = per_event_rows(root / "rows", view)
+            got, repeats[view] = per_event_rows(root / "rows", view, kills=KILLS)
             problems += compare_per_event(pg, compiled, view, got, skip_users=skip)
             compared += len(got)
         store = SQLiteStore(root / "target" / "online.sqlite")
@@ -93,8 +92,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, pg_dsn)
         reads, store_problems = compare_store(pg, compiled, store, list(VIEWS), users, last)
         store.close()
     problems += store_problems
-    dead = [json.loads(t)["reason"].split(":")[0] for t in (root / "target" / "dead_letters.jsonl").read_text().splitlines()
-            if t.strip()]
+    dead = [d["reason"].split(":")[0] for d in read_jsonl(root / "target" / "dead_letters.jsonl", kills=KILLS)]
     reasons = {r: dead.count(r) for r in set(dead)}
     allowed = ("column ", "invalid JSON", "invalid UTF-8", "not a JSON object", "missing timestamp", "future", "late",
                "view v_range", "view v_rows", "view v_day")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,9 +44,19 @@ def test_training_set_is_the_same_on_duckdb_and_postgres(project, pg_dsn):
     a, b = pq.read_table(duck), pq.read_table(pg)
     assert a.num_rows == 4000 and "user_velocity__txn_count_1h" in a.column_names
     assert not diff(a, b, "txn_id")
-    # point-in-time: a label's own transaction is in its 1h window (ts <= t), later ones never are
+    # point-in-time under the default rule (features as of label_time - 1us): the 1h window holds the
+    # user's transactions with t - 1h - 1us <= ts < t — never the label's own transaction, never a later one
+    tx = pq.read_table(project / "data" / "transactions.parquet", columns=["txn_id", "user_id", "ts"]).to_pylist()
+    by_user: dict[str, list] = {}
+    user_of = {r["txn_id"]: r["user_id"] for r in tx}
+    for r in tx:
+        by_user.setdefault(r["user_id"], []).append(r["ts"])
+    us, hour = timedelta(microseconds=1), timedelta(hours=1)
     rows = a.to_pylist()
-    assert all(r["user_velocity__txn_count_1h"] >= 1 for r in rows)
+    for r in rows:
+        t = r["ts"] - us
+        assert r["user_velocity__txn_count_1h"] == sum(t - hour <= x <= t for x in by_user[user_of[r["txn_id"]]]), r
+    assert sum(r["user_velocity__txn_count_1h"] == 0 for r in rows) > 100  # first transactions of a burst
 
 
 def test_backfill_writes_per_event_relations(project):

@@ -4,6 +4,7 @@ same time. Plus the HTTP service's contract: 4xx with a message, auth, metrics, 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -160,6 +161,36 @@ def test_refuses_to_serve_a_store_built_from_other_view_definitions(trained):
         Scorer(compiled, latest_artifact(compiled.project.target_dir, "fraud"), store)
     store.conn.execute("DELETE FROM skewless_online WHERE fingerprint = '0000deadbeef0000'")
     store.conn.commit()
+    store.close()
+
+
+def test_features_are_read_by_the_rule_the_model_was_trained_with(trained, tmp_path):
+    """The default rule (features_as_of: label_time - 1us) at serving: a request at the time of the
+    key's latest event reads 1 µs before it — the store has moved past that: 409 saying why (the
+    training set never saw that event either); 1 µs later it is served. A model trained under
+    another rule than its definition now says is refused at start."""
+    from skewless.runtime.stream.online import StaleRead
+
+    root, compiled = trained
+    store = open_store(compiled.project.target.online, root)
+    artifact = latest_artifact(compiled.project.target_dir, "fraud")
+    assert json.loads((artifact / "model.json").read_text())["features_as_of_us"] == 1
+    scorer = Scorer(compiled, artifact, store)
+    tx = pq.read_table(root / "data" / "transactions.parquet").to_pylist()
+    last = max(tx, key=lambda r: r["ts"])
+    request = {k: last[k] for k in ("txn_id", "user_id", "merchant_id", "card_id", "amount", "country")}
+    with pytest.raises(StaleRead, match=r"reads features as of label_time - 1us: the request's time minus 1us"):
+        scorer.score(request, last["ts"])
+    score, features = scorer.score(request, last["ts"] + timedelta(microseconds=1))
+    assert 0 <= score <= 1 and features["user_sequence__lifetime_txns"] >= 1
+    legacy = tmp_path / "legacy"
+    shutil.copytree(artifact, legacy)
+    meta = json.loads((legacy / "model.json").read_text())
+    del meta["features_as_of_us"]  # trained before the rule existed: read at the request's time
+    (legacy / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(SkewError, match="trained with features as of label_time, its definition now says "
+                                        "label_time - 1us: retrain"):
+        Scorer(compiled, legacy, store)
     store.close()
 
 
