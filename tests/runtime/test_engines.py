@@ -51,3 +51,37 @@ def test_duckdb_writes_the_metadata_given(tmp_path):
     assert engine.to_parquet("SELECT range AS i FROM range(5)", out, {"skewless.model": "m"}) == 5
     engine.close()
     assert pq.read_schema(out).metadata[b"skewless.model"] == b"m"
+
+
+TRICKY = """SELECT * FROM (VALUES
+  (1, 'NaN'::float8, 'NaN'::numeric, '', 'a,b "q"' || chr(10) || 'line', true, DATE '2026-01-02',
+   TIMESTAMP '2026-01-01 00:00:00.5', TIMESTAMPTZ '2026-01-01 00:00:00.000001+00', 'NaN', 1.5::float4),
+  (2, 'Infinity'::float8, -0.125::numeric, NULL, NULL, false, NULL, NULL, NULL, NULL, NULL),
+  (3, '-Infinity'::float8, NULL, ' ', '\\N', NULL, DATE '1999-12-31', TIMESTAMP '1999-12-31 23:59:59',
+   TIMESTAMPTZ '1999-12-31 23:59:59.999999+00', 'x', -0.0::float4)
+) AS v(i, d, n, empty, text, b, dt, naive, ts, nan_text, f4)"""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("interval", [False, True])  # an interval column takes the row-by-row export
+def test_postgres_export_values_round_trip(tmp_path, pg_dsn, interval):
+    import psycopg
+
+    sql = TRICKY if not interval else f"SELECT *, INTERVAL '1 hour' * i AS iv FROM ({TRICKY}) AS t"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        want = conn.execute(sql + " ORDER BY i").fetchall()
+    engine = PostgresEngine(pg_dsn)
+    out = tmp_path / "x.parquet"
+    assert engine.to_parquet(sql, out) == 3
+    engine.close()
+    got = pq.read_table(out).sort_by("i").to_pylist()
+    for w, g in zip(want, got):
+        for value, (name, have) in zip(w, g.items()):
+            if isinstance(value, float) and value != value:
+                assert have != have, name
+            elif name == "n" and value is not None:
+                assert have == float(value) or (value.is_nan() and have != have), name
+            else:
+                assert have == value, (name, have, value)
+    assert pq.read_schema(out).field("f4").type == pa.float32()
