@@ -90,13 +90,74 @@ def backfill(compiled: CompiledProject, engine: BatchEngine, view: str, out: Pat
 
 
 def training_set(compiled: CompiledProject, engine: BatchEngine, model: str, out: Path) -> int:
-    m = compiled.project.models[model]
-    sql = training_set_sql(m, compiled.project.sources[m.label.source], compiled.views, engine.dialect,
-                           tables(compiled))
     from .training.trainer import AS_OF_KEY
 
+    m = compiled.project.models[model]
+    metadata = {AS_OF_KEY: str(m.features_as_of), "skewless.model": model}
+    sessions = min(parallel_sessions(engine), len(m.features) + 1)
+    if sessions > 1:
+        return _training_set_in_sessions(compiled, engine, model, out, metadata, sessions)
+    sql = training_set_sql(m, compiled.project.sources[m.label.source], compiled.views, engine.dialect,
+                           tables(compiled))
     with atomic_output(out) as tmp:
-        return engine.to_parquet(sql, tmp, {AS_OF_KEY: str(m.features_as_of), "skewless.model": model})
+        return engine.to_parquet(sql, tmp, metadata)
+
+
+def parallel_sessions(engine: BatchEngine) -> int:
+    """How many sessions of ``engine`` a job may run at once: Postgres runs each query on one core,
+    so independent parts of a job go to parallel sessions (one per core, at most 4); DuckDB and
+    Spark parallelise each query themselves."""
+    import os
+
+    return min(os.cpu_count() or 1, 4) if hasattr(engine, "fork") else 1
+
+
+def _training_set_in_sessions(compiled: CompiledProject, engine: BatchEngine, model: str, out: Path,
+                              metadata: dict[str, str], sessions: int) -> int:
+    """The training set as independent parts (labels; each feature view's as-of values), run in
+    parallel sessions — each loads the sources it reads; the labels run on ``engine``, whose
+    sources the caller loaded — and set side by side by ``__spine_id``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from skewless.compiler.batch.training import training_set_parts
+
+    m = compiled.project.models[model]
+    label = compiled.project.sources[m.label.source]
+    parts = training_set_parts(m, label, compiled.views, engine.dialect, tables(compiled))
+    needs = [{label.name}] + [{label.name, compiled.views[ref.view].root_source} for ref in m.features]
+    order = sorted(range(len(parts)), key=lambda i: -len(parts[i]))  # the largest first: they finish last
+    pool_engines: list = []
+
+    def run(i: int) -> pa.Table:
+        if i == 0:  # the labels: on the caller's session, whose sources are loaded already
+            eng = engine
+        else:
+            eng = engine.fork()
+            pool_engines.append(eng)
+            register_sources(eng, compiled, needs[i])
+        return eng.to_arrow(parts[i], out.parent).sort_by("__spine_id")
+
+    try:
+        with ThreadPoolExecutor(max_workers=sessions) as pool:
+            futures = {i: pool.submit(run, i) for i in order}
+            results = [futures[i].result() for i in range(len(parts))]
+    finally:
+        for eng in pool_engines:
+            eng.close()
+    table = results[0]
+    for part in results[1:]:
+        if not part["__spine_id"].equals(table["__spine_id"]):
+            raise AssertionError("training-set parts do not hold one row per label")  # a compiler bug
+        for name in part.column_names[1:]:
+            if name not in table.column_names:
+                table = table.append_column(part.schema.field(name), part[name])
+    table = table.replace_schema_metadata(metadata)
+    with atomic_output(out) as tmp:
+        pq.write_table(table, tmp)
+    return table.num_rows
 
 
 def training_set_key(compiled: CompiledProject, model: str, engine: BatchEngine) -> str | None:

@@ -6,6 +6,8 @@ Nothing here writes to the user's schemas: file sources are loaded into *tempora
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -26,7 +28,7 @@ class PostgresEngine:
         # this session's generated queries are large (hundreds of expressions) and run once: JIT
         # compiling them took 3.4 s of a 13 s training set, more than it saved
         self.conn.execute("SET jit = off")
-        self.schema = schema
+        self.dsn, self.schema, self.work_mem = dsn, schema, work_mem
         self.conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema)))
         self.owned: set[str] = set()   # temporary tables this session created
 
@@ -78,82 +80,80 @@ class PostgresEngine:
         columns = list(zip(*rows)) if rows else [[] for _ in names]
         return pa.table({n: pa.array([_plain(v) for v in col]) for n, col in zip(names, columns)})
 
+    def fork(self) -> "PostgresEngine":
+        """Another session with the same settings (its own temporary tables), for parallel work."""
+        return PostgresEngine(self.dsn, schema=self.schema, work_mem=self.work_mem)
+
     def to_parquet(self, sql: str, path: Path, metadata: dict[str, str] | None = None) -> int:
-        with self.conn.transaction():
-            # a server-side cursor is planned for its first 10% of rows by default (nested loops
-            # over the materialised CTEs: a 327k-label training set ran for 50 minutes); this
-            # one is always read to its end
-            self.conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
-            rows = self._export(sql, path, metadata)
+        rows, writer = 0, None
+        with self._batches(sql, metadata, path.parent) as (schema, batches):
+            for batch in batches:
+                writer = writer or pq.ParquetWriter(path, batch.schema)
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        if writer:
+            writer.close()
+        else:  # no rows: the file still says so (with the columns' names and types)
+            pq.write_table(schema.empty_table(), path)
         return rows
 
-    def _export(self, sql: str, path: Path, metadata: dict[str, str] | None) -> int:
-        """The result → Parquet: through COPY ... (FORMAT csv) parsed by Arrow when every column's
-        type has an exact text form Arrow reads (15 s → 1 s of a 300k-row training set), else
-        row by row."""
+    def to_arrow(self, sql: str, spool_dir: Path | None = None) -> pa.Table:
+        """The whole result as one Arrow table, typed as `to_parquet` types it."""
+        with self._batches(sql, None, spool_dir) as (schema, batches):
+            collected = list(batches)
+        return pa.Table.from_batches(collected, schema=collected[0].schema if collected else schema)
+
+    @contextlib.contextmanager
+    def _batches(self, sql: str, metadata: dict[str, str] | None, spool_dir: Path | None):
+        """(schema, record batches) of the result: through COPY ... (FORMAT csv) parsed by Arrow
+        when every column's type has an exact text form Arrow reads (15 s → 1 s of a 300k-row
+        training set), else row by row. COPY is planned for all rows (no cursor: a cursor is
+        planned for its first 10% — nested loops over the materialised CTEs, 50 minutes)."""
         with self.conn.cursor() as cur:  # the result's names and types, without running it
             cur.execute(f"SELECT * FROM ({sql}) AS __q LIMIT 0")
             described = [(d.name, d.type_code) for d in cur.description]
-        if all(oid in _OID_TYPES and oid != 1186 for _, oid in described) and len({n for n, _ in described}) == len(described):
-            return self._export_csv(sql, path, metadata, described)
-        return self._export_rows(sql, path, metadata)
+        schema = pa.schema([(n, _OID_TYPES.get(oid, pa.null())) for n, oid in described], metadata=metadata)
+        if all(oid in _OID_TYPES and oid != 1186 for _, oid in described) and len(set(schema.names)) == len(schema):
+            with tempfile.NamedTemporaryFile(prefix="skewless-export-", suffix=".csv", dir=spool_dir) as spool:
+                with self.conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+                    for block in copy:
+                        spool.write(block)
+                spool.flush()
+                yield schema, self._csv_batches(spool.name, schema)
+            return
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+            yield schema, self._row_batches(sql, schema)
 
-    def _export_csv(self, sql: str, path: Path, metadata: dict[str, str] | None, described) -> int:
-        import tempfile
-
+    @staticmethod
+    def _csv_batches(path: str, schema: pa.Schema):
         import pyarrow.csv as csv
 
-        schema = pa.schema([(n, _OID_TYPES[oid]) for n, oid in described], metadata=metadata)
-        with tempfile.NamedTemporaryFile(prefix="skewless-export-", suffix=".csv", dir=path.parent) as spool:
-            with self.conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
-                for block in copy:
-                    spool.write(block)
-            spool.flush()
-            reader = csv.open_csv(
-                spool.name, read_options=csv.ReadOptions(block_size=16 << 20),
-                parse_options=csv.ParseOptions(newlines_in_values=True),
-                convert_options=csv.ConvertOptions(
-                    column_types=schema, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
-                    true_values=["t"], false_values=["f"], timestamp_parsers=[csv.ISO8601]))
-            rows = 0
-            with pq.ParquetWriter(path, schema) as writer:
-                for batch in reader:
-                    writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
-                    rows += batch.num_rows
-        return rows
+        reader = csv.open_csv(
+            path, read_options=csv.ReadOptions(block_size=16 << 20),
+            parse_options=csv.ParseOptions(newlines_in_values=True),
+            convert_options=csv.ConvertOptions(
+                column_types=schema, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+                true_values=["t"], false_values=["f"], timestamp_parsers=[csv.ISO8601]))
+        for batch in reader:
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
 
-    def _export_rows(self, sql: str, path: Path, metadata: dict[str, str] | None) -> int:
-        """Chunks of rows → one Parquet file. Column types come from the result's type OIDs, not
-        from each chunk's values (a chunk of NULLs, or of whole numerics, would otherwise give the
-        file another type than the next chunk's)."""
-        writer = schema = None
-        rows = 0
+    def _row_batches(self, sql: str, schema: pa.Schema):
+        """Chunks of rows, typed by the result's OIDs, not by each chunk's values (a chunk of NULLs
+        or of whole numerics would otherwise get another type than the next chunk's)."""
         with self.conn.cursor(name="skewless_export") as cur:
             cur.itersize = 50_000
             cur.execute(sql)
-            while True:
-                chunk = cur.fetchmany(50_000)
-                if schema is None:
-                    schema = pa.schema([(d.name, _OID_TYPES.get(d.type_code, pa.null())) for d in cur.description],
-                                       metadata=metadata)
-                if not chunk:
-                    break
+            while chunk := cur.fetchmany(50_000):
                 columns = []
                 for field, col in zip(schema, zip(*chunk)):
                     values = [_plain(v) for v in col]
                     columns.append(pa.array(values) if pa.types.is_null(field.type) else pa.array(values, field.type))
                 table = pa.Table.from_arrays(columns, names=schema.names)
-                if writer is None:  # types the OIDs did not give are the first chunk's
+                if any(pa.types.is_null(f.type) for f in schema):  # types the OIDs did not give: the first chunk's
                     schema = pa.schema([f if not pa.types.is_null(f.type) else table.schema.field(f.name)
-                                        for f in schema], metadata=metadata)
-                    writer = pq.ParquetWriter(path, schema)
-                writer.write_table(table.cast(schema))
-                rows += len(chunk)
-        if writer:
-            writer.close()
-        else:  # no rows: the file still says so (with the columns' names and types)
-            pq.write_table(schema.empty_table() if schema is not None else pa.table({}), path)
-        return rows
+                                        for f in schema], metadata=schema.metadata)
+                yield from table.cast(schema).to_batches()
 
     def close(self) -> None:
         self.conn.close()
