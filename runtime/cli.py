@@ -307,8 +307,13 @@ def _train(compiled, model: str, path: Path, allow_leakage: bool) -> None:
 
             where, data, index = compiled.project.model_files[model]
             line, col = locate(data, ("models", index))
-            _fail([Diagnostic(where, line, col, str(exc), "read features strictly before the label time (EXCLUDE "
-                              "GROUP, a frame ending before the current row), or pass --allow-leakage if intended")])
+            _fail([Diagnostic(where, line, col, str(exc), "read features strictly before the label time "
+                              "(features_as_of: label_time - 1us, the default) and check that no view reads the "
+                              "label's own outcome; or pass --allow-leakage if intended")])
+    if result.metrics.get("leakage_check", {}).get("reads_at_label_time"):
+        err.print(f"warning: model {model} reads its features at the label's own time (features_as_of: label_time): "
+                  "an event at that time — the labelled event itself when labels are timestamped at it — is in its "
+                  "own features", markup=False, highlight=False)
     suspects = result.metrics.get("leakage_check", {}).get("suspects")
     if suspects:
         err.print(f"warning: trained with --allow-leakage; suspected leaking features: {suspects}", markup=False,

@@ -129,7 +129,9 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
     booster = _fit(model, spec, x[:cut], y[:cut], x[cut:], y[cut:], progress)
     p_va = booster.predict(x[cut:], num_iteration=booster.best_iteration)
     metrics = {"validation": _scores(y[cut:], p_va), "best_iteration": booster.best_iteration,
-               "leakage_check": {"suspects": leaks}}  # non-empty only when trained with allow_leakage
+               # suspects: non-empty only when trained with allow_leakage; reads_at_label_time: the
+               # rule lets events at the label's own time into its features
+               "leakage_check": {"suspects": leaks, "reads_at_label_time": model.features_as_of == 0}}
     if model.baseline_features:
         base = FeatureSpec(list(model.baseline_features), spec.types,
                            {k: v for k, v in spec.categories.items() if k in model.baseline_features})

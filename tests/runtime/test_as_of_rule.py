@@ -117,6 +117,11 @@ def test_training_set_features_are_the_view_as_of_the_rule(tmp_path, pg_dsn, rul
             want = expected[got["txn_id"]]
             for f in FEATURES:
                 assert same(got[f"v__{f}"], want[f]), (rule, got["txn_id"], f, got[f"v__{f}"], want[f])
+    result = train_model(build_project(load_project(root)), "m", root / "target" / "ts_pg.parquet", allow_leakage=True)
+    check = result.metrics["leakage_check"]
+    assert check["reads_at_label_time"] == (rule == "label_time")
+    if rule != "label_time":
+        assert check["suspects"] == {}, check
     labels = {r["txn_id"]: r["y"] for r in rows}
     own = sum(r["v__last_y"] == labels[r["txn_id"]] for r in got_rows) / len(rows)
     if rule == "label_time":  # the label's own event is in its features: LAG reads its own label
