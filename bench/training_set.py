@@ -10,14 +10,11 @@ Usage: python bench/training_set.py [--events 300000] [--days 30]
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-CLI = [sys.executable, "-m", "skewless.runtime.cli"]
+from _example import CLI, example_project
 
 
 def timed(args: list[str]) -> float:
@@ -40,10 +37,7 @@ def main() -> None:
     from skewless.runtime.values import same
 
     with tempfile.TemporaryDirectory() as tmp, throwaway_cluster() as dsn:
-        root = Path(tmp) / "features"
-        shutil.copytree(Path(__file__).parents[1] / "features", root, ignore=shutil.ignore_patterns("target", "data"))
-        subprocess.run([*CLI, "--project", str(root), "generate", "--events", str(args.events), "--days",
-                        str(args.days)], check=True, capture_output=True)
+        root = example_project(tmp, args.events, args.days)
         duck, pg = root / "ts_duckdb.parquet", root / "ts_postgres.parquet"
         base = [*CLI, "--project", str(root), "training-set", "fraud"]
         t_duck = timed([*base, "--out", str(duck)])

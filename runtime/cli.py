@@ -187,19 +187,32 @@ def parity(
     postgres: Optional[str] = typer.Option(None, help="Postgres DSN, or 'local' to start a throwaway cluster."),
     spark: bool = typer.Option(False, help="Also run the compiled SQL on Spark (local[2])."),
     stream: bool = typer.Option(True, "--stream/--no-stream", help="Also replay the events through the stream."),
+    sample_keys: Optional[int] = typer.Option(None, "--sample-keys", min=1,
+                                              help="Check N entity keys per view (every event of each) instead "
+                                                   "of all: a quick check."),
     report: Path = typer.Option(Path("target/parity.html"), help="HTML report (relative to the project)."),
 ) -> None:
     """Evaluate views through every engine and the original SQL on the same events; exit 1 on any
-    differing row."""
+    differing row. The stream replays in a process of its own while the batch paths run."""
     import contextlib
+    import tempfile
 
     from .batch_jobs import needed_sources, register_sources
     from .engines import DuckDBEngine, PostgresEngine
-    from .parity import run_parity, stream_parity, write_report
+    from .parity import run_parity, write_report
+    from .parity_stream import compare_stream, sample_inputs, start_replay, streamable
 
     compiled = compile_project()
     names = _select_views(compiled, select)
+    inputs = sample_inputs(compiled, names, sample_keys) if sample_keys else None
+    late = 0
     with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="skewless-parity-")))
+        streamed = streamable(compiled, names) if stream else []
+        replaying = None
+        if streamed:  # first: the slowest path, in its own process, while the batch paths run
+            replaying, pool = start_replay(compiled, streamed, work, state.vars, state.target, inputs)
+            stack.callback(pool.shutdown, cancel_futures=True)
         dsn = postgres
         if postgres == "local":
             from .pg_local import throwaway_cluster
@@ -219,16 +232,22 @@ def parity(
             sp = SparkEngine()
             stack.callback(sp.close)
             engines.append(sp)
-        with out.status("loading events into every engine"):
-            for engine in engines:
-                register_sources(engine, compiled, needed_sources(compiled, names))
-        with out.status("comparing"):
-            results = run_parity(compiled, names, engines, pg, duck)
-        late = 0
-        if stream:
-            with out.status("streaming the same events"):
-                late = stream_parity(compiled, [n for n in names if compiled.views[n].input.kind == "source"],
-                                     pg, duck, [r for r in results if compiled.views[r.view].input.kind == "source"])
+        with out_progress() as progress:
+            tasks = {path: progress.add_task(f"{path}", total=len(names))
+                     for path in ["oracle", *(e.dialect for e in engines)]}
+            if streamed:
+                tasks["stream"] = progress.add_task("stream (replaying)", total=len(streamed))
+
+            def advance(path: str, view: str) -> None:
+                progress.update(tasks[path], advance=1, description=f"{path}: {view}")
+
+            if inputs is None:
+                for engine in engines:
+                    register_sources(engine, compiled, needed_sources(compiled, names))
+            results = run_parity(compiled, names, engines, pg, duck, inputs, advance)
+            if replaying is not None:
+                late = compare_stream(compiled, streamed, replaying.result(), pg, duck,
+                                      [r for r in results if r.view in streamed], inputs, advance)
     table = Table(title="parity: stream and compiled batch SQL vs the original SQL")
     for col in ("view", "oracle", "engine", "rows", "differing rows"):
         table.add_column(col)

@@ -67,7 +67,18 @@ def compare(expected: pa.Table, actual: pa.Table, keys: list[str], limit: int = 
 
 
 def compare_all(expected: pa.Table, actual: pa.Table, keys: list[str], limit: int = 1000) -> Comparison:
-    """`compare`, counting every differing row and cell (the sample keeps the first ``limit``)."""
+    """`compare`, counting every differing row and cell (the sample keeps the first ``limit``).
+    Columnwise (runtime/table_compare.py) where keys identify rows, row by row otherwise."""
+    from .table_compare import compare_tables
+
+    fast = compare_tables(expected, actual, keys, limit)
+    if fast is not None:
+        return Comparison(*fast)
+    return compare_rows(expected, actual, keys, limit)
+
+
+def compare_rows(expected: pa.Table, actual: pa.Table, keys: list[str], limit: int = 1000) -> Comparison:
+    """Row by row with values.same: rows sharing a key are paired by their values."""
     def index(table: pa.Table) -> dict:
         out: dict = {}
         for row in table.to_pylist():
@@ -123,15 +134,36 @@ def register_original_views(engine: BatchEngine, compiled: CompiledProject, view
         engine.execute(f'CREATE OR REPLACE TEMP VIEW "{up.name}" AS {compiled.rendered[up.name].sql}')
 
 
+def register_inputs(engine: BatchEngine, compiled: CompiledProject, sources: dict[str, pa.Table]) -> None:
+    """Load (sampled) source tables into ``engine`` under the names the SQL reads them by."""
+    for name, table in sources.items():
+        src = compiled.project.sources[name]
+        for t in dict.fromkeys([src.batch.table or name, name]):
+            engine.register(t, table, src.column_types())
+
+
+def oracle_for(compiled: CompiledProject, view: str, postgres: BatchEngine | None, duckdb: BatchEngine) -> BatchEngine:
+    """Postgres runs the view's own SQL; DuckDB where Postgres cannot (COUNT(DISTINCT) OVER)."""
+    uses_distinct = any(a.func == "count_distinct" for a in compiled.views[view].aggregates)
+    return postgres if postgres is not None and not uses_distinct else duckdb
+
+
 def run_parity(compiled: CompiledProject, views: list[str], engines: list[BatchEngine],
-               postgres: BatchEngine | None, duckdb: BatchEngine) -> list[ViewParity]:
+               postgres: BatchEngine | None, duckdb: BatchEngine,
+               inputs: dict[str, dict[str, pa.Table]] | None = None, progress=None) -> list[ViewParity]:
+    """Each view's compiled SQL on every engine against its own SQL on the oracle. ``inputs``: per
+    view, the (sampled) source tables to load first; ``progress(path, view)`` after each path."""
     results = []
     for name in views:
         view = compiled.views[name]
-        uses_distinct = any(a.func == "count_distinct" for a in view.aggregates)
-        oracle = postgres if postgres is not None and not uses_distinct else duckdb
+        if inputs is not None:
+            for engine in engines:
+                register_inputs(engine, compiled, inputs[name])
+        oracle = oracle_for(compiled, name, postgres, duckdb)
         register_original_views(oracle, compiled, name)
         expected = oracle.query(compiled.rendered[name].sql)
+        if progress:
+            progress("oracle", name)
         keys = _key_columns(compiled, name)
         per_engine = []
         for engine in engines:
@@ -144,59 +176,10 @@ def run_parity(compiled: CompiledProject, views: list[str], engines: list[BatchE
             except BatchUnsupported as exc:
                 result.error = str(exc)
             per_engine.append(result)
+            if progress:
+                progress(engine.dialect, name)
         results.append(ViewParity(name, f"original SQL on {oracle.dialect}", expected.num_rows, per_engine))
     return results
-
-
-def stream_parity(compiled: CompiledProject, views: list[str], postgres: BatchEngine | None, duckdb: BatchEngine,
-                  results: list[ViewParity]) -> int:
-    """Run the views through the stream dataflow (bounded replay) and compare with the original SQL
-    evaluated on the events the stream accepted; late events are counted, not called mismatches.
-    Appends a "stream" result to each view's entry; returns the number of late events."""
-    import json
-    import tempfile
-    from pathlib import Path
-
-    import pyarrow.parquet as pq
-
-    from .sources.files import read_batch_source
-    from .stream.jobs import replay
-
-    streamed = [n for n in views if compiled.views[n].input.kind == "source"]
-    with tempfile.TemporaryDirectory() as tmp:
-        result = replay(compiled, streamed, Path(tmp), to_online=False, dead_letters=Path(tmp) / "dead.jsonl")
-        dead = [json.loads(line) for line in result.dead_letters.read_text().splitlines() if line]
-        late = [d for d in dead if d["reason"].startswith("late")]
-        by_source: dict[str, set] = {}
-        for d in late:
-            src = compiled.project.sources[d["source"]]
-            row = json.loads(d["raw"])
-            by_source.setdefault(d["source"], set()).add(tuple(str(row.get(k)) for k in src.unique_key))
-        for name, entry in zip(views, results):
-            if name not in streamed:
-                continue  # views over ref() are not streamed (batch only)
-            view = compiled.views[name]
-            src = compiled.project.sources[view.root_source]
-            uses_distinct = any(a.func == "count_distinct" for a in view.aggregates)
-            oracle = postgres if postgres is not None and not uses_distinct else duckdb
-            excluded = by_source.get(src.name, set())
-            res = EngineResult("stream")
-            if excluded and not src.unique_key:
-                res.error = f"{len(excluded)} late events and no unique key to exclude them by"
-            else:
-                if excluded:
-                    events = read_batch_source(src, compiled.project.root)
-                    keep = [tuple(str(v) for v in t) not in excluded
-                            for t in zip(*[events[k].to_pylist() for k in src.unique_key])]
-                    oracle.register(src.name, events.filter(keep), src.column_types())
-                expected = oracle.query(compiled.rendered[name].sql)
-                actual = pq.read_table(result.outputs[name])
-                res.rows = actual.num_rows
-                res.record(compare_all(expected, actual, _key_columns(compiled, name)))
-                if excluded:  # restore the full source for later views
-                    oracle.register(src.name, read_batch_source(src, compiled.project.root), src.column_types())
-            entry.results.append(res)
-    return len(late)
 
 
 def _svg_histogram(times: list[datetime], width: int = 480, height: int = 120) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ..ir import FeatureView
+from ..ir import ColumnType, FeatureView
 from .capabilities import caps
 from .count_distinct import per_event_count_distinct
 from .exclude_rewrite import needs_rewrite, rewrite as exclude_rewrite
+from .reach import masked, reach_window
 from .windows import P, quote, render_dialect, window_expr
 
 
@@ -50,8 +51,13 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
     raw_input = input_sql
     if not isinstance(input_sql, str):
         input_sql = "__input"
-    use_cte = any(a.func == "count_distinct" and not caps(dialect).count_distinct_window and dialect != "spark"
-                  for a in view.aggregates)
+    reach = {i: r for i, a in enumerate(view.aggregates) if (r := reach_window(view, a, dialect))}
+    if reach:  # arguments evaluated only where Postgres evaluates them (reach.py)
+        view = view.model_copy(update={
+            "aggregates": [masked(a, f"__reach{i}") if i in reach else a for i, a in enumerate(view.aggregates)],
+            "input_columns": [*view.input_columns, *(ColumnType(name=f"__reach{i}", type="bigint") for i in reach)]})
+    use_cte = bool(reach) or any(a.func == "count_distinct" and not caps(dialect).count_distinct_window
+                                 and dialect != "spark" for a in view.aggregates)
     where = f" WHERE {view.where}" if view.where else ""
     replacements: dict[str, exp.Expression] = {}
     ctes: list[tuple[str, str]] = []
@@ -68,7 +74,8 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
             by = ", ".join(quote(c) + (' COLLATE "C"' if dialect == "postgres" and types.get(c) == "text" else "")
                            for c in cols)
             rn = f", ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY {by}) AS __rn"
-        ctes.append(("__in", f"SELECT *, ROW_NUMBER() OVER () AS __rid{rn} FROM {input_sql} AS __src{where}"))
+        counts = "".join(f", {r} AS __reach{i}" for i, r in reach.items())
+        ctes.append(("__in", f"SELECT *, ROW_NUMBER() OVER () AS __rid{rn}{counts} FROM {input_sql} AS __src{where}"))
     for i, agg in enumerate(view.aggregates):
         if use_cte and agg.func == "count_distinct":
             agg_ctes, expr_sql = per_event_count_distinct(view, agg, f"__cd{i}", "__in")

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
+from skewless.compiler.batch.reach import may_fail
 from skewless.compiler.ir import Aggregate, FeatureView
 
 from .accumulators import dump as acc_dump
@@ -608,15 +609,7 @@ def bare_column(sql: str) -> str | None:
 
 def _can_fail(agg: Aggregate) -> bool:
     """Whether a row's contribution to ``agg`` may be `Failed` (its argument or FILTER may raise)."""
-    return _may_fail(agg.arg) or _may_fail(agg.filter)
-
-
-def _may_fail(sql: str | None) -> bool:
-    """Whether an expression can raise for some row: anything but a bare column or constant."""
-    if not sql:
-        return False
-    text = sql.strip().strip('"')
-    return not (text.isidentifier() or text.replace(".", "", 1).isdigit())
+    return may_fail(agg.arg) or may_fail(agg.filter)
 
 
 def group_by_ts(rows: list[Row], ts: str) -> list[list[Row]]:

@@ -59,8 +59,9 @@ def views_by_source(compiled: CompiledProject, views: list[str]) -> dict[str, li
 
 
 def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to_online: bool = True,
-           dead_letters: Path | None = None) -> ReplayResult:
-    """Run the views (grouped by root source) over their bounded file sources."""
+           dead_letters: Path | None = None, files: dict[str, Path] | None = None) -> ReplayResult:
+    """Run the views (grouped by root source) over their bounded file sources (``files``: another
+    file for a source, in its stream format)."""
     project = compiled.project
     by_source = views_by_source(compiled, views)
     store = open_store(project.target.online, project.root) if to_online else None
@@ -78,8 +79,10 @@ def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to
                 outputs[view.name] = out_dir / f"{view.name}.parquet"
                 return ParquetSink(outputs[view.name], view_schema(view))
 
-            flow = build_flow(src, lateness, vs, FileEventSource(src, source_file(compiled, source_name),
-                                                                 src.stream.format),
+            given = (files or {}).get(source_name)
+            source = (FileEventSource(src, given, None) if given else  # its format from its name
+                      FileEventSource(src, source_file(compiled, source_name), src.stream.format))
+            flow = build_flow(src, lateness, vs, source,
                               sink_for if out_dir is not None else None, DeadLetterSink(dead), writer)
             run_main(flow)
             writer.flush()

@@ -75,6 +75,33 @@ def test_parity_passes_and_writes_report(project, pg_dsn):
     assert "No differing rows" in (project / "target" / "parity.html").read_text()
 
 
+def test_parity_on_sampled_keys_checks_every_event_of_those_keys(project, pg_dsn):
+    """--sample-keys 7: every path on the events of 7 keys per view (whole histories, so exact)."""
+    from skewless.compiler.project.build import build_project
+    from skewless.compiler.project.loader import load_project
+    from skewless.runtime.parity_stream import sample_inputs
+
+    proc = run(project, "parity", "--postgres", pg_dsn, "--sample-keys", "7", "--report", "target/sampled.html")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    compiled = build_project(load_project(project))
+    inputs = sample_inputs(compiled, sorted(compiled.views), 7)
+    tx = pq.read_table(project / "data" / "transactions.parquet")
+    for name, tables in inputs.items():
+        view = compiled.views[name]
+        events = tables[view.root_source]
+        assert 0 < events.num_rows < tx.num_rows
+        keys = {tuple(r[k] for k in view.entity) for r in events.select(view.entity).to_pylist()}
+        assert len(keys) == 7
+        # every event of each sampled key, not a part of its history
+        assert events.num_rows == sum(1 for r in tx.select(view.entity).to_pylist() if tuple(r.values()) in keys)
+    table = "\n".join(line for line in proc.stdout.splitlines() if "│" in line)
+    for name in compiled.views:  # on every path, the rows compared are the sampled keys' (WHERE may drop some)
+        rows = {cells[2]: int(cells[3].replace(",", "")) for line in table.splitlines()
+                if (cells := [c.strip() for c in line.split("│")[1:-1]]) and cells[0] == name}
+        assert set(rows) == {"duckdb", "postgres", "stream"}, rows
+        assert len(set(rows.values())) == 1 and 0 < rows["stream"] <= inputs[name][compiled.views[name].root_source].num_rows
+
+
 def test_compare_reports_each_differing_cell_and_pairs_tied_keys_by_value():
     expected = pa.table({"k": ["a", "a", "b"], "v": [1.0, 2.0, None]})
     same_values_other_order = pa.table({"k": ["a", "a", "b"], "v": [2.0, 1.0, None]})

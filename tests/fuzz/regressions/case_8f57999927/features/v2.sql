@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  COUNT(DISTINCT n) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f0
+FROM {{ source('tx') }}

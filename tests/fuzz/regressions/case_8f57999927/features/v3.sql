@@ -1,0 +1,8 @@
+SELECT txn_id,
+  ts,
+  MIN(1.5) FILTER (WHERE q >= 1.25) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f0,
+  CAST(FIRST_VALUE((q * CAST((CAST(n AS DOUBLE PRECISION) / 4) AS INTEGER))) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS INTEGER) AS f1,
+  LAG(LOWER(CAST(ts AS TEXT)), 1, NULL) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id) AS f2,
+  merchant_id AS s0
+FROM {{ source('tx') }}
+WHERE (amount > 1) IS NOT TRUE

@@ -1,0 +1,7 @@
+SELECT txn_id,
+  ts,
+  LAG(ts - INTERVAL '1 second', 0, NULL) OVER (PARTITION BY user_id ORDER BY ts, txn_id) * 2 AS f0,
+  STDDEV_SAMP(3) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 9223372036854775807 PRECEDING AND CURRENT ROW) AS f1,
+  SUM(amount) FILTER (WHERE status >= 'a') OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 1 PRECEDING AND 1 PRECEDING EXCLUDE TIES) AS f2,
+  (status < 'b' OR status ILIKE 'OK%') AS s0
+FROM {{ source('tx') }}
