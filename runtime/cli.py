@@ -520,6 +520,7 @@ def _show_reads(compiled: CompiledProject, n: int = 3) -> None:
     out.print(table)
 
 
+from .cli_batch import as_of_cmd  # noqa: E402,F401 - registers as-of
 from .cli_stream import replay_cmd  # noqa: E402 - registers replay, run, get
 
 

@@ -1,0 +1,270 @@
+"""The Python API: `Project`, for notebooks and programs (the CLI is a shell over the same calls).
+
+    from skewless.runtime.api import Project          # also: from skewless import Project
+
+    project = Project("features")                       # the project directory; target= as in profiles.yml
+    project.validate()                                  # [] or the diagnostics (path:line:col)
+    spine = pa.table({"user_id": [...], "ts": [...]})   # entity keys and times (Arrow, pandas or Polars)
+    features = project.as_of(spine, views=["user_velocity"])   # Arrow: the spine's columns + features
+    per_event = project.per_event("user_velocity")      # one row per event
+    training = project.training_set("fraud")            # labels joined with features as of their time
+    project.replay()                                    # the stream over the files → the online store
+    project.online("user_velocity").get(["u000001"], at=...)  # online reads, as of a time
+
+Results are Arrow tables (``.to_pandas()``, ``polars.from_arrow``). Batch work runs on the target's
+engine (DuckDB by default) or the one named by ``engine=`` (``"duckdb"``, ``"postgres"`` with
+``dsn=``, ``"spark"``); each call opens the engine, loads the sources it reads and closes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from skewless.compiler.errors import Diagnostic, SkewlessError
+from skewless.compiler.project.build import CompiledProject
+
+SPINE_TIME = "ts"
+
+
+def _arrow(table: Any) -> pa.Table:
+    """An Arrow table from Arrow, pandas or Polars (anything with ``to_arrow`` or the Arrow
+    PyCapsule interface)."""
+    if isinstance(table, pa.Table):
+        return table
+    if hasattr(table, "to_arrow"):  # polars
+        return table.to_arrow()
+    if hasattr(table, "__arrow_c_stream__"):
+        return pa.table(table)
+    import pandas as pd
+
+    if isinstance(table, pd.DataFrame):
+        return pa.Table.from_pandas(table, preserve_index=False)
+    raise TypeError(f"a spine must be an Arrow, pandas or Polars table, not {type(table).__name__}")
+
+
+class Project:
+    """A skewless project directory, compiled once per `Project` (``reload()`` after editing)."""
+
+    def __init__(self, path: str | Path = ".", target: str | None = None, vars: dict[str, Any] | None = None):
+        self.path, self.target, self.vars = Path(path), target, vars or {}
+        self._compiled: CompiledProject | None = None
+
+    # -- the compiler ------------------------------------------------------------------------
+    def reload(self) -> "Project":
+        self._compiled = None
+        return self
+
+    def validate(self) -> list[Diagnostic]:
+        """Every problem with the project (`Diagnostic`: path, line, col, message, hint); [] when valid."""
+        from skewless.compiler.project.build import build_project
+        from skewless.compiler.project.loader import load_project
+
+        try:
+            compiled = build_project(load_project(self.path, self.vars, self.target))
+        except SkewlessError as exc:
+            return list(exc.diagnostics)
+        return list(compiled.diagnostics)
+
+    @property
+    def compiled(self) -> CompiledProject:
+        """The compiled project; raises `SkewlessError` (with every diagnostic) when it is invalid."""
+        if self._compiled is None:
+            from skewless.compiler.project.build import build_project
+            from skewless.compiler.project.loader import load_project
+
+            compiled = build_project(load_project(self.path, self.vars, self.target))
+            if compiled.diagnostics:
+                raise SkewlessError(list(compiled.diagnostics))
+            self._compiled = compiled
+        return self._compiled
+
+    def compile(self) -> Path:
+        """Write the artifacts to ``target/``; returns the path of ``manifest.json``."""
+        from skewless.compiler.manifest import build_artifacts
+
+        from .artifacts import write_artifacts
+
+        write_artifacts(self.compiled.project.target_dir, build_artifacts(self.compiled))
+        return self.compiled.project.target_dir / "manifest.json"
+
+    @property
+    def views(self) -> dict[str, Any]:
+        """The feature views' IR (`skewless.compiler.ir.FeatureView`), by name."""
+        return dict(self.compiled.views)
+
+    @property
+    def models(self) -> dict[str, Any]:
+        return dict(self.compiled.project.models)
+
+    def _names(self, views: str | Iterable[str] | None) -> list[str]:
+        names = [views] if isinstance(views, str) else list(views or sorted(self.compiled.views))
+        unknown = [n for n in names if n not in self.compiled.views]
+        if unknown:
+            raise KeyError(f"unknown view(s) {unknown}; views: {sorted(self.compiled.views)}")
+        return names
+
+    # -- batch -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _engine(self, sources: set[str], engine: str | None, dsn: str | None):
+        from .batch_jobs import open_engine, register_sources
+
+        eng = open_engine(self.compiled, engine, dsn)
+        try:
+            register_sources(eng, self.compiled, sources)
+            yield eng
+        finally:
+            eng.close()
+
+    @staticmethod
+    def _query(eng, sql: str) -> pa.Table:
+        return eng.to_arrow(sql) if hasattr(eng, "to_arrow") else eng.query(sql)
+
+    def per_event(self, view: str, engine: str | None = None, dsn: str | None = None) -> pa.Table:
+        """The view's per-event relation (one row per event, what ``backfill`` writes)."""
+        from skewless.compiler.batch import per_event_sql
+        from skewless.compiler.batch.inputs import input_for
+
+        from .batch_jobs import needed_sources, tables
+
+        (name,) = self._names(view)
+        v = self.compiled.views[name]
+        with self._engine(needed_sources(self.compiled, [name]), engine, dsn) as eng:
+            return self._query(eng, per_event_sql(v, eng.dialect,
+                                                  input_for(v, self.compiled.views, eng.dialect, tables(self.compiled))))
+
+    def as_of(self, spine: Any, views: str | Iterable[str] | None = None, *, time_column: str = SPINE_TIME,
+              engine: str | None = None, dsn: str | None = None) -> pa.Table:
+        """Each view's values for every spine row as of its time (semantics §1.2): the spine's
+        columns, then each view's feature columns (named ``<view>__<column>`` when several views
+        are asked for). The spine holds every asked view's entity columns and ``time_column``
+        (timestamps; naive ones are UTC)."""
+        from skewless.compiler.batch.as_of import SPINE_ID, SPINE_T, as_of_sql
+        from skewless.compiler.batch.inputs import input_for
+
+        from .batch_jobs import needed_sources, tables
+
+        table = _arrow(spine)
+        names = self._names(views)
+        missing = sorted({c for n in names for c in [*self.compiled.views[n].entity, time_column]}
+                         - set(table.column_names))
+        if missing:
+            raise ValueError(f"the spine lacks column(s) {missing} (views {names} are keyed by their entity "
+                             f"columns; the time is {time_column!r})")
+        t = table[time_column]
+        if not pa.types.is_timestamp(t.type):
+            raise ValueError(f"spine column {time_column!r} must hold timestamps, not {t.type}")
+        t = t.cast(pa.timestamp("us", tz=t.type.tz or "UTC"))
+        out = table
+        with self._engine(needed_sources(self.compiled, names), engine, dsn) as eng:
+            for name in names:
+                v = self.compiled.views[name]
+                types = {c.name: c.type for c in v.input_columns}
+                spine_rows = pa.table({**{k: table[k] for k in v.entity}, SPINE_T: t,
+                                       SPINE_ID: pa.array(range(table.num_rows), pa.int64())})
+                eng.register("__skewless_spine", spine_rows, {**{k: types[k] for k in v.entity},
+                                                               SPINE_T: "timestamptz", SPINE_ID: "bigint"})
+                sql = as_of_sql(v, eng.dialect, input_for(v, self.compiled.views, eng.dialect, tables(self.compiled)),
+                                '"__skewless_spine"')
+                got = self._query(eng, sql).sort_by(SPINE_ID)
+                if got.num_rows != table.num_rows:
+                    raise AssertionError(f"as-of {name}: {got.num_rows} rows for {table.num_rows} spine rows")
+                for col in (c for c in v.columns if c.kind == "feature"):
+                    label = col.name if len(names) == 1 else f"{name}__{col.name}"
+                    out = out.append_column(label if label not in out.column_names else f"{name}__{col.name}",
+                                            got[col.name])
+        return out
+
+    def training_set(self, model: str, engine: str | None = None, dsn: str | None = None,
+                     out: str | Path | None = None) -> pa.Table:
+        """The model's point-in-time training set (written to ``out`` too when given)."""
+        from .batch_jobs import needed_sources, training_set
+
+        if model not in self.compiled.project.models:
+            raise KeyError(f"unknown model {model!r}; models: {sorted(self.compiled.project.models)}")
+        with self._engine(needed_sources(self.compiled, [], [model]), engine, dsn) as eng, \
+                tempfile.TemporaryDirectory() as tmp:
+            path = Path(out) if out is not None else Path(tmp) / "training_set.parquet"
+            training_set(self.compiled, eng, model, path)
+            return pq.read_table(path)
+
+    # -- stream, online store, models ----------------------------------------------------------
+    def replay(self, views: str | Iterable[str] | None = None, to_online: bool = True,
+               out_dir: str | Path | None = None):
+        """The stream dataflow over the views' source files (bounded): the online store updated,
+        per-event rows as Parquet in ``out_dir`` when given. Returns `ReplayResult`."""
+        from .stream.jobs import replay
+
+        names = [n for n in self._names(views) if self.compiled.views[n].input.kind == "source"]
+        return replay(self.compiled, names, Path(out_dir) if out_dir is not None else None, to_online=to_online)
+
+    def online(self, view: str) -> "OnlineView":
+        (name,) = self._names(view)
+        return OnlineView(self, name)
+
+    def train(self, model: str, training_set: str | Path | None = None, allow_leakage: bool = False):
+        """Train the model (building its training set on the target's engine unless one is given);
+        returns `TrainResult` (the version's directory and metrics)."""
+        from .training.trainer import train_model
+
+        if training_set is not None:
+            return train_model(self.compiled, model, Path(training_set), allow_leakage=allow_leakage)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "training_set.parquet"
+            self.training_set(model, out=path)
+            return train_model(self.compiled, model, path, allow_leakage=allow_leakage)
+
+    def scorer(self, model: str, version: str | None = None):
+        """A `Scorer` for the model's latest (or given) version over the target's online store."""
+        from .serving.scorer import Scorer
+        from .stores import open_store
+        from .training.trainer import latest_artifact
+
+        models = self.compiled.project.target_dir / "models" / model
+        artifact = models / version if version else latest_artifact(self.compiled.project.target_dir, model)
+        return Scorer(self.compiled, artifact, open_store(self.compiled.project.target.online, self.compiled.project.root))
+
+
+class OnlineView:
+    """Reads of one view from the target's online store."""
+
+    def __init__(self, project: Project, name: str):
+        self.project, self.name = project, name
+
+    def get(self, keys: Sequence[Any], at: datetime | None = None) -> pa.Table:
+        """The view's columns for each entity key as of ``at`` (default now, UTC). A key is a value
+        (a one-column entity) or a tuple in PARTITION BY order; a key with no events reads as an
+        empty frame (COUNT 0, other aggregates NULL) — ``known`` says which keys the store holds."""
+        from .sources.decode import _coerce
+        from .stores import open_store
+        from .stream.online import lookups, rows_as_of
+
+        compiled = self.project.compiled
+        view = compiled.views[self.name]
+        types = {c.name: c.type for c in view.input_columns}
+        parsed = []
+        for key in keys:
+            values = list(key) if isinstance(key, (tuple, list)) else [key]
+            if len(values) != len(view.entity):
+                raise ValueError(f"{self.name} is keyed by ({', '.join(view.entity)}): {key!r}")
+            parsed.append([v if not isinstance(v, str) else _coerce(v, types[c]) for v, c in zip(values, view.entity)])
+        t = at or datetime.now(timezone.utc)
+        t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        store = open_store(compiled.project.target.online, compiled.project.root)
+        try:
+            wanted = lookups(view, parsed)
+            found = store.read_many(wanted)
+            rows = rows_as_of(view, parsed, found, t, store)
+        finally:
+            store.close()
+        table = pa.Table.from_pylist(rows) if rows else pa.table({c.name: pa.array([]) for c in view.columns})
+        return table.append_column("known", pa.array([lk in found for lk in wanted], pa.bool_()))
+
+
+__all__ = ["OnlineView", "Project"]
