@@ -36,7 +36,7 @@ def main() -> None:
     from skewless.compiler.project.loader import load_project
     from skewless.runtime.batch_jobs import needed_sources, register_sources, tables
     from skewless.runtime.engines import DuckDBEngine, PostgresEngine
-    from skewless.runtime.parity import oracle_for
+    from skewless.runtime.parity import fetch, oracle_for
     from skewless.runtime.pg_local import throwaway_cluster
     from skewless.runtime.stream.jobs import replay
 
@@ -50,12 +50,12 @@ def main() -> None:
 
         def per_event(engine):
             for v in views:
-                engine.query(per_event_sql(compiled.views[v], engine.dialect,
+                fetch(engine, per_event_sql(compiled.views[v], engine.dialect,
                                            input_for(compiled.views[v], compiled.views, engine.dialect, tables(compiled))))
 
         def oracle():
             for v in views:
-                oracle_for(compiled, v, pg, duck).query(compiled.rendered[v].sql)
+                fetch(oracle_for(compiled, v, pg, duck), compiled.rendered[v].sql)
 
         paths = {
             "stream replay": timed(lambda: replay(compiled, views, Path(tmp) / "s", to_online=False,

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from skewless.compiler.project.build import CompiledProject
 
 from .engines import BatchEngine
-from .parity import EngineResult, ViewParity, _key_columns, compare_all, oracle_for, register_inputs
+from .parity import EngineResult, ViewParity, _key_columns, compare_all, fetch, oracle_for, register_inputs
 
 
 def streamable(compiled: CompiledProject, views: list[str]) -> list[str]:
@@ -135,7 +135,7 @@ def compare_stream(compiled: CompiledProject, views: list[str], replayed: dict, 
                     changed.add((id(oracle), src.name))
                 else:
                     changed.discard((id(oracle), src.name))
-            expected = oracle.query(compiled.rendered[name].sql)
+            expected = fetch(oracle, compiled.rendered[name].sql)
             actual = pq.read_table(replayed["outputs"][name])
             res.rows = actual.num_rows
             res.record(compare_all(expected, actual, _key_columns(compiled, name)))

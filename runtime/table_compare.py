@@ -92,22 +92,25 @@ def compare_tables(expected: pa.Table, actual: pa.Table, keys: list[str], limit:
     be compared columnwise (repeated or unsupported keys, unsupported types)."""
     if not keys or any(k not in actual.column_names for k in keys):
         return None
-    sorted_tables = []
+    if any(c not in actual.column_names for c in expected.column_names):
+        return None
+    sorted_tables, shared = [], False
     for table in (expected, actual):
         if any(_normalised(table[k]) is None or _normalised(table[k])[0] in ("num", "dec", "null") for k in keys):
             return None  # float keys: rows would be paired by rounding, leave it to the row comparison
-        t = table.sort_by([(k, "ascending") for k in keys])
-        key_rows = t.select(keys)
-        if key_rows.group_by(keys).aggregate([]).num_rows != t.num_rows:
-            return None  # a key shared by several rows: rows are paired by their values
-        sorted_tables.append(t)
-    e, a = sorted_tables
-    if e.num_rows != a.num_rows or not all(e[k].equals(a[k]) for k in keys):
+        shared = shared or table.select(keys).group_by(keys).aggregate([]).num_rows != table.num_rows
+        sorted_tables.append(table)
+    # rows sharing a key are paired by their values: sorted by every column, a pairing without a
+    # difference proves equality; with one, the row comparison pairs and reports them
+    order = keys + ([c for c in expected.column_names if c not in keys] if shared else [])
+    try:
+        e, a = (t.sort_by([(c, "ascending") for c in order]) for t in sorted_tables)
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    if e.num_rows != a.num_rows or not all(_normalised(e[k])[1].equals(_normalised(a[k])[1]) for k in keys):
         return None  # rows missing on one side: the row comparison names them
     diffs = {}
     for col in expected.column_names:
-        if col not in a.column_names:
-            return None
         d = _column_diff(e[col], a[col])
         if d is None:
             return None
@@ -115,6 +118,8 @@ def compare_tables(expected: pa.Table, actual: pa.Table, keys: list[str], limit:
     rows_mask = np.zeros(e.num_rows, bool)
     for d in diffs.values():
         rows_mask |= d
+    if shared and rows_mask.any():
+        return None
     cells = int(sum(int(d.sum()) for d in diffs.values()))
     sample: list[dict] = []
     if rows_mask.any():
