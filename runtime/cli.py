@@ -21,8 +21,21 @@ from .cli_common import _fail, _select_views, app, compile_project, console, err
 
 
 @app.command()
-def validate() -> None:
+def validate(as_json: bool = typer.Option(False, "--json", help="One JSON object: ok and every diagnostic "
+                                                              "(path, line, col, severity, message, hint).")) -> None:
     """Render, parse, type-check and check every view, source and model; report all errors."""
+    if as_json:
+        import json
+
+        from .api import Project
+
+        found = Project(state.project_dir, state.target, state.vars).validate()
+        print(json.dumps({"ok": not found, "diagnostics": [
+            {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity, "message": d.message,
+             "hint": d.hint} for d in found]}))
+        if found:
+            raise typer.Exit(1)
+        return
     compiled = compile_project()
     p = compiled.project
     out.print(f"[green]OK[/green] {len(compiled.views)} views, {len(p.sources)} sources, {len(p.models)} models")
@@ -47,9 +60,19 @@ def compile_() -> None:
 
 
 @app.command("ls")
-def ls(columns: bool = typer.Option(True, "--columns/--no-columns", help="Show each view's columns.")) -> None:
+def ls(columns: bool = typer.Option(True, "--columns/--no-columns", help="Show each view's columns."),
+       as_json: bool = typer.Option(False, "--json", help="JSON: each view's entity, input, fingerprint, columns.")
+       ) -> None:
     """List views with their entity key, input and columns."""
     compiled = compile_project()
+    if as_json:
+        import json
+
+        print(json.dumps({name: {"entity": v.entity, "input": {"kind": v.input.kind, "name": v.input.name},
+                                 "fingerprint": v.fingerprint,
+                                 "columns": [{"name": c.name, "type": c.type, "kind": c.kind} for c in v.columns]}
+                          for name, v in sorted(compiled.views.items())}))
+        return
     table = Table(title=f"{compiled.project.config.name}: feature views")
     table.add_column("view")
     table.add_column("entity")

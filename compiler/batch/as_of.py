@@ -22,7 +22,9 @@ from sqlglot import exp
 
 from ..ir import Aggregate, Bound, ColumnType, FeatureView, Frame, OutputColumn
 from .capabilities import BatchUnsupported, caps
+from . import sliding_extreme
 from .count_distinct import stabbing_ctes
+from .reach import masked, spine_reach_window
 from .per_event import bind_input, per_event_query, substitute
 from .windows import P, interval_sql, quote, render_dialect, window_expr
 
@@ -120,6 +122,16 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
                         f"FROM __ev UNION ALL SELECT {', '.join(spine_cols)}{seq_null}, 1 AS __is_spine, "
                         f"{SPINE_ID} FROM __spine"))
 
+    # an event's argument is evaluated only where a spine row's frame holds it (reach.py): Postgres
+    # evaluates no other, and a row no read reaches must not fail the training set
+    spine_reach = {i: r for i, a in enumerate(view.aggregates) if (r := spine_reach_window(view, a))}
+    if spine_reach:
+        view = view.model_copy(update={
+            "aggregates": [masked(a, f"__r{i}") if i in spine_reach else a for i, a in enumerate(view.aggregates)],
+            "input_columns": [*view.input_columns, *(ColumnType(name=f"__r{i}", type="bigint") for i in spine_reach)]})
+        ctes.append(("__ur", f"SELECT __u.*{''.join(f', {r} AS __r{i}' for i, r in spine_reach.items())} FROM __u"))
+    union = "__ur" if spine_reach else "__u"
+    extreme = {i for i, a in enumerate(view.aggregates) if i not in spine_reach and sliding_extreme.applies(a, dialect)}
     replacements: dict[str, exp.Expression] = {}
     w_cols: list[str] = []
     joins: list[str] = []
@@ -138,11 +150,18 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
             joins.append(f"LEFT JOIN {name} ON {name}.__qid = __w.{SPINE_ID}")
             replacements[f"__{agg.id}"] = P(f"COALESCE({name}.__c, 0)")
             continue
+        if i in extreme:  # Postgres: linear instead of a restart per row
+            agg_ctes, name = sliding_extreme.spine_extreme_ctes(view, agg, f"__mm{i}", "__ev", "__spine", SPINE_T,
+                                                                 SPINE_ID)
+            ctes.extend(agg_ctes)
+            joins.append(f"LEFT JOIN {name} ON {name}.__qid = __w.{SPINE_ID}")
+            replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table=name)
+            continue
         w_cols.append(window_expr(view, agg, dialect, spine=True).as_(f"__{agg.id}", copy=False))
         replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table="__w")
     estar = [f"MAX(__seq{g}) OVER (PARTITION BY {', '.join(K)} ORDER BY {ts}, __is_spine "
              f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __estar{g}" for g in range(len(groups))]
-    w_body = ", ".join(["__u.*", *estar])
+    w_body = ", ".join([f"{union}.*", *estar])
     for g, (order, aggs) in enumerate(groups.items()):
         shifted_cols: list[OutputColumn] = [OutputColumn(name=f"__k{j}", type="text", expr=q, kind="passthrough")
                                             for j, q in enumerate(K)]
@@ -168,7 +187,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
                           + ([] if dialect == "postgres" else  # the number is the row's alone
                              [f"__sh{g}.__k{j} IS NOT DISTINCT FROM __w.{q}" for j, q in enumerate(K)]))
         joins.append(f"LEFT JOIN __sh{g} ON {on}")
-    w_select = P(f"SELECT {w_body} FROM __u")
+    w_select = P(f"SELECT {w_body} FROM {union}")
     w_select.set("expressions", [*w_select.expressions, *w_cols])
     ctes.append(("__w", w_select))
 
@@ -183,6 +202,9 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     tree = P(f"SELECT 1 FROM __w {' '.join(joins)} WHERE __w.__is_spine = 1")
     tree.set("expressions", outputs)
     tree.set("with_", with_clause(ctes, c.materialized_cte))
+    extra = [col for i in sorted(extreme) for col in sliding_extreme.typed_columns(view.aggregates[i])]
+    if extra:
+        view = view.model_copy(update={"input_columns": [*view.input_columns, *extra]})
     return bind_input(render_dialect(tree, view, dialect), raw_input)
 
 

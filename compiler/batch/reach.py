@@ -72,7 +72,9 @@ def reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str | None:
         return (f"COUNT(*) OVER (PARTITION BY {keys} ORDER BY {order} "
                 f"ROWS BETWEEN {agg.offset} FOLLOWING AND {agg.offset} FOLLOWING)")
     frame = agg.frame
-    if frame is None or agg.func in ("first_value", "last_value") or not (can_raise(agg.arg) or can_raise(agg.filter)):
+    if agg.func in ("first_value", "last_value"):
+        return _positional_reach(view, agg) if can_raise(agg.arg) else None
+    if frame is None or not (can_raise(agg.arg) or can_raise(agg.filter)):
         return None
     if frame.exclude not in ("current_row", "group") and frame.end.kind == "current_row":
         return None  # the current row is in its own frame (TIES keeps it)
@@ -85,9 +87,60 @@ def reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str | None:
     return f"COUNT(*) OVER (PARTITION BY {keys} ORDER BY {order} {spec})"
 
 
+def _positional_reach(view: FeatureView, agg: Aggregate) -> str | None:
+    """FIRST_VALUE/LAST_VALUE read one row of each non-empty frame: its first (last). Exactly the
+    rows that are (a row left out is never read; one too many could fail where Postgres does
+    not). Frames here are over a total order: the current row is its own peer group, and a frame
+    is ``[q - n, q - e]`` in positions (``n`` None: unbounded; ``e`` 1 when the current row is
+    excluded). None: every row is read."""
+    frame = agg.frame
+    if frame is None or (frame.mode == "range" and not (agg.total_order and frame.start.kind != "preceding")):
+        return None
+    keys = ", ".join(quote(k) for k in view.entity)
+    order = ", ".join(quote(c) for c in agg.order)
+    over = f"OVER (PARTITION BY {keys} ORDER BY {order}"
+
+    def after(k: int) -> str:  # the row k positions later exists
+        return f"COUNT(*) {over} ROWS BETWEEN {k} FOLLOWING AND {k} FOLLOWING) > 0"
+
+    e = (frame.end.offset or 0) if frame.end.kind == "preceding" else 0
+    if e == 0 and frame.exclude in ("current_row", "group"):  # TIES keeps the current row
+        e = 1
+    if frame.start.kind == "current_row":
+        return None if e == 0 else "0"  # the row itself, or an empty frame
+    n = None if frame.start.kind == "unbounded_preceding" else (frame.start.offset or 0)
+    if agg.func == "last_value":  # the last row is q - e whenever the frame is not empty
+        return None if e == 0 else f"CASE WHEN {after(e)} THEN 1 ELSE 0 END"
+    # FIRST_VALUE: q - n for q >= n, and the partition's first row for the frames cut off at it
+    first = f"ROW_NUMBER() {over}) = 1" + (f" AND {after(e)}" if e else "")
+    if n is None:
+        return f"CASE WHEN {first} THEN 1 ELSE 0 END"
+    return f"CASE WHEN {after(n)} OR ({first}) THEN 1 ELSE 0 END"
+
+
 def masked(agg: Aggregate, column: str) -> Aggregate:
     """``agg`` with its argument and FILTER evaluated only where ``column`` (a reach count) > 0."""
     update = {"arg": f"CASE WHEN {column} > 0 THEN ({agg.arg}) END"} if agg.arg else {}
     if agg.filter:
         update["filter"] = f"CASE WHEN {column} > 0 THEN ({agg.filter}) END"
     return agg.model_copy(update=update)
+
+
+def spine_reach_window(view: FeatureView, agg: Aggregate) -> str | None:
+    """For the as-of union of events and spine rows (``__is_spine``): how many spine rows' frames
+    hold each row — an event's argument is needed only then. None when the argument and FILTER
+    cannot fail (or the aggregate is not a RANGE window over time; those read shifted rows)."""
+    frame = agg.frame
+    if frame is None or frame.mode != "range" or agg.positional or agg.func == "count_distinct" \
+            or not (can_raise(agg.arg) or can_raise(agg.filter)):
+        return None
+    keys = ", ".join(quote(k) for k in view.entity)
+    # a spine row at t reads [t - a, t] (t - 1 µs under EXCLUDE GROUP/TIES: its peers at t leave)
+    end_back = 1 if frame.exclude in ("group", "ties") and not agg.total_order else 0
+    near = "CURRENT ROW" if not end_back else f"{interval_sql(end_back)} FOLLOWING"
+    far = "UNBOUNDED FOLLOWING" if frame.start.kind == "unbounded_preceding" else (
+        "CURRENT ROW" if frame.start.kind == "current_row" else f"{interval_sql(frame.start.offset or 0)} FOLLOWING")
+    if far == "CURRENT ROW" and end_back:
+        return None  # an empty frame: nothing is read, nothing evaluated (the window is NULL/0 anyway)
+    return (f"COUNT(CASE WHEN __is_spine = 1 THEN 1 END) OVER (PARTITION BY {keys} ORDER BY {quote(agg.order[0])} "
+            f"RANGE BETWEEN {near} AND {far})")

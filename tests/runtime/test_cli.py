@@ -35,6 +35,25 @@ def test_init_validate_compile_ls(tmp_path):
     assert run("init", str(proj), cwd=tmp_path).returncode == 1  # refuses to overwrite
 
 
+def test_validate_and_ls_as_json(tmp_path):
+    """Machine-readable output for editors and CI: every diagnostic with its file, line and column."""
+    project = tmp_path / "features"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target", "data"))
+    ok = run("--project", str(project), "validate", "--json", cwd=tmp_path)
+    assert ok.returncode == 0 and json.loads(ok.stdout) == {"ok": True, "diagnostics": []}
+    views = json.loads(run("--project", str(project), "ls", "--json", cwd=tmp_path).stdout)
+    assert views["card_activity"]["entity"] == ["card_id"] and views["card_activity"]["fingerprint"]
+    assert {"name": "countries_24h", "type": "bigint", "kind": "feature"} in views["card_activity"]["columns"]
+    view = project / "features" / "user_velocity.sql"
+    view.write_text(view.read_text().replace("SUM(amount)   OVER w1h", "SUM(nope)   OVER w1h"))
+    bad = run("--project", str(project), "validate", "--json", cwd=tmp_path)
+    assert bad.returncode == 1, bad.stderr
+    found = json.loads(bad.stdout)
+    assert found["ok"] is False
+    (d,) = [d for d in found["diagnostics"] if "nope" in d["message"]]
+    assert d["path"].endswith("user_velocity.sql") and d["line"] == 8 and d["col"] > 1 and d["severity"] == "error"
+
+
 def test_compile_example_project(tmp_path):
     project = tmp_path / "features"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target", "data"))

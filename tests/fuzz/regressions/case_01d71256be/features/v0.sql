@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  COUNT((NULLIF(CAST(n AS NUMERIC), 0) % 2)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 9223372036854775807 PRECEDING AND CURRENT ROW) > 2 AS f0
+FROM {{ source('tx') }}

@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  COALESCE(BOOL_AND(((status ILIKE 'OK%' OR status IS NULL) OR status IS NULL)) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE GROUP), -1) AS f0
+FROM {{ source('tx') }}

@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  COUNT(*) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE GROUP) * 1.5 AS f0,
+  AVG(CASE WHEN merchant_id IN ('ok', 'a_b', NULL) THEN (-7 / 7) ELSE -1 END) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND CURRENT ROW) / 7 AS f1
+FROM {{ source('tx') }}

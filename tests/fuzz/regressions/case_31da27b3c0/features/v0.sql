@@ -1,0 +1,6 @@
+SELECT txn_id,
+  ts,
+  AVG(LEAST(ROUND(amount), 0)) FILTER (WHERE n > 3) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE TIES) AS f0,
+  LAG(ts - INTERVAL '1 second', 1, NULL) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id) * 2 AS f1,
+  MAX(LENGTH(status)) FILTER (WHERE amount = 'NaN') OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) / 2 AS f2
+FROM {{ source('tx') }}

@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  MAX(2.5::float8) FILTER (WHERE 'a_b' IN ('ok', 'a_b', NULL)) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) AS f0
+FROM {{ source('tx') }}

@@ -1,0 +1,7 @@
+SELECT txn_id,
+  ts,
+  UPPER(MIN(status) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE TIES)) AS f0,
+  LAG(LEAST(GREATEST(CAST(n AS DOUBLE PRECISION), n), 0), 2, NULL) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id) * 2 AS f1,
+  COALESCE(SUM(amount) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE GROUP), -1) AS f2,
+  q AS s0
+FROM {{ source('tx') }}

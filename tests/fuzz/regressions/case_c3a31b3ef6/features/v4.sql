@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  SUM(SIGN(2.5::float8)) FILTER (WHERE flag) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '1 minute' PRECEDING AND CURRENT ROW EXCLUDE TIES) * 2 AS f0
+FROM {{ source('tx') }}

@@ -1,0 +1,5 @@
+SELECT txn_id,
+  ts,
+  SUM((n + 0)) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f0
+FROM {{ source('tx') }}
+WHERE status ILIKE 'OK%'

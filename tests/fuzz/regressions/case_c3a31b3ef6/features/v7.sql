@@ -1,0 +1,4 @@
+SELECT txn_id,
+  ts,
+  COUNT(DISTINCT status) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '1 second' PRECEDING AND CURRENT ROW) AS f0
+FROM {{ source('tx') }}
