@@ -124,7 +124,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
 
     # an event's argument is evaluated only where a spine row's frame holds it (reach.py): Postgres
     # evaluates no other, and a row no read reaches must not fail the training set
-    spine_reach = {i: r for i, a in enumerate(view.aggregates) if (r := spine_reach_window(view, a))}
+    spine_reach = {i: r for i, a in enumerate(view.aggregates) if (r := spine_reach_window(view, a, dialect))}
     if spine_reach:
         view = view.model_copy(update={
             "aggregates": [masked(a, f"__r{i}") if i in spine_reach else a for i, a in enumerate(view.aggregates)],

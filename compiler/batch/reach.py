@@ -126,20 +126,24 @@ def masked(agg: Aggregate, column: str) -> Aggregate:
     return agg.model_copy(update=update)
 
 
-def spine_reach_window(view: FeatureView, agg: Aggregate) -> str | None:
+def spine_reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str | None:
     """For the as-of union of events and spine rows (``__is_spine``): how many spine rows' frames
     hold each row — an event's argument is needed only then. None when the argument and FILTER
     cannot fail (or the aggregate is not a RANGE window over time; those read shifted rows)."""
     frame = agg.frame
+    if dialect not in ("duckdb", "postgres", "spark"):  # RANGE offsets as intervals (BigQuery: integers)
+        return None
+    seconds = dialect == "spark"  # Spark wants both bounds in one interval unit
     if frame is None or frame.mode != "range" or agg.positional or agg.func == "count_distinct" \
             or not (can_raise(agg.arg) or can_raise(agg.filter)):
         return None
     keys = ", ".join(quote(k) for k in view.entity)
     # a spine row at t reads [t - a, t] (t - 1 µs under EXCLUDE GROUP/TIES: its peers at t leave)
     end_back = 1 if frame.exclude in ("group", "ties") and not agg.total_order else 0
-    near = "CURRENT ROW" if not end_back else f"{interval_sql(end_back)} FOLLOWING"
+    near = "CURRENT ROW" if not end_back else f"{interval_sql(end_back, seconds)} FOLLOWING"
     far = "UNBOUNDED FOLLOWING" if frame.start.kind == "unbounded_preceding" else (
-        "CURRENT ROW" if frame.start.kind == "current_row" else f"{interval_sql(frame.start.offset or 0)} FOLLOWING")
+        "CURRENT ROW" if frame.start.kind == "current_row" else
+        f"{interval_sql(frame.start.offset or 0, seconds)} FOLLOWING")
     if far == "CURRENT ROW" and end_back:
         return None  # an empty frame: nothing is read, nothing evaluated (the window is NULL/0 anyway)
     return (f"COUNT(CASE WHEN __is_spine = 1 THEN 1 END) OVER (PARTITION BY {keys} ORDER BY {quote(agg.order[0])} "
