@@ -36,7 +36,8 @@ def main() -> None:
     from skewless.compiler.project.loader import load_project
     from skewless.runtime.batch_jobs import needed_sources, register_sources, tables
     from skewless.runtime.engines import DuckDBEngine, PostgresEngine
-    from skewless.runtime.parity import fetch, oracle_for
+    from skewless.runtime.engines import fetch
+    from skewless.runtime.parity import oracle_for
     from skewless.runtime.pg_local import throwaway_cluster
     from skewless.runtime.stream.jobs import replay
 

@@ -122,21 +122,18 @@ class Project:
         finally:
             eng.close()
 
-    @staticmethod
-    def _query(eng, sql: str) -> pa.Table:
-        return eng.to_arrow(sql) if hasattr(eng, "to_arrow") else eng.query(sql)
-
     def per_event(self, view: str, engine: str | None = None, dsn: str | None = None) -> pa.Table:
         """The view's per-event relation (one row per event, what ``backfill`` writes)."""
         from skewless.compiler.batch import per_event_sql
         from skewless.compiler.batch.inputs import input_for
 
         from .batch_jobs import needed_sources, tables
+        from .engines import fetch
 
         (name,) = self._names(view)
         v = self.compiled.views[name]
         with self._engine(needed_sources(self.compiled, [name]), engine, dsn) as eng:
-            return self._query(eng, per_event_sql(v, eng.dialect,
+            return fetch(eng, per_event_sql(v, eng.dialect,
                                                   input_for(v, self.compiled.views, eng.dialect, tables(self.compiled))))
 
     def as_of(self, spine: Any, views: str | Iterable[str] | None = None, *, time_column: str = SPINE_TIME,
@@ -149,6 +146,7 @@ class Project:
         from skewless.compiler.batch.inputs import input_for
 
         from .batch_jobs import needed_sources, tables
+        from .engines import fetch
 
         table = _arrow(spine)
         names = self._names(views)
@@ -172,7 +170,7 @@ class Project:
                                                                SPINE_T: "timestamptz", SPINE_ID: "bigint"})
                 sql = as_of_sql(v, eng.dialect, input_for(v, self.compiled.views, eng.dialect, tables(self.compiled)),
                                 '"__skewless_spine"')
-                got = self._query(eng, sql).sort_by(SPINE_ID)
+                got = fetch(eng, sql).sort_by(SPINE_ID)
                 if got.num_rows != table.num_rows:
                     raise AssertionError(f"as-of {name}: {got.num_rows} rows for {table.num_rows} spine rows")
                 for col in (c for c in v.columns if c.kind == "feature"):

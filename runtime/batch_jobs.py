@@ -61,10 +61,16 @@ def register_sources(engine: BatchEngine, compiled: CompiledProject, names: set[
             missing = f"table {source.batch.table!r} does not exist in the batch engine and " if source.batch.table else ""
             raise SkewlessError(Diagnostic(where, 1, 1, f"source {name!r}: {missing}{exc}",
                                            "create the table or give the source a batch.path")) from None
-        for t in dict.fromkeys([table_name, name]):
-            engine.register(t, table, source.column_types())
+        register_table(engine, source, table)
         counts[name] = table.num_rows
     return counts
+
+
+def register_table(engine: BatchEngine, source, table) -> None:
+    """Load ``table`` as ``source``'s events, under its ``batch.table`` name (compiled SQL) and its
+    own name (the view's original SQL)."""
+    for t in dict.fromkeys([source.batch.table or source.name, source.name]):
+        engine.register(t, table, source.column_types())
 
 
 def _check_columns(engine: BatchEngine, source, where: str) -> None:

@@ -15,8 +15,8 @@ from skewless.compiler.batch import BatchUnsupported, per_event_sql
 from skewless.compiler.batch.inputs import input_for
 from skewless.compiler.project.build import CompiledProject
 
-from .batch_jobs import tables
-from .engines import BatchEngine
+from .batch_jobs import register_table, tables
+from .engines import BatchEngine, fetch
 from .values import norm, same
 
 
@@ -137,14 +137,7 @@ def register_original_views(engine: BatchEngine, compiled: CompiledProject, view
 def register_inputs(engine: BatchEngine, compiled: CompiledProject, sources: dict[str, pa.Table]) -> None:
     """Load (sampled) source tables into ``engine`` under the names the SQL reads them by."""
     for name, table in sources.items():
-        src = compiled.project.sources[name]
-        for t in dict.fromkeys([src.batch.table or name, name]):
-            engine.register(t, table, src.column_types())
-
-
-def fetch(engine: BatchEngine, sql: str) -> pa.Table:
-    """A query's result as Arrow, by the engine's fastest way (Postgres: COPY parsed by Arrow)."""
-    return engine.to_arrow(sql) if hasattr(engine, "to_arrow") else engine.query(sql)
+        register_table(engine, compiled.project.sources[name], table)
 
 
 def oracle_for(compiled: CompiledProject, view: str, postgres: BatchEngine | None, duckdb: BatchEngine) -> BatchEngine:

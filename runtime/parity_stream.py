@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 
 from skewless.compiler.project.build import CompiledProject
 
-from .engines import BatchEngine
-from .parity import EngineResult, ViewParity, _key_columns, compare_all, fetch, oracle_for, register_inputs
+from .engines import BatchEngine, fetch
+from .parity import EngineResult, ViewParity, _key_columns, compare_all, oracle_for, register_inputs
 
 
 def streamable(compiled: CompiledProject, views: list[str]) -> list[str]:

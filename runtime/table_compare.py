@@ -96,7 +96,7 @@ def compare_tables(expected: pa.Table, actual: pa.Table, keys: list[str], limit:
         return None
     sorted_tables, shared = [], False
     for table in (expected, actual):
-        if any(_normalised(table[k]) is None or _normalised(table[k])[0] in ("num", "dec", "null") for k in keys):
+        if any((n := _normalised(table[k])) is None or n[0] in ("num", "dec", "null") for k in keys):
             return None  # float keys: rows would be paired by rounding, leave it to the row comparison
         shared = shared or table.select(keys).group_by(keys).aggregate([]).num_rows != table.num_rows
         sorted_tables.append(table)

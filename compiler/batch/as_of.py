@@ -24,7 +24,7 @@ from ..ir import Aggregate, Bound, ColumnType, FeatureView, Frame, OutputColumn
 from .capabilities import BatchUnsupported, caps
 from . import sliding_extreme
 from .count_distinct import stabbing_ctes
-from .reach import masked, spine_reach_window
+from .reach import mask_view, spine_reach_window
 from .per_event import bind_input, per_event_query, substitute
 from .windows import P, interval_sql, quote, render_dialect, window_expr
 
@@ -126,9 +126,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     # evaluates no other, and a row no read reaches must not fail the training set
     spine_reach = {i: r for i, a in enumerate(view.aggregates) if (r := spine_reach_window(view, a, dialect))}
     if spine_reach:
-        view = view.model_copy(update={
-            "aggregates": [masked(a, f"__r{i}") if i in spine_reach else a for i, a in enumerate(view.aggregates)],
-            "input_columns": [*view.input_columns, *(ColumnType(name=f"__r{i}", type="bigint") for i in spine_reach)]})
+        view = mask_view(view, spine_reach, "__r")
         ctes.append(("__ur", f"SELECT __u.*{''.join(f', {r} AS __r{i}' for i, r in spine_reach.items())} FROM __u"))
     union = "__ur" if spine_reach else "__u"
     extreme = {i for i, a in enumerate(view.aggregates) if i not in spine_reach and sliding_extreme.applies(a, dialect)}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ..ir import ColumnType, FeatureView
+from ..ir import FeatureView
 from .capabilities import caps
 from .count_distinct import per_event_count_distinct
 from .exclude_rewrite import needs_rewrite, rewrite as exclude_rewrite
-from .reach import masked, reach_window
+from .reach import mask_view, reach_window
 from .windows import P, quote, render_dialect, window_expr
 
 
@@ -53,9 +53,7 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
         input_sql = "__input"
     reach = {i: r for i, a in enumerate(view.aggregates) if (r := reach_window(view, a, dialect))}
     if reach:  # arguments evaluated only where Postgres evaluates them (reach.py)
-        view = view.model_copy(update={
-            "aggregates": [masked(a, f"__reach{i}") if i in reach else a for i, a in enumerate(view.aggregates)],
-            "input_columns": [*view.input_columns, *(ColumnType(name=f"__reach{i}", type="bigint") for i in reach)]})
+        view = mask_view(view, reach, "__reach")
     use_cte = bool(reach) or any(a.func == "count_distinct" and not caps(dialect).count_distinct_window
                                  and dialect != "spark" for a in view.aggregates)
     where = f" WHERE {view.where}" if view.where else ""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from ..ir import Aggregate, Bound, FeatureView
+from ..ir import Aggregate, Bound, ColumnType, FeatureView
 from .windows import interval_sql, quote
 
 EAGER_ARGUMENTS = {"duckdb"}  # dialects that evaluate a window function's argument for every row
@@ -116,6 +116,14 @@ def _positional_reach(view: FeatureView, agg: Aggregate) -> str | None:
     if n is None:
         return f"CASE WHEN {first} THEN 1 ELSE 0 END"
     return f"CASE WHEN {after(n)} OR ({first}) THEN 1 ELSE 0 END"
+
+
+def mask_view(view: FeatureView, counts: dict[int, str], prefix: str) -> FeatureView:
+    """``view`` with aggregate i's argument and FILTER masked by the column ``<prefix><i>`` (a
+    reach count; ``counts``: i -> its window), typed bigint for the dialect rendering."""
+    return view.model_copy(update={
+        "aggregates": [masked(a, f"{prefix}{i}") if i in counts else a for i, a in enumerate(view.aggregates)],
+        "input_columns": [*view.input_columns, *(ColumnType(name=f"{prefix}{i}", type="bigint") for i in counts)]})
 
 
 def masked(agg: Aggregate, column: str) -> Aggregate:

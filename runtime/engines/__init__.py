@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from .base import BatchEngine, arrow_to_pg_type
+from .base import BatchEngine, arrow_to_pg_type, fetch
 from .duckdb_engine import DuckDBEngine
 from .postgres_engine import PostgresEngine
 
-__all__ = ["BatchEngine", "DuckDBEngine", "PostgresEngine", "arrow_to_pg_type"]
+__all__ = ["BatchEngine", "DuckDBEngine", "PostgresEngine", "arrow_to_pg_type", "fetch"]
 
 
 def engine_for(target_batch, root=None) -> BatchEngine:

@@ -35,6 +35,11 @@ class BatchEngine(Protocol):
     def close(self) -> None: ...
 
 
+def fetch(engine: BatchEngine, sql: str) -> pa.Table:
+    """A query's result as Arrow, by the engine's fastest way (Postgres: COPY parsed by Arrow)."""
+    return engine.to_arrow(sql) if hasattr(engine, "to_arrow") else engine.query(sql)
+
+
 def write_batches(reader: pa.RecordBatchReader, path: Path, metadata: dict[str, str] | None = None) -> int:
     rows = 0
     schema = reader.schema.with_metadata({**(reader.schema.metadata or {}), **metadata}) if metadata else reader.schema

@@ -61,10 +61,8 @@ class _AppendJsonlPart(StatelessSinkPartition):
     so it stays one undecodable line instead of corrupting the next row appended."""
 
     def __init__(self, path: Path, encode):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.encode = encode
-        self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        seal_torn_line(self.fd)
+        self.fd = open_append(path)
 
     def write_batch(self, items):
         if items:
@@ -72,6 +70,14 @@ class _AppendJsonlPart(StatelessSinkPartition):
 
     def close(self):
         os.close(self.fd)
+
+
+def open_append(path: Path) -> int:
+    """A file descriptor appending to ``path`` (created with its directory), a torn last line sealed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    seal_torn_line(fd)
+    return fd
 
 
 def seal_torn_line(fd: int) -> None:
@@ -148,10 +154,8 @@ class _KafkaDeadPart(StatelessSinkPartition):
 
         log.warning("dead_letters.kafka_failed", topic=self.topic, messages=len(lines), error=why,
                     kept_in=str(self.fallback))
-        self.fallback.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.fallback, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_append(self.fallback)
         try:
-            seal_torn_line(fd)
             write_all(fd, "".join(line + "\n" for line in lines).encode())
         finally:
             os.close(fd)
