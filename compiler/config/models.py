@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from .base import Frozen, Identifier
 from .duration import format_duration, parse_duration
+from .experiments import ExperimentDef
 
 _AS_OF = re.compile(r"^\s*label_time\s*(?:-\s*(.+?))?\s*$")
 
@@ -60,6 +61,8 @@ class ModelDef(Frozen):
     # default, 1 µs, reads strictly before the label's time: an event at the label's own time (the
     # event being labelled) never reaches its own features, whatever the frame (LAG, ROWS, RANGE)
     features_as_of: AsOfRule = 1
+    # several versions served at once: shadow, A/B or bandit routing (compiler/config/experiments.py)
+    experiment: ExperimentDef | None = None
 
 
 class ModelsFile(Frozen):

@@ -101,4 +101,29 @@ def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], pa
         if feat not in names:
             add(("baseline_features", k), f"model {model.name!r}: baseline feature {feat!r} is not one of its features",
                 "name a request feature or <view>__<column>")
+    if model.experiment is not None:
+        diags.extend(_check_experiment(model, project, label_cols, add))
     return diags
+
+
+def _check_experiment(model: ModelDef, project: Any, label_cols: dict[str, str], add) -> list[Diagnostic]:
+    """An experiment's arms are models over the same label source (one request serves them all)."""
+    exp = model.experiment
+    assert exp is not None
+    for i, arm in enumerate(exp.arms):
+        other = project.models.get(arm.model or model.name)
+        if other is None:
+            add(("experiment", "arms", i, "model"), f"model {model.name!r}: arm {arm.name!r} names unknown model "
+                f"{arm.model!r}", f"models: {', '.join(sorted(project.models))}")
+        elif other.label.source != model.label.source:
+            add(("experiment", "arms", i, "model"), f"model {model.name!r}: arm {arm.name!r} is model {other.name!r} "
+                f"over label source {other.label.source!r}, not {model.label.source!r}",
+                "every arm must answer the same request: models over the same label source")
+        elif other.objective != model.objective:
+            add(("experiment", "arms", i, "model"), f"model {model.name!r}: arm {arm.name!r} is a {other.objective} "
+                f"model, {model.name!r} is {model.objective}")
+    for j, col in enumerate(exp.sticky_by or []):
+        if col not in label_cols:
+            add(("experiment", "sticky_by", j), f"model {model.name!r}: sticky_by column {col!r} is not in label "
+                f"source {model.label.source!r}", f"columns: {', '.join(label_cols)}")
+    return []

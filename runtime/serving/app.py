@@ -36,6 +36,7 @@ from ..sources.decode import JsonNumber, _too_deep
 from ..stream.codec import StateFormatError
 from ..stream.online import StaleRead, lookups, parse_key, rows_as_of
 from .openapi import openapi
+from ..experiments.feedback import parse_feedback
 from .scorer import RequestError, Scorer
 
 MAX_BODY = 1024 * 1024       # bytes: one request or a batch of up to MAX_ROWS rows
@@ -188,7 +189,11 @@ class ServingApp:
         self.observe("score", status, started)
 
 
-def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = None) -> ServingApp:
+def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = None,
+               experiments: dict | None = None) -> ServingApp:
+    """``experiments``: model -> `ServedExperiment` (runtime/experiments): those models' requests are
+    routed among their arms, decisions logged; ``POST /feedback`` joins rewards to them."""
+    experiments = experiments or {}
     registry = CollectorRegistry()
     requests = Counter("skewless_requests_total", "Requests", ["endpoint", "status"], registry=registry)
     latency = Histogram("skewless_request_seconds", "Request latency", ["endpoint"], registry=registry,
@@ -233,8 +238,10 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
 
     async def score_body(model: str, body: bytes, explain: bool) -> tuple[int, dict]:
         """(status, JSON payload) of a score request's body: one row or a batch."""
+        if model in experiments:
+            return await routed(experiments[model], parse_json_object(body), explain)
         if model not in scorers:
-            return 404, {"error": f"unknown model {model!r}; serving: {', '.join(scorers)}"}
+            return 404, {"error": f"unknown model {model!r}; serving: {', '.join([*scorers, *experiments])}"}
         payload = parse_json_object(body)
         at = parse_at(payload.pop("at", None))
         scorer = scorers[model]
@@ -259,6 +266,77 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         if explain:
             out["features"] = {k: _json_value(v) for k, v in features.items()}
         return 200, out
+
+    async def routed(exp, payload: dict, explain: bool) -> tuple[int, dict]:
+        """A request of a model under an experiment: routed, scored by its arm(s), logged."""
+        at = parse_at(payload.pop("at", None))
+        rows = payload.pop("rows", None)
+        if rows is not None:
+            if payload:
+                return 400, {"error": f"a batch is {{\"rows\": [...], \"at\": ...}}; unexpected: {', '.join(payload)}"}
+            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+                return 400, {"error": "'rows' must be a non-empty list of JSON objects"}
+            if len(rows) > MAX_ROWS:
+                return 413, {"error": f"at most {MAX_ROWS} rows per batch"}
+        prepared = []
+        for i, row in enumerate(rows if rows is not None else [payload]):
+            try:
+                prepared.append(exp.prepare(row))
+            except RequestError as exc:
+                raise RequestError(f"row {i}: {exc}" if rows is not None else str(exc)) from None
+        keys = list(dict.fromkeys(k for p in prepared for k in exp.store_keys(p)))
+        records = await read_many(store, keys)
+        done = [exp.finish(p, records, at) for p in prepared]
+        if len({d.request_id for d, _ in done}) < len(done):
+            return 400, {"error": "request_id repeated within the batch"}
+        exp.log([d for d, _ in done])  # committed before the answer: feedback can only find it
+        answers = []
+        for _, r in done:
+            a = {"score": r.score, "request_id": r.request_id, "arm": r.arm, "version": r.version}
+            if explain:
+                a["features"] = {k: _json_value(v) for k, v in r.features.items()}
+            answers.append(a)
+        if rows is None:
+            return 200, {"model": exp.model, "experiment": exp.id, **answers[0]}
+        return 200, {"model": exp.model, "experiment": exp.id, "rows": answers}
+
+    async def feedback(request: Request):
+        payload = parse_json_object(await read_body(request.headers.get("content-length"), request.receive))
+        rows = payload.pop("rows", None)
+        if rows is not None and payload:
+            return error(400, f"a batch is {{\"rows\": [...]}}; unexpected: {', '.join(payload)}")
+        if rows is not None and (not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows)):
+            return error(400, "'rows' must be a non-empty list of JSON objects")
+        if rows is not None and len(rows) > MAX_ROWS:
+            return error(413, f"at most {MAX_ROWS} rows per batch")
+        if feedback_store is None:
+            return error(404, "no experiment is served: feedback joins the decisions of models with an experiment")
+        items = []
+        for i, row in enumerate(rows if rows is not None else [payload]):
+            try:
+                items.append(parse_feedback(feedback_store, row))
+            except RequestError as exc:
+                return error(400, f"row {i}: {exc}" if rows is not None else str(exc))
+        statuses = feedback_store.feedback(items)
+        for exp in experiments.values():
+            exp.refresh(force=True)  # this worker's posteriors see its own feedback at once
+        if rows is None:
+            code = {"applied": 200, "unknown": 404, "duplicate": 409, "expired": 410}[statuses[0]]
+            message = {"applied": None, "unknown": "no decision was logged with this request_id",
+                       "duplicate": "feedback for this request_id was received already",
+                       "expired": "the decision is older than its experiment's feedback_window"}[statuses[0]]
+            body = {"request_id": items[0].request_id, "status": statuses[0]}
+            if message:
+                body["error"] = message
+            return JSONResponse(body, status_code=code)
+        return JSONResponse({"results": [{"request_id": f.request_id, "status": st} for f, st in zip(items, statuses)],
+                             "applied": statuses.count("applied")})
+
+    async def experiment_status(request: Request):
+        name = request.path_params["model"]
+        if name not in experiments:
+            return error(404, f"model {name!r} has no experiment; experiments: {', '.join(experiments) or 'none'}")
+        return JSONResponse(experiments[name].summary())
 
     async def score(request: Request):  # ServingApp answers POST /score/{model}; the route keeps 405s
         status, out = await score_body(request.path_params["model"],
@@ -295,7 +373,8 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         rows = await read_keys(view, keys, at)
         return JSONResponse({"rows": [{k: _json_value(v) for k, v in r.items()} for r in rows]})
 
-    spec = openapi(scorers, compiled)
+    feedback_store = next((e.store for e in experiments.values()), None)
+    spec = openapi({**scorers, **{m: e.arms[e.primary] for m, e in experiments.items()}}, compiled)
 
     async def openapi_json(request: Request):
         return JSONResponse(spec)
@@ -304,7 +383,10 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         return JSONResponse({"status": "ok"})
 
     async def models(request: Request):
-        return JSONResponse({"models": {m: s.meta["version"] for m, s in scorers.items()}})
+        return JSONResponse({"models": {m: s.meta["version"] for m, s in scorers.items()},
+                             "experiments": {m: {"id": e.id, "mode": e.exp.mode,
+                                                 "arms": {a: f"{v[0]}@{v[1]}" for a, v in e.versions.items()}}
+                                             for m, e in experiments.items()}})
 
     async def metrics(request: Request):
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -313,6 +395,8 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         Route("/score/{model}", guarded("score", score), methods=["POST"]),
         Route("/features/{view}/{key}", guarded("features", features), methods=["GET"]),
         Route("/features/{view}", guarded("features", features_many), methods=["GET"]),
+        Route("/feedback", guarded("feedback", feedback), methods=["POST"]),
+        Route("/experiments/{model}", guarded("experiments", experiment_status), methods=["GET"]),
         Route("/openapi.json", guarded("openapi", openapi_json), methods=["GET"]),
         Route("/models", guarded("models", models), methods=["GET"]),
         Route("/healthz", guarded("healthz", healthz, auth=False), methods=["GET"]),

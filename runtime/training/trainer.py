@@ -182,6 +182,18 @@ def _importance_plot(booster, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def model_artifact(target_dir: Path, model_name: str, version: str = "latest") -> Path:
+    """A version's artifact directory (``latest``: the one LATEST names)."""
+    if version == "latest":
+        return latest_artifact(target_dir, model_name)
+    path = target_dir / "models" / model_name / version
+    if "/" in version or version.startswith(".") or not (path / "model.json").exists():
+        versions = sorted(p.name for p in (target_dir / "models" / model_name).glob("v*") if (p / "model.json").exists())
+        raise FileNotFoundError(f"model {model_name!r} has no version {version!r}; trained: "
+                                f"{', '.join(versions) or 'none (run skewless train ' + model_name + ')'}")
+    return path
+
+
 def latest_artifact(target_dir: Path, model_name: str) -> Path:
     base = target_dir / "models" / model_name
     latest = base / "LATEST"
