@@ -121,6 +121,10 @@ def text_report(summary: dict) -> str:
         lo, hi = a["interval95"]
         extra = (f"  ips {a['ips']:.4f}" if a.get("ips") is not None else "") + \
             ("  " + " ".join(f"{k} {v:.4f}" for k, v in a.get("metrics", {}).items()) if a.get("metrics") else "")
+        if summary["mode"] == "shadow":  # nothing is learned from the shadows' traffic: their scores vs labels
+            lines.append(f"  {a['arm']:<14} {a['model']}@{a['version']:<18} share {a['share']:6.1%}  "
+                         f"labelled {summary['with_feedback']:>7,}{extra}")
+            continue
         lines.append(f"  {a['arm']:<14} {a['model']}@{a['version']:<18} share {a['share']:6.1%}  feedback "
                      f"{a['feedback']:>7,}  observed {mean}  posterior {a['posterior_mean']:.4f} "
                      f"[{lo:.4f}, {hi:.4f}]  P(best) {a['p_best']:.3f}{extra}")
