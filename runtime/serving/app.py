@@ -37,6 +37,7 @@ from ..stream.codec import StateFormatError
 from ..stream.online import StaleRead, lookups, parse_key, rows_as_of
 from .openapi import openapi
 from ..experiments.feedback import parse_feedback
+from ..experiments.store import DuplicateRequest
 from .scorer import RequestError, Scorer
 
 MAX_BODY = 1024 * 1024       # bytes: one request or a batch of up to MAX_ROWS rows
@@ -128,7 +129,7 @@ def failure(endpoint: str, exc: Exception) -> tuple[int, str]:
     """The status and message a handler's exception answers with (one mapping for every route)."""
     if isinstance(exc, BodyError):
         return exc.status, str(exc)
-    if isinstance(exc, StaleRead):
+    if isinstance(exc, (StaleRead, DuplicateRequest)):
         return 409, str(exc)
     if isinstance(exc, StateFormatError):  # the store must be rebuilt: the operator's problem, named
         log.error("serve.state_format", endpoint=endpoint, error=str(exc))

@@ -118,6 +118,33 @@ def test_model_errors(make_project, model, expected):
     assert any(expected in d for d in out), out
 
 
+EXPERIMENT = MODEL_OK + """    experiment:
+      mode: ab
+      arms:
+        - {name: a}
+        - {name: b, model: m2}
+"""
+M2 = "  - name: m2\n    label: {source: labels, column: y}\n    features:\n      - view: v\n"
+
+
+@pytest.mark.parametrize("model,expected", [
+    (EXPERIMENT, "models/m.yml:11:21: error: model 'm': arm 'b' names unknown model 'm2'"),
+    (EXPERIMENT + M2.replace("labels", "other"), "models/m.yml:11:21: error: model 'm': arm 'b' is model 'm2' over label source 'other'"),
+    (EXPERIMENT + M2 + "    objective: regression\n", "models/m.yml:11:21: error: model 'm': arm 'b' is a regression model"),
+    (EXPERIMENT.replace("mode: ab", "mode: ab\n      sticky_by: [user]"), "models/m.yml:9:19: error: model 'm': sticky_by column 'user'"),
+    (EXPERIMENT.replace("mode: ab", "mode: ab\n      weights: [1]"), "models/m.yml:7:5: error: models.0.experiment: 1 weights for 2 arms"),
+    (EXPERIMENT.replace("mode: ab", "mode: canary"), "models/m.yml:8:7: error: models.0.experiment.mode: Input should be 'shadow', 'ab' or 'bandit'"),
+])
+def test_experiment_errors(make_project, model, expected):
+    out = diags(make_project, {"models/m.yml": model, "sources/labels.yml": LABELS,
+                               "sources/other.yml": LABELS.replace("name: labels", "name: other")})
+    assert any(expected in d for d in out), out
+
+
+def test_experiment_ok(make_project):
+    assert diags(make_project, {"models/m.yml": EXPERIMENT + M2, "sources/labels.yml": LABELS}) == []
+
+
 def test_example_project_is_valid():
     from pathlib import Path
 
