@@ -9,6 +9,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 from ..serving.scorer import RequestError
+from ..sources.decode import JsonNumber
 from .store import ExperimentStore, Feedback, now_us
 
 
@@ -27,8 +28,8 @@ def parse_feedback(store: ExperimentStore, row: dict) -> Feedback:
     kind = store.reward_kind(rid)
     if isinstance(value, bool):
         value = int(value)
-    try:
-        reward = float(value) if value is not None and not isinstance(value, (str, list, dict)) else None
+    try:  # JSON numbers with a fraction arrive as their text (JsonNumber); other strings are refused
+        reward = float(value) if isinstance(value, (int, float, JsonNumber)) else None
     except (TypeError, ValueError):
         reward = None
     if reward is None or not math.isfinite(reward):

@@ -257,3 +257,31 @@ def test_feedback_from_kafka_counts_each_message_once(project, kafka_broker):
     dead = [json.loads(line) for line in (project / "target" / "feedback_dead_letters.jsonl").read_text().splitlines()]
     assert sorted(d["reason"].split(":")[0] for d in dead) == ["invalid feedback", "invalid feedback",
                                                                "not applied", "not applied"]
+
+
+def test_continuous_rewards_have_the_normal_inverse_gamma_posterior(project):
+    """Continuous rewards (in process, one worker): each arm's posterior equals the conjugate
+    updates applied one reward at a time (tests/runtime/experiments/test_posterior.py)."""
+    from starlette.testclient import TestClient
+
+    from skewless.compiler.config.experiments import PriorDef
+    from skewless.runtime.serving.service import build_service
+    from tests.runtime.experiments.test_posterior import sequential_nig
+
+    set_experiment(project, f"mode: bandit\nreward: continuous\nprior: {{mean: 5, kappa: 2, alpha: 3, beta: 4}}\n{ARMS}")
+    client = TestClient(build_service(build_project(load_project(project))))
+    rng = np.random.default_rng(9)
+    sent: dict[str, list] = {"control": [], "small": []}
+    for i in range(80):
+        body = client.post("/score/fraud", json=request(i)).json()
+        reward = float(np.round(rng.normal(10 if body["arm"] == "small" else 7, 3), 3))
+        assert client.post("/feedback", json={"request_id": body["request_id"], "reward": reward}).status_code == 200
+        sent[body["arm"]].append(reward)
+    assert client.post("/feedback", json={"request_id": body["request_id"], "reward": "high"}).status_code == 400
+    summary = client.get("/experiments/fraud").json()
+    for arm in summary["arms"]:
+        mu, kappa, alpha, beta = sequential_nig(PriorDef(mean=5, kappa=2, alpha=3, beta=4), sent[arm["arm"]])
+        post = arm["posterior"]
+        assert post["family"] == "normal-inverse-gamma"
+        assert (post["mu"], post["kappa"], post["alpha"]) == (pytest.approx(mu), pytest.approx(kappa), pytest.approx(alpha))
+        assert post["beta"] == pytest.approx(beta, rel=1e-9)
