@@ -200,6 +200,10 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
     latency = Histogram("skewless_request_seconds", "Request latency", ["endpoint"], registry=registry,
                         buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
 
+    decided = Counter("skewless_experiment_decisions_total", "Requests routed by experiments", ["model", "arm"],
+                      registry=registry)
+    fed = Counter("skewless_feedback_total", "Feedback received, by outcome", ["status"], registry=registry)
+
     def observe(endpoint: str, status: int, started: float) -> None:
         requests.labels(endpoint, str(status)).inc()
         latency.labels(endpoint).observe(time.perf_counter() - started)
@@ -291,6 +295,8 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         if len({d.request_id for d, _ in done}) < len(done):
             return 400, {"error": "request_id repeated within the batch"}
         exp.log([d for d, _ in done])  # committed before the answer: feedback can only find it
+        for d, _ in done:
+            decided.labels(exp.model, d.arm).inc()
         answers = []
         for _, r in done:
             a = {"score": r.score, "request_id": r.request_id, "arm": r.arm, "version": r.version}
@@ -319,6 +325,8 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             except RequestError as exc:
                 return error(400, f"row {i}: {exc}" if rows is not None else str(exc))
         statuses = feedback_store.feedback(items)
+        for st in statuses:
+            fed.labels(st).inc()
         for exp in experiments.values():
             exp.refresh(force=True)  # this worker's posteriors see its own feedback at once
         if rows is None:
@@ -375,7 +383,7 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         return JSONResponse({"rows": [{k: _json_value(v) for k, v in r.items()} for r in rows]})
 
     feedback_store = next((e.store for e in experiments.values()), None)
-    spec = openapi({**scorers, **{m: e.arms[e.primary] for m, e in experiments.items()}}, compiled)
+    spec = openapi(scorers, compiled, experiments)
 
     async def openapi_json(request: Request):
         return JSONResponse(spec)

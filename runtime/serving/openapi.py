@@ -32,14 +32,22 @@ def _errors(*codes: str) -> dict:
     return {c: {"description": STATUS[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
-def openapi(scorers: dict, compiled) -> dict:
+def openapi(scorers: dict, compiled, experiments: dict | None = None) -> dict:
+    """``experiments``: model -> `ServedExperiment`; their requests take every arm's fields and an
+    optional request_id, their answers name the arm."""
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {"Error": ERROR}
     at = {"type": "string", "format": "date-time", "description": "as-of time (default: now, UTC)"}
-    for name, scorer in sorted(scorers.items()):
+    experiments = experiments or {}
+    served = {**{m: [s] for m, s in scorers.items()}, **{m: list(e.arms.values()) for m, e in experiments.items()}}
+    routed = {"request_id": {"type": "string"}, "arm": {"type": "string"}, "experiment": {"type": "string"}}
+    for name, arm_scorers in sorted(served.items()):
+        scorer = arm_scorers[0]
         label_types = compiled.project.sources[scorer.model.label.source].column_types()
-        fields = {c: json_type(label_types[c]) for c in [*scorer.key_columns, *scorer.model.request_features]}
-        schemas[f"{name}_request"] = {"type": "object", "properties": {**fields, "at": at},
+        fields = {c: json_type(label_types[c]) for s in arm_scorers for c in [*s.key_columns, *s.model.request_features]}
+        extra = {"request_id": {"type": "string", "maxLength": 128, "description": "your id for the feedback "
+                                "(default: a generated UUID)"}} if name in experiments else {}
+        schemas[f"{name}_request"] = {"type": "object", "properties": {**fields, **extra, "at": at},
                                       "required": sorted(fields)}
         schemas[f"{name}_batch"] = {"type": "object", "required": ["rows"], "properties": {
             "rows": {"type": "array", "maxItems": 1000, "items": {"$ref": f"#/components/schemas/{name}_request"}},
@@ -53,7 +61,8 @@ def openapi(scorers: dict, compiled) -> dict:
             "responses": {"200": {"description": "score(s)", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"model": {"type": "string"}, "version": {"type": "string"},
                                                  "score": {"type": "number"},
-                                                 "scores": {"type": "array", "items": {"type": "number"}}}}}}},
+                                                 "scores": {"type": "array", "items": {"type": "number"}},
+                                                 **(routed if name in experiments else {})}}}}},
                           **_errors("400", "401", "404", "408", "409", "413", "503")}}}
     for name, view in sorted(compiled.views.items()):
         if view.input.kind != "source":
@@ -78,6 +87,23 @@ def openapi(scorers: dict, compiled) -> dict:
                 "schema": {"type": "object", "properties": {"rows": {"type": "array", "items": {
                     "$ref": f"#/components/schemas/view_{name}"}}}}}}}, **_errors("400", "401", "404", "409", "413", "503")}}}
     paths["/models"] = {"get": {"summary": "served models and versions", "responses": {"200": {"description": "ok"}}}}
+    if experiments:
+        feedback = {"type": "object", "required": ["request_id"], "properties": {
+            "request_id": {"type": "string"}, "reward": {"type": ["number", "boolean"]},
+            "label": {"type": ["number", "boolean"]}, "time": {"type": "string", "format": "date-time"}}}
+        paths["/feedback"] = {"post": {
+            "summary": "a decision's reward (or label), joined by request_id; or {rows: [...]}",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [feedback, {
+                "type": "object", "required": ["rows"], "properties": {"rows": {"type": "array", "items": feedback,
+                                                                                "maxItems": 1000}}}]}}}},
+            "responses": {"200": {"description": "applied"}, "404": {"description": "no decision with this request_id"},
+                          "409": {"description": "feedback received already"},
+                          "410": {"description": "past the experiment's feedback_window"}, **_errors("400", "401", "413")}}}
+        paths["/experiments/{model}"] = {"get": {
+            "summary": "the experiment's arms: traffic, feedback, posterior, 95% interval, P(best), IPS, over time",
+            "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string",
+                                                                                       "enum": sorted(experiments)}}],
+            "responses": {"200": {"description": "summary"}, **_errors("401", "404")}}}
     paths["/healthz"] = {"get": {"summary": "liveness", "security": [], "responses": {"200": {"description": "up"}}}}
     paths["/metrics"] = {"get": {"summary": "Prometheus metrics", "security": [],
                                  "responses": {"200": {"description": "text exposition format"}}}}

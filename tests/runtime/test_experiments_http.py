@@ -278,6 +278,13 @@ def test_continuous_rewards_have_the_normal_inverse_gamma_posterior(project):
         assert client.post("/feedback", json={"request_id": body["request_id"], "reward": reward}).status_code == 200
         sent[body["arm"]].append(reward)
     assert client.post("/feedback", json={"request_id": body["request_id"], "reward": "high"}).status_code == 400
+    spec = client.get("/openapi.json").json()
+    assert {"/feedback", "/experiments/{model}", "/score/fraud"} <= set(spec["paths"])
+    assert "request_id" in spec["components"]["schemas"]["fraud_request"]["properties"]
+    metrics = client.get("/metrics").text
+    assert 'skewless_feedback_total{status="applied"} 80.0' in metrics
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("skewless_experiment_decisions_total{")) == 80
     summary = client.get("/experiments/fraud").json()
     for arm in summary["arms"]:
         mu, kappa, alpha, beta = sequential_nig(PriorDef(mean=5, kappa=2, alpha=3, beta=4), sent[arm["arm"]])
