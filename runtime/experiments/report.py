@@ -147,7 +147,7 @@ def plot_png(summary: dict) -> bytes:
         ax2.fill_between(x, [r["arms"][a]["lo"] for r in rows], [r["arms"][a]["hi"] for r in rows], alpha=0.2)
     ax1.set_ylabel("traffic share")
     ax2.set_ylabel("reward (posterior, 95%)")
-    ax2.set_xticks(x, [r["end"][5:16] for r in rows], rotation=45, ha="right", fontsize=7)
+    ax2.set_xticks(x, [r["end"][5:19].replace("T", " ") for r in rows], rotation=45, ha="right", fontsize=7)
     ax1.legend()
     ax1.set_title(f"{summary['id']} ({summary['mode']})")
     fig.tight_layout()
