@@ -546,6 +546,7 @@ def _show_reads(compiled: CompiledProject, n: int = 3) -> None:
 from .cli_batch import as_of_cmd  # noqa: E402,F401 - registers as-of
 from .cli_stream import replay_cmd  # noqa: E402 - registers replay, run, get
 from .cli_experiments import experiments_app  # noqa: E402,F401 - registers experiments, feedback
+from .cli_models import models_app  # noqa: E402,F401 - registers models
 
 
 def _causes(exc: BaseException):

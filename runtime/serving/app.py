@@ -191,7 +191,7 @@ class ServingApp:
 
 
 def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = None,
-               experiments: dict | None = None) -> ServingApp:
+               experiments: dict | None = None, reload=None) -> ServingApp:
     """``experiments``: model -> `ServedExperiment` (runtime/experiments): those models' requests are
     routed among their arms, decisions logged; ``POST /feedback`` joins rewards to them."""
     experiments = experiments or {}
@@ -243,6 +243,8 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
 
     async def score_body(model: str, body: bytes, explain: bool) -> tuple[int, dict]:
         """(status, JSON payload) of a score request's body: one row or a batch."""
+        if reload is not None:
+            reload()  # a promoted champion replaces the served version (checked every few seconds)
         if model in experiments:
             return await routed(experiments[model], parse_json_object(body), explain)
         if model not in scorers:

@@ -48,18 +48,72 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         for name in names:
             current = name
             if compiled.project.models[name].experiment is None:
-                scorers[name] = scorer_for(name)
+                scorers[name] = scorer_for(name, served_version(target_dir, name))
         current = "experiments"
         experiments = build_experiments(compiled, target_dir / "experiments.sqlite", scorer_for, names)
     except (FileNotFoundError, SkewError) as exc:
         store.close()
         raise SkewlessError(Diagnostic(f"model {current}", 1, 1, str(exc), "")) from None
-    app = create_app(scorers, compiled, store, compiled.project.target.serve_token, experiments)
+    app = create_app(scorers, compiled, store, compiled.project.target.serve_token, experiments,
+                     reload=ChampionReload(target_dir, scorers, scorer_for))
     # the project, models and boosters live as long as the process: out of the cyclic collector's
     # way (each full collection would walk them again, tens of ms under load)
     gc.collect()
     gc.freeze()
     return app
+
+
+def served_version(target_dir: Path, model: str) -> str:
+    """What ``serve`` loads for a model: its registry ``champion``, or LATEST before any registry."""
+    from ..registry.store import CHAMPION, Registry
+
+    if not (target_dir / "registry.sqlite").exists():
+        return "latest"
+    registry = Registry.of(target_dir)
+    try:
+        return CHAMPION if registry.alias(model, CHAMPION) is not None else "latest"
+    finally:
+        registry.close()
+
+
+class ChampionReload:
+    """Follows the registry without a restart: every ``every`` seconds (checked on requests), a
+    model whose champion moved (promote, rollback) is loaded and swapped in; a version that cannot
+    be served (its views changed) is logged and the current one kept."""
+
+    def __init__(self, target_dir: Path, scorers: dict, scorer_for, every: float = 2.0):
+        import time
+
+        self.target_dir, self.scorers, self.scorer_for, self.every = target_dir, scorers, scorer_for, every
+        self.checked = time.monotonic()
+        self.registry = None
+
+    def __call__(self) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.checked < self.every:
+            return
+        self.checked = now
+        from .. import log
+        from ..registry.store import CHAMPION, Registry
+        from .scorer import SkewError
+
+        if self.registry is None:
+            if not (self.target_dir / "registry.sqlite").exists():
+                return
+            self.registry = Registry.of(self.target_dir)
+        aliases = self.registry.aliases()
+        for model, scorer in list(self.scorers.items()):
+            version = aliases.get((model, CHAMPION))
+            if version is None or version == scorer.meta["version"]:
+                continue
+            try:
+                self.scorers[model] = self.scorer_for(model, version)
+                log.info("serve.reloaded", model=model, version=version, previous=scorer.meta["version"])
+            except (FileNotFoundError, SkewError) as exc:
+                log.error("serve.reload_failed", model=model, version=version, error=str(exc))
+                self.checked = now + 30  # do not retry on every request
 
 
 def worker_settings(project_dir: Path, target: str | None, vars_: dict, models: list[str] | None) -> str:

@@ -97,7 +97,8 @@ def leakage(spec: FeatureSpec, x: np.ndarray, y: np.ndarray, objective: str) -> 
 
 
 def train_model(compiled: CompiledProject, model_name: str, training_set: Path, progress=None,
-                allow_leakage: bool = False) -> TrainResult:
+                allow_leakage: bool = False, lineage: dict | None = None) -> TrainResult:
+    """``lineage``: what the registry records beside the defaults (trigger, reason)."""
     model = compiled.project.models[model_name]
     names = list(model.request_features) + [f for _, _, f in model_feature_columns(model, compiled.views)]
     try:
@@ -141,26 +142,78 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
         metrics["baseline"]["features"] = list(model.baseline_features)
     ts = table["ts"]
     split_ts = ts[cut].as_py() if cut < len(ts) else None
+    lineage = {"kind": "full", "parent": None, "rows_read": int(len(y)), "training_set": str(training_set),
+               "training_set_digest": table_digest(table), **(lineage or {})}
+    return write_artifact(compiled, model_name, booster, spec, metrics, table, len(y), split_ts, lineage, x[:cut])
+
+
+def table_digest(table) -> str:
+    """sha256 of a training set's rows (Arrow IPC of the table as sorted for training): the same
+    digest for the same rows and columns, whatever file they came from."""
+    import hashlib
+
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    plain = table.replace_schema_metadata(None)
+    with pa.ipc.new_stream(sink, plain.schema) as writer:
+        writer.write_table(plain)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def new_version(models_dir: Path) -> tuple[str, Path]:
+    """A fresh version name (its creation time; a suffix when two land in the same second)."""
+    base = datetime.now(timezone.utc).strftime("v%Y%m%dT%H%M%S")
+    version, n = base, 1
+    while (models_dir / version).exists():
+        version, n = f"{base}_{n}", n + 1
+    (models_dir / version).mkdir(parents=True)
+    return version, models_dir / version
+
+
+def write_artifact(compiled: CompiledProject, model_name: str, booster, spec: FeatureSpec, metrics: dict, table,
+                   rows: int, split_ts, lineage: dict, x_train: np.ndarray | None = None) -> TrainResult:
+    """The version's artifact directory (model, features, model.json, importance plot, the
+    training features' reference distribution for drift checks), LATEST, and its registry entry."""
+    from ..registry.store import Registry, now_us
+    from .drift import reference
+
+    model = compiled.project.models[model_name]
+    ts = table["ts"]
     fps = {ref.view: compiled.views[ref.view].fingerprint for ref in model.features}
-    version = datetime.now(timezone.utc).strftime("v%Y%m%dT%H%M%S")
-    directory = compiled.project.target_dir / "models" / model_name / version
-    directory.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(directory / "model.txt"), num_iteration=booster.best_iteration)
+    version, directory = new_version(compiled.project.target_dir / "models" / model_name)
+    booster.save_model(str(directory / "model.txt"), num_iteration=booster.best_iteration or None)
     (directory / "features.json").write_text(json.dumps(spec.to_json(), indent=2))
+    training_data = {"rows": int(rows), "from": pc.min(ts).as_py().isoformat(), "to": pc.max(ts).as_py().isoformat(),
+                     "validation_from": split_ts.isoformat() if split_ts else None}
     meta = {
         "model": model_name, "version": version, "objective": model.objective,
         "view_fingerprints": fps, "definition": model.model_dump(mode="json"),
         "features_as_of_us": model.features_as_of,  # serving reads the features as of request time minus this
-        "training_data": {"rows": int(len(y)), "from": pc.min(ts).as_py().isoformat(),
-                          "to": pc.max(ts).as_py().isoformat(),
-                          "validation_from": split_ts.isoformat() if split_ts else None},
+        "training_data": training_data,
+        "lineage": {"parent": lineage.get("parent"), "kind": lineage.get("kind", "full")},
         "metrics": metrics,
     }
     (directory / "model.json").write_text(json.dumps(meta, indent=2, default=str))
+    if x_train is not None:
+        (directory / "reference.json").write_text(json.dumps(reference(spec, x_train)))
     _importance_plot(booster, directory / "importance.png", model_name)
     latest = compiled.project.target_dir / "models" / model_name / "LATEST"
     with atomic_output(latest) as tmp:  # the version is complete before LATEST names it
         tmp.write_text(version)
+    registry = Registry.of(compiled.project.target_dir)
+    try:
+        registry.register({
+            "model": model_name, "version": version, "parent": lineage.get("parent"), "kind": lineage.get("kind", "full"),
+            "created_us": now_us(), "trigger": lineage.get("trigger", "manual"), "reason": lineage.get("reason", ""),
+            "artifact": str(directory), "view_fingerprints": fps, "features_as_of_us": model.features_as_of,
+            "data_from": training_data["from"], "data_to": training_data["to"], "rows": int(rows),
+            "rows_read": int(lineage.get("rows_read", rows)), "training_set": lineage.get("training_set"),
+            "training_set_digest": lineage.get("training_set_digest"),
+            "params": {**model.params, "num_boost_round": model.num_boost_round}, "metrics": metrics},
+            alias=lineage.get("alias", "champion"))
+    finally:
+        registry.close()
     return TrainResult(directory, metrics)
 
 
@@ -183,10 +236,21 @@ def _importance_plot(booster, path: Path, title: str) -> None:
 
 
 def model_artifact(target_dir: Path, model_name: str, version: str = "latest") -> Path:
-    """A version's artifact directory (``latest``: the one LATEST names)."""
+    """A version's artifact directory: ``latest`` (the one LATEST names), a version, or an alias of
+    the registry (``champion``, ``challenger``...)."""
     if version == "latest":
         return latest_artifact(target_dir, model_name)
     path = target_dir / "models" / model_name / version
+    if not (path / "model.json").exists() and (target_dir / "registry.sqlite").exists():
+        from ..registry.store import Registry
+
+        registry = Registry.of(target_dir)
+        try:
+            aliased = registry.alias(model_name, version)
+        finally:
+            registry.close()
+        if aliased is not None:
+            path = target_dir / "models" / model_name / aliased
     if "/" in version or version.startswith(".") or not (path / "model.json").exists():
         versions = sorted(p.name for p in (target_dir / "models" / model_name).glob("v*") if (p / "model.json").exists())
         raise FileNotFoundError(f"model {model_name!r} has no version {version!r}; trained: "

@@ -1,0 +1,100 @@
+"""``skewless models ls|show|promote|rollback``: the model registry (runtime/registry)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Optional
+
+import typer
+
+from skewless.compiler.errors import Diagnostic
+
+from .cli_common import _fail, app, compile_project
+
+models_app = typer.Typer(no_args_is_help=True, help="The model registry: versions, lineage, aliases.")
+app.add_typer(models_app, name="models")
+
+
+def _registry():
+    from .registry.store import Registry
+
+    compiled = compile_project()
+    path = compiled.project.target_dir / "registry.sqlite"
+    if not path.exists():
+        _fail([Diagnostic(str(path), 1, 1, "no model has been trained yet", "run skewless train MODEL")])
+    return compiled, Registry(path)
+
+
+def _when(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _auc(rec: dict) -> str:
+    v = rec["metrics"].get("validation", {})
+    return "-" if v.get("auc") is None else f"{v['auc']:.4f}"
+
+
+@models_app.command("ls")
+def models_ls(model: Optional[str] = typer.Argument(None, help="One model (default: all)."),
+              as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every registered version: created, kind, parent, trigger, rows, validation AUC, aliases."""
+    compiled, registry = _registry()
+    names = [model] if model else sorted(compiled.project.models)
+    aliases = registry.aliases()
+    rows = []
+    for name in names:
+        for rec in registry.versions(name):
+            tags = sorted(a for (m, a), v in aliases.items() if m == name and v == rec["version"])
+            rows.append({**{k: rec[k] for k in ("model", "version", "parent", "kind", "trigger", "reason", "rows",
+                                                "rows_read", "data_from", "data_to")},
+                         "created": _when(rec["created_us"]), "auc": _auc(rec), "aliases": tags})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        print(f"{r['model']:<14} {r['version']:<20} {r['created']}  {r['kind']:<8} parent {r['parent'] or '-':<20} "
+              f"{r['trigger']:<8} rows {r['rows']:>8,} (read {r['rows_read']:>8,})  AUC {r['auc']}  "
+              f"{' '.join(r['aliases'])}")
+
+
+@models_app.command("show")
+def models_show(model: str = typer.Argument(...), version: str = typer.Argument("champion", help="A version or an alias.")) -> None:
+    """One version: everything recorded, its lineage back to the first full training, the retrain runs."""
+    _, registry = _registry()
+    resolved = registry.alias(model, version) or version
+    rec = registry.version(model, resolved)
+    if rec is None:
+        _fail([Diagnostic(f"model {model}", 1, 1, f"no version or alias {version!r}", "see skewless models ls")])
+    print(json.dumps({**rec, "created": _when(rec["created_us"]),
+                      "lineage": [f"{r['version']} ({r['kind']}, {r['trigger']}: {r['reason'] or '-'})"
+                                  for r in registry.lineage(model, resolved)],
+                      "retrain_runs": registry.runs(model)}, indent=2, default=str))
+
+
+@models_app.command("promote")
+def models_promote(model: str = typer.Argument(...), version: str = typer.Argument(..., help="A version or an alias."),
+                   alias: str = typer.Option("champion", "--alias", help="The alias to move.")) -> None:
+    """Point an alias (default: champion) at a version; `serve` follows it without a restart."""
+    from .registry.store import RegistryError
+
+    _, registry = _registry()
+    resolved = registry.alias(model, version) if registry.version(model, version) is None else version
+    try:
+        previous = registry.promote(model, resolved or version, alias)
+    except RegistryError as exc:
+        _fail([Diagnostic(f"model {model}", 1, 1, str(exc), "")])
+    print(f"{model}: {alias} {previous or '-'} → {resolved or version}")
+
+
+@models_app.command("rollback")
+def models_rollback(model: str = typer.Argument(...), alias: str = typer.Option("champion", "--alias")) -> None:
+    """Point the alias back at the version it named before its last promotion."""
+    from .registry.store import RegistryError
+
+    _, registry = _registry()
+    try:
+        current, target = registry.rollback(model, alias)
+    except RegistryError as exc:
+        _fail([Diagnostic(f"model {model}", 1, 1, str(exc), "")])
+    print(f"{model}: {alias} {current} → {target} (rolled back)")
