@@ -298,9 +298,20 @@ def train(
     rebuild: bool = typer.Option(False, "--rebuild", help="Build the training set even if an unchanged one exists."),
     allow_leakage: bool = typer.Option(False, "--allow-leakage",
                                        help="Train even if a feature predicts the label almost perfectly."),
+    continue_: bool = typer.Option(False, "--continue", help="Fine-tune the champion on the labels since it was "
+                                   "trained (LightGBM continuation) instead of training from scratch."),
+    parent: str = typer.Option("champion", "--from", help="--continue: the version or alias to fine-tune."),
+    since: Optional[str] = typer.Option(None, "--since", help="--continue: labels after this time (ISO-8601; "
+                                        "default: the end of the parent's training data)."),
+    refit: bool = typer.Option(False, "--refit", help="--continue: re-estimate the parent's leaf values instead."),
+    compare: bool = typer.Option(False, "--compare", help="--continue: also train from scratch and score the stale "
+                                 "parent, on the same most recent labels."),
+    promote: bool = typer.Option(False, "--promote", help="--continue: make the new version the champion "
+                                 "(default: challenger)."),
 ) -> None:
     """Build the model's training set (or reuse the last one when the model, its views and the
-    source files are unchanged), split by time, train LightGBM, write a versioned artifact."""
+    source files are unchanged), split by time, train LightGBM, write a versioned artifact and
+    register it (champion; --continue: challenger unless --promote)."""
     from .batch_jobs import needed_sources, open_engine, register_sources, training_set, training_set_key
 
     compiled = compile_project()
@@ -327,6 +338,11 @@ def train(
                     key_file.write_text(key)
         finally:
             eng.close()
+    if continue_:
+        from .cli_models import continue_from
+
+        continue_from(compiled, model, path, parent, since, "refit" if refit else "continue", compare, promote)
+        return
     _train(compiled, model, path, allow_leakage)
 
 

@@ -98,3 +98,38 @@ def models_rollback(model: str = typer.Argument(...), alias: str = typer.Option(
     except RegistryError as exc:
         _fail([Diagnostic(f"model {model}", 1, 1, str(exc), "")])
     print(f"{model}: {alias} {current} → {target} (rolled back)")
+
+
+def continue_from(compiled, model: str, path, parent: str, since: str | None, method: str, compare: bool,
+                  promote: bool, trigger: str = "manual", reason: str = "") -> str:
+    """`train --continue`: fine-tune ``parent`` on the labels after ``since``; print the comparison;
+    register the new version (challenger, or champion with ``promote``). Returns the version."""
+    from .registry.store import Registry
+    from .training.continual import continue_training
+    from .training.trainer import TrainingSetError
+
+    when = None
+    if since is not None:
+        try:
+            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            _fail([Diagnostic("--since", 1, 1, f"not an ISO-8601 time: {since!r}", "e.g. 2026-10-03T00:00:00Z")])
+        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    try:
+        result = continue_training(compiled, model, path, parent, when, method, compare,
+                                   lineage={"trigger": trigger, "reason": reason or f"{method} from {parent}"})
+    except (TrainingSetError, FileNotFoundError) as exc:
+        _fail([Diagnostic(f"model {model}", 1, 1, str(exc), "")])
+    print(f"{model}: {result.version} = {result.parent} + {method} on the labels after {result.since.isoformat()}")
+    for c in result.candidates:
+        m = c.metrics
+        print(f"  {c.name:<28} {c.seconds:7.2f} s  rows read {c.rows_read:>9,}  most recent labels: AUC "
+              f"{m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  log-loss {m['log_loss']:.4f}  ({m['rows']:,} rows)")
+    if promote:
+        registry = Registry.of(compiled.project.target_dir)
+        try:
+            registry.promote(model, result.version)
+        finally:
+            registry.close()
+        print(f"{model}: champion → {result.version}")
+    return result.version
