@@ -185,13 +185,23 @@ def training_set_cmd(
     out_path: Path = typer.Option(..., "--out", help="Parquet file to write."),
     engine: Optional[str] = typer.Option(None, help="duckdb | postgres | spark (default: the target's)."),
     dsn: Optional[str] = typer.Option(None, help="Postgres DSN for --engine postgres."),
+    from_log: bool = typer.Option(False, "--from-log", help="From the feature log: the vectors a version was "
+                                  "served, joined to --labels by request id (no recomputation)."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="--from-log: labels (Parquet/CSV/JSONL)."),
+    label_id: str = typer.Option("request_id", "--label-id", help="--from-log: the labels' request id column."),
+    version: str = typer.Option("champion", "--version", help="--from-log: the version (or alias) whose log."),
 ) -> None:
-    """Build a model's point-in-time training set: each label joined with every feature as of its time."""
+    """Build a model's point-in-time training set: each label joined with every feature as of its
+    time (or, --from-log, the logged served vectors joined with later labels)."""
     from .batch_jobs import needed_sources, open_engine, register_sources, training_set
 
     compiled = compile_project()
     if model not in compiled.project.models:
         _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    if from_log:
+        from .cli_models import training_set_from_log_cmd
+
+        return training_set_from_log_cmd(compiled, model, out_path, labels, label_id, version)
     eng = open_engine(compiled, engine, dsn)
     try:
         with out.status(f"building training set for {model} on {eng.dialect}"):
@@ -214,9 +224,16 @@ def parity(
                                               help="Check N entity keys per view (every event of each) instead "
                                                    "of all: a quick check."),
     report: Path = typer.Option(Path("target/parity.html"), help="HTML report (relative to the project)."),
+    log: Optional[str] = typer.Option(None, "--log", help="MODEL: recompute its logged served vectors through the "
+                                      "batch path instead (production-traffic skew)."),
+    version: str = typer.Option("champion", "--version", help="--log: the version (or alias) whose log."),
 ) -> None:
     """Evaluate views through every engine and the original SQL on the same events; exit 1 on any
     differing row. The stream replays in a process of its own while the batch paths run."""
+    if log is not None:
+        from .cli_models import log_parity_cmd
+
+        return log_parity_cmd(log, version, report)
     import contextlib
     import tempfile
 

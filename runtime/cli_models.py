@@ -133,3 +133,44 @@ def continue_from(compiled, model: str, path, parent: str, since: str | None, me
             registry.close()
         print(f"{model}: champion → {result.version}")
     return result.version
+
+
+def training_set_from_log_cmd(compiled, model: str, out_path, labels, label_id: str, version: str) -> None:
+    import pyarrow.parquet as pq
+
+    from .artifacts import atomic_output
+    from .cli_batch import _read_table
+    from .training.from_log import training_set_from_log
+
+    if labels is None:
+        _fail([Diagnostic("--labels", 1, 1, "--from-log needs --labels FILE (request id and label columns)", "")])
+    try:
+        table, counts = training_set_from_log(compiled, model, _read_table(labels), label_id, version)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail([Diagnostic(str(labels), 1, 1, str(exc), "")])
+    with atomic_output(out_path) as tmp:
+        pq.write_table(table, tmp)
+    print(f"wrote training set {model} from the feature log of {counts['version']}: {counts['labelled']:,} labelled "
+          f"of {counts['logged']:,} logged requests ({counts['unlabelled']:,} without a label yet) → {out_path}")
+
+
+def log_parity_cmd(model: str, version: str, report) -> None:
+    from .api import Project
+    from .cli_common import state
+    from .log_parity import recompute, write_report
+
+    project = Project(state.project_dir, state.target, state.vars)
+    compiled = project.compiled
+    if model not in compiled.project.models:
+        _fail([Diagnostic("--log", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    try:
+        summary = recompute(project, model, version)
+    except FileNotFoundError as exc:
+        _fail([Diagnostic(f"model {model}", 1, 1, str(exc), "")])
+    path = report if report.is_absolute() else compiled.project.root / report
+    write_report(summary, path)
+    print(f"{model} {summary['version']}: {summary['rows']:,} logged requests recomputed through the batch path; "
+          f"{summary['differing_rows']:,} differ" + (f" ({summary['per_feature']})" if summary["differing_rows"] else "")
+          + f" → {path}")
+    if summary["differing_rows"]:
+        raise typer.Exit(1)

@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field
 
 from .base import Frozen, Identifier
 from .duration import format_duration, parse_duration
-from .experiments import ExperimentDef
+from .experiments import Duration, ExperimentDef
 
 _AS_OF = re.compile(r"^\s*label_time\s*(?:-\s*(.+?))?\s*$")
 
@@ -44,6 +44,27 @@ class FeatureRef(Frozen):
     join: dict[Identifier, Identifier] | None = None  # view entity column -> label column
 
 
+class FeatureLogDef(Frozen):
+    """Log-and-wait: every scored request's exact feature vector, written by ``serve`` to Parquet
+    under target/feature_log/<model>/<version>/ (runtime/serving/feature_log.py)."""
+    enabled: bool = True
+    rotate_rows: int = Field(10_000, ge=1)        # a file per this many rows ...
+    rotate_seconds: float = Field(60.0, gt=0)     # ... or this many seconds (checked on each request)
+    keep_files: int = Field(1000, ge=1)           # the oldest files of the model's log beyond this are deleted
+
+
+class RetrainDef(Frozen):
+    """When ``skewless retrain`` refits the model (runtime/training/triggers.py)."""
+    every: Duration | None = None                  # (a) schedule: the champion is older than this
+    psi: float | None = Field(0.2, gt=0)          # (b) drift: a feature's PSI over this ...
+    ks: float | None = Field(None, gt=0, le=1)    # ... or its Kolmogorov-Smirnov statistic over this
+    window: Duration = 86_400 * 1_000_000         # drift and performance: the logged requests of this long
+    min_rows: int = Field(200, ge=1)              # fewer logged requests than this: no drift verdict
+    auc_drop: float | None = Field(0.05, gt=0)    # (c) logged-label AUC below the champion's by this
+    method: Literal["continue", "refit", "full"] = "continue"
+    promote: bool = False                         # the new version becomes champion (else challenger)
+
+
 class ModelDef(Frozen):
     name: Identifier
     description: str = ""
@@ -63,6 +84,8 @@ class ModelDef(Frozen):
     features_as_of: AsOfRule = 1
     # several versions served at once: shadow, A/B or bandit routing (compiler/config/experiments.py)
     experiment: ExperimentDef | None = None
+    feature_log: FeatureLogDef | None = None
+    retrain: RetrainDef = RetrainDef()
 
 
 class ModelsFile(Frozen):

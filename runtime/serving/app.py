@@ -15,6 +15,7 @@ with worker processes (``serve --workers N``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import math
@@ -191,10 +192,18 @@ class ServingApp:
 
 
 def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = None,
-               experiments: dict | None = None, reload=None) -> ServingApp:
+               experiments: dict | None = None, reload=None, feature_logs: dict | None = None) -> ServingApp:
     """``experiments``: model -> `ServedExperiment` (runtime/experiments): those models' requests are
     routed among their arms, decisions logged; ``POST /feedback`` joins rewards to them."""
     experiments = experiments or {}
+    feature_logs = feature_logs or {}  # model -> FeatureLog (runtime/serving/feature_log.py)
+
+    def log_vector(scorer, request_id: str, request: dict, at: datetime, score: float, features: dict) -> None:
+        flog = feature_logs.get(scorer.meta["model"])
+        if flog is not None:
+            fields = {c: request.get(c) for c in [*scorer.key_columns, *scorer.model.request_features]}
+            flog.log(request_id, scorer.meta["version"], at, scorer._time(at), score, fields,
+                     scorer.spec.vector(features))
     registry = CollectorRegistry()
     requests = Counter("skewless_requests_total", "Requests", ["endpoint", "status"], registry=registry)
     latency = Histogram("skewless_request_seconds", "Request latency", ["endpoint"], registry=registry,
@@ -252,6 +261,9 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         payload = parse_json_object(body)
         at = parse_at(payload.pop("at", None))
         scorer = scorers[model]
+        logging = scorer.meta["model"] in feature_logs
+        if logging:
+            at = at or datetime.now(timezone.utc)  # the logged time is the one the features were read at
         if "rows" in payload:  # a batch: one store round trip, one LightGBM call
             rows = payload.pop("rows")
             if payload:
@@ -260,23 +272,32 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
                 return 400, {"error": "'rows' must be a non-empty list of JSON objects"}
             if len(rows) > MAX_ROWS:
                 return 413, {"error": f"at most {MAX_ROWS} rows per batch"}
+            ids = [request_id(r) for r in rows] if logging else None
             parsed = scorer.prepare_many(rows)
             records = await read_many(store, scorer.store_keys_many(parsed))
             scores, features = scorer.finish_many(parsed, records, at)
             out = {"model": model, "version": scorer.meta["version"], "scores": scores}
+            if ids is not None:
+                for rid, row, score, feats in zip(ids, rows, scores, features):
+                    log_vector(scorer, rid, row, at, score, feats)
+                out["request_ids"] = ids
             if explain:
                 out["features"] = [{k: _json_value(v) for k, v in f.items()} for f in features]
             return 200, out
+        rid = request_id(payload) if logging else None
         prepared = scorer.prepare(payload)
         value, features = scorer.finish(prepared, await read_many(store, scorer.store_keys(prepared)), at)
         out = {"model": model, "version": scorer.meta["version"], "score": value}
+        if rid is not None:
+            log_vector(scorer, rid, payload, at, value, features)
+            out["request_id"] = rid
         if explain:
             out["features"] = {k: _json_value(v) for k, v in features.items()}
         return 200, out
 
     async def routed(exp, payload: dict, explain: bool) -> tuple[int, dict]:
         """A request of a model under an experiment: routed, scored by its arm(s), logged."""
-        at = parse_at(payload.pop("at", None))
+        at = parse_at(payload.pop("at", None)) or datetime.now(timezone.utc)
         rows = payload.pop("rows", None)
         if rows is not None:
             if payload:
@@ -297,8 +318,9 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         if len({d.request_id for d, _ in done}) < len(done):
             return 400, {"error": "request_id repeated within the batch"}
         exp.log([d for d, _ in done])  # committed before the answer: feedback can only find it
-        for d, _ in done:
+        for (d, r), row in zip(done, rows if rows is not None else [payload]):
             decided.labels(exp.model, d.arm).inc()
+            log_vector(exp.arms[d.arm], d.request_id, row, at, r.score, r.features)
         answers = []
         for _, r in done:
             a = {"score": r.score, "request_id": r.request_id, "arm": r.arm, "version": r.version}
@@ -308,6 +330,11 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         if rows is None:
             return 200, {"model": exp.model, "experiment": exp.id, **answers[0]}
         return 200, {"model": exp.model, "experiment": exp.id, "rows": answers}
+
+    def request_id(row: dict) -> str:
+        from ..experiments.router import ServedExperiment
+
+        return ServedExperiment.request_id(row)
 
     async def feedback(request: Request):
         payload = parse_json_object(await read_body(request.headers.get("content-length"), request.receive))
@@ -402,7 +429,13 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
     async def metrics(request: Request):
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    return ServingApp(Starlette(routes=[
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        for flog in feature_logs.values():  # the rows still buffered: written at shutdown
+            flog.flush()
+
+    return ServingApp(Starlette(lifespan=lifespan, routes=[
         Route("/score/{model}", guarded("score", score), methods=["POST"]),
         Route("/features/{view}/{key}", guarded("features", features), methods=["GET"]),
         Route("/features/{view}", guarded("features", features_many), methods=["GET"]),

@@ -54,8 +54,12 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
     except (FileNotFoundError, SkewError) as exc:
         store.close()
         raise SkewlessError(Diagnostic(f"model {current}", 1, 1, str(exc), "")) from None
+    from .feature_log import FeatureLog
+
+    logs = {m: FeatureLog(target_dir / "feature_log", m, d.feature_log)
+            for m, d in compiled.project.models.items() if d.feature_log is not None and d.feature_log.enabled}
     app = create_app(scorers, compiled, store, compiled.project.target.serve_token, experiments,
-                     reload=ChampionReload(target_dir, scorers, scorer_for))
+                     reload=ChampionReload(target_dir, scorers, scorer_for), feature_logs=logs)
     # the project, models and boosters live as long as the process: out of the cyclic collector's
     # way (each full collection would walk them again, tens of ms under load)
     gc.collect()
