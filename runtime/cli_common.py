@@ -78,3 +78,9 @@ def _select_views(compiled: CompiledProject, select: list[str] | None) -> list[s
     return names
 
 
+
+
+def out_progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=out, transient=True)

@@ -100,41 +100,6 @@ def models_rollback(model: str = typer.Argument(...), alias: str = typer.Option(
     print(f"{model}: {alias} {current} → {target} (rolled back)")
 
 
-def continue_from(compiled, model: str, path, parent: str, since: str | None, method: str, compare: bool,
-                  promote: bool, trigger: str = "manual", reason: str = "") -> str:
-    """`train --continue`: fine-tune ``parent`` on the labels after ``since``; print the comparison;
-    register the new version (challenger, or champion with ``promote``). Returns the version."""
-    from .registry.store import Registry
-    from .training.continual import continue_training
-    from .training.trainer import TrainingSetError
-
-    when = None
-    if since is not None:
-        try:
-            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            _fail([Diagnostic("--since", 1, 1, f"not an ISO-8601 time: {since!r}", "e.g. 2026-10-03T00:00:00Z")])
-        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    try:
-        result = continue_training(compiled, model, path, parent, when, method, compare,
-                                   lineage={"trigger": trigger, "reason": reason or f"{method} from {parent}"})
-    except (TrainingSetError, FileNotFoundError) as exc:
-        _fail([Diagnostic(f"model {model}", 1, 1, str(exc), "")])
-    print(f"{model}: {result.version} = {result.parent} + {method} on the labels after {result.since.isoformat()}")
-    for c in result.candidates:
-        m = c.metrics
-        print(f"  {c.name:<28} {c.seconds:7.2f} s  rows read {c.rows_read:>9,}  most recent labels: AUC "
-              f"{m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  log-loss {m['log_loss']:.4f}  ({m['rows']:,} rows)")
-    if promote:
-        registry = Registry.of(compiled.project.target_dir)
-        try:
-            registry.promote(model, result.version)
-        finally:
-            registry.close()
-        print(f"{model}: champion → {result.version}")
-    return result.version
-
-
 def training_set_from_log_cmd(compiled, model: str, out_path, labels, label_id: str, version: str) -> None:
     import pyarrow.parquet as pq
 
@@ -174,3 +139,82 @@ def log_parity_cmd(model: str, version: str, report) -> None:
           + f" → {path}")
     if summary["differing_rows"]:
         raise typer.Exit(1)
+
+
+@app.command("retrain")
+def retrain_cmd(
+    model: str = typer.Argument(..., help="Model name."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Labels of logged requests (Parquet/CSV/JSONL) for "
+                                         "the performance trigger."),
+    label_id: str = typer.Option("request_id", "--label-id", help="The labels' request id column."),
+    watch: bool = typer.Option(False, "--watch", help="Keep checking every --interval seconds (Ctrl-C stops)."),
+    interval: float = typer.Option(300.0, "--interval", min=1.0),
+    force: bool = typer.Option(False, "--force", help="Retrain even if no trigger fires."),
+) -> None:
+    """Evaluate the model's retrain triggers (schedule, feature drift of the served vectors, logged-label
+    performance) and retrain when one fires (its `retrain:` method; promoted if it says so); each run is
+    recorded in the registry with its reason. One-shot (for cron) unless --watch."""
+    import signal
+    import time
+    from pathlib import Path
+
+    from .cli_batch import _read_table
+
+    stop: list = []
+    if watch:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, lambda *_: stop.append(1))
+    while True:
+        compiled = compile_project()
+        if model not in compiled.project.models:
+            _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", "")])
+        table = _read_table(Path(labels)) if labels else None
+        _retrain_once(compiled, model, table, label_id, force)
+        if not watch:
+            return
+        for _ in range(int(interval * 10)):
+            if stop:
+                return
+            time.sleep(0.1)
+        if stop:
+            return
+
+
+def _retrain_once(compiled, model: str, labels, label_id: str, force: bool) -> None:
+    from .batch_jobs import needed_sources, open_engine, register_sources, training_set
+    from .cli_train import _train, continue_from
+    from .registry.store import Registry
+    from .training.triggers import evaluate
+
+    try:
+        fired, checks = evaluate(compiled, model, labels=labels, label_id=label_id)
+    except FileNotFoundError as exc:
+        _fail([Diagnostic(f"model {model}", 1, 1, str(exc), "")])
+    print(f"{model}: champion {checks['champion']}; checks: {json.dumps({k: v for k, v in checks.items() if k not in ('champion', 'at')}, default=str)}")
+    reasons = fired or (["forced"] if force else [])
+    new_version, promoted = None, False
+    rule = compiled.project.models[model].retrain
+    if reasons:
+        path = compiled.project.target_dir / "training" / f"{model}.parquet"
+        eng = open_engine(compiled)
+        try:
+            register_sources(eng, compiled, needed_sources(compiled, [], [model]))
+            training_set(compiled, eng, model, path)
+        finally:
+            eng.close()
+        reason = "; ".join(reasons) + (f" (drift: {sorted(checks['drift']['features_over'])})" if "drift" in fired else "")
+        print(f"{model}: retraining ({rule.method}) because {reason}")
+        if rule.method == "full":
+            new_version = _train(compiled, model, path, False, lineage={"trigger": ",".join(reasons), "reason": reason,
+                                                                        "alias": "champion" if rule.promote else "challenger"})
+        else:
+            new_version = continue_from(compiled, model, path, "champion", None, rule.method, True, rule.promote,
+                                        trigger=",".join(reasons), reason=reason)
+        promoted = rule.promote
+    else:
+        print(f"{model}: no trigger fired")
+    registry = Registry.of(compiled.project.target_dir)
+    try:
+        registry.record_run(model, reasons, checks, new_version, promoted)
+    finally:
+        registry.close()
