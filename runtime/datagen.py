@@ -35,6 +35,11 @@ class GenConfig:
     late_rate: float = 0.0
     late_by_s: int = 600
     seed: int = 7
+    # concept drift: from this fraction of the time span on, normal spending is higher and more of it
+    # abroad (the features' distributions shift) and fraud changes its pattern — slow card testing of
+    # small amounts at home at ordinary merchants instead of fast bursts of large foreign purchases at
+    # risky ones (what a model learned before stops working)
+    drift_at: float | None = None
 
 
 def _powerlaw_ids(rng: np.random.Generator, n_ids: int, size: int, alpha: float) -> np.ndarray:
@@ -68,7 +73,11 @@ def generate(cfg: GenConfig) -> dict[str, pa.Table]:
     country = home[user].copy()
     travel = rng.random(normal_n) < 0.03
     country[travel] = rng.integers(0, len(COUNTRIES), size=travel.sum())
-    amount = np.round(rng.lognormal(3.3, 1.0, size=normal_n), 2)
+    drifted = (t >= cfg.drift_at * span) if cfg.drift_at is not None else np.zeros(normal_n, dtype=bool)
+    amount = np.round(rng.lognormal(np.where(drifted, 3.9, 3.3), 1.0, size=normal_n), 2)
+    if cfg.drift_at is not None:  # (only then: the same seed gives the same data without drift)
+        abroad_now = drifted & (rng.random(normal_n) < 0.12)
+        country[abroad_now] = rng.integers(0, len(COUNTRIES), size=abroad_now.sum())
     shoppers = rng.random(normal_n) < 0.05  # legitimate sprees: the next purchase within minutes
     t[shoppers] = np.clip(t[np.maximum(np.flatnonzero(shoppers) - 1, 0)] + rng.integers(0, 600, size=shoppers.sum()),
                           0, span - 1)
@@ -84,6 +93,17 @@ def generate(cfg: GenConfig) -> dict[str, pa.Table]:
         v = int(rng.choice(victims))
         size = int(min(remaining, rng.integers(4, 20)))
         t0 = int(rng.integers(0, span - 3600))
+        if cfg.drift_at is not None and t0 >= cfg.drift_at * span:  # the new pattern: slow, small, at home
+            t0 = min(t0, span - 6 * 3600 - 1)
+            offsets = np.sort(rng.integers(0, int(rng.integers(2 * 3600, 6 * 3600)), size=size))
+            bursts_t.append(t0 + offsets)
+            bursts_u.append(np.full(size, v))
+            bursts_m.append(_powerlaw_ids(rng, n_merchants, size, 1.2))
+            bursts_c.append(np.full(size, rng.integers(0, cards_per_user[v])))
+            bursts_country.append(np.full(size, home[v]))
+            bursts_amt.append(np.round(rng.lognormal(1.2, 0.5, size=size), 2))
+            remaining -= size
+            continue
         offsets = np.sort(rng.integers(0, int(rng.integers(300, 1800)), size=size))
         offsets[rng.random(size) < 0.15] = offsets[0]  # same-second ties inside bursts
         bursts_t.append(t0 + offsets)
