@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -218,3 +219,22 @@ def _retrain_once(compiled, model: str, labels, label_id: str, force: bool) -> N
         registry.record_run(model, reasons, checks, new_version, promoted)
     finally:
         registry.close()
+
+
+@models_app.command("reproduce")
+def models_reproduce(model: str = typer.Argument(...), version: str = typer.Argument("champion"),
+                     out_path: Path = typer.Option(..., "--out", help="Parquet file for the rebuilt training set.")) -> None:
+    """Rebuild a version's training set from its lineage (today's sources, the recorded label-time
+    range, point in time) and check its rows' digest against the recorded one; exit 1 if it differs."""
+    from .registry.lineage import reproduce
+
+    compiled = compile_project()
+    try:
+        got = reproduce(compiled, model, version, out_path)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail([Diagnostic(f"model {model}", 1, 1, str(exc), "")])
+    verdict = "the same rows (digest matches)" if got["same"] else "DIFFERENT rows (digest differs)"
+    print(f"{model} {got['version']}: rebuilt {got['rows']:,} rows (recorded {got['recorded_rows']:,}) → {out_path}: "
+          f"{verdict}")
+    if not got["same"]:
+        raise typer.Exit(1)

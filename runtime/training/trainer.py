@@ -148,17 +148,43 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
 
 
 def table_digest(table) -> str:
-    """sha256 of a training set's rows (Arrow IPC of the table as sorted for training): the same
-    digest for the same rows and columns, whatever file they came from."""
+    """A training set's fingerprint (JSON): sha256 of every column that is not a double (row ids,
+    times, keys, labels, integers, text — exact), and per double column its count, sum, Σ|x| and
+    Σx² — batch engines sum doubles in their own order (DuckDB in parallel), so two builds of the
+    same rows may differ in a value's last bit; `same_training_set` compares those within 1e-9."""
     import hashlib
 
     import pyarrow as pa
+    import pyarrow.compute as pc
 
+    exact = table.select([f.name for f in table.schema if not pa.types.is_floating(f.type)]).replace_schema_metadata(None)
     sink = pa.BufferOutputStream()
-    plain = table.replace_schema_metadata(None)
-    with pa.ipc.new_stream(sink, plain.schema) as writer:
-        writer.write_table(plain)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    with pa.ipc.new_stream(sink, exact.schema) as writer:
+        writer.write_table(exact)
+    floats = {}
+    for f in table.schema:
+        if pa.types.is_floating(f.type):
+            col = pc.fill_null(table[f.name], 0.0)
+            finite = pc.if_else(pc.is_finite(col), col, 0.0)
+            floats[f.name] = [table[f.name].null_count, int(pc.sum(pc.is_nan(col)).as_py() or 0),
+                              float(pc.sum(finite).as_py() or 0.0), float(pc.sum(pc.abs(finite)).as_py() or 0.0),
+                              float(pc.sum(pc.multiply(finite, finite)).as_py() or 0.0)]
+    return json.dumps({"rows": table.num_rows, "exact": hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest(),
+                       "doubles": floats}, sort_keys=True)
+
+
+def same_training_set(a: str, b: str) -> bool:
+    """Two `table_digest` fingerprints of the same rows (doubles within a relative 1e-9)."""
+    x, y = json.loads(a), json.loads(b)
+    if x["rows"] != y["rows"] or x["exact"] != y["exact"] or set(x["doubles"]) != set(y["doubles"]):
+        return False
+    for name, (nulls, nans, total, magnitude, squares) in x["doubles"].items():
+        n2, nan2, t2, m2, s2 = y["doubles"][name]
+        if (nulls, nans) != (n2, nan2):
+            return False
+        if abs(total - t2) > 1e-9 * max(magnitude, m2, 1e-300) or abs(squares - s2) > 1e-9 * max(squares, s2, 1e-300):
+            return False
+    return True
 
 
 def new_version(models_dir: Path) -> tuple[str, Path]:

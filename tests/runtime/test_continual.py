@@ -125,6 +125,9 @@ def test_drift_is_detected_and_a_fine_tuned_champion_is_served(tmp_path):
     for rid, value in zip(table["request_id"].to_pylist(), table["user_velocity__amount_sum_24h"].to_pylist()):
         if rid in first:
             assert (value is None and np.isnan(first[rid][j])) or value == first[rid][j]
+    # 7. time travel: v1's training set rebuilt from today's sources (with the drift's events) is the same rows
+    proc = cli(root, "models", "reproduce", "fraud", v1, "--out", str(tmp_path / "v1.parquet"))
+    assert proc.returncode == 0 and "the same rows (digest matches)" in proc.stdout, proc.stdout + proc.stderr
     assert cli(root, "models", "rollback", "fraud").returncode == 0
     assert reg.execute("SELECT version FROM skewless_aliases WHERE model = 'fraud' AND alias = 'champion'"
                        ).fetchone() == (v1,)

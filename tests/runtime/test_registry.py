@@ -55,3 +55,24 @@ def test_feature_log_rotates_bounds_and_reads_back(tmp_path):
     vec = table["vector"].to_pylist()[-1]
     assert vec[0] == 54.0 and np.isnan(vec[1])
     assert pq.read_table(files[-1]).num_rows == 5
+
+
+def test_training_set_fingerprint_tolerates_summation_order_only():
+    import pyarrow as pa
+
+    from skewless.runtime.training.trainer import same_training_set, table_digest
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(100, 30, 5000)
+    base = pa.table({"__spine_id": np.arange(5000), "label": rng.random(5000) < 0.1, "f": x,
+                     "g": pa.array(x, mask=rng.random(5000) < 0.1)})
+    d = table_digest(base)
+    last_bit = base.set_column(2, "f", pa.array(np.nextafter(x, np.inf)))
+    assert same_training_set(d, table_digest(last_bit))
+    changed = x.copy()
+    changed[17] *= 1.001
+    assert not same_training_set(d, table_digest(base.set_column(2, "f", pa.array(changed))))
+    labels = base["label"].to_numpy(zero_copy_only=False).copy()
+    labels[3] = not labels[3]
+    assert not same_training_set(d, table_digest(base.set_column(1, "label", pa.array(labels))))
+    assert not same_training_set(d, table_digest(base.slice(1)))
