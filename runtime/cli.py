@@ -395,7 +395,8 @@ def demo(events: int = typer.Option(100_000, help="Number of generated transacti
     compiled = compile_project()
     _show_reads(compiled)
     for model in sorted(compiled.project.models):
-        train(model=model, training_set_path=None, rebuild=False, allow_leakage=False)
+        train(model=model, training_set_path=None, rebuild=False, allow_leakage=False, continue_=False,
+              parent="champion", since=None, refit=False, compare=False, promote=False)
     _demo_requests(compiled)
 
 
