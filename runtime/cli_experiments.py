@@ -20,11 +20,12 @@ app.add_typer(experiments_app, name="experiments")
 def _store(compiled):
     from .experiments.store import ExperimentStore
 
+    dsn = compiled.project.target.registry_dsn
     path = compiled.project.target_dir / "experiments.sqlite"
-    if not path.exists():
+    if not dsn and not path.exists():
         _fail([Diagnostic(str(path), 1, 1, "no experiment has served a request yet",
                           "add an experiment: block to a model and run skewless serve")])
-    return ExperimentStore(path)
+    return ExperimentStore(ExperimentStore.location(compiled.project.target_dir, dsn))
 
 
 @experiments_app.command("ls")
@@ -33,7 +34,7 @@ def experiments_ls() -> None:
     compiled = compile_project()
     store = _store(compiled)
     for e in store.experiments():
-        n = store.con.execute("SELECT count(*), count(feedback_us) FROM skewless_decisions WHERE experiment = ?",
+        n = store.db.execute("SELECT count(*), count(feedback_us) FROM skewless_decisions WHERE experiment = ?",
                               (e["id"],)).fetchone()
         arms = ", ".join(f"{a}={m}@{v}" for a, (m, v) in e["config"]["versions"].items())
         print(f"{e['id']}  {e['mode']:<6} {e['reward']:<10} {n[0]:>9,} decisions {n[1]:>9,} with feedback  {arms}")

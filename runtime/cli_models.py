@@ -21,10 +21,11 @@ def _registry():
     from .registry.store import Registry
 
     compiled = compile_project()
-    path = compiled.project.target_dir / "registry.sqlite"
-    if not path.exists():
-        _fail([Diagnostic(str(path), 1, 1, "no model has been trained yet", "run skewless train MODEL")])
-    return compiled, Registry(path)
+    target_dir, dsn = compiled.project.target_dir, compiled.project.target.registry_dsn
+    if not Registry.exists(target_dir, dsn):
+        _fail([Diagnostic(Registry.location(target_dir, dsn), 1, 1, "no model has been trained yet",
+                          "run skewless train MODEL")])
+    return compiled, Registry.of(target_dir, dsn)
 
 
 def _when(us: int) -> str:
@@ -214,7 +215,7 @@ def _retrain_once(compiled, model: str, labels, label_id: str, force: bool) -> N
         promoted = rule.promote
     else:
         print(f"{model}: no trigger fired")
-    registry = Registry.of(compiled.project.target_dir)
+    registry = Registry.of(compiled.project.target_dir, compiled.project.target.registry_dsn)
     try:
         registry.record_run(model, reasons, checks, new_version, promoted)
     finally:

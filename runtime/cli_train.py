@@ -134,7 +134,7 @@ def continue_from(compiled, model: str, path, parent: str, since: str | None, me
         print(f"  {c.name:<28} {c.seconds:7.2f} s  rows read {c.rows_read:>9,}  most recent labels: AUC "
               f"{m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  log-loss {m['log_loss']:.4f}  ({m['rows']:,} rows)")
     if promote:
-        registry = Registry.of(compiled.project.target_dir)
+        registry = Registry.of(compiled.project.target_dir, compiled.project.target.registry_dsn)
         try:
             registry.promote(model, result.version)
         finally:

@@ -30,7 +30,7 @@ def recompute(project, model_name: str, version: str = "champion", engine: str |
 
     compiled = project.compiled
     model = compiled.project.models[model_name]
-    artifact = model_artifact(compiled.project.target_dir, model_name, version)
+    artifact = model_artifact(compiled.project.target_dir, model_name, version, compiled.project.target.registry_dsn)
     meta = json.loads((artifact / "model.json").read_text())
     spec = FeatureSpec.from_json(json.loads((artifact / "features.json").read_text()))
     log = read_log(compiled.project.target_dir, model_name, meta["version"])

@@ -77,6 +77,9 @@ class Target(Frozen):
     online: OnlineTarget = SQLiteStore()
     stream: StreamTarget = FileStream()
     workers: int = Field(1, ge=1)
+    # the model registry's and the experiments' database: a postgresql:// DSN (shared by every host of a
+    # team) — default: SQLite files under target/ (registry.sqlite, experiments.sqlite)
+    registry_dsn: str | None = None
     recovery_dir: str | None = None
     serve_token: str | None = None
 

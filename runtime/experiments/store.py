@@ -1,5 +1,6 @@
-"""The experiments' shared, durable state: a SQLite database (``target/experiments.sqlite``, WAL)
-that every serving worker, the Kafka feedback consumer and the report open.
+"""The experiments' shared, durable state: the target's ``registry_dsn`` (Postgres: shared by every
+host) or a SQLite database (``target/experiments.sqlite``, WAL) that every serving worker, the Kafka
+feedback consumer and the report open.
 
 Tables (all created here, all prefixed ``skewless_``; nothing else is touched):
   skewless_experiments   one row per experiment: id, model, mode, reward kind, config (JSON), start
@@ -11,8 +12,10 @@ Tables (all created here, all prefixed ``skewless_``; nothing else is touched):
   skewless_feedback_offsets  Kafka feedback: the next offset per (topic, partition), committed in
                          the transaction that applied the messages (each message counts once)
 
-A feedback applies to a decision at most once (the UPDATE only matches a decision without feedback),
-so the arm statistics equal the closed form over the feedback received, whatever the workers."""
+A feedback applies to a decision at most once — one UPDATE matches the decision only while it has
+no feedback and is inside its window (a concurrent second one waits for the row and then matches
+nothing) — so the arm statistics equal the closed form over the feedback received, whatever the
+workers or hosts."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..sqldb import Db
 from .posterior import ArmStats
 
 SCHEMA_VERSION = 1
@@ -32,18 +36,19 @@ _DDL = [
     "CREATE TABLE IF NOT EXISTS skewless_experiments_schema (version INTEGER NOT NULL)",
     """CREATE TABLE IF NOT EXISTS skewless_experiments (
         id TEXT PRIMARY KEY, model TEXT NOT NULL, mode TEXT NOT NULL, reward TEXT NOT NULL,
-        window_us INTEGER NOT NULL, config TEXT NOT NULL, started_us INTEGER NOT NULL)""",
+        window_us BIGINT NOT NULL, config TEXT NOT NULL, started_us BIGINT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS skewless_decisions (
         request_id TEXT PRIMARY KEY, experiment TEXT NOT NULL, arm TEXT NOT NULL, model TEXT NOT NULL,
-        version TEXT NOT NULL, propensity REAL NOT NULL, score REAL, scores TEXT NOT NULL,
-        sticky_key TEXT NOT NULL, decided_us INTEGER NOT NULL,
-        reward REAL, feedback_us INTEGER, outcome TEXT)""",
+        version TEXT NOT NULL, propensity DOUBLE PRECISION NOT NULL, score DOUBLE PRECISION, scores TEXT NOT NULL,
+        sticky_key TEXT NOT NULL, decided_us BIGINT NOT NULL,
+        reward DOUBLE PRECISION, feedback_us BIGINT, outcome TEXT)""",
     "CREATE INDEX IF NOT EXISTS skewless_decisions_open ON skewless_decisions (experiment, feedback_us, decided_us)",
     """CREATE TABLE IF NOT EXISTS skewless_arms (
-        experiment TEXT NOT NULL, arm TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0,
-        total REAL NOT NULL DEFAULT 0, total_sq REAL NOT NULL DEFAULT 0, PRIMARY KEY (experiment, arm))""",
+        experiment TEXT NOT NULL, arm TEXT NOT NULL, n BIGINT NOT NULL DEFAULT 0,
+        total DOUBLE PRECISION NOT NULL DEFAULT 0, total_sq DOUBLE PRECISION NOT NULL DEFAULT 0,
+        PRIMARY KEY (experiment, arm))""",
     """CREATE TABLE IF NOT EXISTS skewless_feedback_offsets (
-        topic TEXT NOT NULL, part INTEGER NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (topic, part))""",
+        topic TEXT NOT NULL, part INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (topic, part))""",
 ]
 
 
@@ -81,109 +86,106 @@ APPLIED, UNKNOWN, DUPLICATE, EXPIRED = "applied", "unknown", "duplicate", "expir
 
 
 class ExperimentStore:
-    def __init__(self, path: Path | str, timeout: float = 30.0):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        self.con.execute("PRAGMA journal_mode=WAL")
-        self.con.execute("PRAGMA synchronous=NORMAL")
-        with self._tx():
+    def __init__(self, location: Path | str, timeout: float = 30.0):
+        """``location``: a SQLite file, or a ``postgresql://`` DSN."""
+        self.path = location
+        self.db = Db(location, timeout)
+        with self.db.tx():
             for ddl in _DDL:
-                self.con.execute(ddl)
-            row = self.con.execute("SELECT version FROM skewless_experiments_schema").fetchone()
+                self.db.execute(ddl)
+            row = self.db.execute("SELECT version FROM skewless_experiments_schema").fetchone()
             if row is None:
-                self.con.execute("INSERT INTO skewless_experiments_schema VALUES (?)", (SCHEMA_VERSION,))
+                self.db.execute("INSERT INTO skewless_experiments_schema VALUES (?)", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path}: experiments schema version {row[0]}, this skewless reads "
+                raise RuntimeError(f"{location}: experiments schema version {row[0]}, this skewless reads "
                                    f"{SCHEMA_VERSION}: move the file away to start afresh")
 
+    @staticmethod
+    def location(target_dir: Path, dsn: str | None = None) -> str:
+        return dsn if dsn else str(Path(target_dir) / "experiments.sqlite")
+
     def _tx(self):
-        store = self
-
-        class _Tx:
-            def __enter__(self):
-                store.con.execute("BEGIN IMMEDIATE")  # the write lock up front: no upgrade deadlocks
-
-            def __exit__(self, kind, *_):
-                store.con.execute("COMMIT" if kind is None else "ROLLBACK")
-        return _Tx()
+        return self.db.tx()
 
     def close(self) -> None:
-        self.con.close()
+        self.db.close()
 
     # -- experiments -------------------------------------------------------------------------
     def register(self, exp_id: str, model: str, mode: str, reward: str, window_us: int, config: dict,
                  arms: list[str]) -> None:
         with self._tx():
-            self.con.execute("INSERT OR IGNORE INTO skewless_experiments VALUES (?, ?, ?, ?, ?, ?, ?)",
+            self.db.execute("INSERT INTO skewless_experiments VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                              (exp_id, model, mode, reward, window_us, json.dumps(config, sort_keys=True), now_us()))
-            self.con.executemany("INSERT OR IGNORE INTO skewless_arms (experiment, arm) VALUES (?, ?)",
+            self.db.executemany("INSERT INTO skewless_arms (experiment, arm) VALUES (?, ?) ON CONFLICT DO NOTHING",
                                  [(exp_id, a) for a in arms])
 
     def experiments(self, model: str | None = None) -> list[dict]:
         sql = "SELECT id, model, mode, reward, window_us, config, started_us FROM skewless_experiments"
-        rows = self.con.execute(sql + (" WHERE model = ?" if model else "") + " ORDER BY started_us",
+        rows = self.db.execute(sql + (" WHERE model = ?" if model else "") + " ORDER BY started_us",
                                 (model,) if model else ()).fetchall()
         return [{"id": r[0], "model": r[1], "mode": r[2], "reward": r[3], "window_us": r[4],
                  "config": json.loads(r[5]), "started_us": r[6]} for r in rows]
 
     def stats(self, exp_id: str) -> dict[str, ArmStats]:
-        rows = self.con.execute("SELECT arm, n, total, total_sq FROM skewless_arms WHERE experiment = ?", (exp_id,))
+        rows = self.db.execute("SELECT arm, n, total, total_sq FROM skewless_arms WHERE experiment = ?", (exp_id,))
         return {arm: ArmStats(n, total, total_sq) for arm, n, total, total_sq in rows}
 
     # -- decisions ---------------------------------------------------------------------------
     def log(self, decisions: list[Decision]) -> None:
         try:
             with self._tx():
-                self.con.executemany(
+                self.db.executemany(
                     "INSERT INTO skewless_decisions (request_id, experiment, arm, model, version, propensity, score, "
                     "scores, sticky_key, decided_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(d.request_id, d.experiment, d.arm, d.model, d.version, d.propensity, d.score,
                       json.dumps(d.scores), d.sticky_key, d.decided_us) for d in decisions])
-        except sqlite3.IntegrityError:
+        except Exception as exc:  # sqlite3.IntegrityError, psycopg.errors.UniqueViolation
+            if not _duplicate(exc):
+                raise
             raise DuplicateRequest("a decision with this request_id is logged already: request ids must be "
                                    "unique") from None
 
     def decision(self, request_id: str) -> dict | None:
-        cur = self.con.execute("SELECT * FROM skewless_decisions WHERE request_id = ?", (request_id,))
+        cur = self.db.execute("SELECT * FROM skewless_decisions WHERE request_id = ?", (request_id,))
         row = cur.fetchone()
         return None if row is None else dict(zip([c[0] for c in cur.description], row))
 
     def reward_kind(self, request_id: str) -> str | None:
-        row = self.con.execute("SELECT e.reward FROM skewless_decisions d JOIN skewless_experiments e "
+        row = self.db.execute("SELECT e.reward FROM skewless_decisions d JOIN skewless_experiments e "
                                "ON e.id = d.experiment WHERE d.request_id = ?", (request_id,)).fetchone()
         return None if row is None else row[0]
 
     # -- feedback ----------------------------------------------------------------------------
     def _apply(self, fb: Feedback) -> tuple[str, str | None]:
-        """Inside a transaction: join ``fb`` to its decision; (status, experiment)."""
-        row = self.con.execute(
-            "SELECT d.experiment, d.arm, d.decided_us, d.feedback_us, e.window_us FROM skewless_decisions d "
-            "JOIN skewless_experiments e ON e.id = d.experiment WHERE d.request_id = ?", (fb.request_id,)).fetchone()
+        """Inside a transaction: join ``fb`` to its decision; (status, experiment). One UPDATE
+        claims the decision (open, inside its window): concurrent feedback for it cannot both win."""
+        row = self.db.execute(
+            "UPDATE skewless_decisions SET reward = ?, feedback_us = ?, outcome = 'feedback' WHERE request_id = ? "
+            "AND feedback_us IS NULL AND ? - decided_us <= (SELECT e.window_us FROM skewless_experiments e "
+            "WHERE e.id = skewless_decisions.experiment) RETURNING experiment, arm",
+            (fb.reward, fb.received_us, fb.request_id, fb.received_us)).fetchone()
+        if row is not None:
+            exp_id, arm = row
+            self.db.execute("UPDATE skewless_arms SET n = n + 1, total = total + ?, total_sq = total_sq + ? "
+                            "WHERE experiment = ? AND arm = ?", (fb.reward, fb.reward * fb.reward, exp_id, arm))
+            return APPLIED, exp_id
+        row = self.db.execute("SELECT experiment, feedback_us FROM skewless_decisions WHERE request_id = ?",
+                              (fb.request_id,)).fetchone()
         if row is None:
             return UNKNOWN, None
-        exp_id, arm, decided, done, window = row
-        if done is not None:
-            return DUPLICATE, exp_id
-        if fb.received_us - decided > window:
-            return EXPIRED, exp_id
-        self.con.execute("UPDATE skewless_decisions SET reward = ?, feedback_us = ?, outcome = 'feedback' "
-                         "WHERE request_id = ?", (fb.reward, fb.received_us, fb.request_id))
-        self.con.execute("UPDATE skewless_arms SET n = n + 1, total = total + ?, total_sq = total_sq + ? "
-                         "WHERE experiment = ? AND arm = ?", (fb.reward, fb.reward * fb.reward, exp_id, arm))
-        return APPLIED, exp_id
+        return (DUPLICATE if row[1] is not None else EXPIRED), row[0]
 
     def feedback(self, items: list[Feedback], offsets: dict[tuple[str, int], int] | None = None) -> list[str]:
         """Apply feedback (one transaction, with the Kafka offsets it consumed); a status per item."""
         with self._tx():
             out = [self._apply(fb)[0] for fb in items]
             for (topic, part), nxt in (offsets or {}).items():
-                self.con.execute("INSERT INTO skewless_feedback_offsets VALUES (?, ?, ?) ON CONFLICT (topic, part) "
-                                 "DO UPDATE SET next_offset = excluded.next_offset", (topic, part, nxt))
+                self.db.execute("INSERT INTO skewless_feedback_offsets VALUES (?, ?, ?) ON CONFLICT (topic, part) "
+                                "DO UPDATE SET next_offset = excluded.next_offset", (topic, part, nxt))
         return out
 
     def offsets(self, topic: str) -> dict[int, int]:
-        return dict(self.con.execute("SELECT part, next_offset FROM skewless_feedback_offsets WHERE topic = ?",
+        return dict(self.db.execute("SELECT part, next_offset FROM skewless_feedback_offsets WHERE topic = ?",
                                      (topic,)).fetchall())
 
     def expire(self, exp_id: str, window_us: int, at_us: int | None = None) -> int:
@@ -191,18 +193,18 @@ class ExperimentStore:
         0 (outcome 'missing'), counted in their arm once. Returns how many."""
         at = now_us() if at_us is None else at_us
         with self._tx():
-            arms = self.con.execute(
+            arms = self.db.execute(
                 "UPDATE skewless_decisions SET reward = 0, feedback_us = ?, outcome = 'missing' WHERE experiment = ? "
                 "AND feedback_us IS NULL AND decided_us < ? RETURNING arm", (at, exp_id, at - window_us)).fetchall()
             counts: dict[str, int] = {}
             for (arm,) in arms:
                 counts[arm] = counts.get(arm, 0) + 1
             for arm, k in counts.items():
-                self.con.execute("UPDATE skewless_arms SET n = n + ? WHERE experiment = ? AND arm = ?", (k, exp_id, arm))
+                self.db.execute("UPDATE skewless_arms SET n = n + ? WHERE experiment = ? AND arm = ?", (k, exp_id, arm))
         return len(arms)
 
     def decisions_table(self, exp_id: str) -> pa.Table:
-        cur = self.con.execute("SELECT request_id, arm, model, version, propensity, score, scores, decided_us, reward, "
+        cur = self.db.execute("SELECT request_id, arm, model, version, propensity, score, scores, decided_us, reward, "
                                "feedback_us, outcome FROM skewless_decisions WHERE experiment = ? ORDER BY decided_us",
                                (exp_id,))
         names = [c[0] for c in cur.description]
@@ -210,3 +212,9 @@ class ExperimentStore:
         return pa.table({n: pa.array([r[i] for r in rows]) for i, n in enumerate(names)}) if rows else \
             pa.table({n: pa.array([], pa.string() if n in ("request_id", "arm", "model", "version", "scores", "outcome")
                                   else pa.float64()) for n in names})
+
+
+def _duplicate(exc: Exception) -> bool:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    return type(exc).__name__ == "UniqueViolation"

@@ -22,7 +22,7 @@ from .store import Registry
 def reproduce(compiled, model: str, version: str, out: Path) -> dict:
     from ..batch_jobs import needed_sources, open_engine, register_sources, training_set
 
-    registry = Registry.of(compiled.project.target_dir)
+    registry = Registry.of(compiled.project.target_dir, compiled.project.target.registry_dsn)
     try:
         resolved = registry.alias(model, version) or version
         rec = registry.version(model, resolved)

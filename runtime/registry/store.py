@@ -9,14 +9,16 @@ is the alias's previous version. Serving loads a model by its ``champion`` alias
 model has none) and follows it without a restart. Retrain runs (``skewless retrain``) are recorded
 with the triggers they evaluated, whether they retrained and what.
 
-Tables are prefixed ``skewless_`` and created here; nothing else is touched."""
+Tables are prefixed ``skewless_`` and created here; nothing else is touched. The database is the
+target's ``registry_dsn`` (Postgres: shared by every host) or ``target/registry.sqlite``."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
+
+from ..sqldb import Db, is_postgres
 
 SCHEMA_VERSION = 1
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -24,19 +26,19 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 _DDL = [
     "CREATE TABLE IF NOT EXISTS skewless_registry_schema (version INTEGER NOT NULL)",
     """CREATE TABLE IF NOT EXISTS skewless_model_versions (
-        model TEXT NOT NULL, version TEXT NOT NULL, parent TEXT, kind TEXT NOT NULL, created_us INTEGER NOT NULL,
+        model TEXT NOT NULL, version TEXT NOT NULL, parent TEXT, kind TEXT NOT NULL, created_us BIGINT NOT NULL,
         trigger TEXT NOT NULL, reason TEXT NOT NULL, artifact TEXT NOT NULL, view_fingerprints TEXT NOT NULL,
-        features_as_of_us INTEGER NOT NULL, data_from TEXT, data_to TEXT, rows INTEGER NOT NULL,
-        rows_read INTEGER NOT NULL, training_set TEXT, training_set_digest TEXT, params TEXT NOT NULL,
+        features_as_of_us BIGINT NOT NULL, data_from TEXT, data_to TEXT, rows BIGINT NOT NULL,
+        rows_read BIGINT NOT NULL, training_set TEXT, training_set_digest TEXT, params TEXT NOT NULL,
         metrics TEXT NOT NULL, PRIMARY KEY (model, version))""",
     """CREATE TABLE IF NOT EXISTS skewless_aliases (
-        model TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, set_us INTEGER NOT NULL,
+        model TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, set_us BIGINT NOT NULL,
         PRIMARY KEY (model, alias))""",
     """CREATE TABLE IF NOT EXISTS skewless_alias_history (
-        model TEXT NOT NULL, alias TEXT NOT NULL, version TEXT, previous TEXT, set_us INTEGER NOT NULL,
-        action TEXT NOT NULL)""",
+        seq BIGINT NOT NULL, model TEXT NOT NULL, alias TEXT NOT NULL, version TEXT, previous TEXT,
+        set_us BIGINT NOT NULL, action TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS skewless_retrain_runs (
-        model TEXT NOT NULL, started_us INTEGER NOT NULL, fired TEXT NOT NULL, checks TEXT NOT NULL,
+        model TEXT NOT NULL, started_us BIGINT NOT NULL, fired TEXT NOT NULL, checks TEXT NOT NULL,
         new_version TEXT, promoted INTEGER NOT NULL DEFAULT 0)""",
 ]
 
@@ -55,31 +57,33 @@ class RegistryError(ValueError):
 
 
 class Registry:
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.con.execute("PRAGMA journal_mode=WAL")
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+    def __init__(self, location: Path | str):
+        """``location``: a SQLite file, or a ``postgresql://`` DSN."""
+        self.db = Db(location)
+        with self.db.tx():
             for ddl in _DDL:
-                self.con.execute(ddl)
-            row = self.con.execute("SELECT version FROM skewless_registry_schema").fetchone()
+                self.db.execute(ddl)
+            row = self.db.execute("SELECT version FROM skewless_registry_schema").fetchone()
             if row is None:
-                self.con.execute("INSERT INTO skewless_registry_schema VALUES (?)", (SCHEMA_VERSION,))
+                self.db.execute("INSERT INTO skewless_registry_schema VALUES (?)", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
-                raise RegistryError(f"{self.path}: registry schema version {row[0]}, this skewless reads {SCHEMA_VERSION}")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+                raise RegistryError(f"{location}: registry schema version {row[0]}, this skewless reads {SCHEMA_VERSION}")
+
+    @staticmethod
+    def location(target_dir: Path, dsn: str | None = None) -> str:
+        return dsn if dsn else str(Path(target_dir) / "registry.sqlite")
 
     @classmethod
-    def of(cls, target_dir: Path) -> "Registry":
-        return cls(Path(target_dir) / "registry.sqlite")
+    def of(cls, target_dir: Path, dsn: str | None = None) -> "Registry":
+        return cls(cls.location(target_dir, dsn))
+
+    @classmethod
+    def exists(cls, target_dir: Path, dsn: str | None = None) -> bool:
+        """Whether there is a registry to read (a Postgres one always: opening it creates its tables)."""
+        return bool(dsn and is_postgres(dsn)) or (Path(target_dir) / "registry.sqlite").exists()
 
     def close(self) -> None:
-        self.con.close()
+        self.db.close()
 
     # -- versions ----------------------------------------------------------------------------
     def register(self, record: dict, alias: str | None = CHAMPION) -> None:
@@ -87,26 +91,21 @@ class Registry:
         the alias)."""
         values = [json.dumps(record[c], sort_keys=True, default=str) if c in _JSON else record.get(c)
                   for c in VERSION_COLUMNS]
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
-            self.con.execute(f"INSERT INTO skewless_model_versions ({', '.join(VERSION_COLUMNS)}) VALUES "
-                             f"({', '.join('?' * len(VERSION_COLUMNS))})", values)
+        with self.db.tx():
+            self.db.execute(f"INSERT INTO skewless_model_versions ({', '.join(VERSION_COLUMNS)}) VALUES "
+                            f"({', '.join('?' * len(VERSION_COLUMNS))})", values)
             if alias is not None:
                 self._set_alias(record["model"], alias, record["version"], "trained")
             if self._alias(record["model"], CHAMPION) is None:  # a model's first version is its champion
                 self._set_alias(record["model"], CHAMPION, record["version"], "first version")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     def versions(self, model: str) -> list[dict]:
-        cur = self.con.execute(f"SELECT {', '.join(VERSION_COLUMNS)} FROM skewless_model_versions WHERE model = ? "
+        cur = self.db.execute(f"SELECT {', '.join(VERSION_COLUMNS)} FROM skewless_model_versions WHERE model = ? "
                                "ORDER BY created_us", (model,))
         return [self._row(r) for r in cur.fetchall()]
 
     def version(self, model: str, version: str) -> dict | None:
-        row = self.con.execute(f"SELECT {', '.join(VERSION_COLUMNS)} FROM skewless_model_versions WHERE model = ? "
+        row = self.db.execute(f"SELECT {', '.join(VERSION_COLUMNS)} FROM skewless_model_versions WHERE model = ? "
                                "AND version = ?", (model, version)).fetchone()
         return None if row is None else self._row(row)
 
@@ -129,7 +128,7 @@ class Registry:
 
     # -- aliases -----------------------------------------------------------------------------
     def _alias(self, model: str, alias: str) -> str | None:
-        row = self.con.execute("SELECT version FROM skewless_aliases WHERE model = ? AND alias = ?",
+        row = self.db.execute("SELECT version FROM skewless_aliases WHERE model = ? AND alias = ?",
                                (model, alias)).fetchone()
         return None if row is None else row[0]
 
@@ -137,40 +136,35 @@ class Registry:
         return self._alias(model, alias)
 
     def aliases(self, model: str | None = None) -> dict[tuple[str, str], str]:
-        rows = self.con.execute("SELECT model, alias, version FROM skewless_aliases" +
+        rows = self.db.execute("SELECT model, alias, version FROM skewless_aliases" +
                                 (" WHERE model = ?" if model else ""), (model,) if model else ())
         return {(m, a): v for m, a, v in rows}
 
     def _set_alias(self, model: str, alias: str, version: str, action: str) -> None:
         previous = self._alias(model, alias)
-        self.con.execute("INSERT INTO skewless_aliases VALUES (?, ?, ?, ?) ON CONFLICT (model, alias) DO UPDATE "
-                         "SET version = excluded.version, set_us = excluded.set_us", (model, alias, version, now_us()))
-        self.con.execute("INSERT INTO skewless_alias_history VALUES (?, ?, ?, ?, ?, ?)",
-                         (model, alias, version, previous, now_us(), action))
+        self.db.execute("INSERT INTO skewless_aliases VALUES (?, ?, ?, ?) ON CONFLICT (model, alias) DO UPDATE "
+                        "SET version = excluded.version, set_us = excluded.set_us", (model, alias, version, now_us()))
+        (seq,) = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM skewless_alias_history").fetchone()
+        self.db.execute("INSERT INTO skewless_alias_history VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (seq, model, alias, version, previous, now_us(), action))
 
     def promote(self, model: str, version: str, alias: str = CHAMPION) -> str | None:
         """Point ``alias`` at ``version``; returns the version it pointed at before."""
         if self.version(model, version) is None:
             known = ", ".join(v["version"] for v in self.versions(model)) or "none"
             raise RegistryError(f"model {model!r} has no registered version {version!r}; registered: {known}")
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+        with self.db.tx():
             previous = self._alias(model, alias)
             self._set_alias(model, alias, version, "promote")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return previous
 
     def rollback(self, model: str, alias: str = CHAMPION) -> tuple[str, str]:
         """Point ``alias`` back at the version it named before its last promotion: (from, to)."""
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
+        with self.db.tx():
             current = self._alias(model, alias)
             # the versions the alias named, newest first, without the ones rolled back from
-            history = self.con.execute("SELECT version, previous, action FROM skewless_alias_history WHERE model = ? "
-                                       "AND alias = ? ORDER BY rowid DESC", (model, alias)).fetchall()
+            history = self.db.execute("SELECT version, previous, action FROM skewless_alias_history WHERE model = ? "
+                                      "AND alias = ? ORDER BY seq DESC", (model, alias)).fetchall()
             target = None
             for version, previous, action in history:
                 if version == current and previous is not None and action != "rollback":
@@ -181,20 +175,16 @@ class Registry:
             if current is None or target is None:
                 raise RegistryError(f"model {model!r}: alias {alias!r} has no earlier version to roll back to")
             self._set_alias(model, alias, target, "rollback")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return current, target
 
     # -- retrain runs ------------------------------------------------------------------------
     def record_run(self, model: str, fired: list[str], checks: dict, new_version: str | None, promoted: bool) -> None:
-        self.con.execute("INSERT INTO skewless_retrain_runs VALUES (?, ?, ?, ?, ?, ?)",
+        self.db.execute("INSERT INTO skewless_retrain_runs VALUES (?, ?, ?, ?, ?, ?)",
                          (model, now_us(), json.dumps(fired), json.dumps(checks, default=str), new_version,
                           int(promoted)))
 
     def runs(self, model: str) -> list[dict]:
-        rows = self.con.execute("SELECT started_us, fired, checks, new_version, promoted FROM skewless_retrain_runs "
+        rows = self.db.execute("SELECT started_us, fired, checks, new_version, promoted FROM skewless_retrain_runs "
                                 "WHERE model = ? ORDER BY started_us", (model,)).fetchall()
         return [{"started_us": s, "fired": json.loads(f), "checks": json.loads(c), "new_version": v,
                  "promoted": bool(p)} for s, f, c, v, p in rows]

@@ -22,17 +22,18 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
     """The app serving ``models`` (default: every model of the project); a `SkewlessError` naming
     the model when one is not trained or its views changed since."""
     from ..experiments.router import build_experiments
+    from ..experiments.store import ExperimentStore
     from ..stores import open_store
     from ..training.trainer import model_artifact
     from .app import create_app
     from .scorer import Scorer, SkewError
 
     store = open_store(compiled.project.target.online, compiled.project.root)
-    target_dir = compiled.project.target_dir
+    target_dir, dsn = compiled.project.target_dir, compiled.project.target.registry_dsn
     loaded: dict[Path, Scorer] = {}
 
     def scorer_for(model: str, version: str = "latest") -> Scorer:
-        path = model_artifact(target_dir, model, version).resolve()
+        path = model_artifact(target_dir, model, version, dsn).resolve()
         if path not in loaded:  # arms sharing a version share its booster
             loaded[path] = Scorer(compiled, path, store)
         return loaded[path]
@@ -48,9 +49,9 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         for name in names:
             current = name
             if compiled.project.models[name].experiment is None:
-                scorers[name] = scorer_for(name, served_version(target_dir, name))
+                scorers[name] = scorer_for(name, served_version(target_dir, name, dsn))
         current = "experiments"
-        experiments = build_experiments(compiled, target_dir / "experiments.sqlite", scorer_for, names)
+        experiments = build_experiments(compiled, ExperimentStore.location(target_dir, dsn), scorer_for, names)
     except (FileNotFoundError, SkewError) as exc:
         store.close()
         raise SkewlessError(Diagnostic(f"model {current}", 1, 1, str(exc), "")) from None
@@ -59,7 +60,7 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
     logs = {m: FeatureLog(target_dir / "feature_log", m, d.feature_log)
             for m, d in compiled.project.models.items() if d.feature_log is not None and d.feature_log.enabled}
     app = create_app(scorers, compiled, store, compiled.project.target.serve_token, experiments,
-                     reload=ChampionReload(target_dir, scorers, scorer_for), feature_logs=logs)
+                     reload=ChampionReload(target_dir, scorers, scorer_for, dsn), feature_logs=logs)
     # the project, models and boosters live as long as the process: out of the cyclic collector's
     # way (each full collection would walk them again, tens of ms under load)
     gc.collect()
@@ -67,13 +68,13 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
     return app
 
 
-def served_version(target_dir: Path, model: str) -> str:
+def served_version(target_dir: Path, model: str, dsn: str | None = None) -> str:
     """What ``serve`` loads for a model: its registry ``champion``, or LATEST before any registry."""
     from ..registry.store import CHAMPION, Registry
 
-    if not (target_dir / "registry.sqlite").exists():
+    if not Registry.exists(target_dir, dsn):
         return "latest"
-    registry = Registry.of(target_dir)
+    registry = Registry.of(target_dir, dsn)
     try:
         return CHAMPION if registry.alias(model, CHAMPION) is not None else "latest"
     finally:
@@ -85,10 +86,10 @@ class ChampionReload:
     model whose champion moved (promote, rollback) is loaded and swapped in; a version that cannot
     be served (its views changed) is logged and the current one kept."""
 
-    def __init__(self, target_dir: Path, scorers: dict, scorer_for, every: float = 2.0):
+    def __init__(self, target_dir: Path, scorers: dict, scorer_for, dsn: str | None = None, every: float = 2.0):
         import time
 
-        self.target_dir, self.scorers, self.scorer_for, self.every = target_dir, scorers, scorer_for, every
+        self.target_dir, self.scorers, self.scorer_for, self.every, self.dsn = target_dir, scorers, scorer_for, every, dsn
         self.checked = time.monotonic()
         self.registry = None
 
@@ -104,9 +105,9 @@ class ChampionReload:
         from .scorer import SkewError
 
         if self.registry is None:
-            if not (self.target_dir / "registry.sqlite").exists():
+            if not Registry.exists(self.target_dir, self.dsn):
                 return
-            self.registry = Registry.of(self.target_dir)
+            self.registry = Registry.of(self.target_dir, self.dsn)
         aliases = self.registry.aliases()
         for model, scorer in list(self.scorers.items()):
             version = aliases.get((model, CHAMPION))

@@ -61,7 +61,7 @@ def continue_training(compiled: CompiledProject, model_name: str, training_set: 
                       rounds: int | None = None, lineage: dict | None = None) -> ContinueResult:
     model = compiled.project.models[model_name]
     target = compiled.project.target_dir
-    parent_dir = model_artifact(target, model_name, parent)
+    parent_dir = model_artifact(target, model_name, parent, compiled.project.target.registry_dsn)
     meta = json.loads((parent_dir / "model.json").read_text())
     spec = FeatureSpec.from_json(json.loads((parent_dir / "features.json").read_text()))
     booster = lgb.Booster(model_file=str(parent_dir / "model.txt"))

@@ -22,7 +22,7 @@ def training_set_from_log(compiled: CompiledProject, model_name: str, labels: pa
                           version: str = "champion") -> tuple[pa.Table, dict]:
     """(training set, counts): the logged requests of ``version`` with a label."""
     model = compiled.project.models[model_name]
-    artifact = model_artifact(compiled.project.target_dir, model_name, version)
+    artifact = model_artifact(compiled.project.target_dir, model_name, version, compiled.project.target.registry_dsn)
     meta = json.loads((artifact / "model.json").read_text())
     spec = FeatureSpec.from_json(json.loads((artifact / "features.json").read_text()))
     log = read_log(compiled.project.target_dir, model_name, meta["version"])

@@ -227,7 +227,7 @@ def write_artifact(compiled: CompiledProject, model_name: str, booster, spec: Fe
     latest = compiled.project.target_dir / "models" / model_name / "LATEST"
     with atomic_output(latest) as tmp:  # the version is complete before LATEST names it
         tmp.write_text(version)
-    registry = Registry.of(compiled.project.target_dir)
+    registry = Registry.of(compiled.project.target_dir, compiled.project.target.registry_dsn)
     try:
         registry.register({
             "model": model_name, "version": version, "parent": lineage.get("parent"), "kind": lineage.get("kind", "full"),
@@ -261,16 +261,16 @@ def _importance_plot(booster, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def model_artifact(target_dir: Path, model_name: str, version: str = "latest") -> Path:
+def model_artifact(target_dir: Path, model_name: str, version: str = "latest", dsn: str | None = None) -> Path:
     """A version's artifact directory: ``latest`` (the one LATEST names), a version, or an alias of
-    the registry (``champion``, ``challenger``...)."""
+    the registry (``champion``, ``challenger``...; ``dsn``: the target's registry_dsn)."""
     if version == "latest":
         return latest_artifact(target_dir, model_name)
     path = target_dir / "models" / model_name / version
-    if not (path / "model.json").exists() and (target_dir / "registry.sqlite").exists():
-        from ..registry.store import Registry
+    from ..registry.store import Registry
 
-        registry = Registry.of(target_dir)
+    if not (path / "model.json").exists() and Registry.exists(target_dir, dsn):
+        registry = Registry.of(target_dir, dsn)
         try:
             aliased = registry.alias(model_name, version)
         finally:

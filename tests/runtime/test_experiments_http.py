@@ -123,6 +123,8 @@ def decisions(root: Path, experiment: str) -> dict[str, dict]:
     return out
 
 
+score_request = request  # (tests taking pytest's `request` fixture)
+
 AT = "2030-01-01T00:00:00Z"  # a fixed read time: the same features for every arm and the in-process scorer
 
 
@@ -259,9 +261,11 @@ def test_feedback_from_kafka_counts_each_message_once(project, kafka_broker):
                                                                "not applied", "not applied"]
 
 
-def test_continuous_rewards_have_the_normal_inverse_gamma_posterior(project):
+@pytest.mark.parametrize("state", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_continuous_rewards_have_the_normal_inverse_gamma_posterior(project, state, request):
     """Continuous rewards (in process, one worker): each arm's posterior equals the conjugate
-    updates applied one reward at a time (tests/runtime/experiments/test_posterior.py)."""
+    updates applied one reward at a time (tests/runtime/experiments/test_posterior.py); with the
+    experiments' state in SQLite (target/) and in Postgres (the target's registry_dsn)."""
     from starlette.testclient import TestClient
 
     from skewless.compiler.config.experiments import PriorDef
@@ -269,11 +273,18 @@ def test_continuous_rewards_have_the_normal_inverse_gamma_posterior(project):
     from tests.runtime.experiments.test_posterior import sequential_nig
 
     set_experiment(project, f"mode: bandit\nreward: continuous\nprior: {{mean: 5, kappa: 2, alpha: 3, beta: 4}}\n{ARMS}")
-    client = TestClient(build_service(build_project(load_project(project))))
+    compiled = build_project(load_project(project))
+    if state == "postgres":
+        from tests.support.postgres import fresh_database
+
+        dsn = fresh_database(request.getfixturevalue("pg_dsn"))
+        target = compiled.project.target.model_copy(update={"registry_dsn": dsn})
+        compiled.project.target = target
+    client = TestClient(build_service(compiled))
     rng = np.random.default_rng(9)
     sent: dict[str, list] = {"control": [], "small": []}
     for i in range(80):
-        body = client.post("/score/fraud", json=request(i)).json()
+        body = client.post("/score/fraud", json=score_request(i)).json()
         reward = float(np.round(rng.normal(10 if body["arm"] == "small" else 7, 3), 3))
         assert client.post("/feedback", json={"request_id": body["request_id"], "reward": reward}).status_code == 200
         sent[body["arm"]].append(reward)

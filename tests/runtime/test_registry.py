@@ -21,8 +21,14 @@ def record(version: str, parent: str | None = None, t: int = 0) -> dict:
             "training_set": None, "training_set_digest": "d", "params": {}, "metrics": {}}
 
 
-def test_aliases_promote_rollback_and_lineage(tmp_path):
-    reg = Registry(tmp_path / "r.sqlite")
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_aliases_promote_rollback_and_lineage(tmp_path, db, request):
+    where = tmp_path / "r.sqlite"
+    if db == "postgres":
+        from tests.support.postgres import fresh_database
+
+        where = fresh_database(request.getfixturevalue("pg_dsn"))
+    reg = Registry(where)
     reg.register(record("v1", t=1), alias="challenger")  # the first version is champion whatever the alias
     assert reg.alias("m", "champion") == "v1" and reg.alias("m", "challenger") == "v1"
     reg.register(record("v2", "v1", t=2), alias="challenger")
@@ -39,7 +45,7 @@ def test_aliases_promote_rollback_and_lineage(tmp_path):
     assert [r["version"] for r in reg.lineage("m", "v3")] == ["v3", "v2", "v1"]
     assert [r["version"] for r in reg.versions("m")] == ["v1", "v2", "v3"]
     reg.close()
-    assert Registry(tmp_path / "r.sqlite").alias("m", "champion") == "v1"  # it is a file: it survives
+    assert Registry(where).alias("m", "champion") == "v1"  # it is a database: it survives
 
 
 def test_feature_log_rotates_bounds_and_reads_back(tmp_path):

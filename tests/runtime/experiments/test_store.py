@@ -15,6 +15,16 @@ from tests.support.together import first_failure
 DAY = 86_400 * 1_000_000
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def where(request, tmp_path):
+    """The store's location: a SQLite file, or a fresh Postgres database (registry_dsn)."""
+    if request.param == "sqlite":
+        return tmp_path / "e.sqlite"
+    from tests.support.postgres import fresh_database
+
+    return fresh_database(request.getfixturevalue("pg_dsn"))
+
+
 def store_with(path, n: int, window_us: int = DAY, t0: int = 1_000 * DAY) -> ExperimentStore:
     store = ExperimentStore(path)
     store.register("m@1", "m", "ab", "binary", window_us, {"definition": {}, "versions": {}}, ["a", "b"])
@@ -22,8 +32,8 @@ def store_with(path, n: int, window_us: int = DAY, t0: int = 1_000 * DAY) -> Exp
     return store
 
 
-def test_feedback_joins_once_within_the_window(tmp_path):
-    store = store_with(tmp_path / "e.sqlite", 4)
+def test_feedback_joins_once_within_the_window(where):
+    store = store_with(where, 4)
     t0 = 1_000 * DAY
     got = store.feedback([Feedback("r0", 1.0, t0 + 10), Feedback("r0", 0.0, t0 + 11), Feedback("zz", 1.0, t0),
                           Feedback("r1", 1.0, t0 + 1 + DAY + 1), Feedback("r2", 0.0, t0 + 2 + DAY)])
@@ -34,8 +44,8 @@ def test_feedback_joins_once_within_the_window(tmp_path):
         store.log([Decision("r3", "m@1", "a", "m", "v1", 0.5, 0.1, {}, "k", t0)])
 
 
-def test_missing_feedback_counts_as_zero_once(tmp_path):
-    store = store_with(tmp_path / "e.sqlite", 6)
+def test_missing_feedback_counts_as_zero_once(where):
+    store = store_with(where, 6)
     t0 = 1_000 * DAY
     store.feedback([Feedback("r0", 1.0, t0 + 5)])
     assert store.expire("m@1", DAY, at_us=t0 + DAY + 3) == 2  # r1, r2 (decided before t0 + 3; r0 had feedback)
@@ -47,36 +57,43 @@ def test_missing_feedback_counts_as_zero_once(tmp_path):
 
 
 def _apply_all(where, i):
-    store = ExperimentStore(where.parent / "shared.sqlite")
+    dsn = where.parent / "dsn"  # a Postgres round: the DSN of the database every process shares
+    store = ExperimentStore(dsn.read_text() if dsn.exists() else where.parent / "shared.sqlite")
     items = [Feedback(f"r{j}", float(j % 3 == 0), 1_000 * 86_400 * 1_000_000 + 100) for j in range(120)]
     random.Random(i).shuffle(items)
     for k in range(0, len(items), 7):
         store.feedback(items[k:k + 7])
 
 
-def test_racing_processes_apply_each_feedback_once(tmp_path):
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_racing_processes_apply_each_feedback_once(tmp_path, db, request):
     for rnd in range(3):
         shared = tmp_path / f"r{rnd}" / "shared.sqlite"
         shared.parent.mkdir()
+        if db == "postgres":  # every process of the round opens the same fresh database
+            from tests.support.postgres import fresh_database
+
+            shared = fresh_database(request.getfixturevalue("pg_dsn"))
+            (tmp_path / f"r{rnd}" / "dsn").write_text(shared)
         store_with(shared, 120).close()
-        assert first_failure(_apply_all, shared.parent, count=4, rounds=1) is None
+        assert first_failure(_apply_all, tmp_path / f"r{rnd}", count=4, rounds=1) is None
         stats = ExperimentStore(shared).stats("m@1")
         want = {arm: [float(j % 3 == 0) for j in range(120) if "ab"[j % 2] == arm] for arm in "ab"}
         for arm in "ab":
             assert stats[arm].n == len(want[arm]) and stats[arm].total == sum(want[arm])
 
 
-def test_offsets_commit_with_the_feedback(tmp_path):
-    store = store_with(tmp_path / "e.sqlite", 2)
+def test_offsets_commit_with_the_feedback(where):
+    store = store_with(where, 2)
     store.feedback([Feedback("r0", 1.0, 1_000 * DAY)], {("t", 0): 5})
     assert store.offsets("t") == {0: 5}
     store.feedback([], {("t", 0): 9, ("t", 1): 2})
     assert store.offsets("t") == {0: 9, 1: 2}
 
 
-def test_another_schema_version_is_refused(tmp_path):
-    store = store_with(tmp_path / "e.sqlite", 1)
-    store.con.execute("UPDATE skewless_experiments_schema SET version = 99")
+def test_another_schema_version_is_refused(where):
+    store = store_with(where, 1)
+    store.db.execute("UPDATE skewless_experiments_schema SET version = 99")
     store.close()
     with pytest.raises(RuntimeError, match="schema version 99"):
-        ExperimentStore(tmp_path / "e.sqlite")
+        ExperimentStore(where)
