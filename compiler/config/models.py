@@ -51,6 +51,8 @@ class FeatureLogDef(Frozen):
     rotate_rows: int = Field(10_000, ge=1)        # a file per this many rows ...
     rotate_seconds: float = Field(60.0, gt=0)     # ... or this many seconds (checked on each request)
     keep_files: int = Field(1000, ge=1)           # the oldest files of the model's log beyond this are deleted
+    kafka_topic: str | None = None                # also send each row (JSON) to this topic ...
+    kafka_brokers: list[str] | None = None        # ... on these brokers (default: the target's stream brokers)
 
 
 class RetrainDef(Frozen):

@@ -6,7 +6,9 @@ Each serving worker buffers its rows and writes a Parquet file per ``rotate_rows
 ``rotate_seconds`` (checked on each request) and at shutdown, under
 ``target/feature_log/<model>/<version>/part-<time>-<pid>-<n>.parquet`` (written whole, then
 renamed: a reader never sees half a file). The log is bounded: beyond ``keep_files`` files per
-model the oldest are deleted (only files named like ours). Labels arriving later join the log by
+model the oldest are deleted (only files named like ours). With ``kafka_topic`` each row is also
+sent to Kafka as JSON (keyed by request id; NaN as null) as it is logged — a producer per worker,
+flushed at shutdown. Labels arriving later join the log by
 request id (``skewless training-set MODEL --from-log``); ``skewless parity --log MODEL``
 recomputes the logged vectors through the batch path."""
 
@@ -40,25 +42,43 @@ def _jsonable(v):
 class FeatureLog:
     """One model's log in one worker process."""
 
-    def __init__(self, root: Path, model: str, config: FeatureLogDef):
+    def __init__(self, root: Path, model: str, config: FeatureLogDef, brokers: list[str] | None = None):
         self.dir, self.model, self.config = root / model, model, config
         self.rows: list[tuple] = []
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.seq = 0
+        self.producer = None
+        if config.kafka_topic:
+            from confluent_kafka import Producer
+
+            servers = config.kafka_brokers or brokers
+            if not servers:
+                raise ValueError(f"model {model}: feature_log.kafka_topic needs kafka_brokers (or a Kafka stream target)")
+            self.producer = Producer({"bootstrap.servers": ",".join(servers), "linger.ms": 5,
+                                      "enable.idempotence": True})
 
     def log(self, request_id: str, version: str, requested_at: datetime, as_of: datetime, score: float,
             request: dict, vector) -> None:
         fields = json.dumps({k: _jsonable(v) for k, v in request.items()}, separators=(",", ":"))
+        values = [float(x) for x in vector.ravel()]
+        if self.producer is not None:
+            self.producer.produce(self.config.kafka_topic, key=request_id, value=json.dumps({
+                "request_id": request_id, "model": self.model, "version": version,
+                "requested_at": requested_at.isoformat(), "as_of": as_of.isoformat(), "score": score,
+                "request": json.loads(fields), "vector": [None if x != x else x for x in values]},
+                separators=(",", ":")))
+            self.producer.poll(0)
         with self.lock:
-            self.rows.append((request_id, version, requested_at, as_of, score, fields,
-                              [float(x) for x in vector.ravel()]))
+            self.rows.append((request_id, version, requested_at, as_of, score, fields, values))
             due = len(self.rows) >= self.config.rotate_rows or \
                 time.monotonic() - self.started >= self.config.rotate_seconds
         if due:
             self.flush()
 
     def flush(self) -> None:
+        if self.producer is not None:
+            self.producer.flush(10)
         with self.lock:
             rows, self.rows, self.started = self.rows, [], time.monotonic()
         if not rows:

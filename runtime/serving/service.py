@@ -57,7 +57,9 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         raise SkewlessError(Diagnostic(f"model {current}", 1, 1, str(exc), "")) from None
     from .feature_log import FeatureLog
 
-    logs = {m: FeatureLog(target_dir / "feature_log", m, d.feature_log)
+    stream = compiled.project.target.stream
+    brokers = list(stream.brokers) if getattr(stream, "kind", None) == "kafka" else None
+    logs = {m: FeatureLog(target_dir / "feature_log", m, d.feature_log, brokers)
             for m, d in compiled.project.models.items() if d.feature_log is not None and d.feature_log.enabled}
     app = create_app(scorers, compiled, store, compiled.project.target.serve_token, experiments,
                      reload=ChampionReload(target_dir, scorers, scorer_for, dsn), feature_logs=logs)

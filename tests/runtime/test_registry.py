@@ -82,3 +82,21 @@ def test_training_set_fingerprint_tolerates_summation_order_only():
     labels[3] = not labels[3]
     assert not same_training_set(d, table_digest(base.set_column(1, "label", pa.array(labels))))
     assert not same_training_set(d, table_digest(base.slice(1)))
+
+
+@pytest.mark.kafka
+def test_feature_log_rows_also_go_to_kafka(tmp_path, kafka_broker):
+    import json
+
+    from skewless.runtime.kafka_local import consume_all, create_topic
+
+    create_topic(kafka_broker, "served")
+    log = FeatureLog(tmp_path / "feature_log", "m", FeatureLogDef(kafka_topic="served", kafka_brokers=[kafka_broker]))
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for i in range(7):
+        log.log(f"r{i}", "v1", at, at, 0.25, {"user_id": f"u{i}"}, np.array([[float(i), np.nan]]))
+    log.flush()
+    rows = [json.loads(m) for m in consume_all(kafka_broker, "served")]
+    assert [r["request_id"] for r in rows] == [f"r{i}" for i in range(7)]
+    assert rows[3]["vector"] == [3.0, None] and rows[3]["request"] == {"user_id": "u3"} and rows[3]["version"] == "v1"
+    assert read_log(tmp_path, "m").num_rows == 7  # and the Parquet log as usual
