@@ -481,6 +481,7 @@ from .cli_stream import replay_cmd  # noqa: E402 - registers replay, run, get
 from .cli_experiments import experiments_app  # noqa: E402,F401 - registers experiments, feedback
 from .cli_models import models_app  # noqa: E402,F401 - registers models, retrain
 from .cli_train import train  # noqa: E402,F401 - registers train
+from .cli_docs import docs_app  # noqa: E402,F401 - registers docs
 
 
 def _causes(exc: BaseException):

@@ -103,3 +103,17 @@ def spark():
     engine = SparkEngine("local[2]")
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium for headless checks of generated HTML (.ci/run installs it)."""
+    import os
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium missing: .ci/run installs it")
+        pytest.skip("chromium not installed")
+    return path
