@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SKEWLESS = $(PYTHON) -m skewless.runtime.cli
 
-.PHONY: install demo test bench fuzz faults
+.PHONY: install demo test lint bench fuzz faults
 
 install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
@@ -11,9 +11,12 @@ install:
 demo: install
 	$(SKEWLESS) --project features demo
 
-# Everything: unit tests and integration tests (they start their own services).
-test: install
+# Everything: lint, then unit tests and integration tests (they start their own services).
+test: install lint
 	$(PYTHON) -m pytest -q
+
+lint: install
+	$(PYTHON) -m ruff check compiler runtime api tests bench
 
 bench: install
 	$(PYTHON) bench/compile_views.py

@@ -144,7 +144,7 @@ def serve(root: Path, port: int, workers: int) -> subprocess.Popen:
             return proc
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not start: {proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"serve did not start: {proc.stderr.read().decode()[-2000:]}") from None
             time.sleep(0.2)
 
 

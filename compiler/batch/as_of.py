@@ -160,7 +160,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     estar = [f"MAX(__seq{g}) OVER (PARTITION BY {', '.join(K)} ORDER BY {ts}, __is_spine "
              f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __estar{g}" for g in range(len(groups))]
     w_body = ", ".join([f"{union}.*", *estar])
-    for g, (order, aggs) in enumerate(groups.items()):
+    for g, aggs in enumerate(groups.values()):
         shifted_cols: list[OutputColumn] = [OutputColumn(name=f"__k{j}", type="text", expr=q, kind="passthrough")
                                             for j, q in enumerate(K)]
         shifted_cols.append(OutputColumn(name="__seq", type="bigint", expr=f"__seq{g}", kind="passthrough"))

@@ -26,7 +26,7 @@ class ColumnDef(Frozen):
     def _type(cls, value: str) -> str:
         try:
             dt = sql_type(value)
-        except Exception:
+        except Exception:  # noqa: BLE001 - sqlglot's parse errors for a type name: the user's typo
             raise ValueError(f"unknown SQL type {value!r}") from None
         if dt.this == exp.DataType.Type.USERDEFINED:
             raise ValueError(f"unknown SQL type {value!r}")

@@ -455,7 +455,7 @@ def t_upper(s: str) -> str:
 def t_lower(s: str) -> str:
     if s.isascii():
         return s.lower()
-    return "".join(l if len(l := c.lower()) == 1 else l[0] for c in s)
+    return "".join(low if len(low := c.lower()) == 1 else low[0] for c in s)
 
 
 def t_substring(s: str, start: int, length: int | None = None) -> str:

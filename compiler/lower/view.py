@@ -116,7 +116,7 @@ def _offset_of(sql: str, line: int | None, col: int | None, highlight: str) -> i
     if not line:
         return 0
     lines = sql.split("\n")
-    start = sum(len(l) + 1 for l in lines[: line - 1])
+    start = sum(len(text) + 1 for text in lines[: line - 1])
     return max(start + (col or 1) - len(highlight), start)
 
 

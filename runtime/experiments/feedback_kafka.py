@@ -36,7 +36,7 @@ def consume(store: ExperimentStore, brokers: str, topic: str, dead_letters: Path
     consumer = Consumer({"bootstrap.servers": brokers, "group.id": "skewless-feedback", "enable.auto.commit": "false",
                          "enable.partition.eof": "false", "auto.offset.reset": "earliest"})
     stats, stop = ConsumeStats(), []
-    previous = {s: signal.signal(s, lambda *_: stop.append(s)) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, lambda *_, s=s: stop.append(s)) for s in (signal.SIGINT, signal.SIGTERM)}
     fd = open_append(dead_letters)
     try:
         meta = consumer.list_topics(topic, timeout=30).topics[topic]

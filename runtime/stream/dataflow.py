@@ -412,7 +412,7 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
         keyed = op.key_on(f"key_{step}", good, lambda t, e=entity: encode_key([t.event.get(k) for k in e]))
         emit = row_sink_for is not None
         rows = op.map(f"unkey_{step}", op.stateful(f"state_{step}", keyed,
-                                                    lambda resume, ps=pairs: KeyLogic(ps, writer, resume, tick, emit)),
+                                                    lambda resume, ps=pairs, em=emit: KeyLogic(ps, writer, resume, tick, em)),
                       lambda kv: kv[1])
         dead_streams.append(op.filter_map(f"failed_{step}", rows,
                                           lambda vr: vr[1] if isinstance(vr[1], DeadLetter) else None))

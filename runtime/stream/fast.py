@@ -64,7 +64,7 @@ class Plan:
         aggregates, sigs, kinds = _layout(ref, view.aggregates)[:3]
         self.ref = ref
         by_reach: dict[int, list[int]] = {}
-        for i, (agg, kind) in enumerate(kinds):
+        for i, (_, kind) in enumerate(kinds):
             if kind is not None and kind != -1:
                 by_reach.setdefault(kind, []).append(i)
         self.reaches = [r for r, members in by_reach.items() if all(_eligible(kinds[i][0], r) for i in members)]
