@@ -219,13 +219,13 @@ class Project:
             return train_model(self.compiled, model, path, allow_leakage=allow_leakage)
 
     def scorer(self, model: str, version: str | None = None):
-        """A `Scorer` for the model's latest (or given) version over the target's online store."""
+        """A `Scorer` for the model's champion (or given) version over the target's online store."""
         from .serving.scorer import Scorer
         from .stores import open_store
-        from .training.trainer import latest_artifact
+        from .training.trainer import served_artifact
 
         models = self.compiled.project.target_dir / "models" / model
-        artifact = models / version if version else latest_artifact(self.compiled.project.target_dir, model)
+        artifact = models / version if version else served_artifact(self.compiled, model)
         return Scorer(self.compiled, artifact, open_store(self.compiled.project.target.online, self.compiled.project.root))
 
 

@@ -325,13 +325,13 @@ def score(
     from .artifacts import atomic_output
     from .sources.files import detect_format, read_file, schema_of
     from .stores.sqlite_store import SQLiteStore
-    from .training.trainer import latest_artifact
+    from .training.trainer import served_artifact
 
     compiled = compile_project()
     m = compiled.project.models[model]
     label = compiled.project.sources[m.label.source]
     rows = read_file(input_path, detect_format(input_path, None), schema_of(label))
-    scorer = Scorer(compiled, latest_artifact(compiled.project.target_dir, model), SQLiteStore(":memory:"),
+    scorer = Scorer(compiled, served_artifact(compiled, model), SQLiteStore(":memory:"),
                     check_skew=False)
     eng = DuckDBEngine()
     try:

@@ -24,7 +24,7 @@ from skewless.compiler.config.experiments import ExperimentDef
 
 from ..serving.scorer import RequestError, Scorer
 from ..stream.online import encode_key
-from .policy import Policy, make_policy
+from .policy import Choice, Policy, make_policy
 from .store import Decision, ExperimentStore, now_us
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
@@ -87,8 +87,8 @@ class ServedExperiment:
             raise RequestError("request_id must be 1-128 characters of letters, digits, '_', '-', '.', ':'")
         return rid
 
-    def prepare(self, payload: dict) -> tuple[str, str, float, dict[str, tuple]]:
-        """(request id, arm, propensity, prepared request of every arm to score)."""
+    def prepare(self, payload: dict) -> tuple[str, str, Choice, dict[str, tuple]]:
+        """(request id, sticky key, the policy's choice, prepared request of every arm to score)."""
         rid = self.request_id(payload)
         prepared = {a: s.prepare(payload) for a, s in self.arms.items()}  # every arm validates the request
         try:

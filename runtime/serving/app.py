@@ -317,7 +317,7 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         done = [exp.finish(p, records, at) for p in prepared]
         if len({d.request_id for d, _ in done}) < len(done):
             return 400, {"error": "request_id repeated within the batch"}
-        exp.log([d for d, _ in done])  # committed before the answer: feedback can only find it
+        await state_call(exp.store, exp.log, [d for d, _ in done])  # committed before the answer: feedback finds it
         for (d, r), row in zip(done, rows if rows is not None else [payload]):
             decided.labels(exp.model, d.arm).inc()
             log_vector(exp.arms[d.arm], d.request_id, row, at, r.score, r.features)
@@ -330,6 +330,12 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         if rows is None:
             return 200, {"model": exp.model, "experiment": exp.id, **answers[0]}
         return 200, {"model": exp.model, "experiment": exp.id, "rows": answers}
+
+    async def state_call(state_store, fn, *args):
+        """The experiments' store: SQLite (a local file) on the loop; Postgres in the threadpool."""
+        if state_store.db.pg:
+            return await run_in_threadpool(fn, *args)
+        return fn(*args)
 
     def request_id(row: dict) -> str:
         from ..experiments.router import ServedExperiment
@@ -347,17 +353,24 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             return error(413, f"at most {MAX_ROWS} rows per batch")
         if feedback_store is None:
             return error(404, "no experiment is served: feedback joins the decisions of models with an experiment")
-        items = []
-        for i, row in enumerate(rows if rows is not None else [payload]):
-            try:
-                items.append(parse_feedback(feedback_store, row))
-            except RequestError as exc:
-                return error(400, f"row {i}: {exc}" if rows is not None else str(exc))
-        statuses = feedback_store.feedback(items)
+        def parse_all() -> list:
+            items = []
+            for i, row in enumerate(rows if rows is not None else [payload]):
+                try:
+                    items.append(parse_feedback(feedback_store, row))
+                except RequestError as exc:
+                    raise RequestError(f"row {i}: {exc}" if rows is not None else str(exc)) from None
+            return items
+
+        try:
+            items = await state_call(feedback_store, parse_all)
+        except RequestError as exc:
+            return error(400, str(exc))
+        statuses = await state_call(feedback_store, feedback_store.feedback, items)
         for st in statuses:
             fed.labels(st).inc()
         for exp in experiments.values():
-            exp.refresh(force=True)  # this worker's posteriors see its own feedback at once
+            exp.refresh()  # every `refresh` (default 1 s): not a store read per feedback
         if rows is None:
             code = {"applied": 200, "unknown": 404, "duplicate": 409, "expired": 410}[statuses[0]]
             message = {"applied": None, "unknown": "no decision was logged with this request_id",

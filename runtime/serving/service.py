@@ -24,7 +24,7 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
     from ..experiments.router import build_experiments
     from ..experiments.store import ExperimentStore
     from ..stores import open_store
-    from ..training.trainer import model_artifact
+    from ..training.trainer import model_artifact, served_artifact
     from .app import create_app
     from .scorer import Scorer, SkewError
 
@@ -49,7 +49,7 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         for name in names:
             current = name
             if compiled.project.models[name].experiment is None:
-                scorers[name] = scorer_for(name, served_version(target_dir, name, dsn))
+                scorers[name] = scorer_for(name, served_artifact(compiled, name).name)  # champion, else LATEST
         current = "experiments"
         experiments = build_experiments(compiled, ExperimentStore.location(target_dir, dsn), scorer_for, names)
     except (FileNotFoundError, SkewError) as exc:
@@ -68,19 +68,6 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
     gc.collect()
     gc.freeze()
     return app
-
-
-def served_version(target_dir: Path, model: str, dsn: str | None = None) -> str:
-    """What ``serve`` loads for a model: its registry ``champion``, or LATEST before any registry."""
-    from ..registry.store import CHAMPION, Registry
-
-    if not Registry.exists(target_dir, dsn):
-        return "latest"
-    registry = Registry.of(target_dir, dsn)
-    try:
-        return CHAMPION if registry.alias(model, CHAMPION) is not None else "latest"
-    finally:
-        registry.close()
 
 
 class ChampionReload:

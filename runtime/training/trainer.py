@@ -284,6 +284,23 @@ def model_artifact(target_dir: Path, model_name: str, version: str = "latest", d
     return path
 
 
+def served_artifact(compiled: CompiledProject, model_name: str) -> Path:
+    """The version `serve`, `score` and the Python API use: the registry's champion, or LATEST for
+    a model trained before the registry (a fine-tuned challenger moves LATEST, not the champion)."""
+    from ..registry.store import CHAMPION, Registry
+
+    target_dir, dsn = compiled.project.target_dir, compiled.project.target.registry_dsn
+    if Registry.exists(target_dir, dsn):
+        registry = Registry.of(target_dir, dsn)
+        try:
+            champion = registry.alias(model_name, CHAMPION)
+        finally:
+            registry.close()
+        if champion is not None:
+            return model_artifact(target_dir, model_name, champion, dsn)
+    return latest_artifact(target_dir, model_name)
+
+
 def latest_artifact(target_dir: Path, model_name: str) -> Path:
     base = target_dir / "models" / model_name
     latest = base / "LATEST"
