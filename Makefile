@@ -16,7 +16,8 @@ test: install lint
 	$(PYTHON) -m pytest -q
 
 lint: install
-	$(PYTHON) -m ruff check compiler runtime api tests bench
+	$(PYTHON) -m ruff check compiler runtime api tests bench tools
+	$(PYTHON) tools/typecheck.py
 
 bench: install
 	$(PYTHON) bench/compile_views.py

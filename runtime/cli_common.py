@@ -34,7 +34,21 @@ def _global(
     project: Path = typer.Option(Path("."), "--project", "-p", help="Project directory (holds skewless_project.yml)."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Target in profiles.yml (default: the profile's)."),
     vars_: Optional[str] = typer.Option(None, "--vars", help="YAML/JSON mapping overriding project vars."),
+    log_level: Optional[str] = typer.Option(None, "--log-level", help="debug | info | warning | error (default: "
+                                            "SKEWLESS_LOG_LEVEL or info). Logs go to stderr, one event per line."),
+    log_format: Optional[str] = typer.Option(None, "--log-format", help="text (key=value) | json (default: "
+                                             "SKEWLESS_LOG_FORMAT or text)."),
 ) -> None:
+    import os
+
+    if log_level is not None:
+        if log_level.lower() not in ("debug", "info", "warning", "error"):
+            _fail([Diagnostic("--log-level", 1, 1, f"unknown log level {log_level!r}", "debug, info, warning or error")])
+        os.environ["SKEWLESS_LOG_LEVEL"] = log_level.upper()  # also for the processes this one starts
+    if log_format is not None:
+        if log_format.lower() not in ("text", "json"):
+            _fail([Diagnostic("--log-format", 1, 1, f"unknown log format {log_format!r}", "text or json")])
+        os.environ["SKEWLESS_LOG_FORMAT"] = log_format.lower()
     state.project_dir = project
     state.target = target
     if vars_:

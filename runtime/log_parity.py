@@ -62,7 +62,7 @@ def recompute(project, model_name: str, version: str = "champion", engine: str |
         differences.append({"request_id": rids[i], "feature": spec.names[j], "served": float(served[i, j]),
                             "recomputed": float(recomputed[i, j]), "as_of": as_of[i].as_py().isoformat(),
                             "request": requests[i]})
-    per_feature = {}
+    per_feature: dict[str, int] = {}
     for d in differences:
         per_feature[d["feature"]] = per_feature.get(d["feature"], 0) + 1
     return {"model": model_name, "version": meta["version"], "rows": n,

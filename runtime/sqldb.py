@@ -25,6 +25,7 @@ class Db:
     def __init__(self, location: str | Path, timeout: float = 30.0):
         self.location = str(location)
         self.pg = is_postgres(location)
+        self.con: Any  # psycopg.Connection or sqlite3.Connection
         if self.pg:
             import psycopg
 

@@ -35,7 +35,7 @@ class PostgresEngine:
     def has_table(self, name: str) -> bool:
         """A table or view the user has, visible on the search path (read-only to us)."""
         row = self.conn.execute("SELECT to_regclass(%s)", [psycopg.sql.Identifier(name).as_string(self.conn)]).fetchone()
-        return row[0] is not None and name not in self.owned
+        return row is not None and row[0] is not None and name not in self.owned
 
     def alias(self, name: str, target: str) -> None:
         """``name`` reads ``target`` (a temporary view: the view's own SQL names the source)."""
@@ -75,9 +75,9 @@ class PostgresEngine:
     def query(self, sql: str) -> pa.Table:
         with self.conn.cursor() as cur:
             cur.execute(sql)
-            names = [d.name for d in cur.description]
+            names = [d.name for d in cur.description or []]
             rows = cur.fetchall()
-        columns = list(zip(*rows)) if rows else [[] for _ in names]
+        columns: list = list(zip(*rows)) if rows else [[] for _ in names]
         return pa.table({n: pa.array([_plain(v) for v in col]) for n, col in zip(names, columns)})
 
     def fork(self) -> "PostgresEngine":
@@ -111,7 +111,7 @@ class PostgresEngine:
         planned for its first 10% — nested loops over the materialised CTEs, 50 minutes)."""
         with self.conn.cursor() as cur:  # the result's names and types, without running it
             cur.execute(f"SELECT * FROM ({sql}) AS __q LIMIT 0")
-            described = [(d.name, d.type_code) for d in cur.description]
+            described = [(d.name, d.type_code) for d in cur.description or []]
         schema = pa.schema([(n, _OID_TYPES.get(oid, pa.null())) for n, oid in described], metadata=metadata)
         if all(oid in _OID_TYPES and oid != 1186 for _, oid in described) and len(set(schema.names)) == len(schema):
             with tempfile.NamedTemporaryFile(prefix="skewless-export-", suffix=".csv", dir=spool_dir) as spool:

@@ -50,8 +50,9 @@ def consume(store: ExperimentStore, brokers: str, topic: str, dead_letters: Path
             msgs = [m for m in consumer.consume(want, timeout=0.5) if m is not None]
             real = [m for m in msgs if not m.error()]
             for m in msgs:
-                if m.error() and m.error().code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(f"kafka: {m.error().str()}")
+                problem = m.error()
+                if problem is not None and problem.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"kafka: {problem.str()}")
             if not real:
                 if idle_exit is not None and time.monotonic() - last >= idle_exit:
                     break
@@ -59,7 +60,7 @@ def consume(store: ExperimentStore, brokers: str, topic: str, dead_letters: Path
             last = time.monotonic()
             items, dead, offsets = [], [], {}
             for m in real:
-                offsets[(topic, m.partition())] = m.offset() + 1
+                offsets[(topic, int(m.partition() or 0))] = int(m.offset() or 0) + 1
                 raw = m.value() or b""
                 try:
                     row = json.loads(raw)

@@ -100,13 +100,14 @@ def _over_time(exp: ExperimentDef, table: dict, periods: int) -> list[dict]:
     for end in edges:
         period = (t > start) & (t <= end)
         upto = t <= end
-        row = {"end": _iso(end), "decisions": int(period.sum()), "arms": {}}
+        per_arm: dict[str, dict] = {}
+        row = {"end": _iso(end), "decisions": int(period.sum()), "arms": per_arm}
         for a in arms:
             fb = upto & (arm_col == a) & ~np.isnan(r)
             s = ArmStats(int(fb.sum()), float(r[fb].sum()), float((r[fb] ** 2).sum()))
             post = posterior(exp, s)
             lo, hi = post.interval(0.95)
-            row["arms"][a] = {"share": float((period & (arm_col == a)).sum() / period.sum()) if period.sum() else 0.0,
+            per_arm[a] = {"share": float((period & (arm_col == a)).sum() / period.sum()) if period.sum() else 0.0,
                               "mean": post.mean, "lo": lo, "hi": hi, "feedback": s.n}
         out.append(row)
         start = end

@@ -8,6 +8,8 @@ few seconds, then fail with the same message (serving answers 503)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg import sql
 
@@ -23,7 +25,7 @@ class PostgresStore:
                  read_timeout: float = 5.0):
         self.dsn, self.read_timeout = dsn, read_timeout
         self.table = sql.Identifier(f"{table_prefix}online")
-        self.conn = None
+        self.conn: Any = None  # psycopg.Connection once connected (reconnected after a drop)
         with_retry(self._connect, component=COMPONENT, retryable=RETRYABLE, give_up_after=connect_timeout)
 
     def _connect(self) -> None:

@@ -18,6 +18,7 @@ up after a few seconds (serving answers 503). Nothing outside the prefix is read
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import redis
 
@@ -59,7 +60,7 @@ class RedisStore:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
         self._run(self.client.ping, connect_timeout)
         self._upsert = self.client.register_script(_UPSERT)
-        self._async = None  # redis.asyncio client, created on the serving event loop
+        self._async: Any = None  # redis.asyncio client, created on the serving event loop
         self._local = threading.local()
 
     def _run(self, fn, give_up_after: float | None):
@@ -113,7 +114,12 @@ class RedisStore:
 
     def _states(self, keys: list[tuple[str, str]], raws: list, full: bool) -> dict[tuple[str, str], StoredState]:
         tails = raws[len(keys):] if full else [None] * len(keys)
-        return {k: self._state(*k, raw, tail) for k, raw, tail in zip(keys, raws, tails) if raw is not None}
+        out: dict[tuple[str, str], StoredState] = {}
+        for k, raw, tail in zip(keys, raws, tails):
+            state = None if raw is None else self._state(*k, raw, tail)
+            if state is not None:
+                out[k] = state
+        return out
 
     def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]:
         if not keys:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -83,7 +84,7 @@ def continue_training(compiled: CompiledProject, model_name: str, training_set: 
         raise TrainingSetError(f"the {new.num_rows} rows after {since.isoformat()} need both labels in their "
                                "training and hold-out parts")
     x_tr, y_tr, x_va, y_va = x_new[:cut], y_new[:cut], x_new[cut:], y_new[cut:]
-    cats = spec.categorical_indices or "auto"
+    cats: Any = spec.categorical_indices or "auto"
     candidates = []
 
     started = time.perf_counter()

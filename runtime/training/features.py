@@ -3,6 +3,8 @@ training, batch scoring and online scoring."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -75,7 +77,7 @@ class FeatureSpec:
         for name, plain in self._plain:
             v = values.get(name)
             kind = type(v)
-            row.append(float(v) if plain and (kind is float or kind is int) else self.encode_value(name, v))
+            row.append(float(cast(float, v)) if plain and (kind is float or kind is int) else self.encode_value(name, v))
         return np.array([row], dtype=float)
 
 

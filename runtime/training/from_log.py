@@ -43,12 +43,12 @@ def training_set_from_log(compiled: CompiledProject, model_name: str, labels: pa
                                  "request_id": joined["request_id"].combine_chunks(),
                                  "ts": joined["requested_at"].combine_chunks(), "label": joined["label"].combine_chunks()}
     for j, name in enumerate(spec.names):
-        col = vectors[:, j]
+        values = vectors[:, j]
         if name in spec.categories:
             vocab = spec.categories[name]
-            cols[name] = pa.array([None if np.isnan(c) else vocab[int(c)] for c in col], pa.string())
+            cols[name] = pa.array([None if np.isnan(c) else vocab[int(c)] for c in values], pa.string())
         else:
-            cols[name] = pa.array(col, pa.float64(), mask=np.isnan(col))
+            cols[name] = pa.array(values, pa.float64(), mask=np.isnan(values))
     table = pa.table(cols).replace_schema_metadata({AS_OF_KEY: str(meta.get("features_as_of_us", 0))})
     counts = {"logged": log.num_rows, "labelled": n, "version": meta["version"],
               "unlabelled": log.num_rows - int(pc.sum(pc.is_in(log["request_id"], lab["request_id"])).as_py() or 0)}

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable
 
 import lightgbm as lgb
 import numpy as np
@@ -34,7 +35,7 @@ def _fit(model, spec: FeatureSpec, x_tr, y_tr, x_va, y_va, progress=None):
     train = lgb.Dataset(x_tr, y_tr, feature_name=spec.names, categorical_feature=spec.categorical_indices or "auto",
                         free_raw_data=False)
     valid = lgb.Dataset(x_va, y_va, reference=train)
-    callbacks = [lgb.early_stopping(model.early_stopping_rounds, verbose=False)]
+    callbacks: list[Callable[..., Any]] = [lgb.early_stopping(model.early_stopping_rounds, verbose=False)]
     if progress is not None:
         callbacks.append(progress)
     return lgb.train(params, train, num_boost_round=model.num_boost_round, valid_sets=[valid], callbacks=callbacks)

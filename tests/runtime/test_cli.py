@@ -122,3 +122,26 @@ def test_demo_runs_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "trained" in proc.stdout and "POST /score/fraud" in proc.stdout, proc.stdout[-2000:]
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_log_flags(tmp_path):
+    """--log-format json: every log event a JSON object on stderr (here serve's --insecure warning);
+    a bad --log-level is a diagnostic, not a traceback."""
+    import signal
+
+    from skewless.runtime.pg_local import free_port
+
+    project = tmp_path / "features"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target", "data"))
+    bad = run("--project", str(project), "--log-level", "loud", "validate", cwd=tmp_path)
+    assert bad.returncode == 1 and "--log-level:1:1: error: unknown log level 'loud'" in bad.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "skewless.runtime.cli", "--project", str(project), "--log-format",
+                             "json", "serve", "--insecure", "--port", str(free_port()), "--model", "nope"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    event = json.loads(next(line for line in err.splitlines() if line.startswith("{")))
+    assert event["event"] == "serve.insecure" and event["level"] == "warning" and "ts" in event
