@@ -303,3 +303,30 @@ def test_continuous_rewards_have_the_normal_inverse_gamma_posterior(project, sta
         assert post["family"] == "normal-inverse-gamma"
         assert (post["mu"], post["kappa"], post["alpha"]) == (pytest.approx(mu), pytest.approx(kappa), pytest.approx(alpha))
         assert post["beta"] == pytest.approx(beta, rel=1e-9)
+
+
+def test_batches_and_missing_feedback_counted_as_zero(project):
+    """A batch of rows is routed row by row; feedback comes as a batch with a status per row; with
+    `missing_feedback: zero` a decision still without feedback when its window ends counts as 0, once."""
+    from starlette.testclient import TestClient
+
+    from skewless.runtime.serving.service import build_service
+
+    set_experiment(project, f"mode: ab\nfeedback_window: 1s\nmissing_feedback: zero\nrefresh: 0s\n{ARMS}")
+    client = TestClient(build_service(build_project(load_project(project))))
+    rows = [{**score_request(i), "request_id": f"b{i}"} for i in range(6)]
+    body = client.post("/score/fraud", json={"rows": rows}).json()
+    assert [r["request_id"] for r in body["rows"]] == [f"b{i}" for i in range(6)]
+    arms = {r["request_id"]: r["arm"] for r in body["rows"]}
+    assert client.post("/score/fraud", json={"rows": [rows[0], rows[0]]}).status_code in (400, 409)
+    fb = client.post("/feedback", json={"rows": [{"request_id": "b0", "reward": 1}, {"request_id": "b1", "reward": 0},
+                                                 {"request_id": "zz", "reward": 1}]}).json()
+    assert [r["status"] for r in fb["results"]] == ["applied", "applied", "unknown"] and fb["applied"] == 2
+    assert client.post("/feedback", json={"rows": [{"request_id": "b2", "reward": 7}]}).status_code == 400
+    time.sleep(1.2)  # the window ends: b2..b5 become reward 0
+    summary = client.get("/experiments/fraud").json()
+    assert client.post("/feedback", json={"request_id": "b3", "reward": 1}).status_code == 409  # counted already
+    want = {a: sum(1 for r, arm in arms.items() if arm == a) for a in ("control", "small")}
+    got = {a["arm"]: (a["feedback"], a["posterior"]["alpha"]) for a in summary["arms"]}
+    assert {a: n for a, (n, _) in got.items()} == want  # every decision counted once: 2 feedbacks + 4 zeros
+    assert sum(alpha - 1 for _, alpha in got.values()) == 1  # one reward of 1 (b0)
