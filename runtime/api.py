@@ -218,6 +218,78 @@ class Project:
             self.training_set(model, out=path)
             return train_model(self.compiled, model, path, allow_leakage=allow_leakage)
 
+    def train_continued(self, model: str, parent: str = "champion", since: datetime | None = None,
+                        method: str = "continue", compare: bool = True):
+        """Fine-tune ``parent`` on the labels after ``since`` (default: the end of its training
+        data) — `skewless train --continue`; registered as challenger. Returns `ContinueResult`
+        (version, parent, and each candidate's seconds, rows read and metrics on the newest labels)."""
+        from .training.continual import continue_training
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "training_set.parquet"
+            self.training_set(model, out=path)
+            return continue_training(self.compiled, model, path, parent, since, method, compare)
+
+    def _registry(self):
+        from .registry.store import Registry
+
+        return Registry.of(self.compiled.project.target_dir, self.compiled.project.target.registry_dsn)
+
+    def versions(self, model: str) -> pa.Table:
+        """The model's registered versions (lineage, rows, metrics as JSON text, aliases)."""
+        registry = self._registry()
+        try:
+            aliases = registry.aliases(model)
+            rows = [{**{k: v for k, v in r.items() if k not in ("view_fingerprints", "params", "metrics")},
+                     "validation_auc": r["metrics"].get("validation", {}).get("auc"),
+                     "aliases": sorted(a for (_, a), ver in aliases.items() if ver == r["version"])}
+                    for r in registry.versions(model)]
+        finally:
+            registry.close()
+        return pa.Table.from_pylist(rows)
+
+    def promote(self, model: str, version: str, alias: str = "champion") -> str | None:
+        """Point ``alias`` at ``version`` (serving follows the champion without a restart); returns
+        the version it named before."""
+        registry = self._registry()
+        try:
+            return registry.promote(model, version, alias)
+        finally:
+            registry.close()
+
+    def rollback(self, model: str, alias: str = "champion") -> str:
+        """Point ``alias`` back at the version it named before its last promotion; returns it."""
+        registry = self._registry()
+        try:
+            return registry.rollback(model, alias)[1]
+        finally:
+            registry.close()
+
+    def feature_log(self, model: str, version: str = "champion") -> pa.Table:
+        """The vectors ``serve`` logged for a version (`feature_log:` on the model)."""
+        from .serving.feature_log import read_log
+        from .training.trainer import model_artifact
+
+        target = self.compiled.project.target
+        artifact = model_artifact(self.compiled.project.target_dir, model, version, target.registry_dsn)
+        return read_log(self.compiled.project.target_dir, model, artifact.name)
+
+    def experiment(self, model: str) -> dict:
+        """The latest experiment of ``model``: each arm's traffic, feedback, posterior, 95%
+        interval, P(best), IPS (shadow: metrics vs labels), and over time."""
+        from .experiments.report import summarize
+        from .experiments.store import ExperimentStore
+
+        target = self.compiled.project.target
+        store = ExperimentStore(ExperimentStore.location(self.compiled.project.target_dir, target.registry_dsn))
+        try:
+            records = store.experiments(model)
+            if not records:
+                raise ValueError(f"model {model!r} has no recorded experiment")
+            return summarize(store, records[-1])
+        finally:
+            store.close()
+
     def scorer(self, model: str, version: str | None = None):
         """A `Scorer` for the model's champion (or given) version over the target's online store."""
         from .serving.scorer import Scorer

@@ -128,6 +128,14 @@ def test_drift_is_detected_and_a_fine_tuned_champion_is_served(tmp_path):
     # 7. time travel: v1's training set rebuilt from today's sources (with the drift's events) is the same rows
     proc = cli(root, "models", "reproduce", "fraud", v1, "--out", str(tmp_path / "v1.parquet"))
     assert proc.returncode == 0 and "the same rows (digest matches)" in proc.stdout, proc.stdout + proc.stderr
+    # 8. the same from Python
+    from skewless.runtime.api import Project
+
+    api = Project(root)
+    versions = api.versions("fraud")
+    assert versions["version"].to_pylist() == [v1, v2] and versions["parent"].to_pylist() == [None, v1]
+    assert api.feature_log("fraud", v1).num_rows == 200  # and the champion v2 logs what it served after the promotion
+    assert set(api.feature_log("fraud")["version"].to_pylist()) == {v2}
     assert cli(root, "models", "rollback", "fraud").returncode == 0
     assert reg.execute("SELECT version FROM skewless_aliases WHERE model = 'fraud' AND alias = 'champion'"
                        ).fetchone() == (v1,)

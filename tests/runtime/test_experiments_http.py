@@ -225,6 +225,10 @@ def test_bandit_posteriors_follow_the_feedback_and_survive_a_restart(project):
     log = decisions(project, experiment)
     assert sum(d["arm"] == "small" for d in list(log.values())[-60:]) > 45  # it learned which arm is better
     assert all(0 < d["propensity"] <= 1 for d in log.values())
+    from skewless.runtime.api import Project
+
+    assert [a["posterior"] for a in Project(project).experiment("fraud")["arms"]] == \
+        [a["posterior"] for a in final["arms"]]
     # the CLI report reads the same store
     proc = cli(project, "experiments", "report", "fraud", "--json")
     assert proc.returncode == 0, proc.stderr
