@@ -55,6 +55,10 @@ class ExperimentDef(Frozen):
     missing_feedback: Literal["ignore", "zero"] = "ignore"  # a decision without feedback after the window
     refresh: Duration = 1_000_000            # how often a serving worker reloads the shared posteriors
     draws: int = Field(4000, ge=100, le=1_000_000)  # Monte Carlo draws for propensities and P(best)
+    # bandit: "reward" — Thompson sampling (earn while learning); "identify" — top-two Thompson sampling
+    # (find the best arm in fewer samples: the leader with probability top_two, else the runner-up)
+    goal: Literal["reward", "identify"] = "reward"
+    top_two: float = Field(0.5, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> "ExperimentDef":
@@ -71,6 +75,8 @@ class ExperimentDef(Frozen):
                 raise ValueError(f"{len(self.weights)} weights for {len(self.arms)} arms")
             if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
                 raise ValueError("weights must be >= 0 with a positive sum")
+        if self.goal != "reward" and self.mode != "bandit":
+            raise ValueError("goal is for mode: bandit")
         if self.reward == "binary" and self.prior.mean != 0.0:
             raise ValueError("prior.mean is for continuous rewards (binary rewards: prior alpha and beta)")
         return self

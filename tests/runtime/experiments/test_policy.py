@@ -44,6 +44,28 @@ def test_thompson_chooses_each_arm_with_its_logged_propensity():
     assert sum(policy.propensities().values()) == pytest.approx(1.0)
 
 
+def test_top_two_thompson_chooses_each_arm_with_its_logged_propensity():
+    from skewless.runtime.experiments.policy import top_two_propensities
+
+    exp = ExperimentDef(mode="bandit", arms=ARMS, goal="identify", draws=60_000)
+    policy = make_policy(exp, np.random.default_rng(3))
+    policy.update({"a": ArmStats(100, 30, 30), "b": ArmStats(100, 33, 33), "c": ArmStats(100, 24, 24)})
+    choices = [policy.choose("k") for _ in range(30_000)]
+    for arm, logged in policy.propensities().items():
+        assert np.mean([c.arm == arm for c in choices]) == pytest.approx(logged, abs=0.015)
+    # the closed form by its definition, unbounded re-draws: beta p_i + (1 - beta) sum_j p_j p_i / (1 - p_j)
+    p = np.array([0.6, 0.3, 0.1])
+    want = [0.5 * p[i] + 0.5 * sum(p[j] * p[i] / (1 - p[j]) for j in range(3) if j != i) for i in range(3)]
+    assert top_two_propensities(p, 0.5, redraws=10_000) == pytest.approx(want)
+    # it keeps measuring the runner-up where Thompson sampling stops
+    plain = make_policy(ExperimentDef(mode="bandit", arms=ARMS[:2], draws=200_000), np.random.default_rng(3))
+    top2 = make_policy(ExperimentDef(mode="bandit", arms=ARMS[:2], goal="identify", draws=200_000),
+                       np.random.default_rng(3))
+    for pol in (plain, top2):
+        pol.update({"a": ArmStats(600, 180, 180), "b": ArmStats(600, 150, 150)})
+    assert plain.propensities()["b"] < 0.05 and top2.propensities()["b"] > 0.45
+
+
 def test_thompson_starts_uniform_and_learns():
     policy = make_policy(ExperimentDef(mode="bandit", arms=ARMS[:2]), np.random.default_rng(2))
     assert policy.propensities()["a"] == pytest.approx(0.5, abs=0.03)
@@ -64,6 +86,7 @@ def test_shadow_always_answers_with_the_primary():
     ({"mode": "ab", "arms": [{"name": "a"}, {"name": "a"}]}, "unique"),
     ({"mode": "ab", "arms": [{"name": "a"}]}, "at least 2"),
     ({"mode": "ab", "arms": ARMS, "feedback_window": "3 months"}, "months"),
+    ({"mode": "ab", "arms": ARMS, "goal": "identify"}, "goal is for mode: bandit"),
 ])
 def test_bad_definitions_are_refused(bad, why):
     with pytest.raises(ValueError, match=why):
