@@ -57,6 +57,13 @@ class Project:
         self._compiled: CompiledProject | None = None
 
     # -- the compiler ------------------------------------------------------------------------
+    @classmethod
+    def of(cls, compiled: CompiledProject) -> "Project":
+        """A Project over an already compiled project (the CLI compiles once and reports errors)."""
+        project = cls(compiled.project.root, compiled.project.target_name)
+        project._compiled = compiled
+        return project
+
     def reload(self) -> "Project":
         self._compiled = None
         return self
@@ -217,6 +224,29 @@ class Project:
             path = Path(tmp) / "training_set.parquet"
             self.training_set(model, out=path)
             return train_model(self.compiled, model, path, allow_leakage=allow_leakage)
+
+    def score(self, model: str, rows: Any, engine: str | None = None, dsn: str | None = None) -> pa.Table:
+        """Batch scoring through the training-set path: ``rows`` (the label source's columns; Arrow,
+        pandas or Polars) with each feature as of the row's time and the champion's ``score``."""
+        from skewless.compiler.batch.training import training_set_sql
+
+        from .batch_jobs import tables
+        from .engines import fetch
+        from .serving.scorer import Scorer
+        from .stores.sqlite_store import SQLiteStore
+        from .training.trainer import served_artifact
+
+        m = self.compiled.project.models[model]
+        label = self.compiled.project.sources[m.label.source]
+        table = _arrow(rows)
+        scorer = Scorer(self.compiled, served_artifact(self.compiled, model), SQLiteStore(":memory:"), check_skew=False)
+        with self._engine({self.compiled.views[r.view].root_source for r in m.features}, engine, dsn) as eng:
+            eng.register("__score_input", table, label.column_types())
+            sql = training_set_sql(m, label, self.compiled.views, eng.dialect,
+                                   {**tables(self.compiled), label.name: '"__score_input"'})
+            feats = fetch(eng, sql).sort_by("__spine_id")
+        scores = scorer.booster.predict(scorer.spec.matrix(feats)) if feats.num_rows else []
+        return feats.append_column("score", pa.array(scores, pa.float64()))
 
     def train_continued(self, model: str, parent: str = "champion", since: datetime | None = None,
                         method: str = "continue", compare: bool = True):

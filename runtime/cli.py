@@ -312,39 +312,26 @@ def score(
     model: str = typer.Argument(..., help="Model name."),
     input_path: Path = typer.Option(..., "--input", help="Rows with the label source's columns (Parquet/JSONL/CSV)."),
     out_path: Path = typer.Option(..., "--out", help="Parquet file: the input rows with their features and score."),
+    engine: Optional[str] = typer.Option(None, help="duckdb | postgres | spark (default: the target's)."),
+    dsn: Optional[str] = typer.Option(None, help="Postgres DSN for --engine postgres."),
 ) -> None:
-    """Batch scoring through the training-set path (features as of each row's timestamp)."""
-    import pyarrow as pa
+    """Batch scoring through the training-set path (features as of each row's timestamp), with the
+    model's champion — `Project.score`."""
     import pyarrow.parquet as pq
 
-    from skewless.compiler.batch.training import training_set_sql
-
-    from .batch_jobs import register_sources, tables
-    from .engines import DuckDBEngine
-    from .serving.scorer import Scorer
+    from .api import Project
     from .artifacts import atomic_output
     from .sources.files import detect_format, read_file, schema_of
-    from .stores.sqlite_store import SQLiteStore
-    from .training.trainer import served_artifact
 
     compiled = compile_project()
-    m = compiled.project.models[model]
-    label = compiled.project.sources[m.label.source]
+    if model not in compiled.project.models:
+        _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    label = compiled.project.sources[compiled.project.models[model].label.source]
     rows = read_file(input_path, detect_format(input_path, None), schema_of(label))
-    scorer = Scorer(compiled, served_artifact(compiled, model), SQLiteStore(":memory:"),
-                    check_skew=False)
-    eng = DuckDBEngine()
-    try:
-        register_sources(eng, compiled, {compiled.views[r.view].root_source for r in m.features})
-        eng.register("__score_input", rows, label.column_types())
-        sql = training_set_sql(m, label, compiled.views, "duckdb", {**tables(compiled), label.name: '"__score_input"'})
-        feats = eng.query(sql).sort_by("__spine_id")
-    finally:
-        eng.close()
-    scores = scorer.booster.predict(scorer.spec.matrix(feats)) if feats.num_rows else []
+    scored = Project.of(compiled).score(model, rows, engine, dsn)
     with atomic_output(out_path) as tmp:
-        pq.write_table(feats.append_column("score", pa.array(scores, pa.float64())), tmp)
-    out.print(f"[green]scored[/green] {feats.num_rows:,} rows → {out_path}")
+        pq.write_table(scored, tmp)
+    out.print(f"[green]scored[/green] {scored.num_rows:,} rows → {out_path}")
 
 
 @app.command()
