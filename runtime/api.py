@@ -209,6 +209,33 @@ class Project:
         names = [n for n in self._names(views) if self.compiled.views[n].input.kind == "source"]
         return replay(self.compiled, names, Path(out_dir) if out_dir is not None else None, to_online=to_online)
 
+    def seed_online(self, views: str | Iterable[str] | None = None, as_of: datetime | None = None, progress=None):
+        """Each view's state from its source's batch files (events up to ``as_of``) into the online
+        store — what `backfill --to-online` does; a stream started later continues from it (warm
+        start). Yields (view, events) as each finishes ((view, None): a ref() view, not streamed)."""
+        import pyarrow.compute as pc
+
+        from .sources.files import read_batch_source
+        from .stores import open_store
+        from .stream.replay import replay_rows
+
+        store = open_store(self.compiled.project.target.online, self.compiled.project.root)
+        try:
+            for name in self._names(views):
+                view = self.compiled.views[name]
+                if view.input.kind != "source":
+                    yield name, None
+                    continue
+                events = read_batch_source(self.compiled.project.sources[view.root_source], self.compiled.project.root)
+                if as_of is not None:
+                    events = events.filter(pc.less_equal(events[view.timestamp], as_of))
+                events = events.sort_by(view.timestamp)
+                with progress(name) if progress is not None else contextlib.nullcontext():
+                    replay_rows(view, events.to_pylist(), store, flush_every=50_000)
+                yield name, events.num_rows
+        finally:
+            store.close()
+
     def online(self, view: str) -> "OnlineView":
         (name,) = self._names(view)
         return OnlineView(self, name)
