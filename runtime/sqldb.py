@@ -17,14 +17,12 @@ from typing import Any, Iterator
 _PLACEHOLDER = re.compile(r"\?")
 
 
-def is_postgres(location: str | Path) -> bool:
-    return str(location).startswith(("postgresql://", "postgres://"))
-
-
 class Db:
     def __init__(self, location: str | Path, timeout: float = 30.0):
+        """``location``: a `Path` is a SQLite file; a string is a Postgres DSN (a ``postgresql://``
+        URL or ``key=value`` conninfo) — never guessed from the text, so no DSN becomes a file."""
         self.location = str(location)
-        self.pg = is_postgres(location)
+        self.pg = not isinstance(location, Path)
         self.con: Any  # psycopg.Connection or sqlite3.Connection
         if self.pg:
             import psycopg

@@ -126,7 +126,7 @@ class ServedExperiment:
         return summarize(self.store, next(e for e in self.store.experiments(self.model) if e["id"] == self.id))
 
 
-def build_experiments(compiled, store_path: Path, scorer_for, models: list[str]) -> dict[str, ServedExperiment]:
+def build_experiments(compiled, store_path: Path | str, scorer_for, models: list[str]) -> dict[str, ServedExperiment]:
     """The experiments of the served ``models``: their arms' scorers (``scorer_for(model,
     version)``), one store for all."""
     out = {}

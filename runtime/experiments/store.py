@@ -87,7 +87,7 @@ APPLIED, UNKNOWN, DUPLICATE, EXPIRED = "applied", "unknown", "duplicate", "expir
 
 class ExperimentStore:
     def __init__(self, location: Path | str, timeout: float = 30.0):
-        """``location``: a SQLite file, or a ``postgresql://`` DSN."""
+        """``location``: a SQLite file (`Path`), or a Postgres DSN (`str`)."""
         self.path = location
         self.db = Db(location, timeout)
         with self.db.tx():
@@ -101,8 +101,9 @@ class ExperimentStore:
                                    f"{SCHEMA_VERSION}: move the file away to start afresh")
 
     @staticmethod
-    def location(target_dir: Path, dsn: str | None = None) -> str:
-        return dsn if dsn else str(Path(target_dir) / "experiments.sqlite")
+    def location(target_dir: Path, dsn: str | None = None) -> Path | str:
+        """The target's registry_dsn (Postgres), else target/experiments.sqlite."""
+        return dsn if dsn else Path(target_dir) / "experiments.sqlite"
 
     def _tx(self):
         return self.db.tx()
@@ -156,8 +157,8 @@ class ExperimentStore:
         return None if row is None else row[0]
 
     # -- feedback ----------------------------------------------------------------------------
-    def _apply(self, fb: Feedback) -> tuple[str, str | None]:
-        """Inside a transaction: join ``fb`` to its decision; (status, experiment). One UPDATE
+    def _claim(self, fb: Feedback) -> tuple[str, str | None, str | None]:
+        """Inside a transaction: join ``fb`` to its decision; (status, experiment, arm). One UPDATE
         claims the decision (open, inside its window): concurrent feedback for it cannot both win."""
         row = self.db.execute(
             "UPDATE skewless_decisions SET reward = ?, feedback_us = ?, outcome = 'feedback' WHERE request_id = ? "
@@ -165,21 +166,37 @@ class ExperimentStore:
             "WHERE e.id = skewless_decisions.experiment) RETURNING experiment, arm",
             (fb.reward, fb.received_us, fb.request_id, fb.received_us)).fetchone()
         if row is not None:
-            exp_id, arm = row
-            self.db.execute("UPDATE skewless_arms SET n = n + 1, total = total + ?, total_sq = total_sq + ? "
-                            "WHERE experiment = ? AND arm = ?", (fb.reward, fb.reward * fb.reward, exp_id, arm))
-            return APPLIED, exp_id
+            return APPLIED, row[0], row[1]
         row = self.db.execute("SELECT experiment, feedback_us FROM skewless_decisions WHERE request_id = ?",
                               (fb.request_id,)).fetchone()
         if row is None:
-            return UNKNOWN, None
-        return (DUPLICATE if row[1] is not None else EXPIRED), row[0]
+            return UNKNOWN, None, None
+        return (DUPLICATE if row[1] is not None else EXPIRED), row[0], None
+
+    def _add_to_arms(self, increments: dict[tuple[str, str], list]) -> None:
+        """Arm statistics += (n, Σr, Σr²), arms in one order for every writer (Postgres row locks
+        taken in different orders by two transactions deadlock)."""
+        for (exp_id, arm), (n, total, total_sq) in sorted(increments.items()):
+            self.db.execute("UPDATE skewless_arms SET n = n + ?, total = total + ?, total_sq = total_sq + ? "
+                            "WHERE experiment = ? AND arm = ?", (n, total, total_sq, exp_id, arm))
 
     def feedback(self, items: list[Feedback], offsets: dict[tuple[str, int], int] | None = None) -> list[str]:
-        """Apply feedback (one transaction, with the Kafka offsets it consumed); a status per item."""
+        """Apply feedback (one transaction, with the Kafka offsets it consumed); a status per item.
+        Decisions are claimed in request-id order — one lock order for every writer — the first of
+        a request id repeated in ``items`` wins."""
+        out = [UNKNOWN] * len(items)
+        increments: dict[tuple[str, str], list] = {}
         with self._tx():
-            out = [self._apply(fb)[0] for fb in items]
-            for (topic, part), nxt in (offsets or {}).items():
+            for i in sorted(range(len(items)), key=lambda k: items[k].request_id):
+                fb = items[i]
+                out[i], exp_id, arm = self._claim(fb)
+                if out[i] == APPLIED:
+                    acc = increments.setdefault((exp_id, arm), [0, 0.0, 0.0])
+                    acc[0] += 1
+                    acc[1] += fb.reward
+                    acc[2] += fb.reward * fb.reward
+            self._add_to_arms(increments)
+            for (topic, part), nxt in sorted((offsets or {}).items()):
                 self.db.execute("INSERT INTO skewless_feedback_offsets VALUES (?, ?, ?) ON CONFLICT (topic, part) "
                                 "DO UPDATE SET next_offset = excluded.next_offset", (topic, part, nxt))
         return out
@@ -196,11 +213,10 @@ class ExperimentStore:
             arms = self.db.execute(
                 "UPDATE skewless_decisions SET reward = 0, feedback_us = ?, outcome = 'missing' WHERE experiment = ? "
                 "AND feedback_us IS NULL AND decided_us < ? RETURNING arm", (at, exp_id, at - window_us)).fetchall()
-            counts: dict[str, int] = {}
+            increments: dict[tuple[str, str], list] = {}
             for (arm,) in arms:
-                counts[arm] = counts.get(arm, 0) + 1
-            for arm, k in counts.items():
-                self.db.execute("UPDATE skewless_arms SET n = n + ? WHERE experiment = ? AND arm = ?", (k, exp_id, arm))
+                increments.setdefault((exp_id, arm), [0, 0.0, 0.0])[0] += 1  # reward 0: the sums do not move
+            self._add_to_arms(increments)
         return len(arms)
 
     def decisions_table(self, exp_id: str) -> pa.Table:

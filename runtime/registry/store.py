@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-from ..sqldb import Db, is_postgres
+from ..sqldb import Db
 
 SCHEMA_VERSION = 1
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -58,7 +58,7 @@ class RegistryError(ValueError):
 
 class Registry:
     def __init__(self, location: Path | str):
-        """``location``: a SQLite file, or a ``postgresql://`` DSN."""
+        """``location``: a SQLite file (`Path`), or a Postgres DSN (`str`)."""
         self.db = Db(location)
         with self.db.tx():
             for ddl in _DDL:
@@ -70,8 +70,9 @@ class Registry:
                 raise RegistryError(f"{location}: registry schema version {row[0]}, this skewless reads {SCHEMA_VERSION}")
 
     @staticmethod
-    def location(target_dir: Path, dsn: str | None = None) -> str:
-        return dsn if dsn else str(Path(target_dir) / "registry.sqlite")
+    def location(target_dir: Path, dsn: str | None = None) -> Path | str:
+        """The target's registry_dsn (Postgres), else target/registry.sqlite."""
+        return dsn if dsn else Path(target_dir) / "registry.sqlite"
 
     @classmethod
     def of(cls, target_dir: Path, dsn: str | None = None) -> "Registry":
@@ -80,7 +81,7 @@ class Registry:
     @classmethod
     def exists(cls, target_dir: Path, dsn: str | None = None) -> bool:
         """Whether there is a registry to read (a Postgres one always: opening it creates its tables)."""
-        return bool(dsn and is_postgres(dsn)) or (Path(target_dir) / "registry.sqlite").exists()
+        return bool(dsn) or (Path(target_dir) / "registry.sqlite").exists()
 
     def close(self) -> None:
         self.db.close()
