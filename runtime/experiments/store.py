@@ -191,6 +191,7 @@ class ExperimentStore:
                 fb = items[i]
                 out[i], exp_id, arm = self._claim(fb)
                 if out[i] == APPLIED:
+                    assert exp_id is not None and arm is not None  # a claimed decision names both
                     acc = increments.setdefault((exp_id, arm), [0, 0.0, 0.0])
                     acc[0] += 1
                     acc[1] += fb.reward
