@@ -280,11 +280,12 @@ class Project:
         """Fine-tune ``parent`` on the labels after ``since`` (default: the end of its training
         data) — `skewless train --continue`; registered as challenger. Returns `ContinueResult`
         (version, parent, and each candidate's seconds, rows read and metrics on the newest labels)."""
+        from .batch_jobs import build_training_set
         from .training.continual import continue_training
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "training_set.parquet"
-            self.training_set(model, out=path)
+            build_training_set(self.compiled, model, path)
             return continue_training(self.compiled, model, path, parent, since, method, compare)
 
     def _registry(self):

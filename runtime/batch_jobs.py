@@ -109,6 +109,17 @@ def training_set(compiled: CompiledProject, engine: BatchEngine, model: str, out
         return engine.to_parquet(sql, tmp, metadata)
 
 
+def build_training_set(compiled: CompiledProject, model: str, out: Path, engine: str | None = None,
+                       dsn: str | None = None) -> int:
+    """`training_set` on an engine of its own (the target's unless given) with the sources it reads."""
+    eng = open_engine(compiled, engine, dsn)
+    try:
+        register_sources(eng, compiled, needed_sources(compiled, [], [model]))
+        return training_set(compiled, eng, model, out)
+    finally:
+        eng.close()
+
+
 def parallel_sessions(engine: BatchEngine) -> int:
     """How many sessions of ``engine`` a job may run at once: Postgres runs each query on one core,
     so independent parts of a job go to parallel sessions (one per core, at most 4); DuckDB and

@@ -183,7 +183,7 @@ def retrain_cmd(
 
 
 def _retrain_once(compiled, model: str, labels, label_id: str, force: bool) -> None:
-    from .batch_jobs import needed_sources, open_engine, register_sources, training_set
+    from .batch_jobs import build_training_set
     from .cli_train import _train, continue_from
     from .registry.store import Registry
     from .training.triggers import evaluate
@@ -198,12 +198,7 @@ def _retrain_once(compiled, model: str, labels, label_id: str, force: bool) -> N
     rule = compiled.project.models[model].retrain
     if reasons:
         path = compiled.project.target_dir / "training" / f"{model}.parquet"
-        eng = open_engine(compiled)
-        try:
-            register_sources(eng, compiled, needed_sources(compiled, [], [model]))
-            training_set(compiled, eng, model, path)
-        finally:
-            eng.close()
+        build_training_set(compiled, model, path)
         reason = "; ".join(reasons) + (f" (drift: {sorted(checks['drift']['features_over'])})" if "drift" in fired else "")
         print(f"{model}: retraining ({rule.method}) because {reason}")
         if rule.method == "full":

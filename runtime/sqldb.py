@@ -70,5 +70,17 @@ class Db:
         finally:
             self._depth -= 1
 
+    def create(self, ddl: list[str], schema_table: str, version: int) -> int:
+        """Create the tables (``ddl``: CREATE ... IF NOT EXISTS) and record ``version`` in
+        ``schema_table`` if it holds none; returns the version the database holds."""
+        with self.tx():
+            for statement in ddl:
+                self.execute(statement)
+            row = self.execute(f"SELECT version FROM {schema_table}").fetchone()
+            if row is None:
+                self.execute(f"INSERT INTO {schema_table} VALUES (?)", (version,))
+                return version
+            return row[0]
+
     def close(self) -> None:
         self.con.close()

@@ -90,15 +90,10 @@ class ExperimentStore:
         """``location``: a SQLite file (`Path`), or a Postgres DSN (`str`)."""
         self.path = location
         self.db = Db(location, timeout)
-        with self.db.tx():
-            for ddl in _DDL:
-                self.db.execute(ddl)
-            row = self.db.execute("SELECT version FROM skewless_experiments_schema").fetchone()
-            if row is None:
-                self.db.execute("INSERT INTO skewless_experiments_schema VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] != SCHEMA_VERSION:
-                raise RuntimeError(f"{location}: experiments schema version {row[0]}, this skewless reads "
-                                   f"{SCHEMA_VERSION}: move the file away to start afresh")
+        found = self.db.create(_DDL, "skewless_experiments_schema", SCHEMA_VERSION)
+        if found != SCHEMA_VERSION:
+            raise RuntimeError(f"{location}: experiments schema version {found}, this skewless reads "
+                               f"{SCHEMA_VERSION}: move the file away to start afresh")
 
     @staticmethod
     def location(target_dir: Path, dsn: str | None = None) -> Path | str:

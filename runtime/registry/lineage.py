@@ -20,7 +20,7 @@ from .store import Registry
 
 
 def reproduce(compiled, model: str, version: str, out: Path) -> dict:
-    from ..batch_jobs import needed_sources, open_engine, register_sources, training_set
+    from ..batch_jobs import build_training_set
 
     registry = Registry.of(compiled.project.target_dir, compiled.project.target.registry_dsn)
     try:
@@ -36,12 +36,7 @@ def reproduce(compiled, model: str, version: str, out: Path) -> dict:
         raise ValueError(f"view(s) changed since {resolved} was trained (recorded -> now): {changed}; its training "
                          "set cannot be rebuilt from today's definitions")
     full = out.with_suffix(".all.parquet")
-    eng = open_engine(compiled)
-    try:
-        register_sources(eng, compiled, needed_sources(compiled, [], [model]))
-        training_set(compiled, eng, model, full)
-    finally:
-        eng.close()
+    build_training_set(compiled, model, full)
     table = pq.read_table(full)
     full.unlink()
     ts_type = table.schema.field("ts").type

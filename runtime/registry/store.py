@@ -52,6 +52,17 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+def registry_alias(target_dir: Path, model: str, alias: str, dsn: str | None = None) -> str | None:
+    """The version ``alias`` names, or None (no such alias, or no registry yet)."""
+    if not Registry.exists(target_dir, dsn):
+        return None
+    registry = Registry.of(target_dir, dsn)
+    try:
+        return registry.alias(model, alias)
+    finally:
+        registry.close()
+
+
 class RegistryError(ValueError):
     pass
 
@@ -60,14 +71,9 @@ class Registry:
     def __init__(self, location: Path | str):
         """``location``: a SQLite file (`Path`), or a Postgres DSN (`str`)."""
         self.db = Db(location)
-        with self.db.tx():
-            for ddl in _DDL:
-                self.db.execute(ddl)
-            row = self.db.execute("SELECT version FROM skewless_registry_schema").fetchone()
-            if row is None:
-                self.db.execute("INSERT INTO skewless_registry_schema VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] != SCHEMA_VERSION:
-                raise RegistryError(f"{location}: registry schema version {row[0]}, this skewless reads {SCHEMA_VERSION}")
+        found = self.db.create(_DDL, "skewless_registry_schema", SCHEMA_VERSION)
+        if found != SCHEMA_VERSION:
+            raise RegistryError(f"{location}: registry schema version {found}, this skewless reads {SCHEMA_VERSION}")
 
     @staticmethod
     def location(target_dir: Path, dsn: str | None = None) -> Path | str:

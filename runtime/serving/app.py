@@ -145,6 +145,18 @@ def failure(endpoint: str, exc: Exception) -> tuple[int, str]:
     return 500, "internal error"
 
 
+def batch_problem(rows, rest: dict, shape: str) -> tuple[int, str] | None:
+    """Why a body's ``rows`` cannot be a batch (status, message), if it cannot: fields beside it
+    (``rest``), not a non-empty list of objects, or more than MAX_ROWS."""
+    if rest:
+        return 400, f"a batch is {shape}; unexpected: {', '.join(rest)}"
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return 400, "'rows' must be a non-empty list of JSON objects"
+    if len(rows) > MAX_ROWS:
+        return 413, f"at most {MAX_ROWS} rows per batch"
+    return None
+
+
 def render(payload) -> bytes:
     """JSON as Starlette's JSONResponse writes it (NaN refused: a ValueError, hence a 400)."""
     return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
@@ -266,12 +278,9 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             at = at or datetime.now(timezone.utc)  # the logged time is the one the features were read at
         if "rows" in payload:  # a batch: one store round trip, one LightGBM call
             rows = payload.pop("rows")
-            if payload:
-                return 400, {"error": f"a batch is {{\"rows\": [...], \"at\": ...}}; unexpected: {', '.join(payload)}"}
-            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-                return 400, {"error": "'rows' must be a non-empty list of JSON objects"}
-            if len(rows) > MAX_ROWS:
-                return 413, {"error": f"at most {MAX_ROWS} rows per batch"}
+            problem = batch_problem(rows, payload, '{"rows": [...], "at": ...}')
+            if problem is not None:
+                return problem[0], {"error": problem[1]}
             ids = [request_id(r) for r in rows] if logging else None
             parsed = scorer.prepare_many(rows)
             records = await read_many(store, scorer.store_keys_many(parsed))
@@ -299,13 +308,9 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         """A request of a model under an experiment: routed, scored by its arm(s), logged."""
         at = parse_at(payload.pop("at", None)) or datetime.now(timezone.utc)
         rows = payload.pop("rows", None)
-        if rows is not None:
-            if payload:
-                return 400, {"error": f"a batch is {{\"rows\": [...], \"at\": ...}}; unexpected: {', '.join(payload)}"}
-            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-                return 400, {"error": "'rows' must be a non-empty list of JSON objects"}
-            if len(rows) > MAX_ROWS:
-                return 413, {"error": f"at most {MAX_ROWS} rows per batch"}
+        problem = None if rows is None else batch_problem(rows, payload, '{"rows": [...], "at": ...}')
+        if problem is not None:
+            return problem[0], {"error": problem[1]}
         prepared = []
         for i, row in enumerate(rows if rows is not None else [payload]):
             try:
@@ -345,12 +350,9 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
     async def feedback(request: Request):
         payload = parse_json_object(await read_body(request.headers.get("content-length"), request.receive))
         rows = payload.pop("rows", None)
-        if rows is not None and payload:
-            return error(400, f"a batch is {{\"rows\": [...]}}; unexpected: {', '.join(payload)}")
-        if rows is not None and (not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows)):
-            return error(400, "'rows' must be a non-empty list of JSON objects")
-        if rows is not None and len(rows) > MAX_ROWS:
-            return error(413, f"at most {MAX_ROWS} rows per batch")
+        problem = None if rows is None else batch_problem(rows, payload, '{"rows": [...]}')
+        if problem is not None:
+            return error(*problem)
         if feedback_store is None:
             return error(404, "no experiment is served: feedback joins the decisions of models with an experiment")
         def parse_all() -> list:

@@ -268,14 +268,10 @@ def model_artifact(target_dir: Path, model_name: str, version: str = "latest", d
     if version == "latest":
         return latest_artifact(target_dir, model_name)
     path = target_dir / "models" / model_name / version
-    from ..registry.store import Registry
+    if not (path / "model.json").exists():
+        from ..registry.store import registry_alias
 
-    if not (path / "model.json").exists() and Registry.exists(target_dir, dsn):
-        registry = Registry.of(target_dir, dsn)
-        try:
-            aliased = registry.alias(model_name, version)
-        finally:
-            registry.close()
+        aliased = registry_alias(target_dir, model_name, version, dsn)
         if aliased is not None:
             path = target_dir / "models" / model_name / aliased
     if "/" in version or version.startswith(".") or not (path / "model.json").exists():
@@ -288,17 +284,12 @@ def model_artifact(target_dir: Path, model_name: str, version: str = "latest", d
 def served_artifact(compiled: CompiledProject, model_name: str) -> Path:
     """The version `serve`, `score` and the Python API use: the registry's champion, or LATEST for
     a model trained before the registry (a fine-tuned challenger moves LATEST, not the champion)."""
-    from ..registry.store import CHAMPION, Registry
+    from ..registry.store import CHAMPION, registry_alias
 
     target_dir, dsn = compiled.project.target_dir, compiled.project.target.registry_dsn
-    if Registry.exists(target_dir, dsn):
-        registry = Registry.of(target_dir, dsn)
-        try:
-            champion = registry.alias(model_name, CHAMPION)
-        finally:
-            registry.close()
-        if champion is not None:
-            return model_artifact(target_dir, model_name, champion, dsn)
+    champion = registry_alias(target_dir, model_name, CHAMPION, dsn)
+    if champion is not None:
+        return model_artifact(target_dir, model_name, champion, dsn)
     return latest_artifact(target_dir, model_name)
 
 

@@ -8,12 +8,8 @@ joined to labels is a training set."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,8 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from skewless.runtime.datagen import GenConfig, generate, write_all
-from skewless.runtime.pg_local import free_port
-from tests.runtime.test_experiments_http import Client, cli
+from tests.runtime.test_experiments_http import cli, serving
 
 EXAMPLE = Path(__file__).parents[2] / "features"
 CONFIG = """    feature_log: {rotate_rows: 25}
@@ -56,21 +51,7 @@ def test_drift_is_detected_and_a_fine_tuned_champion_is_served(tmp_path):
     for f in (root / "target").glob("online.sqlite*"):
         f.unlink()
     assert cli(root, "replay").returncode == 0
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "skewless.runtime.cli", "--project", str(root), "serve", "--port",
-                               str(port), "--insecure"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
-    client = Client(port)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if client.call("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
-            time.sleep(0.3)
+    with serving(root, workers=1) as client:  # stopped (SIGTERM) on leaving: the log's last rows flushed
         labels = data["labels"].filter(pc.greater_equal(data["labels"]["ts"], drift))
         picks = labels.slice(labels.num_rows - 200).to_pylist()
         for row in picks:
@@ -100,9 +81,6 @@ def test_drift_is_detected_and_a_fine_tuned_champion_is_served(tmp_path):
             assert time.monotonic() < deadline, "the server never loaded the promoted champion"
             time.sleep(0.5)
         assert client.call("GET", "/models")[1]["models"]["fraud"] == v2
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
     # 5. the served vectors equal the batch path's recomputation (all 200 of v1's, flushed at shutdown)
     proc = cli(root, "parity", "--log", "fraud", "--version", v1)
