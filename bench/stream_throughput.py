@@ -175,12 +175,15 @@ def skewless_run(compiled, events: list[dict], profile: bool, workers: int = 1) 
     start = time.perf_counter()
     if prof:
         prof.enable()
-    if workers == 1:
-        run_main(flow)
-    else:
-        from bytewax.testing import cluster_main
+    from skewless.runtime.stream import gctune
 
-        cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    with gctune.tuned():  # as `replay` and `run` run their dataflows
+        if workers == 1:
+            run_main(flow)
+        else:
+            from bytewax.testing import cluster_main
+
+            cluster_main(flow, [], 0, worker_count_per_proc=workers)
     elapsed = time.perf_counter() - start
     if prof:
         prof.disable()

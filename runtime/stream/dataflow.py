@@ -14,6 +14,7 @@ so a clock value never gets ahead of an event still on its way to that worker.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -23,7 +24,7 @@ from typing import Any, Callable
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
-from bytewax.operators import StatefulLogic
+from bytewax.operators import StatefulBatchLogic
 
 from skewless.compiler.config.sources import SourceDef
 from skewless.compiler.ir import FeatureView
@@ -175,20 +176,32 @@ class _ViewSlot:
 
     def flush(self, upto: datetime | None, final: bool = False) -> list[dict]:
         """Process the pending groups before the watermark ``upto`` (every group when ``final``)."""
-        if not self.pending or (upto is None and not final):
-            return []  # nothing pending, or no watermark yet: nothing is final
-        out = []
-        for ts in sorted(t for t in self.pending if final or t < upto):
-            rows = self.pending.pop(ts)
-            values = self.state.process_group(rows)
-            if self.emit:
+        pending = self.pending
+        if not pending:
+            return []
+        if final:
+            due = sorted(pending)
+        elif upto is None:
+            return []  # no watermark yet: nothing is final
+        else:
+            due = [t for t in pending if t < upto]
+            if not due:
+                return []
+            if len(due) > 1:
+                due.sort()
+        out: list = []
+        state, emit, output = self.state, self.emit, self.eval.output
+        for ts in due:
+            rows = pending.pop(ts)
+            values = state.process_group(rows)
+            if emit:
                 for row, v in zip(rows, values):
                     try:
-                        out.append(self.eval.output(row, v))
+                        out.append(output(row, v))
                     except Exception as exc:  # noqa: BLE001 - SqlError, or any other failure: this row's dead letter
                         out.append(_dead(self.view, row, exc))
-            self.last, self.blob = ts, None
-            self.flushed = True
+        self.last, self.blob = due[-1], None
+        self.flushed = True
         return out
 
 
@@ -197,7 +210,7 @@ def _dead(view: FeatureView, row: dict, exc: Exception) -> DeadLetter:
     return DeadLetter(view.root_source, json.dumps(row, default=str)[:1000], f"view {view.name}: {why}")
 
 
-class KeyLogic(StatefulLogic):
+class KeyLogic(StatefulBatchLogic):
     """Every view over one source with one entity key, for one key value: the event is keyed, routed
     and woken once for all of them; each view applies its WHERE and keeps its own window state.
     Emits (view name, per-event row)."""
@@ -253,29 +266,48 @@ class KeyLogic(StatefulLogic):
             slot.flushed = False
             self.writer.add(self.key, slot)
 
-    def on_item(self, value: Tagged):
-        event, wm = value.event, value.watermark
+    def on_batch(self, values: list):
+        """The key's events of one Bytewax batch, in arrival order. Each is admitted to its views'
+        pending groups; then the groups before the latest watermark are finalized, in time order —
+        the rows of finalizing after each event, as a group's events all arrive before the
+        watermark passes it (a later one is late)."""
+        first = values[0].event
         if self.key is None:
-            self.key = [event.get(k) for k in self.slots[0].view.entity]
+            self.key = [first.get(k) for k in self.slots[0].view.entity]
         if self.cold:
             self._warm_start()
         clock = _clock()
-        if wm is not None and (clock.get(self.source) is None or wm > clock[self.source]):
-            clock[self.source] = wm
-        ts = event[self.ts_col]
+        source, ts_col = self.source, self.ts_col
+        wm = clock.get(source)
         out: list = []
-        for slot in self.slots:
-            if slot.covered is not None and ts <= slot.covered:
-                continue  # counted in the state this key started from
-            try:
-                admitted = slot.eval.admit(event)
-            except Exception as exc:  # noqa: BLE001 - Postgres would fail on this event: it enters no window
-                out.append((slot.view.name, _dead(slot.view, event, exc)))
-                continue
-            if admitted:
-                slot.add(ts, event)
-                self._emit(out, slot, slot.flush(wm), True)
-        return out, StatefulLogic.RETAIN
+        changed = [False] * len(self.slots)
+        for value in values:
+            event, ewm = value.event, value.watermark
+            if ewm is not None and (wm is None or ewm > wm):
+                wm = ewm
+            ts = event[ts_col]
+            for i, slot in enumerate(self.slots):
+                if slot.covered is not None and ts <= slot.covered:
+                    continue  # counted in the state this key started from
+                try:
+                    admitted = slot.eval.admit(event)
+                except Exception as exc:  # noqa: BLE001 - Postgres would fail on this event: it enters no window
+                    out.append((slot.view.name, _dead(slot.view, event, exc)))
+                    continue
+                if admitted:
+                    group = slot.pending.get(ts)
+                    if group is None:
+                        slot.pending[ts] = [event]
+                    else:
+                        group.append(event)
+                    slot.blob = None
+                    changed[i] = True
+        if wm is not None:
+            clock[source] = wm
+        for slot, ch in zip(self.slots, changed):
+            if ch or slot.pending:
+                self._emit(out, slot, slot.flush(wm), ch)
+        return out, False
 
     def on_notify(self):
         wm = _clock().get(self.source)
@@ -283,7 +315,7 @@ class KeyLogic(StatefulLogic):
         for slot in self.slots:
             self._emit(out, slot, slot.flush(wm), False)
         self.writer.tick()
-        return out, StatefulLogic.RETAIN
+        return out, False
 
     def notify_at(self):
         if self.tick is None or not (self.writer.due() or any(slot.pending for slot in self.slots)):
@@ -295,7 +327,7 @@ class KeyLogic(StatefulLogic):
         for slot in self.slots:
             # a stop is not the end of the input: groups stay pending for the next start
             self._emit(out, slot, [] if stopping() else slot.flush(None, final=True), stopping())
-        return out, StatefulLogic.RETAIN
+        return out, False
 
     def snapshot(self):
         # an immutable copy (the live state keeps changing after the epoch closes), reusing each
@@ -346,6 +378,7 @@ class _Watermark:
 
 
 def _watermark(lateness: timedelta, parts: list[str], stats: StreamStats | None) -> Callable:
+    """The watermark step for one wrapped item: (state, item) -> (state, Tagged | DeadLetter | None)."""
     def mapper(wm_state, event):
         if wm_state is None:
             wm_state = _Watermark(parts)
@@ -372,6 +405,26 @@ def _watermark(lateness: timedelta, parts: list[str], stats: StreamStats | None)
     return mapper
 
 
+class _WatermarkLogic(StatefulBatchLogic):
+    """The source's one watermark step, a batch of items per call (`_watermark` per item); its
+    snapshot is the `_Watermark` (as `stateful_map` kept it)."""
+
+    def __init__(self, mapper: Callable, state: "_Watermark | None"):
+        self.mapper, self.state = mapper, state
+
+    def on_batch(self, values: list):
+        mapper, state, out = self.mapper, self.state, []
+        for v in values:
+            state, w = mapper(state, v)
+            if w is not None:
+                out.append(w)
+        self.state = state
+        return out, False
+
+    def snapshot(self):
+        return copy.deepcopy(self.state)
+
+
 def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[FeatureView], inp_source,
                row_sink_for: Callable[[FeatureView], Any] | None, dead_sink, writer: StoreWriter,
                tick: float | None = None, stats: StreamStats | None = None) -> None:
@@ -379,49 +432,57 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
     keys against the watermark and of unwritten states (None: only at end of a bounded input)."""
     name = source.name
 
-    def count(r):
-        if stats is not None:
-            if isinstance(r, DeadLetter):
-                stats.dead += 1
-            else:
-                stats.events += 1
-        return r
-
     parts = inp_source.partitions() if hasattr(inp_source, "partitions") else [""]
 
-    def wrap(r):
-        if isinstance(r, (DeadLetter, Idle)):
-            return count(r) if isinstance(r, DeadLetter) else r
-        return count({"__ts": r[source.timestamp], "__source": name, "__part": r.pop(PART, ""), "row": r})
+    def wrap(batch: list) -> list:
+        """Every step works on whole Bytewax batches: one Python call per batch, not per event."""
+        out = []
+        events = dead = 0
+        for r in batch:
+            if r.__class__ is DeadLetter:
+                dead += 1
+                out.append(("all", r))
+            elif r.__class__ is Idle:
+                out.append(("all", r))
+            else:
+                events += 1
+                out.append(("all", {"__ts": r[source.timestamp], "__source": name, "__part": r.pop(PART, ""),
+                                    "row": r}))
+        if stats is not None:
+            stats.events += events
+            stats.dead += dead
+        return out
 
+    mapper = _watermark(timedelta(microseconds=lateness_us), parts, stats)
     raw = op.input(f"input_{name}", flow, inp_source)
-    wrapped = op.map(f"wrap_{name}", raw, wrap)
-    tagged = op.filter_map(f"unkey_{name}",
-                           op.stateful_map(f"watermark_{name}", op.key_on(f"all_{name}", wrapped, lambda _: "all"),
-                                           _watermark(timedelta(microseconds=lateness_us), parts, stats)),
-                           lambda kv: kv[1])
-    branch = op.branch(f"dead?_{name}", tagged, lambda x: isinstance(x, DeadLetter))
-    dead_streams = [branch.trues]
-    good = branch.falses
+    tagged = op.stateful_batch(f"watermark_{name}", op.flat_map_batch(f"wrap_{name}", raw, wrap),
+                               lambda resume: _WatermarkLogic(mapper, resume))
+    dead_streams = [op.flat_map_batch(f"late_{name}", tagged,
+                                      lambda batch: [t for _, t in batch if t.__class__ is DeadLetter])]
     groups: dict[tuple, list[FeatureView]] = {}
     for view in views:  # one keyed state per entity key: views over the same key share the step
         groups.setdefault(tuple(view.entity), []).append(view)
     for entity, members in groups.items():
         step = f"{name}__{'_'.join(entity)}"
         pairs = [(v, ViewEvaluator(v)) for v in members]  # compiled once per view, shared by every key
-        keyed = op.key_on(f"key_{step}", good, lambda t, e=entity: encode_key([t.event.get(k) for k in e]))
+
+        def key_batch(batch: list, e=entity) -> list:
+            return [(encode_key([t.event.get(k) for k in e]), t) for _, t in batch if t.__class__ is Tagged]
+
+        keyed = op.flat_map_batch(f"key_{step}", tagged, key_batch)
         emit = row_sink_for is not None
-        rows = op.map(f"unkey_{step}", op.stateful(f"state_{step}", keyed,
-                                                    lambda resume, ps=pairs, em=emit: KeyLogic(ps, writer, resume, tick, em)),
-                      lambda kv: kv[1])
-        dead_streams.append(op.filter_map(f"failed_{step}", rows,
-                                          lambda vr: vr[1] if isinstance(vr[1], DeadLetter) else None))
+        rows = op.stateful_batch(f"state_{step}", keyed,
+                                 lambda resume, ps=pairs, em=emit: KeyLogic(ps, writer, resume, tick, em))
+        dead_streams.append(op.flat_map_batch(
+            f"failed_{step}", rows, lambda batch: [vr[1] for _, vr in batch if vr[1].__class__ is DeadLetter]))
         for view in members:
             sink = row_sink_for(view) if row_sink_for is not None else None
             if sink is None:
                 continue
-            mine = op.filter_map(f"rows_of_{view.name}", rows,
-                                 lambda vr, n=view.name: vr[1] if vr[0] == n and not isinstance(vr[1], DeadLetter) else None)
+            mine = op.flat_map_batch(
+                f"rows_of_{view.name}", rows,
+                lambda batch, n=view.name: [vr[1] for _, vr in batch
+                                            if vr[0] == n and vr[1].__class__ is not DeadLetter])
             op.output(f"rows_{view.name}", mine, sink)
     op.output(f"dead_{name}", op.merge(f"all_dead_{name}", *dead_streams), dead_sink)
 

@@ -561,44 +561,55 @@ class ViewEvaluator:
                 self.plan.append((name, 2, fn))
             else:
                 self.plan.append((name, 1, ids[column]) if column in ids else (name, 0, column))
-        self.env_names = {a.id: f"__{a.id}" for a in view.aggregates}
-        self.needs_env = any(kind == 2 for _, kind, _ in self.plan)
-        self._build = _row_builder(self.plan)
+        self.output = _row_builder(self.plan, [a.id for a in view.aggregates],
+                                   {a.id for c in view.columns if bare_column(c.expr) is None
+                                    for a in view.aggregates if f"__{a.id}" in _names(c.expr)})
 
     def admit(self, row: Row) -> bool:
         """WHERE (Postgres evaluates it for every row: an error there is this event's dead letter).
         Aggregate arguments are evaluated where frames take them (`_AggState.value_of`)."""
         return self.where is None or self.where(row) is True
 
-    def output(self, row: Row, agg_values: dict) -> Row:
-        for v in agg_values.values():
-            if v.__class__ is Failed:
-                raise SqlError(v.reason)
-        env = None
-        if self.needs_env:
-            env = dict(row)
-            names = self.env_names
-            for k, v in agg_values.items():
-                env[names[k]] = v
-        return self._build(row, agg_values, env)
+
+def _names(sql: str) -> set[str]:
+    return {c.name for c in sqlglot.parse_one(sql, read="postgres").find_all(exp.Column)}
 
 
-def _row_builder(plan: list[tuple]) -> Callable:
-    """One function building a view's output row as a dict display (no loop per column): passthrough
-    columns from the row, aggregates as they are, expressions over the row and the aggregates
-    (``env``). Names are written as Python literals (`repr`), expressions are closures passed in."""
+def _failed(aggs: dict) -> None:
+    for v in aggs.values():
+        if v.__class__ is Failed:
+            raise SqlError(v.reason)
+
+
+def _row_builder(plan: list[tuple], ids: list[str], env_ids: set[str]) -> Callable:
+    """``output(row, aggregate values) -> the view's output row``, generated once per view as one
+    function (no loop per column): it raises `SqlError` when an aggregate failed, builds the
+    expressions' environment (the row and the aggregates they read) only if there are any, and
+    returns the row as one dict display — passthrough columns from the row, aggregates as they are,
+    expressions over the environment. Names are written as Python literals (`repr`), expressions
+    are closures passed in; only identifiers the generator makes up are code."""
     fns, items = [], []
+    local = {agg_id: f"a{i}" for i, agg_id in enumerate(ids)}
     for name, kind, src in plan:
         if kind == 0:
             items.append(f"{name!r}: row.get({src!r})")
         elif kind == 1:
-            items.append(f"{name!r}: aggs.get({src!r})")
+            items.append(f"{name!r}: {local[src]}")
         else:
             items.append(f"{name!r}: fns[{len(fns)}](env)")
             fns.append(src)
-    namespace = {"fns": fns}
-    exec(f"def build(row, aggs, env):\n    return {{{', '.join(items)}}}\n", namespace)  # noqa: S102 - literals only
-    return namespace["build"]
+    lines = ["def output(row, aggs):", "    get = aggs.get"]
+    lines += [f"    {local[agg_id]} = get({agg_id!r})" for agg_id in ids]
+    if ids:
+        lines.append(f"    if {' or '.join(f'{local[i]}.__class__ is Failed' for i in ids)}:")
+        lines.append("        failed(aggs)")
+    if fns:
+        lines.append("    env = dict(row)")
+        lines += [f"    env[{'__' + agg_id!r}] = {local[agg_id]}" for agg_id in ids if agg_id in env_ids]
+    lines.append(f"    return {{{', '.join(items)}}}")
+    namespace = {"fns": fns, "Failed": Failed, "failed": _failed}
+    exec("\n".join(lines) + "\n", namespace)  # noqa: S102 - literals and generated identifiers only
+    return namespace["output"]
 
 
 def bare_column(sql: str) -> str | None:

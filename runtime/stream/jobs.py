@@ -27,6 +27,7 @@ from skewless.compiler.project.build import CompiledProject
 from ..sources.control import STOP
 from ..sources.stream_file import FileEventSource
 from ..stores import open_store
+from . import gctune
 from .dataflow import StoreWriter, StreamStats, add_source, build_flow
 from .recovery import RecoveryGuard, expected
 from .sinks import DeadLetterSink, KafkaDeadLetterSink, ParquetSink, RowsJsonlSink, view_schema
@@ -84,7 +85,8 @@ def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to
                       FileEventSource(src, source_file(compiled, source_name), src.stream.format))
             flow = build_flow(src, lateness, vs, source,
                               sink_for if out_dir is not None else None, DeadLetterSink(dead), writer)
-            run_main(flow)
+            with gctune.tuned():
+                run_main(flow)
             writer.flush()
     finally:
         if store is not None:
@@ -212,8 +214,9 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, stop)
     try:
-        cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id, addresses=opts.addresses,
-                 epoch_interval=timedelta(seconds=opts.snapshot_every), recovery_config=recovery)
+        with gctune.tuned():
+            cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id, addresses=opts.addresses,
+                     epoch_interval=timedelta(seconds=opts.snapshot_every), recovery_config=recovery)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
