@@ -82,9 +82,10 @@ cdef class Win:
     cdef long long *ts
     cdef Py_ssize_t cap, head
     cdef public Py_ssize_t n
-    cdef long long seq0                  # sequence number of the oldest row held
+    cdef public long long seq0           # sequence number of the oldest row held
     cdef list cols
-    cdef Py_ssize_t ncols
+    cdef readonly Py_ssize_t ncols
+    cdef public object enc               # `rolling.Rolling` of a large window's encoded rows
 
     def __cinit__(self, long long reach, list cols):
         self.reach = reach
@@ -96,6 +97,7 @@ cdef class Win:
         self.seq0 = 0
         self.cols = cols
         self.ncols = len(cols)
+        self.enc = None
 
     def __dealloc__(self):
         free(self.ts)
@@ -181,6 +183,13 @@ cdef class Win:
         cdef Col c
         ts = [self.ts[(self.head + i) & mask] for i in range(self.n)]
         return ts, [[c.ring[(self.head + i) & mask] for i in range(self.n)] for c in self.cols]
+
+    def rows_from(self, Py_ssize_t k):
+        """(timestamps, per column its values) of the rows from position ``k`` (0: the oldest)."""
+        cdef Py_ssize_t i, mask = self.cap - 1
+        cdef Col c
+        ts = [self.ts[(self.head + i) & mask] for i in range(k, self.n)]
+        return ts, [[c.ring[(self.head + i) & mask] for i in range(k, self.n)] for c in self.cols]
 
     def col(self, Py_ssize_t j):
         return self.cols[j]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -74,8 +75,11 @@ class StoreWriter:
     ``batch`` keys or ``interval`` seconds passed since its last flush, and at the end."""
 
     def __init__(self, store, batch: int = 20_000, interval: float | None = None, stats: StreamStats | None = None,
-                 warm: bool = False):
+                 warm: bool = False, background: bool = False):
         self.store, self.batch, self.interval, self.stats = store, batch, interval, stats
+        # background: the encoded batches are written by one thread of their own, in order, while
+        # the workers go on (the store's I/O releases the GIL); `flush` waits for it
+        self.io = _Io(self) if background and store is not None else None
         # warm starts: which slots without recovery state continue from the store — every key's
         # (a job without recovery state), or only those of the views ``added`` to a resumed job (its
         # other keys are new since the snapshot: the input replays all their events from it)
@@ -125,28 +129,88 @@ class StoreWriter:
     def _flush(self, buf: dict) -> None:
         batch = [stored_payload(slot.view, key, slot.payload(), slot.last) for slot, key in buf["dirty"].items()]
         buf["dirty"], buf["since"] = {}, time.monotonic()
-        if batch:
-            with self.lock:
-                self.store.write(batch)
-                if self.stats is not None:
-                    self.stats.written += len(batch)
+        if not batch:
+            return
+        if self.io is not None:
+            self.io.put(batch)
+        else:
+            self.write(batch)
+
+    def write(self, batch: list) -> None:
+        with self.lock:
+            self.store.write(batch)
+            if self.stats is not None:
+                self.stats.written += len(batch)
 
     def flush(self) -> None:
-        """Flush every thread's buffer; only once the workers have stopped."""
+        """Flush every thread's buffer and wait until it is written; only once the workers have stopped."""
         for buf in list(self.buffers):
             self._flush(buf)
+        if self.io is not None:
+            self.io.drain()
+
+    def stop(self) -> None:
+        """End the background writes (after `flush`, or when the job failed) before the store closes."""
+        if self.io is not None:
+            self.io.stop()
+
+
+class _Io:
+    """The store writes of a `StoreWriter`, on a thread of their own: batches in the order the
+    workers flushed them (a bounded queue: a store slower than the stream holds the workers back
+    rather than piling up states). A failed write stops the job at the workers' next flush."""
+
+    def __init__(self, writer: StoreWriter):
+        self.writer = writer
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="skewless-store-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            if batch is None:
+                self.queue.task_done()
+                return
+            try:
+                if batch is not None and self.error is None:
+                    self.writer.write(batch)
+            except BaseException as exc:  # noqa: BLE001 - raised in the workers (`put`, `drain`)
+                self.error = exc
+            finally:
+                self.queue.task_done()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, batch: list) -> None:
+        self._check()
+        self.queue.put(batch)
+
+    def drain(self) -> None:
+        self.queue.join()
+        self._check()
+
+    def stop(self) -> None:
+        """Write what is queued and end the thread (errors are left to `drain`)."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
 
 
 class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered")
+    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered", "encoded")
 
     def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
                  blob: tuple[bytes, bytes | None] | None = None, covered: datetime | None = None):
         self.view, self.eval, self.emit = view, evaluator, emit  # emit False: nobody reads per-event rows
         self.flushed = False
         self.covered = covered  # a warm start: events up to this time are in the state already
+        self.encoded: dict = {}  # pending events' encodings, kept between upserts (`records.encode`)
         if blob is None:
             self.state, self.pending, self.last, self.blob = new_state(view), {}, None, None
         else:
@@ -167,7 +231,7 @@ class _ViewSlot:
     def payload(self) -> tuple[bytes, bytes | None]:
         """(record, tail), encoded once per change for the store write and the snapshot alike."""
         if self.blob is None:
-            self.blob = records.encode(self.view, self.state, self.pending, self.last)
+            self.blob = records.encode(self.view, self.state, self.pending, self.last, self.encoded)
         return self.blob
 
     def add(self, ts: datetime, event: dict) -> None:
@@ -191,8 +255,10 @@ class _ViewSlot:
                 due.sort()
         out: list = []
         state, emit, output = self.state, self.emit, self.eval.output
+        encoded = self.encoded
         for ts in due:
             rows = pending.pop(ts)
+            encoded.pop(ts, None)
             values = state.process_group(rows)
             if emit:
                 for row, v in zip(rows, values):

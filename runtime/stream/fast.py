@@ -26,6 +26,7 @@ from . import codec
 from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _slots, _Sum
 from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _Range, _register, _Rows, _safe,
                      bare_column, value_signature, window_cut)
+from .rolling import rolling_for
 from .windows import SharedWindow
 
 try:
@@ -237,7 +238,9 @@ class FastViewKeyState:
                 head, tail = w.dump(window_cut(len(w), reach, last_us))
             else:
                 win = core.wins[wi]
-                head, tail = win.dump(window_cut(win.n, reach, last_us), codec.pack)
+                cut = window_cut(win.n, reach, last_us)
+                enc = rolling_for(win, win.n)
+                head, tail = enc.dump(win, cut) if enc is not None else win.dump(cut, codec.pack)
             heads.append((reach, head))
             if tail is not None:
                 tails.append((reach, tail))

@@ -66,7 +66,7 @@ def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to
     project = compiled.project
     by_source = views_by_source(compiled, views)
     store = open_store(project.target.online, project.root) if to_online else None
-    writer = StoreWriter(store)
+    writer = StoreWriter(store, background=True)
     dead = dead_letters or project.target_dir / "dead_letters.jsonl"
     dead.parent.mkdir(parents=True, exist_ok=True)
     dead.write_text("")
@@ -89,6 +89,7 @@ def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to
                 run_main(flow)
             writer.flush()
     finally:
+        writer.stop()
         if store is not None:
             store.close()
     return ReplayResult(outputs, dead)
@@ -167,7 +168,7 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     stats = stats or StreamStats()
     by_source = views_by_source(compiled, opts.views)
     store = open_store(project.target.online, project.root)
-    writer = StoreWriter(store, interval=opts.flush_interval, stats=stats, warm=opts.warm)
+    writer = StoreWriter(store, interval=opts.flush_interval, stats=stats, warm=opts.warm, background=True)
     if opts.kind == "kafka" and opts.dead_letter_topic:
         dead_sink = KafkaDeadLetterSink(opts.brokers, opts.dead_letter_topic, opts.add_config,
                                         fallback=project.target_dir / "dead_letters.undelivered.jsonl")
@@ -221,7 +222,10 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         try:
-            writer.flush()
+            try:
+                writer.flush()
+            finally:
+                writer.stop()
             store.close()
         finally:
             guard.__exit__(None, None, None)

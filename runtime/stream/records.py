@@ -32,6 +32,7 @@ from skewless.compiler.ir import FeatureView
 from . import codec
 from .codec import EPOCH, ONE_US, StateFormatError
 from .frames import ViewKeyState, quick_values
+from .rolling import array_header
 
 FORMAT = 2  # 2: float sums scaled by 2^(finest exponent seen), not 2^1074
 MAGIC = "skewless-state"
@@ -43,15 +44,39 @@ def _us(t: datetime | None) -> int | None:
     return None if t is None else (t - EPOCH) // ONE_US
 
 
-def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime | None) -> tuple[bytes, bytes | None]:
+def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime | None,
+           encoded: dict | None = None) -> tuple[bytes, bytes | None]:
     """(record, tail): the record a read fetches, and the window rows past its horizon (None when
-    there are none) — stored beside it, fetched only by the stream and by reads far past it."""
+    there are none) — stored beside it, fetched only by the stream and by reads far past it.
+    ``encoded``: the pending groups' encodings kept from earlier calls (event time -> (rows, bytes);
+    a group only grows at the back until it is final, and its encoding is dropped with it —
+    `_ViewSlot.flush`), so a busy
+    key's pending events are encoded once, not at every upsert. The bytes are the same."""
     last_us = _us(last)
     quick = None if pending else state.quick()
     head, tail = state.dump(last_us)
-    full = codec.pack((head, tuple((ts, rows) for ts, rows in sorted(pending.items()))))
+    if encoded is None:
+        full = codec.pack((head, tuple((ts, rows) for ts, rows in sorted(pending.items()))))
+    else:
+        full = b"".join((b"\x92", codec.pack(head), _pending_bytes(pending, encoded)))
     record = codec.pack((MAGIC, FORMAT, view.name, view.fingerprint, last_us, quick, full))
     return record, None if tail is None else codec.pack((MAGIC, FORMAT, view.fingerprint, tail))
+
+
+def _pending_bytes(pending: dict, encoded: dict) -> bytes:
+    """``codec.pack(tuple((ts, rows) for ts, rows in sorted(pending.items())))``, each group packed
+    once per change: ``encoded`` keeps per group (rows packed, its bytes) and forgets groups no
+    longer pending."""
+    for ts in [t for t in encoded if t not in pending]:
+        del encoded[ts]
+    parts = [array_header(len(pending))]
+    for ts in sorted(pending):
+        rows = pending[ts]
+        kept = encoded.get(ts)
+        if kept is None or kept[0] != len(rows):
+            kept = encoded[ts] = (len(rows), b"".join((b"\x92", codec.pack(ts), codec.pack(rows))))
+        parts.append(kept[1])
+    return b"".join(parts)
 
 
 @dataclass(frozen=True)

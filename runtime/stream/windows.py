@@ -15,6 +15,7 @@ from collections import deque
 from itertools import islice
 
 from . import codec
+from .rolling import Rolling, rolling_for
 
 
 class NeedTail(Exception):
@@ -37,7 +38,7 @@ def _times(data: bytes) -> array:
 
 
 class SharedWindow:
-    __slots__ = ("reach", "sigs", "ts", "cols", "subs", "cut", "missing")
+    __slots__ = ("reach", "sigs", "ts", "cols", "subs", "cut", "missing", "seq0", "enc")
 
     def __init__(self, reach: int, sigs: list[tuple]):
         self.reach = reach                       # µs
@@ -46,6 +47,8 @@ class SharedWindow:
         self.cols: list[deque] = [deque() for _ in sigs]
         self.subs: list[list] = [[] for _ in sigs]  # accumulators reading each column
         self.cut, self.missing = 0, 0            # loaded without the tail: rows at/after cut absent
+        self.seq0 = 0                            # sequence number of the oldest row held
+        self.enc: Rolling | None = None          # a large window's rows, encoded once each
 
     def evict(self, low: int) -> None:
         if self.missing and low > self.cut:
@@ -56,6 +59,7 @@ class SharedWindow:
         pairs = list(zip(self.cols, self.subs))
         while ts and ts[0] < low:
             ts.popleft()
+            self.seq0 += 1
             for col, accs in pairs:
                 v = col.popleft()
                 if v is not None:
@@ -86,8 +90,11 @@ class SharedWindow:
         expire — and the rest. head = (cut, timestamps as little-endian int64 bytes, per column
         one msgpack array as bytes, how many rows are in the tail); tail = (timestamps, columns) or
         None when empty. Separate blobs: a read decodes only the rows it expires."""
-        k = bisect_left(self.ts, cut)
         n = len(self.ts)
+        enc = rolling_for(self, n)
+        if enc is not None:
+            return enc.dump(self, cut)
+        k = bisect_left(self.ts, cut)
         head = (cut, _times_bytes(islice(self.ts, 0, k)), tuple(codec.pack(tuple(islice(c, 0, k))) for c in self.cols),
                 n - k)
         if k == n:
@@ -113,6 +120,7 @@ class SharedWindow:
             raise ValueError("window columns do not match")
         self.ts = deque(times)
         self.cols = [deque(c) for c in values]
+        self.seq0, self.enc = 0, None
         self.cut, self.missing = cut, missing
 
     def expire(self, head: tuple, low: int) -> None:
@@ -131,6 +139,14 @@ class SharedWindow:
                     if v is not None:
                         for acc in accs:
                             acc.remove(v)
+
+    @property
+    def n(self) -> int:
+        return len(self.ts)
+
+    def rows_from(self, k: int) -> tuple:
+        """(timestamps, per column its values) of the rows from position ``k`` (0: the oldest)."""
+        return islice(self.ts, k, None), [islice(c, k, None) for c in self.cols]
 
     def __len__(self) -> int:
         return len(self.ts)
