@@ -42,6 +42,9 @@ def recompute(project, model_name: str, version: str = "champion", engine: str |
     values: list[dict] = [{c: r.get(c) for c in model.request_features} for r in requests]
     as_of = log["as_of"].combine_chunks()
     for ref in model.features:
+        if ref.at == "request_event":
+            raise ValueError(f"model {model_name}: parity --log recomputes features read as of a time; "
+                             f"{ref.view} is read with the request event (at: request_event) — not supported yet")
         view = compiled.views[ref.view]
         join = ref.join or {k: k for k in view.entity}
         spine = {k: pa.array([_coerce(r[join[k]], label_types[join[k]]) for r in requests]) for k in view.entity}

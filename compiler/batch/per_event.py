@@ -45,9 +45,11 @@ def bind_input(tree: exp.Expression, input_sql: str | exp.Expression) -> exp.Exp
     return tree
 
 
-def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression) -> exp.Select:
+def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression,
+                    carry: list[str] | None = None) -> exp.Select:
     """The per-event query tree (with ``dialect``'s window rewrites) over ``input_sql``, a table
-    reference in the canonical dialect, or the query tree of an upstream view."""
+    reference in the canonical dialect, or the query tree of an upstream view. ``carry``: input
+    columns also returned, as ``__event_<column>`` (to join rows to their events)."""
     raw_input = input_sql
     if not isinstance(input_sql, str):
         input_sql = "__input"
@@ -87,6 +89,7 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
     used: set[str] = set()
     select = [substitute(c.expr, replacements, used).as_(c.name, quoted=True, copy=False)
               for c in view.columns]
+    select += [exp.column(c, table="__in", quoted=True).as_(f"__event_{c}", quoted=True) for c in carry or []]
     if use_cte:
         body = f"SELECT 1 FROM __in {' '.join(joins)}"
     else:

@@ -1,5 +1,6 @@
 """Point-in-time training sets: every label row joined, as of its own timestamp, with each feature
-the model reads (semantics §1.2). One as-of pass per view over a spine built from the labels."""
+the model reads (semantics §1.2). One as-of pass per view over a spine built from the labels; a
+feature read ``at: request_event`` (§1.3) is the per-event row of the label's own event."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from ..config import ModelDef, SourceDef
 from ..ir import FeatureView
 from ..project.models_check import feature_name, model_feature_columns
 from .as_of import SPINE_ID, SPINE_T, as_of_query, with_clause
+from .per_event import per_event_query
 from .capabilities import caps
 from .inputs import input_for
 from .windows import P, interval_sql, quote
@@ -29,12 +31,18 @@ def _pieces(model: ModelDef, label_source: SourceDef, views: dict[str, FeatureVi
     per_ref = []
     for i, ref in enumerate(model.features):
         view = views[ref.view]
+        columns = [f"__f{i}.{quote(column)} AS {quote(name)}" for column, name in wanted[ref.view]]
+        if ref.at == "request_event":  # the per-event row of the label's own event (semantics §1.3)
+            rows = per_event_query(view, dialect, input_for(view, views, dialect, tables), carry=view.unique_key)
+            on = " AND ".join(f"__f{i}.{quote('__event_' + k)} = l.{quote(k)}" for k in view.unique_key)
+            per_ref.append(([(f"__f{i}", rows)], columns, on))
+            continue
         join = ref.join or {k: k for k in view.entity}
         spine_cols = ", ".join(f"{quote(join[k])} AS {quote(k)}" for k in view.entity)
         read_at = f"{ts} - {interval_sql(model.features_as_of)}" if model.features_as_of else ts
         ctes = [(f"__spine{i}", f"SELECT {spine_cols}, {read_at} AS {SPINE_T}, {SPINE_ID} FROM __labels"),
                 (f"__f{i}", as_of_query(view, dialect, input_for(view, views, dialect, tables), f"__spine{i}"))]
-        per_ref.append((ctes, [f"__f{i}.{quote(column)} AS {quote(name)}" for column, name in wanted[ref.view]]))
+        per_ref.append((ctes, columns, None))
     base = [f"l.{SPINE_ID}", *[f"l.{quote(k)}" for k in label_source.unique_key if k != model.label.column],
             f"l.{ts} AS {quote('ts')}" if ts != quote("ts") else f"l.{ts}",
             f"l.{quote(model.label.column)} AS {quote(LABEL)}",
@@ -50,9 +58,9 @@ def training_set_query(model: ModelDef, label_source: SourceDef, views: dict[str
     labels, base, per_ref = _pieces(model, label_source, views, dialect, tables)
     ctes: list[tuple[str, str | exp.Expression]] = [labels]
     select, joins = list(base), []
-    for i, (ref_ctes, columns) in enumerate(per_ref):
+    for i, (ref_ctes, columns, on) in enumerate(per_ref):
         ctes.extend(ref_ctes)
-        joins.append(f"LEFT JOIN __f{i} ON __f{i}.{SPINE_ID} = l.{SPINE_ID}")
+        joins.append(f"LEFT JOIN __f{i} ON {on or f'__f{i}.{SPINE_ID} = l.{SPINE_ID}'}")
         select.extend(columns)
     tree = P(f"SELECT {', '.join(dict.fromkeys(select))} FROM __labels AS l {' '.join(joins)}")
     tree.set("with_", with_clause(ctes, caps(dialect).materialized_cte))
@@ -71,9 +79,12 @@ def training_set_parts(model: ModelDef, label_source: SourceDef, views: dict[str
     head = P(f"SELECT {', '.join(base)} FROM __labels AS l")
     head.set("with_", with_clause([labels], materialized))
     queries.append(head.sql(dialect=dialect))
-    for i, (ref_ctes, columns) in enumerate(per_ref):
-        # every label has one as-of row: the LEFT JOIN of the single query is a 1:1 match
-        q = P(f"SELECT __f{i}.{SPINE_ID}, {', '.join(columns)} FROM __f{i}")
+    for i, (ref_ctes, columns, on) in enumerate(per_ref):
+        # every label has one as-of row (one event: its unique key): a 1:1 match with the labels
+        if on is None:
+            q = P(f"SELECT __f{i}.{SPINE_ID}, {', '.join(columns)} FROM __f{i}")
+        else:
+            q = P(f"SELECT l.{SPINE_ID}, {', '.join(columns)} FROM __labels AS l LEFT JOIN __f{i} ON {on}")
         q.set("with_", with_clause([labels, *ref_ctes], materialized))
         queries.append(q.sql(dialect=dialect))
     return queries

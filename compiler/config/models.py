@@ -42,6 +42,11 @@ class FeatureRef(Frozen):
     view: Identifier
     columns: list[Identifier] | None = None  # default: every non-key column of the view
     join: dict[Identifier, Identifier] | None = None  # view entity column -> label column
+    # as_of: the view as of the label's time (semantics §1.2); request_event: the view's row for the
+    # scored event itself, with it appended to the source (§1.3) — training joins each label to the
+    # per-event row of its event (the view source's unique key, in the label source), serving computes
+    # it from the store with the request's event (nothing recorded)
+    at: Literal["as_of", "request_event"] = "as_of"
 
 
 class FeatureLogDef(Frozen):

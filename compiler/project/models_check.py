@@ -72,6 +72,18 @@ def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], pa
             elif out_cols[col].kind != "feature":
                 add(("features", i, "columns", j), f"model {model.name!r}: {ref.view}.{col} is not an aggregate feature",
                     "pass-through columns are known at request time: list them under request_features")
+        if ref.at == "request_event":
+            if view.input.kind != "source":
+                add(("features", i, "at"), f"model {model.name!r}: {ref.view!r} reads {view.input.name!r}, another view: "
+                    "features with the request event are computed from a source's events", "use at: as_of")
+            elif not view.unique_key:
+                add(("features", i, "at"), f"model {model.name!r}: source {view.root_source!r} of {ref.view!r} declares "
+                    "no unique_key: a label cannot name its event", "declare the source's unique_key")
+            for k in view.unique_key:
+                if k not in label_cols:
+                    add(("features", i, "at"), f"model {model.name!r}: label source {label_src.name!r} has no column "
+                        f"{k!r}: each label joins the per-event row of its event by {view.root_source!r}'s unique key "
+                        f"({', '.join(view.unique_key)})", f"columns: {', '.join(label_cols)}")
         join = ref.join or {k: k for k in view.entity}
         if sorted(join) != sorted(view.entity):
             add(("features", i, "join"), f"model {model.name!r}: join for {ref.view!r} must map the view's entity key "

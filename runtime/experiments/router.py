@@ -137,6 +137,6 @@ def build_experiments(compiled, store_path: Path | str, scorer_for, models: list
             continue
         store = store or ExperimentStore(store_path)
         arms = {a.name: scorer_for(a.model or name, a.version) for a in model.experiment.arms}
-        keys = sorted({c for s in arms.values() for c in s.key_columns})
+        keys = sorted({c for s in arms.values() for c in s.entity_fields})
         out[name] = ServedExperiment(name, model.experiment, arms, store, keys)
     return out

@@ -213,7 +213,7 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
     def log_vector(scorer, request_id: str, request: dict, at: datetime, score: float, features: dict) -> None:
         flog = feature_logs.get(scorer.meta["model"])
         if flog is not None:
-            fields = {c: request.get(c) for c in [*scorer.key_columns, *scorer.model.request_features]}
+            fields = {c: request.get(c) for c in scorer.request_fields}
             flog.log(request_id, scorer.meta["version"], at, scorer._time(at), score, fields,
                      scorer.spec.vector(features))
     registry = CollectorRegistry()

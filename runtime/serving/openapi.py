@@ -44,7 +44,7 @@ def openapi(scorers: dict, compiled, experiments: dict | None = None) -> dict:
     for name, arm_scorers in sorted(served.items()):
         scorer = arm_scorers[0]
         label_types = compiled.project.sources[scorer.model.label.source].column_types()
-        fields = {c: json_type(label_types[c]) for s in arm_scorers for c in [*s.key_columns, *s.model.request_features]}
+        fields = {c: json_type(s.event_types.get(c) or label_types[c]) for s in arm_scorers for c in s.request_fields}
         extra = {"request_id": {"type": "string", "maxLength": 128, "description": "your id for the feedback "
                                 "(default: a generated UUID)"}} if name in experiments else {}
         schemas[f"{name}_request"] = {"type": "object", "properties": {**fields, **extra, "at": at},

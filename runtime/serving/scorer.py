@@ -16,11 +16,12 @@ import numpy as np
 
 from skewless.compiler.config.duration import format_duration
 from skewless.compiler.config.models import as_of_rule_text
+from skewless.compiler.batch.as_of import needed_columns as read_columns
 from skewless.compiler.project.build import CompiledProject
 
 from ..stores.base import OnlineStore
 from ..stream.frames import ViewEvaluator
-from ..stream.online import StaleRead, as_of_record, encode_key
+from ..stream.online import StaleRead, as_of_record, encode_key, with_event
 from ..training.features import FeatureSpec
 
 
@@ -77,9 +78,21 @@ class Scorer:
         self.evaluators = {name: ViewEvaluator(v) for name, v in self.views.items()}
         self.feature_columns = {name: [c.name for c in v.columns if c.kind == "feature"] for name, v in self.views.items()}
         label_types = compiled.project.sources[self.model.label.source].column_types()
-        self.key_columns = sorted({label for ref in self.model.features
+        self.key_columns = sorted({label for ref in self.model.features if ref.at == "as_of"
                                    for label in (ref.join or {k: k for k in self.views[ref.view].entity}).values()})
         self.key_types = {c: label_types[c] for c in self.key_columns}
+        # features `at: request_event` (semantics §1.3): the request carries the event — every
+        # column those views read, typed as their sources declare
+        self.event_types: dict[str, str] = {}
+        for ref in self.model.features:
+            if ref.at == "request_event":
+                view = self.views[ref.view]
+                types = {c.name: c.type for c in view.input_columns}
+                self.event_types.update({c.name: c.type for c in read_columns(view)})
+                self.event_types.update({k: types[k] for k in view.unique_key})  # the event's own id
+        self.request_fields = list(dict.fromkeys([*self.key_columns, *self.event_types, *self.model.request_features]))
+        # what identifies the requester (A/B stickiness by default): the label keys, else the event views' entities
+        self.entity_fields = self.key_columns or sorted({k for ref in self.model.features for k in self.views[ref.view].entity})
         for view, fp in self.meta["view_fingerprints"].items():
             if compiled.views[view].fingerprint != fp:
                 raise SkewError(f"view {view!r} changed since model {self.meta['model']} {self.meta['version']} "
@@ -106,29 +119,44 @@ class Scorer:
 
         if not isinstance(request, dict):
             raise RequestError("a request row must be a JSON object")
-        missing = [c for c in self.key_columns + list(self.model.request_features) if c not in request]
+        missing = [c for c in self.request_fields if c not in request]
         if missing:
             raise RequestError(f"missing field(s): {', '.join(missing)}")
         try:
             keys = {c: _coerce(request[c], self.key_types[c]) for c in self.key_columns}
         except Exception as exc:  # noqa: BLE001 - any value that cannot be the key's type is the caller's error
             raise RequestError(f"bad key value: {exc}") from None
+        event = None
+        if self.event_types:
+            try:
+                event = {c: _coerce(request[c], t) for c, t in self.event_types.items()}
+            except Exception as exc:  # noqa: BLE001 - the same: a value the source could not hold
+                raise RequestError(f"bad event value: {exc}") from None
         values: dict[str, Any] = {c: float(v) if isinstance(v, JsonNumber) else v
                                   for c, v in ((c, request[c]) for c in self.model.request_features)}
         lookups = []
         for ref in self.model.features:
             view = self.views[ref.view]
+            if ref.at == "request_event":
+                assert event is not None
+                row = {c.name: event.get(c.name) for c in view.input_columns}
+                key = [row[k] for k in view.entity]
+                lookups.append((ref, view, key, (view.name, encode_key(key)), row))
+                continue
             join = ref.join or {k: k for k in view.entity}
             key = [keys[join[k]] for k in view.entity]
-            lookups.append((ref, view, key, (view.name, encode_key(key))))
+            lookups.append((ref, view, key, (view.name, encode_key(key)), None))
         return values, lookups
 
     def _complete(self, values: dict[str, Any], lookups: list[tuple], records: dict, t: datetime) -> dict[str, Any]:
         from ..stream.expr import SqlError
 
-        for ref, view, key, store_key in lookups:
+        for ref, view, key, store_key, event in lookups:
             try:
-                row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view], self.store)
+                if event is not None:  # the view's row for the request's event (None: its WHERE leaves it out)
+                    row = with_event(records.get(store_key), view, event, self.evaluators[ref.view], self.store) or {}
+                else:
+                    row = as_of_record(records.get(store_key), view, key, t, self.evaluators[ref.view], self.store)
             except SqlError as exc:  # Postgres would refuse to compute this row (overflow, division by zero)
                 raise RequestError(f"view {view.name}: {exc}") from None
             except StaleRead as exc:
@@ -138,7 +166,7 @@ class Scorer:
                                 f"{as_of_rule_text(self.as_of_us)}: the request's time minus "
                                 f"{format_duration(self.as_of_us)})") from None
             for col in ref.columns or self.feature_columns[ref.view]:
-                values[f"{ref.view}__{col}"] = row[col]
+                values[f"{ref.view}__{col}"] = row.get(col)
         return values
 
     def _time(self, at: datetime | None) -> datetime:

@@ -113,17 +113,76 @@ def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any],
         if values is None:
             values = _as_of_state(record.load(complete=False), t, row)  # the windows' heads
     except NeedTail:  # the read is far past the key's latest event: the windows in full
-        tail = rec.tail
-        if tail is None and store is not None:
-            full = store.read(view.name, rec.entity, full=True)
-            if full is not None and full.state != rec.state:  # rewritten meanwhile: read it afresh
-                return as_of_record(full, view, key, t, evaluator, store)
-            tail = None if full is None else full.tail
-        if tail is None:
-            raise records.StateFormatError(f"online state of view {view.name!r}: the record's window tail is "
-                                           f"missing: {records.REBUILD}") from None
+        tail, newer = _tail(rec, view, store)
+        if newer is not None:
+            return as_of_record(newer, view, key, t, evaluator, store)
         values = _as_of_state(record.load(tail), t, row)
     return evaluator.output(row, values)
+
+
+def _tail(rec: StoredState, view: FeatureView, store: OnlineStore | None) -> tuple[bytes | None, StoredState | None]:
+    """The record's window tail, fetched when the record was read without it: (tail, None), or
+    (None, the newer record) when the key was rewritten meanwhile (read that afresh)."""
+    tail = rec.tail
+    if tail is None and store is not None:
+        full = store.read(view.name, rec.entity, full=True)
+        if full is not None and full.state != rec.state:
+            return None, full
+        tail = None if full is None else full.tail
+    if tail is None:
+        raise records.StateFormatError(f"online state of view {view.name!r}: the record's window tail is "
+                                       f"missing: {records.REBUILD}") from None
+    return tail, None
+
+
+def read_with_event(store: OnlineStore, view: FeatureView, event: dict[str, Any],
+                    evaluator: ViewEvaluator | None = None) -> dict[str, Any] | None:
+    """Semantics §1.3: the view's row for ``event`` appended to the source (None when its WHERE
+    leaves the event out), from the key's record; nothing is recorded."""
+    key = [event.get(k) for k in view.entity]
+    return with_event(store.read(view.name, encode_key(key)), view, event, evaluator, store)
+
+
+def with_event(rec: StoredState | None, view: FeatureView, event: dict[str, Any],
+               evaluator: ViewEvaluator | None = None, store: OnlineStore | None = None) -> dict[str, Any] | None:
+    """`read_with_event` on a record already fetched: the key's state, its pending groups before the
+    event's time applied, and the event processed as the next event — joining the pending group at
+    its own time as a peer. Raises `StaleRead` when the event is not after the key's latest final
+    event (its windows have moved on), `SqlError` where Postgres would fail on it."""
+    evaluator = evaluator or ViewEvaluator(view)
+    t = event[view.timestamp]
+    if t.tzinfo is None:
+        event = dict(event, **{view.timestamp: t.replace(tzinfo=timezone.utc)})
+        t = event[view.timestamp]
+    if not evaluator.admit(event):
+        return None
+    if rec is None:
+        return evaluator.output(event, ViewKeyState(view).process_group([event])[0])
+    if rec.fingerprint != view.fingerprint:
+        raise records.StateFormatError(
+            f"online state of view {view.name!r} was built from fingerprint {rec.fingerprint}, the project has "
+            f"{view.fingerprint}: {records.REBUILD}")
+    if rec.last_event_us != NO_EVENT_US and to_us(t) <= rec.last_event_us:
+        raise StaleRead(f"the event at {t.isoformat()} is not after the latest final event of {view.name} "
+                        f"{[event.get(k) for k in view.entity]}: the state has moved past it")
+    record = records.decode(rec.state, view)
+    try:
+        values = _with_event_state(record.load(complete=False), t, event)
+    except NeedTail:  # the event is far past the key's latest event: the windows in full
+        tail, newer = _tail(rec, view, store)
+        if newer is not None:
+            return with_event(newer, view, event, evaluator, store)
+        values = _with_event_state(record.load(tail), t, event)
+    return evaluator.output(event, values)
+
+
+def _with_event_state(loaded: tuple, t: datetime, event: dict) -> dict:
+    state, pending, _ = loaded
+    for ts in sorted(pending):  # groups not final yet: all arrived before the request
+        if ts < t:
+            state.process_group(pending[ts])
+    group = [*pending.get(t, []), event]
+    return state.process_group(group)[-1]
 
 
 def _as_of_state(loaded: tuple, t: datetime, row: dict) -> dict:

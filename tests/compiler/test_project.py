@@ -111,6 +111,11 @@ def test_model_ok(make_project):
     (MODEL_OK.replace("features:\n      - view: v\n", "features:\n      - view: w\n        columns: [c, last_ts]\n"),
      "models/m.yml:7:22: error: model 'm': feature 'w__last_ts' has type timestamptz"),
     (MODEL_OK.replace("view: v", "view: w"), "models/m.yml:6:9: error: model 'm': feature 'w__last_ts' has type timestamptz"),
+    # features with the request event: each label names its event by the source's unique key
+    (MODEL_OK + "        at: request_event\n", "models/m.yml:7:9: error: model 'm': label source 'labels' has no column "
+     "'txn_id'"),
+    (MODEL_OK + "        at: now\n", "models/m.yml:7:9: error: models.0.features.0.at: Input should be 'as_of' or "
+     "'request_event'"),
 ])
 def test_model_errors(make_project, model, expected):
     views = {"v": VIEW, "w": VIEW.replace("AS c", "AS c, MAX(ts) OVER (PARTITION BY user_id ORDER BY ts) AS last_ts")}
