@@ -96,6 +96,7 @@ def backfill(compiled: CompiledProject, engine: BatchEngine, view: str, out: Pat
 
 
 def training_set(compiled: CompiledProject, engine: BatchEngine, model: str, out: Path) -> int:
+    from .training import on_demand
     from .training.trainer import AS_OF_KEY
 
     m = compiled.project.models[model]
@@ -106,7 +107,9 @@ def training_set(compiled: CompiledProject, engine: BatchEngine, model: str, out
     sql = training_set_sql(m, compiled.project.sources[m.label.source], compiled.views, engine.dialect,
                            tables(compiled))
     with atomic_output(out) as tmp:
-        return engine.to_parquet(sql, tmp, metadata)
+        n = engine.to_parquet(sql, tmp, metadata)
+        on_demand.add_to_file(compiled, m, tmp)
+        return n
 
 
 def build_training_set(compiled: CompiledProject, model: str, out: Path, engine: str | None = None,
@@ -141,6 +144,8 @@ def _training_set_in_sessions(compiled: CompiledProject, engine: BatchEngine, mo
 
     from skewless.compiler.batch.training import training_set_parts
 
+    from .training import on_demand
+
     m = compiled.project.models[model]
     label = compiled.project.sources[m.label.source]
     parts = training_set_parts(m, label, compiled.views, engine.dialect, tables(compiled))
@@ -171,7 +176,7 @@ def _training_set_in_sessions(compiled: CompiledProject, engine: BatchEngine, mo
         for name in part.column_names[1:]:
             if name not in table.column_names:
                 table = table.append_column(part.schema.field(name), part[name])
-    table = table.replace_schema_metadata(metadata)
+    table = on_demand.add_columns(compiled, m, table).replace_schema_metadata(metadata)
     with atomic_output(out) as tmp:
         pq.write_table(table, tmp)
     return table.num_rows

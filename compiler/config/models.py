@@ -78,6 +78,10 @@ class ModelDef(Frozen):
     label: LabelDef
     features: list[FeatureRef] = Field(min_length=1)
     request_features: list[Identifier] = []  # label-source columns known at request time
+    # features computed at request time: name -> a SQL expression over the request features and the
+    # model's view features (`<view>__<column>`), evaluated by the registry's evaluator (Postgres's
+    # semantics) at serving and over each training-set row
+    on_demand: dict[Identifier, str] = {}
     categorical: list[Identifier] = []
     baseline_features: list[Identifier] | None = None
     objective: Literal["binary", "regression"] = "binary"

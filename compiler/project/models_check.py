@@ -26,6 +26,36 @@ def model_feature_columns(model: ModelDef, views: dict[str, FeatureView]) -> lis
     return out
 
 
+ON_DEMAND_INPUTS = ("numeric", "boolean", "text")
+
+
+def on_demand_type(sql: str, inputs: dict[str, str]) -> tuple[str | None, str]:
+    """(what is wrong with the on-demand expression ``sql`` over the features ``inputs`` (name ->
+    type), or None; its type)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from ..functions import TypeErr, scalar_type
+
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.ParseError as exc:
+        return f"not an expression: {str(exc).splitlines()[0]}", ""
+    if isinstance(tree, (exp.Select, exp.Query)) or tree.find(exp.Window, exp.AggFunc, exp.Select):
+        return "aggregates, windows and subqueries belong in views", ""
+    for col in tree.find_all(exp.Column):
+        if col.name not in inputs:
+            return f"unknown feature {col.name!r} (features: {', '.join(sorted(inputs))})", ""
+        if kind(inputs[col.name]) not in ON_DEMAND_INPUTS:
+            return f"reads {col.name!r} of type {inputs[col.name]} (on-demand features read numbers, booleans, text)", ""
+    try:
+        return None, scalar_type(sql, inputs)
+    except TypeErr as exc:
+        return exc.message, ""
+    except Exception as exc:  # noqa: BLE001 - anything else the checker refuses
+        return str(exc), ""
+
+
 def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], path: str, data: Any,
                 index: int) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
@@ -98,6 +128,19 @@ def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], pa
             if c in out_cols:
                 types[feature_name(ref.view, c)] = (("features", i, "columns", j) if ref.columns else ("features", i, "view"),
                                                     out_cols[c].type)
+    inputs = {feat: typ for feat, (_, typ) in types.items()}
+    for name, sql in model.on_demand.items():
+        loc = ("on_demand", name)
+        if name in inputs:
+            add(loc, f"model {model.name!r}: on-demand feature {name!r} has the name of another feature")
+            continue
+        problem, typ = on_demand_type(sql, inputs)
+        if problem:
+            add(loc, f"model {model.name!r}: on-demand feature {name!r}: {problem}",
+                "an expression over request_features and <view>__<column> features (numbers, booleans, text)")
+            continue
+        names.append(name)
+        types[name] = (loc, typ)
     for feat, (loc, typ) in types.items():
         # numbers, booleans and intervals are numeric features; text is categorical (automatically
         # when not listed); a point in time has no meaning a model could learn across time

@@ -23,6 +23,7 @@ from ..stores.base import OnlineStore
 from ..stream.frames import ViewEvaluator
 from ..stream.online import StaleRead, as_of_record, encode_key, with_event
 from ..training.features import FeatureSpec
+from ..training.on_demand import compiled_expressions
 
 
 def _predictor(booster: lgb.Booster):
@@ -90,6 +91,9 @@ class Scorer:
                 types = {c.name: c.type for c in view.input_columns}
                 self.event_types.update({c.name: c.type for c in read_columns(view)})
                 self.event_types.update({k: types[k] for k in view.unique_key})  # the event's own id
+        # on-demand features: SQL expressions over the request features and the view features
+        self.request_types = {c: label_types[c] for c in self.model.request_features}
+        self.on_demand = [(name, fn) for name, fn, _ in compiled_expressions(compiled, self.model)]
         self.request_fields = list(dict.fromkeys([*self.key_columns, *self.event_types, *self.model.request_features]))
         # what identifies the requester (A/B stickiness by default): the label keys, else the event views' entities
         self.entity_fields = self.key_columns or sorted({k for ref in self.model.features for k in self.views[ref.view].entity})
@@ -113,7 +117,7 @@ class Scorer:
                     raise SkewError(f"online store holds view {view!r} built from fingerprint(s) {sorted(other)}, "
                                     f"model {self.meta['model']} was trained on {fp}: replay the view first")
 
-    def _lookups(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[tuple]]:
+    def _lookups(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[tuple], dict[str, Any]]:
         """The request's own feature values and its store lookups (ref, view, key, store key)."""
         from ..sources.decode import JsonNumber, _coerce
 
@@ -134,6 +138,12 @@ class Scorer:
                 raise RequestError(f"bad event value: {exc}") from None
         values: dict[str, Any] = {c: float(v) if isinstance(v, JsonNumber) else v
                                   for c, v in ((c, request[c]) for c in self.model.request_features)}
+        typed: dict[str, Any] = {}  # the request features as their columns' types, for on-demand features
+        if self.on_demand:
+            try:
+                typed = {c: _coerce(request[c], t) for c, t in self.request_types.items()}
+            except Exception as exc:  # noqa: BLE001 - a value the label source could not hold
+                raise RequestError(f"bad request feature value: {exc}") from None
         lookups = []
         for ref in self.model.features:
             view = self.views[ref.view]
@@ -146,9 +156,10 @@ class Scorer:
             join = ref.join or {k: k for k in view.entity}
             key = [keys[join[k]] for k in view.entity]
             lookups.append((ref, view, key, (view.name, encode_key(key)), None))
-        return values, lookups
+        return values, lookups, typed
 
-    def _complete(self, values: dict[str, Any], lookups: list[tuple], records: dict, t: datetime) -> dict[str, Any]:
+    def _complete(self, values: dict[str, Any], lookups: list[tuple], typed: dict[str, Any], records: dict,
+                  t: datetime) -> dict[str, Any]:
         from ..stream.expr import SqlError
 
         for ref, view, key, store_key, event in lookups:
@@ -167,6 +178,13 @@ class Scorer:
                                 f"{format_duration(self.as_of_us)})") from None
             for col in ref.columns or self.feature_columns[ref.view]:
                 values[f"{ref.view}__{col}"] = row.get(col)
+        if self.on_demand:
+            env = {**values, **typed}
+            for name, fn in self.on_demand:
+                try:
+                    values[name] = fn(env)
+                except SqlError as exc:  # Postgres would refuse the expression on these values
+                    raise RequestError(f"on-demand feature {name}: {exc}") from None
         return values
 
     def _time(self, at: datetime | None) -> datetime:
@@ -176,9 +194,9 @@ class Scorer:
         return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)) - self._offset
 
     def features(self, request: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
-        values, lookups = self._lookups(request)
+        values, lookups, typed = self._lookups(request)
         records = self.store.read_many([lk[3] for lk in lookups])  # one round trip to the store
-        return self._complete(values, lookups, records, self._time(at))
+        return self._complete(values, lookups, typed, records, self._time(at))
 
     def score(self, request: dict[str, Any], at: datetime | None = None) -> tuple[float, dict[str, Any]]:
         prepared = self.prepare(request)
@@ -212,14 +230,14 @@ class Scorer:
 
     @staticmethod
     def store_keys_many(parsed: list[tuple]) -> list[tuple[str, str]]:
-        return list(dict.fromkeys(lk[3] for _, lookups in parsed for lk in lookups))
+        return list(dict.fromkeys(lk[3] for _, lookups, _ in parsed for lk in lookups))
 
     def finish_many(self, parsed: list[tuple], records: dict, at: datetime | None = None) -> tuple[list[float], list[dict]]:
         t = self._time(at)
         features = []
-        for i, (values, lookups) in enumerate(parsed):
+        for i, (values, lookups, typed) in enumerate(parsed):
             try:
-                features.append(self._complete(values, lookups, records, t))
+                features.append(self._complete(values, lookups, typed, records, t))
             except RequestError as exc:
                 raise RequestError(f"row {i}: {exc}") from None
         matrix = np.vstack([self._vector(v) for v in features])

@@ -102,6 +102,7 @@ def train_model(compiled: CompiledProject, model_name: str, training_set: Path, 
     """``lineage``: what the registry records beside the defaults (trigger, reason)."""
     model = compiled.project.models[model_name]
     names = list(model.request_features) + [f for _, _, f in model_feature_columns(model, compiled.views)]
+    names += list(model.on_demand)
     try:
         table = pq.read_table(training_set)
     except Exception as exc:  # noqa: BLE001 - pyarrow's errors for a file that is not Parquet

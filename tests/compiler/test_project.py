@@ -114,6 +114,12 @@ def test_model_ok(make_project):
     # features with the request event: each label names its event by the source's unique key
     (MODEL_OK + "        at: request_event\n", "models/m.yml:7:9: error: model 'm': label source 'labels' has no column "
      "'txn_id'"),
+    (MODEL_OK + "    on_demand: {r: amount / v__zz}\n", "models/m.yml:7:17: error: model 'm': on-demand feature 'r': "
+     "unknown feature 'v__zz'"),
+    (MODEL_OK + "    on_demand: {r: SUM(amount)}\n", "error: model 'm': on-demand feature 'r': aggregates, windows"),
+    (MODEL_OK.replace("[amount]", "[amount, ts]") + "    on_demand: {r: amount + ts}\n",
+     "error: model 'm': on-demand feature 'r': reads 'ts' of type timestamptz"),
+    (MODEL_OK + "    on_demand: {v__c: amount}\n", "error: model 'm': on-demand feature 'v__c' has the name of another"),
     (MODEL_OK + "        at: now\n", "models/m.yml:7:9: error: models.0.features.0.at: Input should be 'as_of' or "
      "'request_event'"),
 ])

@@ -108,6 +108,9 @@ NOW_MODEL = """models:
   - name: fraud_now
     label: {source: labels, column: is_fraud}
     request_features: [amount]
+    on_demand:
+      amount_vs_7d: "amount / NULLIF(user_velocity__amount_avg_7d, 0)"
+      burst: "user_velocity__txn_count_1h >= 3 AND amount > 100"
     features:
       - view: user_velocity
         at: request_event
@@ -169,10 +172,20 @@ def test_a_model_reads_features_with_the_request_event_in_training_and_serving(t
             continue
         request = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.items()}
         features = scorer.features(request, at=e["ts"])
-        for c in cols:
-            assert same(training[e["txn_id"]][f"user_velocity__{c}"], features[f"user_velocity__{c}"], 1e6), \
-                (e["txn_id"], c)
+        for c in [*(f"user_velocity__{c}" for c in cols), "amount_vs_7d", "burst"]:
+            assert same(training[e["txn_id"]][c], features[c], 1e6), (e["txn_id"], c)
         served += 1
     assert served > 20
+    # the on-demand expressions as Postgres evaluates them on the training rows' values
+    pg, _ = oracle_engines
+    inputs = pa.Table.from_pylist([{"i": i, "amount": r["amount"], "user_velocity__amount_avg_7d":
+                                    r["user_velocity__amount_avg_7d"], "user_velocity__txn_count_1h":
+                                    r["user_velocity__txn_count_1h"]} for i, r in enumerate(training.values())])
+    pg.register("od", inputs, {"i": "bigint", "amount": "double precision", "user_velocity__amount_avg_7d":
+                               "double precision", "user_velocity__txn_count_1h": "bigint"})
+    expected = pg.query("SELECT i, amount / NULLIF(user_velocity__amount_avg_7d, 0) AS a, "
+                        "user_velocity__txn_count_1h >= 3 AND amount > 100 AS b FROM od ORDER BY i").to_pylist()
+    for e_row, row in zip(expected, training.values()):
+        assert same(e_row["a"], row["amount_vs_7d"]) and e_row["b"] == row["burst"], (e_row, row)
     assert "txn_id" in scorer.request_fields and "status" in scorer.request_fields
     store.close()
