@@ -23,7 +23,7 @@ from sqlglot import exp
 from ..ir import Aggregate, Bound, ColumnType, FeatureView, Frame, OutputColumn
 from .capabilities import BatchUnsupported, caps
 from . import sliding_extreme
-from .count_distinct import stabbing_ctes
+from .count_distinct import range_end_back, stabbing_ctes
 from .reach import mask_view, spine_reach_window
 from .per_event import bind_input, per_event_query, substitute
 from .windows import P, interval_sql, quote, render_dialect, window_expr
@@ -140,8 +140,8 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
             if agg.frame is None:
                 raise BatchUnsupported(view.name, "COUNT(DISTINCT) without a frame", dialect)
             w = agg.frame.reach
-            shift = 1 if agg.frame.exclude in ("group", "ties") else 0
-            qpos = SPINE_T if not shift else f"{SPINE_T} - {interval_sql(1)}"
+            shift = range_end_back(agg.frame)
+            qpos = SPINE_T if not shift else f"{SPINE_T} - {interval_sql(shift)}"
             agg_ctes, name = stabbing_ctes(view, agg, f"__cd{i}", "__ev", "__spine", qpos, SPINE_ID, ts,
                                            None if w is None else w - shift, rows_mode=False)
             ctes.extend(agg_ctes)

@@ -44,6 +44,14 @@ def stabbing_ctes(view: FeatureView, agg: Aggregate, prefix: str, events: str, q
     return [(f"{prefix}_occ", occ), (f"{prefix}_n", nxt), (f"{prefix}_e", ev), (f"{prefix}_r", run), (prefix, res)], prefix
 
 
+def range_end_back(frame) -> int:
+    """How far (µs) before the current time a RANGE frame over time ends: its end offset, or 1 µs
+    when EXCLUDE GROUP/TIES leave the current time out (TIES adds the row back separately)."""
+    if frame.end.kind == "preceding":
+        return frame.end.offset or 0
+    return 1 if frame.exclude in ("group", "ties") else 0
+
+
 def per_event_count_distinct(view: FeatureView, agg: Aggregate, prefix: str, src: str) -> tuple[list[tuple[str, str]], str]:
     """CTEs + the SQL expression (over ``src`` rows joined to ``prefix`` on __rid) for one
     COUNT(DISTINCT) aggregate evaluated per event. ``src`` has ``__rid`` and ``__rn``."""
@@ -62,9 +70,9 @@ def per_event_count_distinct(view: FeatureView, agg: Aggregate, prefix: str, src
         ctes, name = stabbing_ctes(view, agg, prefix, src, src, f"__rn - {m}", "__rid", "__rn", length, rows_mode=True)
         return ctes, f"COALESCE({name}.__c, 0)"
     w = None if frame.start.kind == "unbounded_preceding" else (frame.start.offset or 0)
-    shift = 1 if frame.exclude in ("group", "ties") else 0
+    shift = range_end_back(frame)
     length = None if w is None else w - shift
-    qpos = ts if not shift else f"{ts} - {interval_sql(1)}"
+    qpos = ts if not shift else f"{ts} - {interval_sql(shift)}"
     ctes, name = stabbing_ctes(view, agg, prefix, src, src, qpos, "__rid", ts, length, rows_mode=False)
     base = f"COALESCE({name}.__c, 0)"
     value, pred = masked_value(agg, spine=False)

@@ -146,8 +146,10 @@ def spine_reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str |
             or not (can_raise(agg.arg) or can_raise(agg.filter)):
         return None
     keys = ", ".join(quote(k) for k in view.entity)
-    # a spine row at t reads [t - a, t] (t - 1 µs under EXCLUDE GROUP/TIES: its peers at t leave)
-    end_back = 1 if frame.exclude in ("group", "ties") and not agg.total_order else 0
+    # a spine row at t reads [t - a, t - b] (b: the frame's end offset; 1 µs under EXCLUDE
+    # GROUP/TIES: its peers at t leave)
+    end_back = (frame.end.offset or 0) if frame.end.kind == "preceding" else (
+        1 if frame.exclude in ("group", "ties") and not agg.total_order else 0)
     near = "CURRENT ROW" if not end_back else f"{interval_sql(end_back, seconds)} FOLLOWING"
     far = "UNBOUNDED FOLLOWING" if frame.start.kind == "unbounded_preceding" else (
         "CURRENT ROW" if frame.start.kind == "current_row" else

@@ -146,7 +146,7 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
     elif not c.range_timestamp:
         start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (
             "CURRENT ROW" if frame.start.kind == "current_row" else f"{frame.start.offset} PRECEDING")
-        spec = f"RANGE BETWEEN {start} AND {'CURRENT ROW' if end_back == 0 else '1 PRECEDING'}"
+        spec = f"RANGE BETWEEN {start} AND {'CURRENT ROW' if end_back == 0 else f'{end_back} PRECEDING'}"
     else:
         one_unit = end_back != 0 and dialect == "spark"
         start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from ..config.duration import parse_interval_text
+from ..config.duration import format_duration, parse_interval_text
 from ..errors import ViewError
 from ..ir import Bound, Frame
 from .positions import Locator
@@ -119,13 +119,19 @@ def lower_frame(spec: exp.WindowSpec | None, loc: Locator, at: exp.Expression) -
         raise ViewError(f"unknown EXCLUDE {exclude}", "use EXCLUDE CURRENT ROW, GROUP, TIES or NO OTHERS", loc.keyword_in(at, "EXCLUDE"))
     if end.kind == "unbounded_preceding":
         raise ViewError("frame cannot end at UNBOUNDED PRECEDING", "end the frame at CURRENT ROW", loc.keyword_in(at, "UNBOUNDED"))
-    if mode == "range" and end.kind == "preceding":
-        raise ViewError("RANGE frames must end at CURRENT ROW",
-                        "use RANGE BETWEEN INTERVAL '...' PRECEDING AND CURRENT ROW, with EXCLUDE GROUP to leave out the current time",
-                        loc.keyword_in(at, "PRECEDING\\s+AND\\s+.*PRECEDING"))
     if start.kind == "current_row" and end.kind == "preceding":
         raise ViewError("frame starts after it ends", "the start bound must come before the end bound", loc.keyword_in(at, "CURRENT"))
     if start.kind == "preceding" and end.kind == "preceding" and (start.offset or 0) < (end.offset or 0):
+        if mode == "range":
+            raise ViewError(f"frame starts {format_duration(start.offset or 0)} back, after its end "
+                            f"{format_duration(end.offset or 0)} back: it holds nothing",
+                            "write the longer interval first: RANGE BETWEEN INTERVAL '7 days' PRECEDING AND "
+                            "INTERVAL '1 day' PRECEDING", loc.offset(spec.args.get("start")))
         raise ViewError(f"frame starts at {start.offset} PRECEDING, after its end at {end.offset} PRECEDING",
                         "write the larger offset first: ROWS BETWEEN 5 PRECEDING AND 1 PRECEDING", loc.offset(spec.args.get("start")))
+    if mode == "range" and end.kind == "preceding":
+        if not end.offset:  # INTERVAL '0' PRECEDING: the current row's peers included, as CURRENT ROW
+            end = Bound(kind="current_row")
+        else:  # a frame ending before the current time holds neither the row nor its peers
+            exclude = "no_others"
     return Frame(mode=mode, start=start, end=end, exclude=exclude)

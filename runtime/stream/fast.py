@@ -24,8 +24,8 @@ from skewless.compiler.ir import Aggregate, FeatureView
 
 from . import codec
 from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _slots, _Sum
-from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _Range, _register, _Rows, _safe,
-                     bare_column, value_signature, window_cut)
+from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _register, _safe, bare_column,
+                     state_for, value_signature, window_cut)
 from .rolling import rolling_for
 from .windows import SharedWindow
 
@@ -188,9 +188,7 @@ class FastViewKeyState:
         self.core = _kernel.Core(plan.getters, plan.windows, plan.aggs, plan.ids, plan.lags)
         if state is None:  # the Python-owned parts, built as `ViewKeyState._build` builds them
             self.py_windows = {r: SharedWindow(r, plan.sigs_of[r]) for r in plan.py_reaches}
-            self.py = {i: (_Rows(plan.aggregates[i], plan.ref) if kind is None else
-                           _Range(plan.aggregates[i], plan.ref, None if kind == -1 else self.py_windows[kind]))
-                       for i, kind in plan.py_kinds}
+            self.py = {i: state_for(plan.aggregates[i], plan.ref, kind, self.py_windows) for i, kind in plan.py_kinds}
             return
         # continuing from a loaded state: its Python-owned objects move over, its kernel windows'
         # rows refill the kernel (which recomputes their aggregates)

@@ -205,6 +205,77 @@ def value_signature(agg: Aggregate) -> tuple:
     return ("*" if agg.func == "count_star" else agg.arg, agg.filter)
 
 
+class _Delayed(_AggState):
+    """A RANGE frame ending before the current time: ``BETWEEN <a> PRECEDING AND <b> PRECEDING``
+    (b > 0; a may be UNBOUNDED) — the accumulator over the rows with ``T - a <= ts <= T - b`` for
+    a group at T. A row waits (``waiting``) until ``T - b`` reaches it, then is in the frame
+    (``held``) until ``T - a`` passes it. Neither the current row nor its peers are ever in the
+    frame, so EXCLUDE has nothing to do (lowered to NO OTHERS). Its value changes while no event
+    arrives (a waiting row enters), so reads use the full state (no quick values)."""
+
+    def __init__(self, agg: Aggregate, view_ref: str = ""):
+        super().__init__(agg, view_ref)
+        frame = agg.frame
+        self.a = None if frame.start.kind == "unbounded_preceding" else (frame.start.offset or 0)
+        self.b = frame.end.offset or 0
+        self.acc = make(agg.func, agg.arg_type, agg.type, self.can_fail, grows_only=self.a is None)
+        self.waiting: deque = deque()  # (µs, value) not in the frame yet
+        self.held: deque = deque()     # (µs, value) in the frame (bounded frames only)
+
+    def _advance(self, tus: int) -> None:
+        waiting, held, acc = self.waiting, self.held, self.acc
+        while waiting and waiting[0][0] <= tus - self.b:
+            row = waiting.popleft()
+            acc.add(row[1])
+            if self.a is not None:
+                held.append(row)
+        if self.a is not None:
+            while held and held[0][0] < tus - self.a:
+                acc.remove(held.popleft()[1])
+
+    def process(self, rows: list[Row], out: list[dict], cache: dict) -> None:
+        vals = cache.get(self.sig)
+        if vals is None:
+            vals = cache[self.sig] = [self.value_of(r) for r in rows]
+        tus = (rows[0][self.agg.order[0]] - EPOCH) // ONE_US
+        self._advance(tus)
+        value, agg_id = self.acc.value(), self.agg.id
+        for o in out:
+            o[agg_id] = value
+        self.waiting.extend((tus, v) for v in vals if v is not None)  # NULLs never count
+
+    def as_of(self, t: datetime, row: Row):
+        self._advance((t - EPOCH) // ONE_US)
+        return self.acc.value()
+
+    def peek(self):
+        raise _Dynamic  # the value moves as waiting rows enter: reads take the full state
+
+    def dump(self) -> tuple:
+        return (acc_dump(self.acc), tuple(t for t, _ in self.waiting), tuple(v for _, v in self.waiting),
+                tuple(t for t, _ in self.held), tuple(v for _, v in self.held))
+
+    def load(self, data: tuple) -> None:
+        acc, wts, wvals, hts, hvals = data
+        acc_load(self.acc, acc)
+        self.waiting, self.held = deque(zip(wts, wvals)), deque(zip(hts, hvals))
+
+    def state_size(self) -> int:
+        return len(self.waiting) + len(self.held)
+
+
+def delayed(agg: Aggregate) -> bool:
+    """A RANGE frame that ends before the current time (`_Delayed`)."""
+    return agg.frame is not None and agg.frame.mode == "range" and agg.frame.end.kind == "preceding"
+
+
+def state_for(agg: Aggregate, ref: str, kind, windows: dict) -> _AggState:
+    """The state of one aggregate of a view's layout (`_layout`'s kind)."""
+    if kind is None:
+        return _Delayed(agg, ref) if delayed(agg) else _Rows(agg, ref)
+    return _Range(agg, ref, None if kind == -1 else windows[kind])
+
+
 class _Rows(_AggState):
     """ROWS frames, LAG, FIRST/LAST_VALUE: positions in the aggregate's total order."""
 
@@ -421,7 +492,7 @@ def _layout(ref: str, aggregates: list[Aggregate]) -> tuple:
         sigs: dict[int, list] = {}
         kinds = []
         for agg in aggregates:
-            if agg.positional:
+            if agg.positional or delayed(agg):  # a state of its own: its rows or `_Delayed`'s
                 kinds.append(None)
             elif agg.frame.start.kind == "unbounded_preceding":
                 kinds.append(-1)
@@ -465,8 +536,7 @@ class ViewKeyState:
     def _build(self, ref: str, aggregates: list[Aggregate]) -> None:
         _, sigs, kinds, self.ts_col = _layout(ref, aggregates)[:4]
         self.windows = {reach: SharedWindow(reach, s) for reach, s in sigs.items()}
-        self.aggs = [_Rows(agg, ref) if kind is None else _Range(agg, ref, None if kind == -1 else self.windows[kind])
-                     for agg, kind in kinds]
+        self.aggs = [state_for(agg, ref, kind, self.windows) for agg, kind in kinds]
 
     def dump(self, last_us: int | None) -> tuple[tuple, tuple | None]:
         """(head, tail) — head: per aggregate its plain data, per window (reach, its head); tail:

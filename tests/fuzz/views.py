@@ -140,7 +140,7 @@ def frame(draw, ordered: bool, two_keys: bool) -> tuple[str, str]:
         order = "ts, txn_id"
         kind = draw(st.sampled_from(["rows", "rows", "range_unbounded", "range_current"]))
     else:
-        kind = draw(st.sampled_from(["range", "range", "range_unbounded", "rows", "range_current"]))
+        kind = draw(st.sampled_from(["range", "range", "range_unbounded", "rows", "range_current", "range_delayed"]))
         order = "ts, txn_id" if kind == "rows" or (kind == "range_unbounded" and draw(st.booleans())) else "ts"
     excl = draw(st.sampled_from(["", "", " EXCLUDE CURRENT ROW", " EXCLUDE GROUP", " EXCLUDE TIES"]))
     if kind == "rows":
@@ -152,6 +152,13 @@ def frame(draw, ordered: bool, two_keys: bool) -> tuple[str, str]:
         return order, f"RANGE BETWEEN CURRENT ROW AND CURRENT ROW{excl}"
     if kind == "range_unbounded":
         return order, f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW{excl}"
+    if kind == "range_delayed":  # a frame ending before the current time
+        ends = ["0 seconds", "1 second", "1 minute", "30 minutes", "1 hour"]
+        end = draw(st.sampled_from(ends))
+        starts = ["UNBOUNDED PRECEDING"] + [f"INTERVAL '{s}' PRECEDING" for s in ["1 hour", "2 hours", "1 day"]]
+        start = draw(st.sampled_from([s for s in starts if s.startswith("UNBOUNDED") or end != "1 hour"
+                                      or "1 hour" not in s] + ([f"INTERVAL '{end}' PRECEDING"])))
+        return order, f"RANGE BETWEEN {start} AND INTERVAL '{end}' PRECEDING{excl}"
     w = draw(st.sampled_from(["1 second", "1 minute", "30 minutes", "1 hour", "2 hours"]))
     return order, f"RANGE BETWEEN INTERVAL '{w}' PRECEDING AND CURRENT ROW{excl}"
 

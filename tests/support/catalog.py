@@ -28,6 +28,13 @@ RANGE_FRAMES = {
     "r1h": "RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW",
     "rlife": "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
 }
+# frames ending before the current time (last week excluding today), with an EXCLUDE that has
+# nothing left to exclude
+DELAYED_FRAMES = {
+    "rd2h_30m": "RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND INTERVAL '30 minutes' PRECEDING",
+    "rdlife_1h": "RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL '1 hour' PRECEDING",
+    "rd1h_1h_xgrp": "RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND INTERVAL '1 hour' PRECEDING EXCLUDE GROUP",
+}
 ROWS_FRAMES = {
     "rows3": "ROWS BETWEEN 3 PRECEDING AND CURRENT ROW",
     "rows4_1": "ROWS BETWEEN 4 PRECEDING AND 1 PRECEDING",
@@ -50,6 +57,9 @@ def views(distinct: bool) -> dict[str, str]:
         for xname, exclude in EXCLUDES.items():
             aggs = DISTINCT if distinct else ORDER_INDEPENDENT
             out[f"{fname}{'_' + xname if xname else ''}{'_cd' if distinct else ''}"] = _view(aggs, f"ts {frame}{exclude}")
+    for fname, frame in DELAYED_FRAMES.items():
+        aggs = DISTINCT if distinct else ORDER_INDEPENDENT
+        out[f"{fname}{'_cd' if distinct else ''}"] = _view(aggs, f"ts {frame}")
     for fname, frame in ROWS_FRAMES.items():
         for xname, exclude in EXCLUDES.items():
             aggs = DISTINCT if distinct else {**ORDER_INDEPENDENT, **ORDER_DEPENDENT}

@@ -30,7 +30,9 @@ def lateral_sql(view: FeatureView, agg) -> str:
     if frame.mode == "range" and agg.func not in ("first_value", "last_value"):
         if frame.start.kind == "preceding":
             base.append(f"e.ts >= s.__t - INTERVAL '{frame.start.offset} microseconds'")
-        if frame.exclude in ("group", "ties"):
+        if frame.end.kind == "preceding":  # a frame ending before t
+            base.append(f"e.ts <= s.__t - INTERVAL '{frame.end.offset} microseconds'")
+        elif frame.exclude in ("group", "ties"):
             base.append("e.ts < s.__t")
         return f"(SELECT {_agg_call(agg)} FROM tx e WHERE {' AND '.join(base)})"
     # ROWS frames (and FIRST/LAST_VALUE over the whole history): positions 1 = newest event <= t
