@@ -101,15 +101,17 @@ def get(
 
 
 def _stream_views(compiled, select: list[str] | None) -> list[str]:
-    """The selected views the stream can run; without a selection, views over ref() are skipped with
-    a note (they are computed in batch: `skewless backfill`)."""
+    """The selected views the stream can run; without a selection, views it cannot run (over ref()
+    of a view keyed otherwise) are skipped with a note (they are computed in batch: `skewless backfill`)."""
+    from .stream.jobs import not_streamable
+
     names = _select_views(compiled, select)
-    refs = [n for n in names if compiled.views[n].input.kind != "source"]
+    refs = {n: why for n in names if (why := not_streamable(compiled, n)) is not None}
     if refs and select:
-        _fail([Diagnostic(n, 1, 1, f"view {n!r} reads ref({compiled.views[n].input.name!r}): the stream runs views "
-                          "over sources only", "compute it with `skewless backfill -s " + n + "`") for n in refs])
+        _fail([Diagnostic(compiled.views[n].path or n, 1, 1, f"view {n!r} cannot be streamed: {why}",
+                          "compute it with `skewless backfill -s " + n + "`") for n, why in refs.items()])
     if refs:
-        err.print(f"note: not streamed (views over ref(), use backfill): {', '.join(refs)}", highlight=False)
+        err.print(f"note: not streamed (use backfill): {', '.join(refs)}", highlight=False)
     names = [n for n in names if n not in refs]
     if not names:
         _fail([Diagnostic("--select", 1, 1, "no view over a source to stream", "")])

@@ -26,7 +26,9 @@ from .parity import EngineResult, ViewParity, _key_columns, compare_all, oracle_
 
 
 def streamable(compiled: CompiledProject, views: list[str]) -> list[str]:
-    return [n for n in views if compiled.views[n].input.kind == "source"]
+    from .stream.jobs import not_streamable
+
+    return [n for n in views if not_streamable(compiled, n) is None]
 
 
 def sample_inputs(compiled: CompiledProject, views: list[str], keys: int) -> dict[str, dict[str, pa.Table]]:

@@ -238,6 +238,42 @@ class _ViewSlot:
         self.pending.setdefault(ts, []).append(event)
         self.blob = None
 
+    def take(self, rows: list) -> list:
+        """A view over ``ref()`` of a view with the same entity key: the upstream's final per-event
+        rows (its dead letters left out) are this view's events, final as they come — a group's
+        rows all leave the upstream together. Returns this view's rows (when computed)."""
+        groups: dict = {}
+        out: list = []
+        ts_col = self.view.timestamp
+        for r in rows:
+            if r.__class__ is DeadLetter:
+                continue
+            ts = r.get(ts_col)
+            if ts is None or (self.covered is not None and ts <= self.covered):
+                continue  # no time: no place in an ordered frame (the compiler requires one); or counted
+            try:
+                admitted = self.eval.admit(r)
+            except Exception as exc:  # noqa: BLE001 - Postgres would fail on this row: it enters no window
+                out.append(_dead(self.view, r, exc))
+                continue
+            if admitted:
+                groups.setdefault(ts, []).append(r)
+        if not groups:
+            return out
+        state, emit, output = self.state, self.emit, self.eval.output
+        for ts in sorted(groups):
+            group = groups[ts]
+            values = state.process_group(group)
+            if emit:
+                for row, v in zip(group, values):
+                    try:
+                        out.append(output(row, v))
+                    except Exception as exc:  # noqa: BLE001 - this row's dead letter
+                        out.append(_dead(self.view, row, exc))
+            self.last = ts
+        self.blob, self.flushed = None, True
+        return out
+
     def flush(self, upto: datetime | None, final: bool = False) -> list[dict]:
         """Process the pending groups before the watermark ``upto`` (every group when ``final``)."""
         pending = self.pending
@@ -287,7 +323,15 @@ class KeyLogic(StatefulBatchLogic):
         self.source = views[0][0].root_source
         self.ts_col = views[0][0].timestamp
         saved, self.key = ({}, None) if resume is None else self._load(views, resume)
-        self.slots = [_ViewSlot(v, e, emit, *saved.get(v.name, (None, None))) for v, e in views]
+        # views over ref() of another view of this step (same key; `views` upstream first) take its
+        # rows: feeds[i] = the slots reading slot i's rows; events go to the views over the source
+        names = [v.name for v, _ in views]
+        self.feeds = [[j for j, (w, _) in enumerate(views) if w.input.kind == "view" and w.input.name == n]
+                      for n in names]
+        self.on_source = [i for i, (v, _) in enumerate(views) if v.input.kind == "source"]
+        self.wanted = emit  # per-event rows go out (a sink reads them)
+        self.slots = [_ViewSlot(v, e, emit or bool(self.feeds[i]), *saved.get(v.name, (None, None)))
+                      for i, (v, e) in enumerate(views)]
         # slots without recovery state (a new key, or a view added to the job): with a warm start
         # they continue from the online store, loaded on the key's first event
         self.cold = [i for i, (v, _) in enumerate(views) if v.name not in saved]
@@ -324,10 +368,16 @@ class KeyLogic(StatefulBatchLogic):
                     raise SkewlessError(Diagnostic(slot.view.path or slot.view.name, 1, 1, str(exc),
                                                    "or start with --cold")) from None
 
-    def _emit(self, out: list, slot: _ViewSlot, rows: list[dict], changed: bool) -> None:
+    def _emit(self, out: list, i: int, rows: list[dict], changed: bool) -> None:
+        slot = self.slots[i]
         if rows:
             name = slot.view.name
-            out.extend((name, r) for r in rows)
+            if self.wanted:
+                out.extend((name, r) for r in rows)
+            else:
+                out.extend((name, r) for r in rows if r.__class__ is DeadLetter)
+            for j in self.feeds[i]:  # views over this one's rows
+                self._emit(out, j, self.slots[j].take(rows), False)
         if changed or slot.flushed:
             slot.flushed = False
             self.writer.add(self.key, slot)
@@ -352,7 +402,8 @@ class KeyLogic(StatefulBatchLogic):
             if ewm is not None and (wm is None or ewm > wm):
                 wm = ewm
             ts = event[ts_col]
-            for i, slot in enumerate(self.slots):
+            for i in self.on_source:
+                slot = self.slots[i]
                 if slot.covered is not None and ts <= slot.covered:
                     continue  # counted in the state this key started from
                 try:
@@ -370,16 +421,17 @@ class KeyLogic(StatefulBatchLogic):
                     changed[i] = True
         if wm is not None:
             clock[source] = wm
-        for slot, ch in zip(self.slots, changed):
-            if ch or slot.pending:
-                self._emit(out, slot, slot.flush(wm), ch)
+        for i in self.on_source:
+            slot = self.slots[i]
+            if changed[i] or slot.pending:
+                self._emit(out, i, slot.flush(wm), changed[i])
         return out, False
 
     def on_notify(self):
         wm = _clock().get(self.source)
         out: list = []
-        for slot in self.slots:
-            self._emit(out, slot, slot.flush(wm), False)
+        for i in self.on_source:
+            self._emit(out, i, self.slots[i].flush(wm), False)
         self.writer.tick()
         return out, False
 
@@ -390,9 +442,13 @@ class KeyLogic(StatefulBatchLogic):
 
     def on_eof(self):
         out: list = []
-        for slot in self.slots:
+        for i in self.on_source:
             # a stop is not the end of the input: groups stay pending for the next start
-            self._emit(out, slot, [] if stopping() else slot.flush(None, final=True), stopping())
+            self._emit(out, i, [] if stopping() else self.slots[i].flush(None, final=True), stopping())
+        if stopping():
+            for i in range(len(self.slots)):
+                if i not in self.on_source:
+                    self._emit(out, i, [], True)
         return out, False
 
     def snapshot(self):

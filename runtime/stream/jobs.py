@@ -48,14 +48,42 @@ def source_file(compiled: CompiledProject, source_name: str) -> Path:
     return p if p.is_absolute() else compiled.project.root / p
 
 
+def not_streamable(compiled: CompiledProject, name: str) -> str | None:
+    """Why the stream cannot run view ``name`` (None: it can). A view over ``ref()`` runs in its
+    upstream's keyed state, so it must be keyed by the same entity columns as every view up its
+    chain; a view keyed otherwise needs its input re-keyed (not yet)."""
+    view = compiled.views[name]
+    while view.input.kind == "view":
+        up = compiled.views.get(view.input.name)
+        if up is None:
+            return f"its input view {view.input.name!r} did not compile"
+        if list(up.entity) != list(view.entity):
+            return (f"it is keyed by ({', '.join(view.entity)}) and reads ref({up.name!r}), keyed by "
+                    f"({', '.join(up.entity)}): a view over another view's rows streams only with the same key")
+        view = up
+    return None
+
+
 def views_by_source(compiled: CompiledProject, views: list[str]) -> dict[str, list]:
+    """The views to run per root source: the asked ones and, for a view over ``ref()``, the views up
+    its chain (it reads their rows), upstream first."""
     by_source: dict[str, list] = {}
-    for name in views:
+    seen: set[str] = set()
+
+    def add(name: str) -> None:
+        if name in seen:
+            return
         view = compiled.views[name]
-        if view.input.kind != "source":
-            raise NotImplementedError(f"view {name!r} reads ref({view.input.name!r}); streaming ref() views is not "
-                                      "supported yet (use backfill for it)")
+        why = not_streamable(compiled, name)
+        if why is not None:
+            raise NotImplementedError(f"view {name!r} cannot be streamed: {why} (use backfill for it)")
+        if view.input.kind == "view":
+            add(view.input.name)
+        seen.add(name)
         by_source.setdefault(view.root_source, []).append(view)
+
+    for name in views:
+        add(name)
     return by_source
 
 

@@ -176,6 +176,25 @@ def test_a_model_reads_features_with_the_request_event_in_training_and_serving(t
             assert same(training[e["txn_id"]][c], features[c], 1e6), (e["txn_id"], c)
         served += 1
     assert served > 20
+    # over HTTP: the same features; an event the store has moved past is a 409, a bad value a 400
+    from starlette.testclient import TestClient
+
+    from skewless.runtime.serving.app import create_app
+
+    client = TestClient(create_app({"fraud_now": scorer}, project.compiled, store))
+    e = next(evs[0] for evs in after.values() if evs[0]["txn_id"] in training)
+    body = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.items()}
+    r = client.post("/score/fraud_now?explain=1", json={**body, "at": body["ts"]})
+    assert r.status_code == 200, r.text
+    assert same(r.json()["features"]["user_velocity__txn_count_1h"], training[e["txn_id"]]["user_velocity__txn_count_1h"])
+    old_event = rows[0]
+    r = client.post("/score/fraud_now", json={**body, "user_id": old_event["user_id"], "ts": old_event["ts"].isoformat(),
+                                             "at": old_event["ts"].isoformat()})
+    assert r.status_code == 409, r.text
+    assert client.post("/score/fraud_now", json={**body, "ts": "not a time"}).status_code == 400
+    missing = {k: v for k, v in body.items() if k != "status"}
+    r = client.post("/score/fraud_now", json=missing)
+    assert r.status_code == 400 and "status" in r.json()["error"]
     # the on-demand expressions as Postgres evaluates them on the training rows' values
     pg, _ = oracle_engines
     inputs = pa.Table.from_pylist([{"i": i, "amount": r["amount"], "user_velocity__amount_avg_7d":

@@ -192,21 +192,26 @@ def test_followed_file_is_readable_at_once_and_sigterm_resumes(tmp_path):
     assert not problems, problems[:5]
 
 
-def test_views_over_ref_are_not_streamed(tmp_path):
+def test_views_over_ref_stream_with_their_upstream_key_only(tmp_path):
     project = make_project(tmp_path / "p", 500, "unused", seed=14)
     (project / "features" / "user_lifetime.sql").write_text(
         "SELECT txn_id, user_id, ts,\n  SUM(txn_count_1h) OVER (PARTITION BY user_id ORDER BY ts) AS s\n"
         "FROM {{ ref('user_velocity') }}\n")
-    selected = skewless(project, "replay", "-s", "user_lifetime")
+    (project / "features" / "by_count.sql").write_text(
+        "SELECT txn_id, txn_count_1h, ts,\n  COUNT(*) OVER (PARTITION BY txn_count_1h ORDER BY ts) AS c\n"
+        "FROM {{ ref('user_velocity') }}\n")
+    selected = skewless(project, "replay", "-s", "by_count")
     out, errs = selected.communicate(timeout=120)
     assert selected.returncode == 1, errs
-    assert "user_lifetime:1:1: error: view 'user_lifetime' reads ref('user_velocity')" in errs
-    assert "skewless backfill -s user_lifetime" in errs and "Traceback" not in errs
+    flat = " ".join(errs.split())  # the message as wrapped to the terminal
+    assert "error: view 'by_count' cannot be streamed: it is keyed by (txn_count_1h) and reads " \
+           "ref('user_velocity'), keyed by (user_id)" in flat
+    assert "skewless backfill -s by_count" in flat and "Traceback" not in errs
     everything = skewless(project, "replay")
     out, errs = everything.communicate(timeout=300)
     assert everything.returncode == 0, errs
-    assert "not streamed (views over ref(), use backfill): user_lifetime" in errs
-    assert "streamed 4 views" in out
+    assert "not streamed (use backfill): by_count" in errs
+    assert "streamed 5 views" in out  # user_lifetime runs in user_velocity's keyed state
 
 
 def test_unreachable_broker_is_a_clear_error(tmp_path):
