@@ -18,6 +18,7 @@ state and nothing else changes.
 from __future__ import annotations
 
 import functools
+from operator import itemgetter
 
 from skewless.compiler.functions.pgtypes import FLOAT8, INT2, INT4, INT8, NUMERIC, base
 from skewless.compiler.ir import Aggregate, FeatureView
@@ -99,6 +100,7 @@ class Plan:
         self.sigs_of = sigs
         scratch = ViewKeyState(view)  # the kernel aggregates' accumulator kinds and constant fields
         self.accs = {i: scratch.aggs[i].acc for i in self.agg_index}
+        self.dumpers = {i: _dumper(acc) for i, acc in self.accs.items()}
         # LAGs: in the kernel too (their value and default as `_Rows` computes them)
         self.lag_index = [i for i, (agg, kind) in enumerate(kinds) if kind is None and agg.func == "lag"]
         self.lags = [(aggregates[i].id, scratch.aggs[i].n, scratch.aggs[i].value_of,
@@ -138,28 +140,37 @@ def plan_for(view: FeatureView) -> Plan:
     return cached[1]
 
 
-def _acc_dump(acc, win, ci: int) -> tuple:
-    """`accumulators.dump` of ``acc``'s kind for the kernel's column ``ci`` of ``win``."""
-    col = win.col(ci)
+def _dumper(acc):
+    """``fn(win, ci, col) -> accumulators.dump`` of ``acc``'s kind from the kernel's column ``ci``
+    of ``win`` (``col``), built once per view (each upsert dumps every aggregate: no per-call
+    type dispatch or field dictionaries)."""
     if isinstance(acc, Guarded):
-        return (_acc_dump(acc.inner, win, ci), col.failed, col.reason)
+        inner = _dumper(acc.inner)
+        return lambda win, ci, col: (inner(win, ci, col), col.failed, col.reason)
     if isinstance(acc, MinMax):
-        return win.minmax(ci)
+        return lambda win, ci, col: win.minmax(ci)
     if isinstance(acc, Distinct):
-        return (dict(col.counts),)
+        return lambda win, ci, col: (dict(col.counts),)
+    order = _slots(type(acc))
+    if isinstance(acc, Count):
+        assert order == ("n",)
+        return lambda win, ci, col: (col.nn,)
     if isinstance(acc, _Sum):
-        n, isum, fsum, fexp, floats, nan, pinf, ninf = col.sum_fields()
-        fields = {"n": n, "isum": isum, "fsum": fsum, "fexp": fexp, "floats": floats, "nan": nan, "pinf": pinf,
-                  "ninf": ninf, "scales": None, "out": acc.out}
-    elif isinstance(acc, Count):
-        fields = {"n": col.nn}
-    elif isinstance(acc, Variance):
-        fields = {"kind": acc.kind, "n": col.nn, "s1": col.s1, "s2": col.s2, "bad": col.bad, "e": col.ve}
-    elif isinstance(acc, BoolAgg):
-        fields = {"t": col.t, "f": col.f, "is_or": acc.is_or}
-    else:  # pragma: no cover - `_eligible` admits no other accumulator
-        raise TypeError(type(acc).__name__)
-    return tuple(fields[name] for name in _slots(type(acc)))
+        out = acc.out
+        pick = itemgetter(*[_SUM_FIELDS.index(name) for name in order])
+        return lambda win, ci, col: pick((*col.sum_fields(), None, out))
+    if isinstance(acc, Variance):
+        kind = acc.kind
+        pick = itemgetter(*[("kind", "n", "s1", "s2", "bad", "e").index(name) for name in order])
+        return lambda win, ci, col: pick((kind, col.nn, col.s1, col.s2, col.bad, col.ve))
+    if isinstance(acc, BoolAgg):
+        is_or = acc.is_or
+        pick = itemgetter(*[("t", "f", "is_or").index(name) for name in order])
+        return lambda win, ci, col: pick((col.t, col.f, is_or))
+    raise TypeError(type(acc).__name__)  # pragma: no cover - `_eligible` admits no other accumulator
+
+
+_SUM_FIELDS = ("n", "isum", "fsum", "fexp", "floats", "nan", "pinf", "ninf", "scales", "out")  # + sum_fields()
 
 
 def new_state(view: FeatureView):
@@ -227,7 +238,7 @@ class FastViewKeyState:
 
     def dump(self, last_us: int | None) -> tuple[tuple, tuple | None]:
         """`ViewKeyState.dump`, the kernel's windows and aggregates written straight from it."""
-        plan, core, py = self.plan, self.core, self.py
+        plan, core, py, dumpers = self.plan, self.core, self.py, self.plan.dumpers
         heads, tails = [], []
         for reach in plan.layout_reaches:
             wi = plan.window_of.get(reach)
@@ -250,8 +261,9 @@ class FastViewKeyState:
                 continue
             wi, ci, mode = where
             win = core.wins[wi]
-            last, values = win.col(ci).last_group() if mode in (1, 2) else (None, [])  # EXCLUDE GROUP / TIES
-            aggs.append((_acc_dump(plan.accs[i], win, ci), last, values))
+            col = win.col(ci)
+            last, values = col.last_group() if mode in (1, 2) else (None, [])  # EXCLUDE GROUP / TIES
+            aggs.append((dumpers[i](win, ci, col), last, values))
         return (tuple(aggs), tuple(heads)), (tuple(tails) if tails else None)
 
     def quick(self) -> tuple[bool, tuple, tuple] | None:
