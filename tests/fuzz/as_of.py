@@ -19,12 +19,12 @@ from .views import COLUMNS
 PROBE = "__probe"
 
 
-def probe_sql(view_sql: str, table: str, entity: list[str]) -> str:
-    """The view's SQL over ``table`` (events + probes), with ``__probe`` and the key columns
-    ``__k0``, ``__k1``... appended to its output."""
+def probe_sql(view_sql: str, table: str, entity: list[str], reads: str = "tx") -> str:
+    """The view's SQL over ``table`` (its input ``reads`` + probes), with ``__probe`` and the key
+    columns ``__k0``, ``__k1``... appended to its output."""
     tree = sqlglot.parse_one(view_sql, read="postgres")
     for tbl in tree.find_all(exp.Table):
-        if tbl.name == "tx":
+        if tbl.name == reads:
             tbl.set("this", exp.to_identifier(table, quoted=True))
     where = tree.args.get("where")
     if where is not None:

@@ -1,8 +1,9 @@
 """Views over ``ref()`` in the stream (issue 13, part 1 — same entity key): the real Bytewax dataflow
 (`replay`) runs a chain source → base → derived → derived2, each downstream view over its
 upstream's per-event rows inside the same keyed state; every view's per-event rows equal the
-views' own SQL run by Postgres with each upstream as a view of its SQL; the derived views' states
-are in the online store."""
+views' own SQL run by Postgres with each upstream as a view of its SQL; online reads of the derived
+views as of times at and after the last event equal that SQL over the upstream's rows plus probe
+rows (the fuzzer's as-of oracle)."""
 
 from __future__ import annotations
 
@@ -94,13 +95,40 @@ def test_views_over_ref_in_the_stream_equal_their_sql(tmp_path_factory, pg_dsn, 
                     assert same(v, got[txn][c], 1e7), f"{name} txn {txn} column {c}: SQL {v!r}, stream {got[txn][c]!r}"
             if name != "derived2":
                 conn.execute(f'CREATE TEMP VIEW "{name}" AS {sql}')
-    # the online store holds every view's state per key, the derived ones included
+    # online reads of the derived views, as of times at and after the last event, == the view's
+    # own SQL over its upstream's rows plus one probe row per key (tests/fuzz/as_of.py)
     from skewless.runtime.stores import open_store
-    from skewless.runtime.stream.online import encode_key
+    from skewless.runtime.stream.online import read_as_of
+    from tests.fuzz.as_of import AS_OF_AFTER, PROBE, probe_sql
 
+    last = max(r["ts"] for r in rows)
     store = open_store(compiled.project.target.online, root)
     try:
-        keys = {r["user_id"] for r in pq.read_table(result.outputs["derived2"]).to_pylist()}
-        assert all(store.read("derived2", encode_key([k])) is not None for k in keys)
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            conn.execute(f'CREATE TEMP VIEW "base" AS {compiled.rendered["base"].sql}')
+            conn.execute(f'CREATE TEMP VIEW "derived" AS {compiled.rendered["derived"].sql}')
+            for name in ("derived", "derived2"):
+                view = compiled.views[name]
+                up = view.input.name
+                keys = sorted({r["user_id"] for r in rows}, key=repr)
+                for d in AS_OF_AFTER:
+                    t = last + d
+                    conn.execute("DROP TABLE IF EXISTS probe_up")
+                    conn.execute(f'CREATE TEMP TABLE probe_up AS SELECT *, false AS {PROBE} FROM "{up}"')
+                    with conn.cursor() as cur:
+                        cur.executemany(f'INSERT INTO probe_up (user_id, ts, {PROBE}) VALUES (%s, %s, true)',
+                                        [(k, t) for k in keys])
+                    names = [c.name for c in view.columns]
+                    out = conn.execute(probe_sql(compiled.rendered[name].sql, "probe_up", ["user_id"],
+                                                 reads=up)).fetchall()
+                    expected = {r[len(names) + 1]: dict(zip(names, r)) for r in out if r[len(names)]}
+                    for k in keys:
+                        got = read_as_of(store, view, [k], t)
+                        for c in names:
+                            if c in ("txn_id", "ts") or compiled.views[name].column(c).kind != "feature":
+                                continue
+                            assert same(expected[k][c], got[c], 1e7), \
+                                f"{name} online read {k} @ {t}: column {c}: SQL {expected[k][c]!r}, store {got[c]!r}"
     finally:
         store.close()
