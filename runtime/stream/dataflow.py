@@ -174,7 +174,7 @@ class _Io:
                 self.queue.task_done()
                 return
             try:
-                if batch is not None and self.error is None:
+                if self.error is None:  # after a failed write, later batches are dropped: the job stops
                     self.writer.write(batch)
             except BaseException as exc:  # noqa: BLE001 - raised in the workers (`put`, `drain`)
                 self.error = exc
@@ -260,19 +260,23 @@ class _ViewSlot:
                 groups.setdefault(ts, []).append(r)
         if not groups:
             return out
-        state, emit, output = self.state, self.emit, self.eval.output
-        for ts in sorted(groups):
-            group = groups[ts]
-            values = state.process_group(group)
-            if emit:
-                for row, v in zip(group, values):
-                    try:
-                        out.append(output(row, v))
-                    except Exception as exc:  # noqa: BLE001 - this row's dead letter
-                        out.append(_dead(self.view, row, exc))
-            self.last = ts
-        self.blob, self.flushed = None, True
+        due = sorted(groups)
+        for ts in due:
+            self._process(groups[ts], out)
+        self.last, self.blob, self.flushed = due[-1], None, True
         return out
+
+    def _process(self, rows: list, out: list) -> None:
+        """One final peer group into the window state; its rows' outputs (or dead letters) to ``out``
+        when they are computed."""
+        values = self.state.process_group(rows)
+        if self.emit:
+            output = self.eval.output
+            for row, v in zip(rows, values):
+                try:
+                    out.append(output(row, v))
+                except Exception as exc:  # noqa: BLE001 - SqlError, or any other failure: this row's dead letter
+                    out.append(_dead(self.view, row, exc))
 
     def flush(self, upto: datetime | None, final: bool = False) -> list[dict]:
         """Process the pending groups before the watermark ``upto`` (every group when ``final``)."""
@@ -290,18 +294,10 @@ class _ViewSlot:
             if len(due) > 1:
                 due.sort()
         out: list = []
-        state, emit, output = self.state, self.emit, self.eval.output
         encoded = self.encoded
         for ts in due:
-            rows = pending.pop(ts)
             encoded.pop(ts, None)
-            values = state.process_group(rows)
-            if emit:
-                for row, v in zip(rows, values):
-                    try:
-                        out.append(output(row, v))
-                    except Exception as exc:  # noqa: BLE001 - SqlError, or any other failure: this row's dead letter
-                        out.append(_dead(self.view, row, exc))
+            self._process(pending.pop(ts), out)
         self.last, self.blob = due[-1], None
         self.flushed = True
         return out
@@ -412,12 +408,7 @@ class KeyLogic(StatefulBatchLogic):
                     out.append((slot.view.name, _dead(slot.view, event, exc)))
                     continue
                 if admitted:
-                    group = slot.pending.get(ts)
-                    if group is None:
-                        slot.pending[ts] = [event]
-                    else:
-                        group.append(event)
-                    slot.blob = None
+                    slot.add(ts, event)
                     changed[i] = True
         if wm is not None:
             clock[source] = wm

@@ -90,6 +90,14 @@ class _AggState:
             return 1
         return self.arg(row) if self.arg else None
 
+    def values(self, rows: list[Row], cache: dict) -> list:
+        """Each row's contribution (`value_of`), computed once per group for every aggregate sharing
+        this argument and FILTER (``cache``: value signature -> values)."""
+        vals = cache.get(self.sig)
+        if vals is None:
+            vals = cache[self.sig] = [self.value_of(r) for r in rows]
+        return vals
+
     def value_of(self, row: Row):
         """The row's contribution (LAG / FIRST_VALUE / LAST_VALUE: their argument): None when
         FILTER rejects it or the argument is NULL; `Failed` when Postgres would refuse to compute it."""
@@ -119,9 +127,7 @@ class _Range(_AggState):
         self.last_values: list = []
 
     def process(self, rows: list[Row], out: list[dict], cache: dict) -> None:
-        vals = cache.get(self.sig)
-        if vals is None:
-            vals = cache[self.sig] = [self.value_of(r) for r in rows]
+        vals = self.values(rows, cache)
         acc, agg_id, exclude = self.acc, self.agg.id, self.exclude
         if exclude == "no_others" and len(rows) == 1:  # the common case, fast
             v = vals[0]
@@ -234,9 +240,7 @@ class _Delayed(_AggState):
                 acc.remove(held.popleft()[1])
 
     def process(self, rows: list[Row], out: list[dict], cache: dict) -> None:
-        vals = cache.get(self.sig)
-        if vals is None:
-            vals = cache[self.sig] = [self.value_of(r) for r in rows]
+        vals = self.values(rows, cache)
         tus = (rows[0][self.agg.order[0]] - EPOCH) // ONE_US
         self._advance(tus)
         value, agg_id = self.acc.value(), self.agg.id

@@ -50,8 +50,8 @@ def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime
     there are none) — stored beside it, fetched only by the stream and by reads far past it.
     ``encoded``: the pending groups' encodings kept from earlier calls (event time -> (rows, bytes);
     a group only grows at the back until it is final, and its encoding is dropped with it —
-    `_ViewSlot.flush`), so a busy
-    key's pending events are encoded once, not at every upsert. The bytes are the same."""
+    `_ViewSlot.flush`), so a busy key's pending events are encoded once, not at every upsert. The
+    bytes are the same."""
     last_us = _us(last)
     quick = None if pending else state.quick()
     head, tail = state.dump(last_us)

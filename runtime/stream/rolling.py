@@ -10,8 +10,9 @@ slices the rest out of the kept bytes. The bytes are exactly `codec.pack` of the
 array is its header followed by each element's own encoding) — the format does not change, and
 `tests/runtime/test_rolling.py` checks the two against each other.
 
-A window gives: ``seq0`` (the sequence number of its oldest row), ``n`` (rows held) and
-``rows_from(k)`` (timestamps and per column the values of its rows from position ``k`` on).
+A window gives: ``seq0`` (the sequence number of its oldest row), ``n`` (rows held), ``ncols``,
+``enc`` (its `Rolling`, kept by `rolling_for`) and ``rows_from(k)`` (timestamps and per column the
+values of its rows from position ``k`` on).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def rolling_for(win, n: int) -> Rolling | None:
     enc = win.enc
     if n > LARGE:
         if enc is None:
-            enc = win.enc = Rolling(len(win.sigs) if hasattr(win, "sigs") else win.ncols)
+            enc = win.enc = Rolling(win.ncols)
         return enc
     if enc is not None and n <= LARGE // 2:
         win.enc = None

@@ -144,6 +144,10 @@ class SharedWindow:
     def n(self) -> int:
         return len(self.ts)
 
+    @property
+    def ncols(self) -> int:
+        return len(self.sigs)
+
     def rows_from(self, k: int) -> tuple:
         """(timestamps, per column its values) of the rows from position ``k`` (0: the oldest)."""
         return islice(self.ts, k, None), [islice(c, k, None) for c in self.cols]
