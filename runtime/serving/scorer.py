@@ -149,6 +149,8 @@ class Scorer:
             view = self.views[ref.view]
             if ref.at == "request_event":
                 assert event is not None
+                if event.get(view.timestamp) is None:  # as the stream's decoder refuses an event without one
+                    raise RequestError(f"the event has no time: {view.timestamp!r} is null")
                 row = {c.name: event.get(c.name) for c in view.input_columns}
                 key = [row[k] for k in view.entity]
                 lookups.append((ref, view, key, (view.name, encode_key(key)), row))

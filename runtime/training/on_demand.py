@@ -11,8 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skewless.compiler.config import ModelDef
+from skewless.compiler.errors import Diagnostic, SkewlessError
 from skewless.compiler.functions import SqlError, scalar_type
 from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.project.models_check import model_feature_columns
+from skewless.compiler.project.yaml_positions import locate
 
 from ..stream.expr import Fn, compile_expr
 
@@ -20,18 +23,11 @@ _ARROW = {"double precision": pa.float64(), "real": pa.float64(), "bigint": pa.i
           "smallint": pa.int64(), "boolean": pa.bool_(), "text": pa.string()}
 
 
-class OnDemandError(ValueError):
-    """Postgres would refuse an on-demand expression on a training row (division by zero ...)."""
-
-
 def input_types(compiled: CompiledProject, model: ModelDef) -> dict[str, str]:
     """Feature name -> type: the request features (label source columns) and the view features."""
     types = {c: compiled.project.sources[model.label.source].column_types()[c] for c in model.request_features}
-    for ref in model.features:
-        view = compiled.views[ref.view]
-        out = {c.name: c.type for c in view.columns}
-        types.update({f"{ref.view}__{c}": out[c] for c in ref.columns or [c.name for c in view.columns
-                                                                          if c.kind == "feature"]})
+    for view, column, name in model_feature_columns(model, compiled.views):
+        types[name] = compiled.views[view].column(column).type
     return types
 
 
@@ -52,9 +48,12 @@ def add_columns(compiled: CompiledProject, model: ModelDef, table: pa.Table) -> 
         for i, row in enumerate(rows):
             try:
                 values.append(fn(row))
-            except SqlError as exc:
-                raise OnDemandError(f"model {model.name}: on-demand feature {name} fails on training row {i} "
-                                    f"({exc}); guard it in SQL, e.g. NULLIF(x, 0)") from None
+            except SqlError as exc:  # the model file's entry, as validate names it
+                where, data, index = compiled.project.model_files.get(model.name, (f"model {model.name}", None, 0))
+                line, col = locate(data, ("models", index, "on_demand", name)) if data is not None else (1, 1)
+                raise SkewlessError(Diagnostic(where, line, col, f"model {model.name!r}: on-demand feature {name!r} "
+                                               f"fails on training row {i}: {exc}",
+                                               "guard it in SQL, e.g. NULLIF(x, 0)")) from None
         arrow = _ARROW.get(typ)
         table = table.append_column(pa.field(name, arrow) if arrow else name, pa.array(values, type=arrow))
     return table

@@ -192,6 +192,8 @@ def test_a_model_reads_features_with_the_request_event_in_training_and_serving(t
                                              "at": old_event["ts"].isoformat()})
     assert r.status_code == 409, r.text
     assert client.post("/score/fraud_now", json={**body, "ts": "not a time"}).status_code == 400
+    r = client.post("/score/fraud_now", json={**body, "ts": None})
+    assert r.status_code == 400 and "no time" in r.json()["error"]
     missing = {k: v for k, v in body.items() if k != "status"}
     r = client.post("/score/fraud_now", json=missing)
     assert r.status_code == 400 and "status" in r.json()["error"]
@@ -208,3 +210,24 @@ def test_a_model_reads_features_with_the_request_event_in_training_and_serving(t
         assert same(e_row["a"], row["amount_vs_7d"]) and e_row["b"] == row["burst"], (e_row, row)
     assert "txn_id" in scorer.request_fields and "status" in scorer.request_fields
     store.close()
+
+
+def test_an_on_demand_expression_postgres_would_refuse_fails_the_training_set_at_its_entry(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import skewless
+    from skewless.compiler.errors import SkewlessError
+    from skewless.runtime.datagen import GenConfig, generate, write_all
+
+    root = tmp_path / "features"
+    shutil.copytree(Path(__file__).parents[2] / "features", root, ignore=shutil.ignore_patterns("target", "data"))
+    write_all(generate(GenConfig(events=500, days=2, seed=3)), root / "data")
+    (root / "models" / "now.yml").write_text(NOW_MODEL.replace("amount / NULLIF(user_velocity__amount_avg_7d, 0)",
+                                                               "amount / 0"))
+    with pytest.raises(SkewlessError) as info:
+        skewless.Project(root).training_set("fraud_now")
+    [diag] = info.value.diagnostics
+    assert diag.path.endswith("now.yml") and (diag.line, diag.col) == (6, 7), diag.format()  # the entry
+    assert "on-demand feature 'amount_vs_7d' fails on training row" in diag.message
+    assert "division by zero" in diag.message and "NULLIF" in diag.hint
