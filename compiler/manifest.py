@@ -34,7 +34,7 @@ def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = N
     views_doc = {}
     for name, view in sorted(compiled.views.items()):
         compiled_sql = {}
-        tables = {n: (src.batch.table or n) for n, src in project.sources.items()}
+        tables = {n: (src.batch.table or n) for n, src in [*project.sources.items(), *project.dimensions.items()]}
         for dialect in cfg.batch_dialects:
             try:
                 source = input_for(view, compiled.views, dialect, {n: quote(t) for n, t in tables.items()})

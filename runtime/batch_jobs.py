@@ -32,11 +32,19 @@ def open_engine(compiled: CompiledProject, engine: str | None = None, dsn: str |
 
 
 def needed_sources(compiled: CompiledProject, views: list[str], models: list[str] = ()) -> set[str]:
-    names = {compiled.views[v].root_source for v in views}
+    """The sources and dimensions the views (and the models' labels and views) read, up their ref() chains."""
+    names: set[str] = set()
+    todo = list(views)
     for m in models:
         model = compiled.project.models[m]
         names.add(model.label.source)
-        names |= {compiled.views[ref.view].root_source for ref in model.features}
+        todo += [ref.view for ref in model.features]
+    while todo:
+        v = compiled.views[todo.pop()]
+        names.add(v.root_source)
+        names |= {j.dimension for j in v.joins}
+        if v.input.kind == "view":
+            todo.append(v.input.name)
     return names
 
 
@@ -46,6 +54,9 @@ def register_sources(engine: BatchEngine, compiled: CompiledProject, names: set[
     is read as it is (count None). Otherwise the source's file is loaded into temporary space."""
     counts: dict[str, int | None] = {}
     for name in sorted(names):
+        if name in compiled.project.dimensions:
+            counts[name] = register_dimension(engine, compiled, name)
+            continue
         source = compiled.project.sources[name]
         table_name = source.batch.table or name
         where = compiled.project.source_files.get(name, "sources")
@@ -64,6 +75,29 @@ def register_sources(engine: BatchEngine, compiled: CompiledProject, names: set[
         register_table(engine, source, table)
         counts[name] = table.num_rows
     return counts
+
+
+def register_dimension(engine: BatchEngine, compiled: CompiledProject, name: str) -> int | None:
+    """A dimension, checked to keep its key (`DimensionIndex`), under its ``batch.table`` name and its
+    own name; a ``batch.table`` the engine has is the user's table: read (to check it), never altered."""
+    from .sources.dimension import DimensionIndex, read_dimension
+
+    dim = compiled.project.dimensions[name]
+    where = compiled.project.source_files.get(name, "sources")
+    if dim.batch.table and engine.has_table(dim.batch.table):
+        _check_columns(engine, dim, where)
+        cols = ", ".join(quote(c.name) for c in dim.columns)
+        DimensionIndex(dim, engine.query(f"SELECT {cols} FROM {quote(dim.batch.table)}"), where)
+        if name != dim.batch.table:
+            engine.alias(name, dim.batch.table)
+        return None
+    if not dim.batch.path:
+        raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {name!r}: table {dim.batch.table!r} does not exist "
+                                       "in the batch engine", "create the table or give the dimension a batch.path"))
+    table = read_dimension(dim, compiled.project.root, where)
+    DimensionIndex(dim, table, where)
+    register_table(engine, dim, table)
+    return table.num_rows
 
 
 def register_table(engine: BatchEngine, source, table) -> None:
@@ -85,7 +119,9 @@ def _check_columns(engine: BatchEngine, source, where: str) -> None:
 
 
 def tables(compiled: CompiledProject) -> dict[str, str]:
-    return {n: quote(s.batch.table or n) for n, s in compiled.project.sources.items()}
+    """Source and dimension names -> their tables (the compiled SQL reads ``batch.table`` names)."""
+    project = compiled.project
+    return {n: quote(s.batch.table or n) for n, s in [*project.sources.items(), *project.dimensions.items()]}
 
 
 def backfill(compiled: CompiledProject, engine: BatchEngine, view: str, out: Path) -> int:
@@ -149,7 +185,7 @@ def _training_set_in_sessions(compiled: CompiledProject, engine: BatchEngine, mo
     m = compiled.project.models[model]
     label = compiled.project.sources[m.label.source]
     parts = training_set_parts(m, label, compiled.views, engine.dialect, tables(compiled))
-    needs = [{label.name}] + [{label.name, compiled.views[ref.view].root_source} for ref in m.features]
+    needs = [{label.name}] + [{label.name} | needed_sources(compiled, [ref.view]) for ref in m.features]
     order = sorted(range(len(parts)), key=lambda i: -len(parts[i]))  # the largest first: they finish last
     pool_engines: list = []
 
@@ -193,7 +229,7 @@ def training_set_key(compiled: CompiledProject, model: str, engine: BatchEngine)
     m = compiled.project.models[model]
     files = {}
     for name in sorted(needed_sources(compiled, [], [model])):
-        source = compiled.project.sources[name]
+        source = compiled.project.sources.get(name) or compiled.project.dimensions[name]
         path = batch_file(source, compiled.project.root)
         if (source.batch.table and engine.has_table(source.batch.table)) or path is None or not path.exists():
             return None

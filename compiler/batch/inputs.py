@@ -1,18 +1,61 @@
-"""What a view reads in batch: its source's table, or its upstream view's per-event query."""
+"""What a view reads in batch: its source's table, or its upstream view's per-event query — with
+its dimension joins (`DimJoin`) applied."""
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 
-from ..ir import FeatureView
+from ..ir import DimJoin, FeatureView
 from .per_event import per_event_query
 from .windows import quote
+
+EVENT = "__e"
 
 
 def input_for(view: FeatureView, views: dict[str, FeatureView], dialect: str,
               tables: dict[str, str] | None = None) -> str | exp.Expression:
-    """``tables`` maps source names to table references (default: the quoted source name)."""
+    """``tables`` maps source and dimension names to table references (default: the quoted name)."""
     if view.input.kind == "source":
-        return (tables or {}).get(view.input.name) or quote(view.input.name)
-    upstream = views[view.input.name]
-    return per_event_query(upstream, dialect, input_for(upstream, views, dialect, tables))
+        events: str | exp.Expression = (tables or {}).get(view.input.name) or quote(view.input.name)
+    else:
+        upstream = views[view.input.name]
+        events = per_event_query(upstream, dialect, input_for(upstream, views, dialect, tables))
+    if not view.joins:
+        return events
+    return joined(view, events, tables or {})
+
+
+def _table(ref: str, alias: str) -> exp.Expression:
+    table = sqlglot.parse_one(ref, into=exp.Table, read="postgres")
+    return table.as_(alias, quoted=True, copy=False)
+
+
+def joined(view: FeatureView, events: str | exp.Expression, tables: dict[str, str]) -> exp.Select:
+    """``SELECT e.*, d.c AS d__c, ... FROM events e LEFT JOIN dim d ON <key> [AND <valid at ts>]`` —
+    the input relation with the columns the view reads from its dimensions."""
+    source = (exp.Subquery(this=events.copy(), alias=exp.TableAlias(this=exp.to_identifier(EVENT, quoted=True)))
+              if isinstance(events, exp.Expression) else _table(events, EVENT))
+    select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(EVENT, quoted=True))).from_(source, copy=False)
+    for j in view.joins:
+        select = select.select(*(exp.column(c.name[len(j.alias) + 2:], table=j.alias, quoted=True).as_(c.name, quoted=True)
+                                 for c in j.columns), copy=False)
+        select = select.join(_table(tables.get(j.dimension) or quote(j.dimension), j.alias), on=on_condition(view, j),
+                             join_type="LEFT", copy=False)
+    return select
+
+
+def on_condition(view: FeatureView, j: DimJoin) -> exp.Expression:
+    def dim(c: str) -> exp.Column:
+        return exp.column(c, table=j.alias, quoted=True)
+
+    def event(c: str) -> exp.Column:
+        return exp.column(c, table=EVENT, quoted=True)
+
+    conds: list[exp.Expression] = [exp.EQ(this=dim(k.dimension_column), expression=event(k.input_column)) for k in j.on]
+    if j.valid_from is not None and j.valid_to is not None:
+        ts = view.timestamp
+        conds.append(exp.GTE(this=event(ts), expression=dim(j.valid_from)))
+        conds.append(exp.paren(exp.or_(exp.LT(this=event(ts), expression=dim(j.valid_to)),
+                                       exp.Is(this=dim(j.valid_to), expression=exp.Null()))))
+    return exp.and_(*conds)

@@ -4,9 +4,9 @@ from .duration import parse_duration, format_duration
 from .models import FeatureRef, LabelDef, ModelDef, ModelsFile
 from .profiles import Profile, ProfilesFile, Target
 from .project import ProjectConfig
-from .sources import ColumnDef, SourceDef, SourcesFile
+from .sources import ColumnDef, DimensionDef, SourceDef, SourcesFile
 
 __all__ = [
-    "ColumnDef", "FeatureRef", "LabelDef", "ModelDef", "ModelsFile", "Profile", "ProfilesFile",
+    "ColumnDef", "DimensionDef", "FeatureRef", "LabelDef", "ModelDef", "ModelsFile", "Profile", "ProfilesFile",
     "ProjectConfig", "SourceDef", "SourcesFile", "Target", "format_duration", "parse_duration",
 ]

@@ -78,5 +78,57 @@ class SourceDef(Frozen):
         return {c.name: c.type for c in self.columns}
 
 
+class DimensionDef(Frozen):
+    """A dimension table (``dimensions:`` in a sources file): rows a view joins to its events with
+    ``LEFT JOIN {{ source('name') }} AS d ON d.<key> = <event column> ...``. ``key`` is unique per
+    row — or, with ``valid_from``/``valid_to`` (a versioned table, as a dbt snapshot writes it), per
+    version: a key's versions cover disjoint ranges [valid_from, valid_to), valid_to NULL for the
+    current one. Read from ``batch.path`` (a file) or ``batch.table`` (in the batch engine)."""
+
+    name: Identifier
+    description: str = ""
+    columns: list[ColumnDef]
+    key: list[Identifier]
+    valid_from: Identifier | None = None
+    valid_to: Identifier | None = None
+    batch: BatchBinding = BatchBinding()
+
+    @model_validator(mode="after")
+    def _check(self) -> "DimensionDef":
+        names = [c.name for c in self.columns]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"duplicate column(s): {', '.join(sorted(dupes))}")
+        types = self.column_types()
+        if not self.key:
+            raise ValueError("a dimension needs a key: the column(s) a view joins on, unique per row (or version)")
+        for key in self.key:
+            if key not in types:
+                raise ValueError(f"key column {key!r} is not among the columns")
+        if (self.valid_from is None) != (self.valid_to is None):
+            raise ValueError("a versioned dimension names both valid_from and valid_to (valid_to NULL: current)")
+        for what in ("valid_from", "valid_to"):
+            col = getattr(self, what)
+            if col is None:
+                continue
+            if col not in types:
+                raise ValueError(f"{what} column {col!r} is not among the columns")
+            if not types[col].startswith("timestamp"):
+                raise ValueError(f"{what} column {col!r} has type {types[col]}, expected timestamptz")
+            if col in self.key:
+                raise ValueError(f"{what} column {col!r} is also a key column")
+        if not self.batch.path and not self.batch.table:
+            raise ValueError("a dimension needs batch.path (a file) or batch.table")
+        return self
+
+    @property
+    def versioned(self) -> bool:
+        return self.valid_from is not None
+
+    def column_types(self) -> dict[str, str]:
+        return {c.name: c.type for c in self.columns}
+
+
 class SourcesFile(Frozen):
-    sources: list[SourceDef]
+    sources: list[SourceDef] = []
+    dimensions: list[DimensionDef] = []

@@ -1,11 +1,11 @@
 """Feature IR (see `model`)."""
 
 from .model import (
-    CANONICAL_DIALECT, IR_VERSION, ORDER_INDEPENDENT, Aggregate, Bound, ColumnType, FeatureView, Frame,
-    Input, OutputColumn,
+    CANONICAL_DIALECT, IR_VERSION, ORDER_INDEPENDENT, Aggregate, Bound, ColumnType, DimJoin, FeatureView, Frame,
+    Input, JoinKey, OutputColumn,
 )
 
 __all__ = [
-    "Aggregate", "Bound", "CANONICAL_DIALECT", "ColumnType", "FeatureView", "Frame", "IR_VERSION",
-    "Input", "ORDER_INDEPENDENT", "OutputColumn",
+    "Aggregate", "Bound", "CANONICAL_DIALECT", "ColumnType", "DimJoin", "FeatureView", "Frame", "IR_VERSION",
+    "Input", "JoinKey", "ORDER_INDEPENDENT", "OutputColumn",
 ]

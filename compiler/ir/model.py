@@ -113,6 +113,29 @@ class ColumnType(IRModel):
     type: str
 
 
+class JoinKey(IRModel):
+    dimension_column: str
+    input_column: str
+
+
+class DimJoin(IRModel):
+    """``LEFT JOIN {{ source(dimension) }} AS alias ON ...``: each input row gets the dimension
+    row whose key columns equal ``on``'s input columns — for a versioned dimension, the version
+    with ``valid_from <= ts < valid_to`` (valid_to NULL: open), ts the view's timestamp — or NULLs
+    when there is none. ``columns`` are the dimension columns the view reads; in the view's
+    expressions (and ``input_columns``) they are named ``<alias>__<column>``."""
+
+    dimension: str
+    alias: str
+    on: list[JoinKey]
+    valid_from: str | None = None
+    valid_to: str | None = None
+    columns: list[ColumnType]
+
+    def column_name(self, column: str) -> str:
+        return f"{self.alias}__{column}"
+
+
 class FeatureView(IRModel):
     name: str
     path: str
@@ -125,6 +148,7 @@ class FeatureView(IRModel):
     timestamp: str
     unique_key: list[str] = []
     entity: list[str]
+    joins: list[DimJoin] = []
     where: str | None = None
     columns: list[OutputColumn]
     aggregates: list[Aggregate]

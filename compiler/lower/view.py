@@ -16,6 +16,7 @@ from ..functions.registry import common_type
 from ..functions.registry import TypeErr
 from .aggregates import result_type, split_call
 from .frames import lower_frame, resolve_window
+from .joins import DimSchema, lower_joins
 from .positions import Locator
 from .scalars import check_scalar
 from .types import typed
@@ -130,7 +131,6 @@ def _check_shape(select: exp.Select, loc: Locator) -> None:
         ("order", "ORDER BY on the view", "row order is not part of a view's result; remove it", "ORDER"),
         ("limit", "LIMIT", "a view returns one row per event; remove LIMIT", "LIMIT"),
         ("offset", "OFFSET", "a view returns one row per event; remove OFFSET", "OFFSET"),
-        ("joins", "JOIN", "a view reads one source; join features in the model definition instead", "JOIN"),
     ]
     for key, what, hint, word in checks:
         node = select.args.get(key)
@@ -140,17 +140,20 @@ def _check_shape(select: exp.Select, loc: Locator) -> None:
             raise ViewError(f"{what} is not supported in a feature view", hint, found)
 
 
-def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declared: frozenset[str] = frozenset()) -> FeatureView:
-    """``inputs`` maps the rendered table names (from source()/ref()) to their schemas;
-    ``declared`` names every source and view of the project (for better errors)."""
+def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declared: frozenset[str] = frozenset(),
+               dims: dict[str, DimSchema] | None = None) -> FeatureView:
+    """``inputs`` maps the rendered table names (from source()/ref()) to their schemas; ``dims``
+    the declared dimensions (LEFT JOIN); ``declared`` names every source and view of the project
+    (for better errors)."""
     loc = Locator(sql)
     select = parse_single_select(sql, meta.dialect, loc)
     _check_shape(select, loc)
-    source = _resolve_from(select, inputs, declared, loc)
-    aliases = {source.name}
+    source = _resolve_from(select, inputs, declared, loc, dims or {})
     table = select.args["from_"].this
-    if table.alias:
-        aliases = {table.alias}
+    from_alias = table.alias or source.name
+    aliases = {from_alias}
+    event_columns = set(source.columns)
+    source, joins = lower_joins(select, source, dims or {}, from_alias, loc)
     _resolve_columns(select, source, aliases, loc)
 
     where_sql = None
@@ -189,6 +192,10 @@ def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declare
         columns.append(lowering.output(name, body))
 
     entity = lowering.entity or []
+    for name in [*entity, *(c for a in lowering.aggregates for c in a.order)]:
+        if name not in event_columns:
+            raise ViewError(f"{name.replace('__', '.', 1)} is a column of a joined dimension",
+                            "PARTITION BY and ORDER BY read the events' own columns", loc.offset(lowering.entity_node))
     if not lowering.aggregates:
         raise ViewError("the view has no window function", "a feature view computes at least one aggregate OVER (...)",
                         loc.offset(select.expressions[0]))
@@ -197,14 +204,14 @@ def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declare
         name=meta.name, path=meta.path, description=meta.description, tags=meta.tags, online=meta.online,
         input=Input(kind=source.kind, name=source.name), root_source=source.root_source,
         input_columns=[ColumnType(name=k, type=v) for k, v in source.columns.items()],
-        timestamp=source.timestamp, unique_key=source.unique_key, entity=entity, where=where_sql,
+        timestamp=source.timestamp, unique_key=source.unique_key, entity=entity, joins=joins, where=where_sql,
         columns=columns, aggregates=lowering.aggregates, depends_on=depends,
         allowed_lateness_us=source.allowed_lateness_us, sql=sql,
     )
 
 
 def _resolve_from(select: exp.Select, inputs: dict[str, InputSchema], declared: frozenset[str],
-                  loc: Locator) -> InputSchema:
+                  loc: Locator, dims: dict[str, DimSchema]) -> InputSchema:
     from_ = select.args.get("from_")
     if from_ is None:
         raise ViewError("the view has no FROM", "read one source: FROM {{ source('name') }}", loc.offset(select))
@@ -215,6 +222,9 @@ def _resolve_from(select: exp.Select, inputs: dict[str, InputSchema], declared: 
     if isinstance(target, exp.Table) and not target.this.quoted and target.name in declared:
         raise ViewError(f"FROM {target.name} must be written with source() or ref()",
                         f"write FROM {{{{ source('{target.name}') }}}} (or ref() for a view)", loc.offset(target))
+    if isinstance(target, exp.Table) and target.name in dims:
+        raise ViewError(f"FROM {target.name}: a dimension table has no events to compute windows over",
+                        "read events FROM {{ source('events') }} and LEFT JOIN the dimension", loc.offset(target))
     if not isinstance(target, exp.Table) or target.args.get("db") or target.name not in inputs:
         raise ViewError(f"FROM {target.sql()} is not a declared source",
                         "read inputs through Jinja: FROM {{ source('name') }} or {{ ref('view') }}", loc.offset(target))

@@ -7,9 +7,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from ..config import SourceDef
+from ..config import DimensionDef, SourceDef
 from ..errors import Diagnostic, DiagnosticBag, ViewError
 from ..ir import FeatureView
+from ..lower.joins import DimSchema
 from ..lower.view import InputSchema, ViewMeta, lower_view
 from ..render.context import RenderContext
 from ..render.jinja import Rendered, Renderer
@@ -45,9 +46,19 @@ def view_schema(view: FeatureView) -> InputSchema | str:
     return InputSchema("view", view.name, view.root_source, cols, ts_cols[0], key, view.allowed_lateness_us)
 
 
-def fingerprint(view: FeatureView, upstream: list[str], source: SourceDef | None) -> str:
+def dim_schema(dim: DimensionDef) -> DimSchema:
+    return DimSchema(dim.name, dim.column_types(), list(dim.key), dim.valid_from, dim.valid_to)
+
+
+def fingerprint(view: FeatureView, upstream: list[str], source: SourceDef | None,
+                dims: list[DimensionDef] = ()) -> str:
     payload = view.model_dump(mode="json", exclude={"path", "fingerprint", "sql", "description", "tags"})
     payload["upstream"] = upstream
+    if not payload["joins"]:
+        del payload["joins"]  # views without joins keep the fingerprints they had before joins existed
+    if dims:
+        payload["dimensions"] = [d.model_dump(mode="json", include={"columns", "key", "valid_from", "valid_to"})
+                                 for d in dims]
     if source is not None:
         payload["source"] = source.model_dump(mode="json", include={"columns", "timestamp", "unique_key", "allowed_lateness"})
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
@@ -60,10 +71,10 @@ def build_project(project: Project) -> CompiledProject:
     renderer = Renderer(project.vars, project.macro_files)
     bag.extend(renderer.macro_errors)
     names = set(project.views)
-    for name in sorted(project.sources.keys() & names):
+    for name in sorted((project.sources.keys() | project.dimensions.keys()) & names):
         bag.add(project.views[name].rel, 1, 1, f"view {name!r} has the same name as a source", "rename the view file")
     for name, vf in project.views.items():
-        ctx = RenderContext(sources=set(project.sources), views=names - {name}, vars=project.vars)
+        ctx = RenderContext(sources=set(project.sources) | set(project.dimensions), views=names - {name}, vars=project.vars)
         result = renderer.render(vf.rel, vf.text, ctx)
         if isinstance(result, Diagnostic):
             bag.extend([result])
@@ -77,7 +88,8 @@ def build_project(project: Project) -> CompiledProject:
             continue
         inputs: dict[str, InputSchema] = {}
         for s in ctx.used_sources:
-            inputs[s] = source_schema(project.sources[s], project.config.allowed_lateness)
+            if s in project.sources:
+                inputs[s] = source_schema(project.sources[s], project.config.allowed_lateness)
         missing = False
         for r in ctx.used_refs:
             if r not in out.views:
@@ -99,7 +111,9 @@ def build_project(project: Project) -> CompiledProject:
                         tags=list(ctx.config.get("tags", [])), online=ctx.config.get("online", True),
                         dialect=project.config.dialect)
         try:
-            view = lower_view(rendered.sql, meta, inputs, frozenset(project.sources) | frozenset(project.views))
+            view = lower_view(rendered.sql, meta, inputs, frozenset(project.sources) | frozenset(project.views),
+                              dims={d: dim_schema(project.dimensions[d]) for d in ctx.used_sources
+                                    if d in project.dimensions})
         except ViewError as exc:
             line, col = rendered.linemap.original(exc.offset)
             bag.add(rendered.path, line, col, exc.message, exc.hint)
@@ -115,7 +129,8 @@ def build_project(project: Project) -> CompiledProject:
             continue
         upstream = [out.views[d].fingerprint for d in view.depends_on]
         src = project.sources.get(view.root_source)
-        out.views[name] = view.model_copy(update={"fingerprint": fingerprint(view, upstream, src)})
+        dims = [project.dimensions[j.dimension] for j in view.joins]
+        out.views[name] = view.model_copy(update={"fingerprint": fingerprint(view, upstream, src, dims)})
     for model in project.models.values():
         path, data, index = project.model_files[model.name]
         for diag in check_model(model, project, out.views, path, data, index):

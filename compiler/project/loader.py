@@ -15,7 +15,7 @@ import jinja2
 import jinja2.sandbox
 from pydantic import BaseModel, ValidationError
 
-from ..config import ModelDef, ModelsFile, Profile, ProjectConfig, SourceDef, SourcesFile, Target
+from ..config import DimensionDef, ModelDef, ModelsFile, Profile, ProjectConfig, SourceDef, SourcesFile, Target
 from ..config.project import PROJECT_FILE
 from ..errors import Diagnostic, DiagnosticBag, SkewlessError
 from ..render.context import TemplateCallError, env_var_value
@@ -43,7 +43,8 @@ class Project:
     target_name: str
     target: Target
     sources: dict[str, SourceDef] = field(default_factory=dict)
-    source_files: dict[str, str] = field(default_factory=dict)
+    source_files: dict[str, str] = field(default_factory=dict)  # sources and dimensions -> their file
+    dimensions: dict[str, DimensionDef] = field(default_factory=dict)
     models: dict[str, ModelDef] = field(default_factory=dict)
     model_files: dict[str, tuple[str, Any, int]] = field(default_factory=dict)
     views: dict[str, ViewFile] = field(default_factory=dict)
@@ -203,14 +204,16 @@ def _load_sources(project: Project) -> None:
             parsed = _validate(SourcesFile, data, display, project.diagnostics)
             if parsed is None:
                 continue
-            for i, src in enumerate(parsed.sources):
-                if src.name in project.sources:
-                    line, col = locate(data, ("sources", i, "name"))
-                    project.diagnostics.add(display, line, col, f"duplicate source {src.name!r}",
-                                            f"also declared in {project.source_files[src.name]}")
-                    continue
-                project.sources[src.name] = src
-                project.source_files[src.name] = display
+            for section, items, into in (("sources", parsed.sources, project.sources),
+                                         ("dimensions", parsed.dimensions, project.dimensions)):
+                for i, item in enumerate(items):
+                    if item.name in project.sources or item.name in project.dimensions:
+                        line, col = locate(data, (section, i, "name"))
+                        project.diagnostics.add(display, line, col, f"duplicate source {item.name!r}",
+                                                f"also declared in {project.source_files[item.name]}")
+                        continue
+                    into[item.name] = item  # type: ignore[index]
+                    project.source_files[item.name] = display
 
 
 def _load_models(project: Project) -> None:

@@ -76,7 +76,14 @@ class Scorer:
         self.model = compiled.project.models[self.meta["model"]]
         self.compiled, self.store = compiled, store
         self.views = {ref.view: compiled.views[ref.view] for ref in self.model.features}
-        self.evaluators = {name: ViewEvaluator(v) for name, v in self.views.items()}
+        from ..sources.dimension import Enricher, load_indexes
+
+        dims = load_indexes(compiled.project, [v for name, v in self.views.items()
+                                               if any(r.view == name and r.at == "request_event"
+                                                      for r in self.model.features)])
+        # views with the request event look its dimension rows up as the stream does
+        self.evaluators = {name: ViewEvaluator(v, Enricher(v, dims) if v.joins and all(
+            j.dimension in dims for j in v.joins) else None) for name, v in self.views.items()}
         self.feature_columns = {name: [c.name for c in v.columns if c.kind == "feature"] for name, v in self.views.items()}
         label_types = compiled.project.sources[self.model.label.source].column_types()
         self.key_columns = sorted({label for ref in self.model.features if ref.at == "as_of"
@@ -89,7 +96,9 @@ class Scorer:
             if ref.at == "request_event":
                 view = self.views[ref.view]
                 types = {c.name: c.type for c in view.input_columns}
-                self.event_types.update({c.name: c.type for c in read_columns(view)})
+                joined = {c.name for j in view.joins for c in j.columns}  # looked up, not sent
+                self.event_types.update({c.name: c.type for c in read_columns(view) if c.name not in joined})
+                self.event_types.update({k.input_column: types[k.input_column] for j in view.joins for k in j.on})
                 self.event_types.update({k: types[k] for k in view.unique_key})  # the event's own id
         # on-demand features: SQL expressions over the request features and the view features
         self.request_types = {c: label_types[c] for c in self.model.request_features}

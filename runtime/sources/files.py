@@ -120,7 +120,8 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def batch_file(source: SourceDef, root: Path) -> Path | None:
     """The file a source's batch data is read from: its batch path, else its stream file (None:
     neither is declared)."""
-    path_str = source.batch.path or source.stream.file
+    stream = getattr(source, "stream", None)  # a dimension has none
+    path_str = source.batch.path or (stream.file if stream is not None else None)
     if not path_str:
         return None
     return (root / path_str) if not Path(path_str).is_absolute() else Path(path_str)

@@ -252,6 +252,8 @@ class _ViewSlot:
             if ts is None or (self.covered is not None and ts <= self.covered):
                 continue  # no time: no place in an ordered frame (the compiler requires one); or counted
             try:
+                if self.eval.enrich is not None:
+                    r = self.eval.enrich(r)
                 admitted = self.eval.admit(r)
             except Exception as exc:  # noqa: BLE001 - Postgres would fail on this row: it enters no window
                 out.append(_dead(self.view, r, exc))
@@ -402,13 +404,16 @@ class KeyLogic(StatefulBatchLogic):
                 slot = self.slots[i]
                 if slot.covered is not None and ts <= slot.covered:
                     continue  # counted in the state this key started from
+                ev = event
                 try:
-                    admitted = slot.eval.admit(event)
+                    if slot.eval.enrich is not None:
+                        ev = slot.eval.enrich(event)  # the view's own copy, with its dimension columns
+                    admitted = slot.eval.admit(ev)
                 except Exception as exc:  # noqa: BLE001 - Postgres would fail on this event: it enters no window
-                    out.append((slot.view.name, _dead(slot.view, event, exc)))
+                    out.append((slot.view.name, _dead(slot.view, ev, exc)))
                     continue
                 if admitted:
-                    slot.add(ts, event)
+                    slot.add(ts, ev)
                     changed[i] = True
         if wm is not None:
             clock[source] = wm
@@ -540,9 +545,12 @@ class _WatermarkLogic(StatefulBatchLogic):
 
 def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[FeatureView], inp_source,
                row_sink_for: Callable[[FeatureView], Any] | None, dead_sink, writer: StoreWriter,
-               tick: float | None = None, stats: StreamStats | None = None) -> None:
+               tick: float | None = None, stats: StreamStats | None = None, dims: dict | None = None) -> None:
     """Add one source and the views over it to ``flow``. ``tick``: seconds between checks of idle
-    keys against the watermark and of unwritten states (None: only at end of a bounded input)."""
+    keys against the watermark and of unwritten states (None: only at end of a bounded input).
+    ``dims``: the dimensions the views join (`sources.dimension.load_indexes`)."""
+    from ..sources.dimension import Enricher
+
     name = source.name
 
     parts = inp_source.partitions() if hasattr(inp_source, "partitions") else [""]
@@ -577,7 +585,8 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
         groups.setdefault(tuple(view.entity), []).append(view)
     for entity, members in groups.items():
         step = f"{name}__{'_'.join(entity)}"
-        pairs = [(v, ViewEvaluator(v)) for v in members]  # compiled once per view, shared by every key
+        # compiled once per view, shared by every key
+        pairs = [(v, ViewEvaluator(v, Enricher(v, dims or {}) if v.joins else None)) for v in members]
 
         def key_batch(batch: list, e=entity) -> list:
             return [(encode_key([t.event.get(k) for k in e]), t) for _, t in batch if t.__class__ is Tagged]
@@ -601,8 +610,9 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
 
 
 def build_flow(source: SourceDef, lateness_us: int, views: list[FeatureView], inp_source,
-               row_sink_for: Callable[[FeatureView], Any] | None, dead_sink, writer: StoreWriter) -> Dataflow:
+               row_sink_for: Callable[[FeatureView], Any] | None, dead_sink, writer: StoreWriter,
+               dims: dict | None = None) -> Dataflow:
     """A one-source bounded dataflow (replay, benchmarks)."""
     flow = Dataflow("skewless")
-    add_source(flow, source, lateness_us, views, inp_source, row_sink_for, dead_sink, writer)
+    add_source(flow, source, lateness_us, views, inp_source, row_sink_for, dead_sink, writer, dims=dims)
     return flow

@@ -619,8 +619,10 @@ class ViewEvaluator:
     `output` raises `SqlError` when an output expression or an aggregate it reads fails (an
     aggregate fails while its frame holds a row whose argument Postgres would refuse)."""
 
-    def __init__(self, view: FeatureView):
+    def __init__(self, view: FeatureView, enrich=None):
         self.view = view
+        # a view with dimension joins: event -> the event with the joined columns (`Enricher`)
+        self.enrich = enrich
         cols = input_types(view)
         self.where = compile_expr(view.where, cols) if view.where else None
         types = output_types(view)

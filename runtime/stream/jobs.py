@@ -28,6 +28,7 @@ from ..sources.control import STOP
 from ..sources.stream_file import FileEventSource
 from ..stores import open_store
 from . import gctune
+from ..sources.dimension import load_indexes
 from .dataflow import StoreWriter, StreamStats, add_source, build_flow
 from .recovery import RecoveryGuard, expected
 from .sinks import DeadLetterSink, KafkaDeadLetterSink, ParquetSink, RowsJsonlSink, view_schema
@@ -112,7 +113,8 @@ def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to
             source = (FileEventSource(src, given, None) if given else  # its format from its name
                       FileEventSource(src, source_file(compiled, source_name), src.stream.format))
             flow = build_flow(src, lateness, vs, source,
-                              sink_for if out_dir is not None else None, DeadLetterSink(dead), writer)
+                              sink_for if out_dir is not None else None, DeadLetterSink(dead), writer,
+                              dims=load_indexes(project, vs))
             with gctune.tuned():
                 run_main(flow)
             writer.flush()
@@ -195,6 +197,7 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     project = compiled.project
     stats = stats or StreamStats()
     by_source = views_by_source(compiled, opts.views)
+    dims = load_indexes(project, [v for vs in by_source.values() for v in vs])  # a broken table: no start
     store = open_store(project.target.online, project.root)
     writer = StoreWriter(store, interval=opts.flush_interval, stats=stats, warm=opts.warm, background=True)
     if opts.kind == "kafka" and opts.dead_letter_topic:
@@ -207,7 +210,7 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
         add_source(flow, project.sources[source_name], vs[0].allowed_lateness_us, vs,
                    _input_for(compiled, source_name, opts),
                    None if opts.rows_dir is None else (lambda v: RowsJsonlSink(opts.rows_dir, v)), dead_sink, writer,
-                   tick=opts.flush_interval, stats=stats)
+                   tick=opts.flush_interval, stats=stats, dims=dims)
     recovery = None
     guard = contextlib.nullcontext()
     if opts.recovery_dir is not None:

@@ -154,6 +154,10 @@ def with_event(rec: StoredState | None, view: FeatureView, event: dict[str, Any]
     if t.tzinfo is None:
         event = dict(event, **{view.timestamp: t.replace(tzinfo=timezone.utc)})
         t = event[view.timestamp]
+    if evaluator.enrich is not None:
+        event = evaluator.enrich(event)
+    elif view.joins:
+        raise ValueError(f"view {view.name!r} joins dimensions: give its evaluator their rows (`Enricher`)")
     if not evaluator.admit(event):
         return None
     if rec is None:

@@ -28,5 +28,6 @@ def rewrite(node: exp.Expression, ctx: Ctx, dialect: str):
         if src != "unknown" and src != dst and not (src in INTEGERS and dst in (*INTEGERS, "double precision")):
             raise NotExact(f"CAST({node.sql('postgres')[:60]}) from {src} to {dst}", f"not verified on {dialect}")
     if type(node) in REGISTRY and not isinstance(node, (*SAFE, exp.Cast)):
-        raise NotExact(f"{node.sql_name()}()", f"not verified on {dialect}")
+        what = f"{node.sql_name()}()" if isinstance(node, exp.Func) else node.sql("postgres")[:60]
+        raise NotExact(what, f"not verified on {dialect}")
     return None

@@ -1,0 +1,158 @@
+"""Dimension tables: read, checked, indexed for the stream's lookups (`Enricher`).
+
+A view's ``LEFT JOIN`` of a dimension gives each event at most one row when the table keeps its
+declared key: unique per row, or — versioned — per key, versions whose ranges [valid_from,
+valid_to) do not overlap. Postgres would return one output row per matching dimension row; the
+stream returns one per event. So a table breaking its key is refused, with the key and rows named,
+by every path that reads it (the stream at start, batch jobs when they load it) — never joined.
+Rows that can match no event (a NULL key column or valid_from, an empty range) are ignored, as
+the join's conditions ignore them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from skewless.compiler.config.sources import DimensionDef
+from skewless.compiler.errors import Diagnostic, SkewlessError
+from skewless.compiler.ir import FeatureView
+
+from .decode import _coerce
+from .files import arrow_type, conform, detect_format, read_file
+
+
+def schema_of(dim: DimensionDef) -> pa.Schema:
+    return pa.schema([(c.name, arrow_type(c.type)) for c in dim.columns])
+
+
+def dimension_file(dim: DimensionDef, root: Path) -> Path | None:
+    if not dim.batch.path:
+        return None
+    path = Path(dim.batch.path)
+    return path if path.is_absolute() else root / path
+
+
+def read_dimension(dim: DimensionDef, root: Path, where: str) -> pa.Table:
+    """The dimension's file as an Arrow table of its declared columns."""
+    path = dimension_file(dim, root)
+    if path is None:
+        raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r} has no batch.path",
+                                       "the stream reads dimensions from files: give it batch.path"))
+    if not path.exists():
+        raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r}: file {path} does not exist",
+                                       "create it or fix batch.path"))
+    fmt = detect_format(path, dim.batch.format)
+    try:
+        if fmt == "csv":  # an empty field is NULL, as in event files (`sources.decode`)
+            options = pacsv.ConvertOptions(column_types=schema_of(dim), strings_can_be_null=True)
+            return conform(pacsv.read_csv(path, convert_options=options), schema_of(dim))
+        return read_file(path, fmt, schema_of(dim))
+    except (pa.ArrowInvalid, ValueError) as exc:
+        raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r}: cannot read {path}: "
+                                       f"{str(exc).splitlines()[0]}", "check the file against the declared columns")) from None
+
+
+def _key(values: tuple) -> tuple | None:
+    """A join key as the stream matches it (None: matches nothing, as NULL = x is never true).
+    numeric NaN equals itself in Postgres, not in Python."""
+    if any(v is None for v in values):
+        return None
+    return tuple("NaN::numeric" if isinstance(v, Decimal) and v.is_nan() else v for v in values)
+
+
+class DimensionIndex:
+    """A dimension's rows by key (and, versioned, by valid_from) as the stream's values."""
+
+    def __init__(self, dim: DimensionDef, table: pa.Table, where: str):
+        self.dim = dim
+        types = dim.column_types()
+        names = [c.name for c in dim.columns]
+        rows = [{n: _coerce(v, types[n]) for n, v in r.items()} for r in table.select(names).to_pylist()]
+        self.rows: dict[tuple, Any] = {}
+        if not dim.versioned:
+            for r in rows:
+                k = _key(tuple(r[c] for c in dim.key))
+                if k is None:
+                    continue
+                if k in self.rows:
+                    raise _broken(dim, where, k, "appears in more than one row", [self.rows[k], r])
+                self.rows[k] = r
+            return
+        vf, vt = dim.valid_from, dim.valid_to
+        versions: dict[tuple, list] = {}
+        for r in rows:
+            k = _key(tuple(r[c] for c in dim.key))
+            if k is None or r[vf] is None or (r[vt] is not None and r[vt] <= r[vf]):
+                continue
+            versions.setdefault(k, []).append(r)
+        for k, vs in versions.items():
+            vs.sort(key=lambda r: r[vf])
+            for a, b in zip(vs, vs[1:]):
+                if a[vt] is None or b[vf] < a[vt]:
+                    raise _broken(dim, where, k, "has versions whose [valid_from, valid_to) ranges overlap", [a, b])
+            self.rows[k] = ([r[vf] for r in vs], vs)
+
+    def lookup(self, key: tuple, ts: datetime | None) -> dict | None:
+        k = _key(key)
+        if k is None:
+            return None
+        found = self.rows.get(k)
+        if found is None or not self.dim.versioned:
+            return found
+        if ts is None:
+            return None
+        starts, versions = found
+        i = bisect.bisect_right(starts, ts) - 1
+        if i < 0:
+            return None
+        row = versions[i]
+        end = row[self.dim.valid_to]
+        return row if end is None or ts < end else None
+
+
+def _broken(dim: DimensionDef, where: str, key: tuple, what: str, rows: list[dict]) -> SkewlessError:
+    shown = "; ".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in rows)
+    key_text = ", ".join(f"{c}={v!r}" for c, v in zip(dim.key, key))
+    return SkewlessError(Diagnostic(
+        where, 1, 1, f"dimension {dim.name!r}: key ({key_text}) {what} ({shown})",
+        "a join must give each event at most one row (Postgres would repeat the event): fix the table"))
+
+
+class Enricher:
+    """One view's joins for the stream: an event -> a copy with the view's ``<alias>__<column>``
+    values of the dimension row the join picks (NULLs when none)."""
+
+    def __init__(self, view: FeatureView, indexes: dict[str, DimensionIndex]):
+        self.parts = []
+        for j in view.joins:
+            keys = [k.input_column for k in j.on]
+            cols = [(c.name, c.name[len(j.alias) + 2:]) for c in j.columns]
+            ts = view.timestamp if j.valid_from is not None else None
+            self.parts.append((indexes[j.dimension], keys, ts, cols))
+
+    def __call__(self, event: dict) -> dict:
+        out = dict(event)
+        for index, keys, ts, cols in self.parts:
+            row = index.lookup(tuple(event.get(k) for k in keys), None if ts is None else event.get(ts))
+            for name, col in cols:
+                out[name] = None if row is None else row[col]
+        return out
+
+
+def load_indexes(project, views: list[FeatureView]) -> dict[str, DimensionIndex]:
+    """The dimensions ``views`` join, read and checked (a broken table stops the job before it starts)."""
+    out: dict[str, DimensionIndex] = {}
+    for v in views:
+        for j in v.joins:
+            if j.dimension not in out:
+                dim = project.dimensions[j.dimension]
+                where = project.source_files.get(dim.name, "sources")
+                out[j.dimension] = DimensionIndex(dim, read_dimension(dim, project.root, where), where)
+    return out
