@@ -215,6 +215,7 @@ class Project:
         start). Yields (view, events) as each finishes ((view, None): a ref() view, not streamed)."""
         import pyarrow.compute as pc
 
+        from .sources.dimension import Enricher, load_indexes
         from .sources.files import read_batch_source
         from .stores import open_store
         from .stream.replay import replay_rows
@@ -230,8 +231,12 @@ class Project:
                 if as_of is not None:
                     events = events.filter(pc.less_equal(events[view.timestamp], as_of))
                 events = events.sort_by(view.timestamp)
+                rows = events.to_pylist()
+                if view.joins:  # each event with its dimension rows, as the stream looks them up
+                    enrich = Enricher(view, load_indexes(self.compiled.project, [view]))
+                    rows = [enrich(r) for r in rows]
                 with progress(name) if progress is not None else contextlib.nullcontext():
-                    replay_rows(view, events.to_pylist(), store, flush_every=50_000)
+                    replay_rows(view, rows, store, flush_every=50_000)
                 yield name, events.num_rows
         finally:
             store.close()

@@ -183,7 +183,8 @@ def _on(node: exp.Join, join: _Join, source, from_alias: str, joins: dict[str, _
                         "each event must match at most one dimension row: " + ON_HINT, loc.keyword_in(node, "ON"))
     if dim.versioned and not (valid_from and valid_to):
         raise ViewError(f"dimension {dim.name!r} is versioned: the join must pick the version valid at the event",
-                        f"add AND {ts} >= {join.alias}.{dim.valid_from} AND ({ts} < {join.alias}.{dim.valid_to} "
+                        f"add AND {from_alias}.{ts} >= {join.alias}.{dim.valid_from} AND ({from_alias}.{ts} < "
+                        f"{join.alias}.{dim.valid_to} "
                         f"OR {join.alias}.{dim.valid_to} IS NULL)", loc.keyword_in(node, "ON"))
     join.on = [JoinKey(dimension_column=k, input_column=keys[k]) for k in dim.key]
 

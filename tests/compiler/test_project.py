@@ -167,3 +167,32 @@ def test_example_project_is_valid():
     # the example uses every frame kind and every EXCLUDE mode
     assert {("range", "no_others"), ("rows", "no_others"), ("lag", None), ("range", "current_row"),
             ("range", "group"), ("range", "ties")} <= frames
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("    key: [nope]\n", "dimensions.0: key column 'nope' is not among the columns"),
+    ("    key: []\n", "dimensions.0: a dimension needs a key"),
+    ("    key: [id]\n    valid_from: since\n", "names both valid_from and valid_to"),
+    ("    key: [id]\n    valid_from: id\n    valid_to: since\n", "valid_from column 'id' has type text, expected timestamptz"),
+    ("    key: [id]\n    batch: {}\n", "a dimension needs batch.path (a file) or batch.table"),
+])
+def test_dimension_errors_point_at_yaml_lines(make_project, body, expected):
+    batch = "" if "batch" in body else "    batch: {path: d.csv}\n"
+    out = diags(make_project, {"sources/dims.yml": (
+        "dimensions:\n"
+        "  - name: shops\n"
+        "    columns:\n"
+        "      - {name: id, type: text}\n"
+        "      - {name: since, type: timestamptz}\n" + body + batch)})
+    assert any("sources/dims.yml:2:5: error: " in d and expected in d for d in out), out
+
+
+def test_a_dimension_named_like_a_source_is_a_duplicate(make_project):
+    out = diags(make_project, {"sources/dims.yml": (
+        "dimensions:\n"
+        "  - name: tx\n"
+        "    key: [id]\n"
+        "    columns:\n"
+        "      - {name: id, type: text}\n"
+        "    batch: {path: d.csv}\n")})
+    assert any("error: duplicate source 'tx'" in d for d in out), out

@@ -19,9 +19,10 @@ from .views import COLUMNS
 PROBE = "__probe"
 
 
-def probe_sql(view_sql: str, table: str, entity: list[str], reads: str = "tx") -> str:
+def probe_sql(view_sql: str, table: str, entity: list[str], reads: str = "tx", qualify: str | None = None) -> str:
     """The view's SQL over ``table`` (its input ``reads`` + probes), with ``__probe`` and the key
-    columns ``__k0``, ``__k1``... appended to its output."""
+    columns ``__k0``, ``__k1``... appended to its output (qualified by ``qualify``, the input's
+    alias, when the view joins tables with columns of the same names)."""
     tree = sqlglot.parse_one(view_sql, read="postgres")
     for tbl in tree.find_all(exp.Table):
         if tbl.name == reads:
@@ -39,7 +40,8 @@ def probe_sql(view_sql: str, table: str, entity: list[str], reads: str = "tx") -
         old = spec.args.get("exclude")
         old_name = (old.name if isinstance(old, exp.Expression) else str(old or "")).upper()
         spec.set("exclude", exp.var("GROUP" if old_name in ("GROUP", "TIES") else "CURRENT ROW"))
-    tree.select(exp.column(PROBE), *[exp.column(k).as_(f"__k{i}") for i, k in enumerate(entity)], copy=False)
+    tree.select(exp.column(PROBE), *[exp.column(k, table=qualify).as_(f"__k{i}") for i, k in enumerate(entity)],
+                copy=False)
     return tree.sql("postgres")
 
 
