@@ -375,6 +375,7 @@ class OnlineView:
         (a one-column entity) or a tuple in PARTITION BY order; a key with no events reads as an
         empty frame (COUNT 0, other aggregates NULL) — ``known`` says which keys the store holds."""
         from .sources.decode import _coerce
+        from .sources.dimension import evaluator_for
         from .stores import open_store
         from .stream.online import lookups, rows_as_of
 
@@ -393,7 +394,7 @@ class OnlineView:
         try:
             wanted = lookups(view, parsed)
             found = store.read_many(wanted)
-            rows = rows_as_of(view, parsed, found, t, store)
+            rows = rows_as_of(view, parsed, found, t, store, evaluator_for(compiled.project, view))
         finally:
             store.close()
         table = pa.Table.from_pylist(rows) if rows else pa.table({c.name: pa.array([]) for c in view.columns})

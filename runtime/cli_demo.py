@@ -93,6 +93,7 @@ def _show_reads(compiled: CompiledProject, n: int = 3) -> None:
     """A few online reads as of the end of the example data (the demo's events are historical)."""
     from .sources.files import read_batch_source
     from .stores import open_store
+    from .sources.dimension import evaluator_for
     from .stream.online import read_as_of
 
     view = compiled.views.get("user_velocity") or next(iter(compiled.views.values()))
@@ -105,7 +106,7 @@ def _show_reads(compiled: CompiledProject, n: int = 3) -> None:
     for c in [*view.entity, *cols]:
         table.add_column(c)
     for k in keys:
-        row = read_as_of(store, view, [k["values"]], end)
+        row = read_as_of(store, view, [k["values"]], end, evaluator_for(compiled.project, view))
         table.add_row(*[str(row[c]) if not isinstance(row[c], float) else f"{row[c]:.2f}" for c in [*view.entity, *cols]])
     store.close()
     out.print(table)

@@ -53,6 +53,7 @@ def get(
 
     from .serving.app import _json_value
     from .stores import open_store
+    from .sources.dimension import evaluator_for
     from .stream.online import lookups, parse_key, rows_as_of
 
     compiled = compile_project()
@@ -76,7 +77,7 @@ def get(
         wanted = lookups(v, parsed)
         found = store.read_many(wanted)
         unknown = [k for k, lk in zip(parsed, wanted) if lk not in found]
-        rows = rows_as_of(v, parsed, found, t, store)
+        rows = rows_as_of(v, parsed, found, t, store, evaluator_for(compiled.project, v))
     except ValueError as exc:
         _fail([Diagnostic("get", 1, 1, str(exc), "")])
     finally:

@@ -26,7 +26,7 @@ from . import sliding_extreme
 from .count_distinct import range_end_back, stabbing_ctes
 from .reach import mask_view, spine_reach_window
 from .per_event import bind_input, per_event_query, substitute
-from .windows import P, interval_sql, quote, render_dialect, window_expr
+from .windows import CANON, P, interval_sql, quote, render_dialect, window_expr
 
 SPINE_ID = "__spine_id"
 SPINE_T = "__t"
@@ -108,19 +108,23 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     ctes = [("__spine", f"SELECT * FROM {spine_sql} AS __sp"),
             ("__ev", f"SELECT {', '.join(names)}{''.join(', ' + s for s in seqs)} FROM {input_sql} AS __src "
                      f"WHERE {' AND '.join(conds)}")]
+    # a spine row is a probe row (semantics §1.2): it joins the dimensions a key of the view selects
+    probe_dims, probe_joins = _probe_joins(view, raw_input)
     spine_cols = []
     for col in cols:
         if col.name in view.entity:
-            spine_cols.append(quote(col.name))
+            spine_cols.append(f"__spine.{quote(col.name)}")
         elif col.name == view.timestamp:
-            spine_cols.append(f"{SPINE_T} AS {ts}")
+            spine_cols.append(f"__spine.{SPINE_T} AS {ts}")
+        elif col.name in probe_dims:
+            spine_cols.append(f"{probe_dims[col.name]} AS {quote(col.name)}")
         else:
             spine_cols.append(f"CAST(NULL AS {col.type}) AS {quote(col.name)}")
     seq_null = "".join(f", CAST(NULL AS BIGINT) AS __seq{g}" for g in range(len(groups)))
     seq_ev = "".join(f", __seq{g}" for g in range(len(groups)))
     ctes.append(("__u", f"SELECT {', '.join(names)}{seq_ev}, 0 AS __is_spine, CAST(NULL AS BIGINT) AS {SPINE_ID} "
                         f"FROM __ev UNION ALL SELECT {', '.join(spine_cols)}{seq_null}, 1 AS __is_spine, "
-                        f"{SPINE_ID} FROM __spine"))
+                        f"__spine.{SPINE_ID} FROM __spine{probe_joins}"))
 
     # an event's argument is evaluated only where a spine row's frame holds it (reach.py): Postgres
     # evaluates no other, and a row no read reaches must not fail the training set
@@ -204,6 +208,23 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     if extra:
         view = view.model_copy(update={"input_columns": [*view.input_columns, *extra]})
     return bind_input(render_dialect(tree, view, dialect), raw_input)
+
+
+def _probe_joins(view: FeatureView, input_sql: str | exp.Expression) -> tuple[dict[str, str], str]:
+    """The dimension columns a spine row gets ({column: SQL}) and the LEFT JOINs giving them: the
+    joins on the view's entity key (a probe row holds the key and t, nothing else)."""
+    from .inputs import dimension_tables, on_condition
+
+    tables = dimension_tables(view, input_sql)
+    columns: dict[str, str] = {}
+    joins = ""
+    for j in view.joins:
+        if j.alias not in tables or not all(k.input_column in view.entity for k in j.on):
+            continue
+        cond = on_condition(view, j, "__spine", SPINE_T).sql(CANON)
+        joins += f" LEFT JOIN {tables[j.alias].sql(CANON)} ON {cond}"
+        columns.update({c.name: f"{quote(j.alias)}.{quote(c.name[len(j.alias) + 2:])}" for c in j.columns})
+    return columns, joins
 
 
 def with_clause(ctes: list[tuple[str, str | exp.Expression]], materialized: bool) -> exp.With:

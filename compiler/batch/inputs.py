@@ -45,16 +45,29 @@ def joined(view: FeatureView, events: str | exp.Expression, tables: dict[str, st
     return select
 
 
-def on_condition(view: FeatureView, j: DimJoin) -> exp.Expression:
+def dimension_tables(view: FeatureView, input_sql: str | exp.Expression) -> dict[str, exp.Expression]:
+    """The joined dimensions' table references (with their aliases) in an input built by `joined`."""
+    if not view.joins or not isinstance(input_sql, exp.Select):
+        return {}
+    source = input_sql.args.get("from_")
+    if source is None or source.this.alias != EVENT:
+        return {}
+    aliases = {j.alias for j in view.joins}
+    return {j.this.alias: j.this for j in input_sql.args.get("joins") or []
+            if isinstance(j.this, exp.Table) and j.this.alias in aliases}
+
+
+def on_condition(view: FeatureView, j: DimJoin, rows: str = EVENT, ts: str | None = None) -> exp.Expression:
+    """The join's ON over the relation aliased ``rows`` (whose time column is ``ts``, default the view's)."""
     def dim(c: str) -> exp.Column:
         return exp.column(c, table=j.alias, quoted=True)
 
     def event(c: str) -> exp.Column:
-        return exp.column(c, table=EVENT, quoted=True)
+        return exp.column(c, table=rows, quoted=True)
 
     conds: list[exp.Expression] = [exp.EQ(this=dim(k.dimension_column), expression=event(k.input_column)) for k in j.on]
     if j.valid_from is not None and j.valid_to is not None:
-        ts = view.timestamp
+        ts = ts or view.timestamp
         conds.append(exp.GTE(this=event(ts), expression=dim(j.valid_from)))
         conds.append(exp.paren(exp.or_(exp.LT(this=event(ts), expression=dim(j.valid_to)),
                                        exp.Is(this=dim(j.valid_to), expression=exp.Null()))))

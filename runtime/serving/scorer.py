@@ -78,12 +78,10 @@ class Scorer:
         self.views = {ref.view: compiled.views[ref.view] for ref in self.model.features}
         from ..sources.dimension import Enricher, load_indexes
 
-        dims = load_indexes(compiled.project, [v for name, v in self.views.items()
-                                               if any(r.view == name and r.at == "request_event"
-                                                      for r in self.model.features)])
-        # views with the request event look its dimension rows up as the stream does
-        self.evaluators = {name: ViewEvaluator(v, Enricher(v, dims) if v.joins and all(
-            j.dimension in dims for j in v.joins) else None) for name, v in self.views.items()}
+        # views joining dimensions look the rows up as the stream does (request events, read probes)
+        dims = load_indexes(compiled.project, list(self.views.values()))
+        self.evaluators = {name: ViewEvaluator(v, Enricher(v, dims) if v.joins else None)
+                           for name, v in self.views.items()}
         self.feature_columns = {name: [c.name for c in v.columns if c.kind == "feature"] for name, v in self.views.items()}
         label_types = compiled.project.sources[self.model.label.source].column_types()
         self.key_columns = sorted({label for ref in self.model.features if ref.at == "as_of"

@@ -146,13 +146,35 @@ class Enricher:
         return out
 
 
+_CACHE: dict[tuple, DimensionIndex] = {}
+
+
 def load_indexes(project, views: list[FeatureView]) -> dict[str, DimensionIndex]:
-    """The dimensions ``views`` join, read and checked (a broken table stops the job before it starts)."""
+    """The dimensions ``views`` join, read and checked (a broken table stops the job before it
+    starts). Kept per process while the file is unchanged (size and modification time)."""
     out: dict[str, DimensionIndex] = {}
     for v in views:
         for j in v.joins:
-            if j.dimension not in out:
-                dim = project.dimensions[j.dimension]
-                where = project.source_files.get(dim.name, "sources")
-                out[j.dimension] = DimensionIndex(dim, read_dimension(dim, project.root, where), where)
+            if j.dimension in out:
+                continue
+            dim = project.dimensions[j.dimension]
+            where = project.source_files.get(dim.name, "sources")
+            path = dimension_file(dim, project.root)
+            stat = path.stat() if path is not None and path.exists() else None
+            key = (dim.model_dump_json(), str(path), None if stat is None else (stat.st_size, stat.st_mtime_ns))
+            index = _CACHE.get(key) if stat is not None else None
+            if index is None:
+                index = DimensionIndex(dim, read_dimension(dim, project.root, where), where)
+                if stat is not None:
+                    if len(_CACHE) >= 64:
+                        _CACHE.clear()
+                    _CACHE[key] = index
+            out[j.dimension] = index
     return out
+
+
+def evaluator_for(project, view: FeatureView):
+    """The view's `ViewEvaluator`, looking its dimension rows up (reads, request events)."""
+    from ..stream.frames import ViewEvaluator
+
+    return ViewEvaluator(view, Enricher(view, load_indexes(project, [view])) if view.joins else None)

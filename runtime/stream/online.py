@@ -75,9 +75,16 @@ def lookups(view: FeatureView, keys: list[list[Any]]) -> list[tuple[str, str]]:
 
 
 def rows_as_of(view: FeatureView, keys: list[list[Any]], found: dict, t: datetime,
-               store: OnlineStore | None = None) -> list[dict[str, Any]]:
+               store: OnlineStore | None = None, evaluator: ViewEvaluator | None = None) -> list[dict[str, Any]]:
     """`as_of_record` for each of ``keys`` from the records ``found`` by `read_many(lookups(...))`."""
-    return [as_of_record(found.get(lk), view, k, t, store=store) for k, lk in zip(keys, lookups(view, keys))]
+    evaluator = evaluator or ViewEvaluator(view)
+    return [as_of_record(found.get(lk), view, k, t, evaluator, store) for k, lk in zip(keys, lookups(view, keys))]
+
+
+def probe_joins(view: FeatureView) -> bool:
+    """A join the read's probe row takes part in: its key is the view's entity key (semantics
+    §1.2: the probe row holds only the key and t — it matches a dimension row only then)."""
+    return any(all(k.input_column in view.entity for k in j.on) for j in view.joins)
 
 
 def read_as_of(store: OnlineStore, view: FeatureView, key: Sequence[Any], t: datetime,
@@ -97,6 +104,11 @@ def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any],
     row.update(dict(zip(view.entity, key)))
     row[view.timestamp] = t
     evaluator = evaluator or ViewEvaluator(view)
+    if evaluator.enrich is not None:
+        row = evaluator.enrich(row)  # the probe's dimension rows: the key's, as of t
+    elif probe_joins(view):
+        raise ValueError(f"view {view.name!r} joins dimensions on its entity key: read it with their rows "
+                         "(sources.dimension.evaluator_for)")
     if rec is None:
         return evaluator.output(row, ViewKeyState(view).as_of(t, row))
     if rec.fingerprint != view.fingerprint:

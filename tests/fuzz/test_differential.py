@@ -36,9 +36,11 @@ from hypothesis import strategies as st
 
 from skewless.compiler.batch.capabilities import BatchUnsupported
 from skewless.compiler.batch.as_of import as_of_sql
+from skewless.compiler.batch.inputs import input_for
 from skewless.compiler.batch.per_event import per_event_sql
 from skewless.compiler.project.build import build_project
 from skewless.compiler.project.loader import load_project
+from skewless.runtime.sources.dimension import evaluator_for
 from skewless.runtime.stores import open_store
 from skewless.runtime.stream import fast
 from skewless.runtime.stream.jobs import replay
@@ -46,7 +48,7 @@ from skewless.runtime.stream.online import read_as_of
 from skewless.runtime.values import same
 
 from .as_of import expected_as_of, table
-from .views import COLUMNS, events, view_sql
+from .views import COLUMNS, DIMENSIONS, events, view_sql
 
 pytestmark = pytest.mark.postgres
 # CI replays one fixed, verified exploration (a merge is never blocked by a case nobody has seen);
@@ -63,7 +65,28 @@ allowed_lateness: 1m
 batch_dialects: [duckdb, postgres]
 """
 SOURCES = "sources:\n  - name: tx\n    timestamp: ts\n    unique_key: [txn_id]\n    columns:\n" + "".join(
-    f"      - {{name: {c}, type: \"{t}\"}}\n" for c, t in COLUMNS.items()) + "    stream:\n      file: data/tx.jsonl\n"
+    f"      - {{name: {c}, type: \"{t}\"}}\n" for c, t in COLUMNS.items()) + "    stream:\n      file: data/tx.jsonl\n" + \
+    "dimensions:\n" + "".join(
+        f"  - name: {name}\n    key: {d['key']}\n" + (f"    valid_from: {d['valid'][0]}\n    valid_to: {d['valid'][1]}\n"
+                                                       if "valid" in d else "")
+        + "    columns:\n" + "".join(f"      - {{name: {c}, type: \"{t}\"}}\n" for c, t in d["columns"].items())
+        + f"    batch: {{path: data/{name}.parquet}}\n" for name, d in DIMENSIONS.items())
+
+
+def write_dimensions(root: Path, engines=()) -> None:
+    """The fixed dimension tables as the project's files and as tables of the oracle connections."""
+    import pyarrow as pa
+
+    from skewless.runtime.sources.files import arrow_type
+
+    for name, d in DIMENSIONS.items():
+        schema = pa.schema([(c, arrow_type(t)) for c, t in d["columns"].items()])
+        pq.write_table(pa.Table.from_pylist(d["rows"], schema=schema), root / "data" / f"{name}.parquet")
+        for conn in engines:
+            types = {c: t if not isinstance(conn, duckdb.DuckDBPyConnection) else
+                     t.replace("double precision", "DOUBLE") for c, t in d["columns"].items()}
+            table(conn, name, ", ".join(f'"{c}" {t}' for c, t in types.items()),
+                  [[r[c] for c in d["columns"]] for r in d["rows"]])
 
 
 @pytest.fixture(scope="module")
@@ -133,12 +156,14 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
     for i, sql in enumerate(sqls):
         (root / "features" / f"v{i}.sql").write_text(sql)
     (root / "data" / "tx.jsonl").write_text("".join(_json(r) + "\n" for r in rows))
+    write_dimensions(root)
     compiled = build_project(load_project(root))
     STATS["views generated"] += len(sqls)
     STATS["views rejected by validate"] += len(sqls) - len(compiled.views)
     duck = duckdb.connect()
     duck.execute("SET TimeZone = 'UTC'")
     _load(pg, duck, rows)
+    write_dimensions(root, (pg, duck))
     # the oracle: the view's own SQL on Postgres (DuckDB for COUNT(DISTINCT) OVER)
     oracle: dict[str, dict] = {}
     for name, view in compiled.views.items():
@@ -162,11 +187,13 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
         got = {r["txn_id"]: r for r in pq.read_table(result.outputs[name]).to_pylist()}
         problems += _compare(expected, got, f"{name} stream (Bytewax)", view.sql, scale)
         STATS["stream: views compared"] += 1
+        if view.joins:
+            STATS["stream: views with dimension joins compared"] += 1
         if fast.plan_for(view):
             STATS["stream: views compared with windows in the compiled kernel"] += 1
         for dialect, conn in (("postgres", pg), ("duckdb", duck)):
             try:
-                sql = per_event_sql(view, dialect, '"tx"')
+                sql = per_event_sql(view, dialect, input_for(view, compiled.views, dialect))
             except BatchUnsupported:
                 STATS[f"{dialect} SQL: views refused (cannot be exact)"] += 1
                 continue
@@ -198,10 +225,11 @@ def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[s
                 STATS["as-of: views skipped (Postgres raised an error on the data)"] += 1
                 continue
             spine, expected = found
+            evaluator = evaluator_for(compiled.project, view)
             compare_cols = [c.name for c in view.columns if c.name != "txn_id"]
             # the stream's online reads
             for key, t, sid in spine:
-                got = read_as_of(store, view, list(key), t)
+                got = read_as_of(store, view, list(key), t, evaluator)
                 exp_row = expected[sid]
                 if exp_row is None:
                     problems.append(f"{name} as-of oracle: no probe row for {key} at {t}")
@@ -214,7 +242,7 @@ def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[s
             # the as-of SQL of each dialect
             for dialect, conn in (("postgres", pg), ("duckdb", duck)):
                 try:
-                    sql = as_of_sql(view, dialect, '"tx"', '"spine"')
+                    sql = as_of_sql(view, dialect, input_for(view, compiled.views, dialect), '"spine"')
                 except BatchUnsupported:
                     STATS[f"{dialect} as-of SQL: views refused (cannot be exact)"] += 1
                     continue

@@ -12,12 +12,14 @@ from collections import Counter
 import duckdb
 import psycopg
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from skewless.compiler.batch.as_of import as_of_sql
 from skewless.compiler.batch.capabilities import BatchUnsupported
+from skewless.compiler.batch.inputs import input_for
 from skewless.compiler.batch.per_event import per_event_sql
 from skewless.compiler.project.build import build_project
 from skewless.compiler.project.loader import load_project
@@ -25,8 +27,8 @@ from skewless.runtime.sources.files import arrow_type
 from skewless.runtime.values import same
 
 from .as_of import expected_as_of
-from .test_differential import PROJECT, SOURCES, VIEWS, _load, _rows, _scale
-from .views import COLUMNS, events, view_sql
+from .test_differential import PROJECT, SOURCES, VIEWS, _load, _rows, _scale, write_dimensions
+from .views import COLUMNS, DIMENSIONS, events, view_sql
 
 if os.environ.get("CI"):
     import pyspark  # noqa: F401 - CI installs the spark extra
@@ -63,10 +65,15 @@ def test_spark_sql_equals_postgres_running_the_view(tmp_path_factory, spark, pg,
     (root / "sources" / "tx.yml").write_text(SOURCES)
     for i, sql in enumerate(sqls):
         (root / "features" / f"v{i}.sql").write_text(sql)
+    (root / "data").mkdir()
+    write_dimensions(root)
     compiled = build_project(load_project(root))
     duck = duckdb.connect()
     duck.execute("SET TimeZone = 'UTC'")
     _load(pg, duck, rows)
+    write_dimensions(root, (pg, duck))
+    for name, d in DIMENSIONS.items():
+        spark.register(name, pq.read_table(root / "data" / f"{name}.parquet"), d["columns"])
     schema = pa.schema([(c, arrow_type(t)) for c, t in COLUMNS.items()])
     spark.register("tx", pa.Table.from_pylist(rows, schema=schema), dict(COLUMNS))
     scale, problems = _scale(rows), []
@@ -79,7 +86,7 @@ def test_spark_sql_equals_postgres_running_the_view(tmp_path_factory, spark, pg,
             STATS["views skipped: Postgres raised an error on the data"] += 1
             continue
         try:
-            got = _spark_rows(spark, per_event_sql(view, "spark", "tx"), "txn_id")
+            got = _spark_rows(spark, per_event_sql(view, "spark", input_for(view, compiled.views, "spark")), "txn_id")
         except BatchUnsupported:
             STATS["spark per-event SQL: views refused (cannot be exact)"] += 1
             continue
@@ -90,7 +97,7 @@ def test_spark_sql_equals_postgres_running_the_view(tmp_path_factory, spark, pg,
         STATS["spark per-event SQL: views compared"] += 1
         found = expected_as_of(compiled, name, pg, duck, rows)
         try:
-            sql = as_of_sql(view, "spark", "tx", "spine")
+            sql = as_of_sql(view, "spark", input_for(view, compiled.views, "spark"), "spine")
         except BatchUnsupported:
             STATS["spark as-of SQL: views refused (cannot be exact)"] += 1
             continue

@@ -19,6 +19,22 @@ AMOUNTS = [0.0, -0.0, 0.25, 1.5, 2.5, 3.5, -2.5, 10.0, 100.125, 1e6, 2.0 ** 50, 
            float("inf"), float("-inf")]
 QS = [Decimal("0.00"), Decimal("1.25"), Decimal("-1.25"), Decimal("2.50"), Decimal("0.05"), Decimal("99999.99"),
       Decimal("-0.01"), Decimal("3.33")]
+# two fixed dimension tables the generated views may LEFT JOIN (issue 13): a static one keyed by
+# merchant and a versioned one whose version bounds fall on the times events often have
+DIMENSIONS = {
+    "dm": {"columns": {"id": "text", "grade": "integer", "w": "double precision", "label": "text"}, "key": ["id"],
+           "rows": [{"id": "m1", "grade": 3, "w": 1.5, "label": "ok"},
+                    {"id": "m2", "grade": None, "w": -2.5, "label": None},
+                    {"id": None, "grade": 9, "w": 10.0, "label": "x"}]},
+    "dv": {"columns": {"mid": "text", "lvl": "integer", "vf": "timestamptz", "vt": "timestamptz"}, "key": ["mid"],
+           "valid": ["vf", "vt"],
+           "rows": [{"mid": "m1", "lvl": 1, "vf": BASE, "vt": BASE + timedelta(seconds=1800)},
+                    {"mid": "m1", "lvl": 2, "vf": BASE + timedelta(seconds=3600), "vt": None},
+                    {"mid": "m2", "lvl": 5, "vf": BASE - timedelta(days=1), "vt": BASE + timedelta(seconds=61)},
+                    {"mid": "m2", "lvl": 0, "vf": BASE + timedelta(seconds=900), "vt": BASE + timedelta(seconds=7200)}]},
+}
+JOINS = {"dm": "LEFT JOIN {{ source('dm') }} AS d ON d.id = e.merchant_id",
+         "dv": "LEFT JOIN {{ source('dv') }} AS v ON v.mid = e.merchant_id AND e.ts >= v.vf AND (e.ts < v.vt OR v.vt IS NULL)"}
 LIKE_PATTERNS = ["'%a%'", "'a\\_b'", "'a\\%b'", "'a\\\\b'", "'_k'", "'%e'"]
 OFFSETS = [0, 0, 0.5, 1, 59, 60, 61, 900, 1800, 3600, 3600, 3600.000001, 5400, 7200]
 
@@ -217,4 +233,28 @@ def view_sql(draw) -> str:
     if draw(st.booleans()):
         outputs.append(f"{expr(draw, draw(st.sampled_from(['int', 'numeric', 'text', 'bool', 'float', 'ts'])))} AS s0")
     where = f"\nWHERE {expr(draw, 'bool', 1)}" if draw(st.integers(0, 3)) == 0 else ""
+    if draw(st.integers(0, 2)) == 0:
+        return _joined(draw, outputs, where, part)
     return "SELECT " + ",\n  ".join(outputs) + "\nFROM {{ source('tx') }}" + where
+
+
+def _joined(draw, outputs: list[str], where: str, part: str) -> str:
+    """The view over the events LEFT JOINed to one or both dimensions, with aggregates, FILTERs, a
+    WHERE and pass-through columns reading the joined columns."""
+    dims = draw(st.sampled_from([["dm"], ["dv"], ["dm", "dv"]]))
+    args = {"dm": ["d.grade", "d.w", "d.grade * n", "CASE WHEN d.label = 'ok' THEN amount END", "d.label"],
+            "dv": ["v.lvl", "v.lvl + n", "COALESCE(v.lvl, -1)"]}
+    for j, dim in enumerate(dims):
+        arg = draw(st.sampled_from(args[dim]))
+        funcs = ["MIN", "MAX", "COUNT"] if arg == "d.label" else ["SUM", "MAX", "COUNT", "AVG", "MIN"]
+        order, spec = frame(draw, False, "merchant_id" in part)
+        filt = draw(st.sampled_from(["", " FILTER (WHERE d.label IS NOT NULL)" if dim == "dm" else
+                                     " FILTER (WHERE v.lvl >= 1)"]))
+        outputs.append(f"{draw(st.sampled_from(funcs))}({arg}){filt} OVER (PARTITION BY {part} ORDER BY {order} "
+                       f"{spec}) AS j{j}")
+    if draw(st.booleans()):
+        outputs.append(("d.label" if "dm" in dims else "v.lvl") + " AS jp")
+    if not where and draw(st.booleans()):
+        where = "\nWHERE " + ("d.label IS DISTINCT FROM 'x'" if "dm" in dims else "v.lvl IS NULL OR v.lvl < 5")
+    joins = "\n".join(JOINS[d] for d in dims)
+    return "SELECT " + ",\n  ".join(outputs) + "\nFROM {{ source('tx') }} AS e\n" + joins + where

@@ -1,0 +1,10 @@
+SELECT txn_id,
+  ts,
+  UPPER(FIRST_VALUE((status || n)) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN 0 PRECEDING AND CURRENT ROW)) AS f0,
+  MIN(NULLIF((LENGTH(status) / 4.0), 0)) FILTER (WHERE NOT status IS NULL) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN CURRENT ROW AND CURRENT ROW EXCLUDE CURRENT ROW) / 7 AS f1,
+  AVG(CAST((CAST(n AS DOUBLE PRECISION) / 4) AS INTEGER)) FILTER (WHERE q >= 1.25) OVER (PARTITION BY user_id, merchant_id ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS f2,
+  ABS((1.5 + q)) AS s0,
+  COUNT(d.label) OVER (PARTITION BY user_id, merchant_id ORDER BY ts, txn_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING EXCLUDE GROUP) AS j0,
+  d.label AS jp
+FROM {{ source('tx') }} AS e
+LEFT JOIN {{ source('dm') }} AS d ON d.id = e.merchant_id

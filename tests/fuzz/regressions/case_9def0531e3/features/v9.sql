@@ -1,0 +1,8 @@
+SELECT txn_id,
+  ts,
+  CAST(SUM(CAST((CAST(n AS DOUBLE PRECISION) / 4) AS INTEGER)) FILTER (WHERE merchant_id IN ('ok', 'a_b', NULL)) OVER (PARTITION BY user_id ORDER BY ts, txn_id RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS INTEGER) AS f0,
+  REPLACE(merchant_id, 'a', 'xy') >= 'a' AS s0,
+  COUNT(d.grade) FILTER (WHERE d.label IS NOT NULL) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 9223372036854775807 PRECEDING AND CURRENT ROW EXCLUDE TIES) AS j0
+FROM {{ source('tx') }} AS e
+LEFT JOIN {{ source('dm') }} AS d ON d.id = e.merchant_id
+WHERE d.label IS DISTINCT FROM 'x'
