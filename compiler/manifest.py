@@ -83,6 +83,7 @@ def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = N
             "dialect": cfg.dialect, "batch_dialects": list(cfg.batch_dialects),
         },
         "sources": {n: s.model_dump(mode="json") for n, s in sorted(project.sources.items())},
+        "dimensions": {n: d.model_dump(mode="json") for n, d in sorted(project.dimensions.items())},
         "views": views_doc,
         "models": models_doc,
         "child_map": {k: sorted(v) for k, v in sorted(children.items())},

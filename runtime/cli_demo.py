@@ -30,7 +30,28 @@ def demo(events: int = typer.Option(100_000, help="Number of generated transacti
     for model in sorted(compiled.project.models):
         train(model=model, training_set_path=None, rebuild=False, allow_leakage=False, continue_=False,
               parent="champion", since=None, refit=False, compare=False, promote=False)
+    _compare_models(compiled)
     _demo_requests(compiled)
+
+
+def _compare_models(compiled: CompiledProject) -> None:
+    """The models side by side on their validation labels (the example's fraud_composed adds the
+    composed features — dimension join, feature on feature, request event — to fraud's)."""
+    import json as _json
+
+    from .training.trainer import served_artifact
+
+    table = Table(title="models on their validation labels (later in time than their training labels)")
+    for c in ("model", "features", "AUC", "PR-AUC", "log-loss"):
+        table.add_column(c)
+    for model in sorted(compiled.project.models):
+        meta = _json.loads((served_artifact(compiled, model) / "model.json").read_text())
+        v = meta["metrics"]["validation"]
+        refs = compiled.project.models[model].features
+        kinds = sorted({"request event" if r.at == "request_event" else "as of" for r in refs})
+        table.add_row(model, f"{len(refs)} views ({', '.join(kinds)})", f"{v['auc']:.4f}", f"{v['pr_auc']:.4f}",
+                      f"{v['log_loss']:.4f}")
+    out.print(table)
 
 
 def _demo_requests(compiled: CompiledProject) -> None:
@@ -67,10 +88,13 @@ def _demo_requests(compiled: CompiledProject) -> None:
             end = recent["ts"][0].as_py() + timedelta(seconds=1)
             picks = recent.slice(0, 3000).to_pylist()
             picks = [r for r in picks if r.get(m.label.column)][:2] + [r for r in picks if not r.get(m.label.column)][:2]
-            for row in picks:
+            with_event = any(ref.at == "request_event" for ref in m.features)
+            for i, row in enumerate(picks):
                 body = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()
                         if k != m.label.column and k != "ts"}
                 body["at"] = end.isoformat()
+                if with_event:  # the request is a new transaction, at the request's time
+                    body.update(txn_id=f"demo-request-{i}", ts=end.isoformat())
                 req = urllib.request.Request(f"http://127.0.0.1:{port}/score/{model}", method="POST",
                                              data=_json.dumps(body).encode(), headers={"content-type": "application/json"})
                 started = time.perf_counter()

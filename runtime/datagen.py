@@ -157,7 +157,23 @@ def generate(cfg: GenConfig) -> dict[str, pa.Table]:
         "txn_id": txn_id, "user_id": user_s, "merchant_id": merchant_s, "card_id": card_s,
         "amount": amount_arr, "country": country_s, "ts": ts_arrow, "is_fraud": fraud,
     })
-    return {"transactions": transactions, "labels": labels}
+    return {"transactions": transactions, "labels": labels, "merchants": _merchants(cfg, merchant_risky)}
+
+
+CATEGORIES = np.array(["grocery", "restaurants", "fuel", "fashion", "travel", "electronics", "gift_cards", "crypto"])
+
+
+def _merchants(cfg: GenConfig, risky: np.ndarray) -> pa.Table:
+    """The merchant dimension: a category and a risk tier per merchant, related to (not equal to)
+    the hidden risky flag the fraud bursts favour. Its own random stream: the events are unchanged."""
+    rng = np.random.default_rng([cfg.seed, 1])
+    n = len(risky)
+    ordinary = rng.choice(6, size=n, p=[0.3, 0.25, 0.15, 0.15, 0.1, 0.05])
+    shady = rng.choice([5, 6, 7], size=n, p=[0.4, 0.35, 0.25])
+    category = np.where(risky & (rng.random(n) < 0.7), shady, ordinary)
+    tier = np.where(risky, np.where(rng.random(n) < 0.6, 3, 2), np.where(rng.random(n) < 0.85, 1, 2))
+    return pa.table({"merchant_id": np.char.add("m", np.char.zfill(np.arange(n).astype(str), 5)),
+                     "category": CATEGORIES[category], "risk_tier": tier.astype(np.int32)})
 
 
 def write_jsonl(table: pa.Table, path: Path) -> None:

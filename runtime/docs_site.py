@@ -46,7 +46,8 @@ def lineage_svg(manifest: dict) -> str:
         return depth[name]
 
     sources = sorted({views[v]["ir"]["root_source"] for v in views} | set(manifest.get("sources", {})))
-    columns: dict[int, list[tuple[str, str]]] = {0: [("source", s) for s in sources]}
+    columns: dict[int, list[tuple[str, str]]] = {0: [("source", s) for s in sources]
+                                                    + [("dimension", d) for d in sorted(manifest.get("dimensions", {}))]}
     for v in sorted(views):
         columns.setdefault(level(v), []).append(("view", v))
     last = max(columns) + 1
@@ -60,6 +61,7 @@ def lineage_svg(manifest: dict) -> str:
     for v, doc in views.items():
         deps = [("view", d) for d in doc["depends_on"] if d in views] or [("source", doc["ir"]["root_source"])]
         edges += [(d, ("view", v)) for d in deps]
+        edges += [(("dimension", j["dimension"]), ("view", v)) for j in doc["ir"].get("joins", [])]
     for m, doc in models.items():
         edges += [(("view", v), ("model", m)) for v in doc["depends_on"]]
         edges.append((("source", doc["definition"]["label"]["source"]), ("model", m)))  # its labels
@@ -73,9 +75,10 @@ def lineage_svg(manifest: dict) -> str:
             dash = " stroke-dasharray='4 3'" if a[0] == "source" and b[0] == "model" else ""  # labels
             out.append(f"<path class=edge d='M{x1 + w},{y1 + h / 2} C{x1 + w + 45},{y1 + h / 2} {x2 - 45},{y2 + h / 2} "
                        f"{x2},{y2 + h / 2}' fill=none stroke='#8a94a6' stroke-width=1.4{dash} />")
-    colors = {"source": "#e8f1fb", "view": "#e7f6ee", "model": "#fbefe3"}
+    colors = {"source": "#e8f1fb", "dimension": "#f1ecfb", "view": "#e7f6ee", "model": "#fbefe3"}
     for (kind, name), (x, y) in pos.items():
-        href = {"source": "index.html#sources", "view": f"views/{name}.html", "model": f"models/{name}.html"}[kind]
+        href = {"source": "index.html#sources", "dimension": "index.html#dimensions", "view": f"views/{name}.html",
+                "model": f"models/{name}.html"}[kind]
         out.append(f"<a href='{href}'><g id='node-{kind}-{_e(name)}'><rect x={x} y={y} width={w} height={h} rx=6 "
                    f"fill='{colors[kind]}' stroke='#5b6578'/><text x={x + 10} y={y + 19}>{_e(kind)}: {_e(name)}</text>"
                    "</g></a>")
@@ -124,6 +127,14 @@ def generate(compiled: CompiledProject, out: Path) -> Path:
     for name, src in sorted(sources.items()):
         cols = ", ".join(f"{c.name} {c.type}" for c in src.columns)
         body.append(f"<tr><td>{_e(name)}</td><td>{_e(src.timestamp)}</td><td>{_e(cols)}</td></tr>")
+    if compiled.project.dimensions:
+        body.append("</table><h2 id=dimensions>Dimensions</h2><table><tr><th>dimension</th><th>key</th>"
+                    "<th>versions</th><th>columns</th></tr>")
+        for name, dim in sorted(compiled.project.dimensions.items()):
+            cols = ", ".join(f"{c.name} {c.type}" for c in dim.columns)
+            span = f"{dim.valid_from} … {dim.valid_to}" if dim.versioned else "-"
+            body.append(f"<tr><td>{_e(name)}</td><td>{_e(', '.join(dim.key))}</td><td>{_e(span)}</td>"
+                        f"<td>{_e(cols)}</td></tr>")
     body.append("</table><h2>Views</h2><table id=views><tr><th>view</th><th>entity</th><th>features</th>"
                 "<th>fingerprint</th><th>file</th></tr>")
     for name, doc in sorted(views.items()):

@@ -18,9 +18,19 @@ from skewless.compiler.project.loader import load_project
 ENV = "SKEWLESS_SERVE"
 
 
+def _trained(compiled: CompiledProject, model: str) -> bool:
+    from ..training.trainer import served_artifact
+
+    try:
+        return (served_artifact(compiled, model) / "model.json").exists()
+    except FileNotFoundError:
+        return False
+
+
 def build_service(compiled: CompiledProject, models: list[str] | None = None):
-    """The app serving ``models`` (default: every model of the project); a `SkewlessError` naming
-    the model when one is not trained or its views changed since."""
+    """The app serving ``models`` (default: every trained model of the project, a warning naming
+    each untrained one); a `SkewlessError` naming the model when one named is not trained or its
+    views changed since."""
     from ..experiments.router import build_experiments
     from ..experiments.store import ExperimentStore
     from ..stores import open_store
@@ -39,6 +49,13 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         return loaded[path]
 
     names = models or sorted(compiled.project.models)
+    if not models:  # every model: those trained (a project's new model is not served until trained)
+        from .. import log
+
+        untrained = [n for n in names if not _trained(compiled, n)]
+        for n in untrained:
+            log.warning("serve.model_not_trained", model=n, hint=f"skewless train {n}")
+        names = [n for n in names if n not in untrained] or names  # none trained: the error below names one
     unknown = [n for n in names if n not in compiled.project.models]
     if unknown:
         store.close()

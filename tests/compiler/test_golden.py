@@ -23,7 +23,7 @@ from skewless.runtime.datagen import GenConfig, generate
 
 EXAMPLE = Path(__file__).parents[2] / "features"
 GOLDEN = Path(__file__).parent / "golden"
-VIEWS = ["card_activity", "merchant_risk", "user_sequence", "user_velocity"]
+VIEWS = ["card_activity", "merchant_risk", "user_burst_peak", "user_merchant_mix", "user_sequence", "user_velocity"]
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +58,11 @@ def test_compiled_sql_golden(artifacts, view):
 @pytest.mark.parametrize("view", VIEWS)
 def test_compiled_duckdb_sql_runs_one_row_per_event(artifacts, view):
     compiled, arts = artifacts
-    events = generate(GenConfig(events=3000, days=2, seed=3))["transactions"]
+    tables = generate(GenConfig(events=3000, days=2, seed=3))
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.register("transactions", events)
+    con.register("transactions", tables["transactions"])
+    con.register("merchants", tables["merchants"])
     ir = compiled.views[view]
     rel = con.sql(arts[f"compiled/duckdb/{view}.sql"])
     assert rel.columns == [c.name for c in ir.columns]

@@ -27,7 +27,7 @@ from skewless.compiler.errors import SkewlessError
 from skewless.runtime.sources.dimension import evaluator_for
 from skewless.runtime.stores import open_store
 from skewless.runtime.stream.jobs import replay
-from skewless.runtime.stream.online import read_as_of
+from skewless.runtime.stream.online import read_as_of, read_with_event
 from tests.fuzz.as_of import AS_OF_AFTER, PROBE, probe_sql
 from tests.support.compare import diff
 from tests.support.events import BASE, TYPES, spines, tx_events
@@ -221,8 +221,37 @@ def test_joined_views_equal_postgres_on_every_path(root, oracle_engines, pg_dsn,
                 for c in names:
                     assert _same(oracle[(k, t)][c], got[c]), f"{name} online {k} @ {t}: {c} " \
                         f"expected {oracle[(k, t)][c]!r}, got {got[c]!r}"
+        # request events (semantics §1.3): the view's row for an event appended to the source,
+        # its dimension rows looked up as the stream does
+        for merchant in ("m1", "m2", "m4", None):
+            user = events["user_id"].to_pylist()[-1]
+            event = {"txn_id": "zz_request", "user_id": user, "merchant_id": merchant, "amount": 2.5, "n": 1,
+                     "status": "ok", "flag": True, "ts": last + timedelta(minutes=1)}
+            pg.register("tx_req", pa.concat_tables([events, pa.Table.from_pylist([event], schema=events.schema)]),
+                        TYPES)
+            for name in SOURCE_VIEWS:
+                view = compiled.views[name]
+                sql = _over(compiled.rendered[name].sql, "tx_req")
+                want = [r for r in pg.query(sql).to_pylist() if r["txn_id"] == "zz_request"]
+                got = read_with_event(store, view, event, evaluator_for(compiled.project, view))
+                assert (got is None) == (not want), (name, merchant, got, want)
+                for c in (c.name for c in view.columns if got is not None):
+                    assert _same(want[0][c], got[c]), f"{name} with event at {merchant}: {c} " \
+                        f"expected {want[0][c]!r}, got {got[c]!r}"
     finally:
         store.close()
+
+
+def _over(view_sql: str, table: str) -> str:
+    """The view's SQL reading ``table`` instead of its source ``tx``."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(view_sql, read="postgres")
+    for tbl in tree.find_all(exp.Table):
+        if tbl.name == "tx":
+            tbl.set("this", exp.to_identifier(table, quoted=True))
+    return tree.sql("postgres")
 
 
 def _same(a, b) -> bool:

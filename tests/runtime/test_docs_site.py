@@ -35,9 +35,12 @@ def test_docs_site_renders_the_project_in_chromium(tmp_path, chromium):
     dom = render(chromium, site / "index.html", "--dump-dom").stdout
     for kind, name in [("source", "transactions"), ("source", "labels"), ("view", "user_velocity"),
                        ("view", "user_sequence"), ("view", "merchant_risk"), ("view", "card_activity"),
-                       ("model", "fraud")]:
+                       ("view", "user_merchant_mix"), ("view", "user_burst_peak"), ("dimension", "merchants"),
+                       ("model", "fraud"), ("model", "fraud_composed")]:
         assert f'id="node-{kind}-{name}"' in dom, (kind, name)
-    assert dom.count('class="edge"') == 4 + 4 + 1  # source -> each view, each view -> fraud, labels -> fraud
+    # transactions -> its 5 views, user_velocity -> user_burst_peak, merchants -> user_merchant_mix,
+    # each model's views -> it, labels -> each model
+    assert dom.count('class="edge"') == 5 + 1 + 1 + (4 + 1) + (6 + 1)
     champion = re.search(r"<td>(v\d{8}T\d{6}\w*)</td>", dom.split('id="models"')[1]).group(1)
     for href in set(re.findall(r'href="((?:views|models)/[^"]+)"', dom)):
         assert (site / href).exists(), href
