@@ -94,7 +94,7 @@ def register_dimension(engine: BatchEngine, compiled: CompiledProject, name: str
     if not dim.batch.path:
         raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {name!r}: table {dim.batch.table!r} does not exist "
                                        "in the batch engine", "create the table or give the dimension a batch.path"))
-    table = read_dimension(dim, compiled.project.root, where)
+    table = read_dimension(dim, compiled.project, where)
     DimensionIndex(dim, table, where)
     register_table(engine, dim, table)
     return table.num_rows

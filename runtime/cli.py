@@ -267,9 +267,11 @@ def parity(
             def advance(path: str, view: str) -> None:
                 progress.update(tasks[path], advance=1, description=f"{path}: {view}")
 
-            if inputs is None:
-                for engine in engines:
-                    register_sources(engine, compiled, needed_sources(compiled, names))
+            needed = needed_sources(compiled, names)
+            if inputs is not None:  # sampled events (loaded per view); the dimension tables whole
+                needed = {n for n in needed if n in compiled.project.dimensions}
+            for engine in engines:
+                register_sources(engine, compiled, needed)
             results = run_parity(compiled, names, engines, pg, duck, inputs, advance)
             if replaying is not None:
                 late = compare_stream(compiled, streamed, replaying.result(), pg, duck,

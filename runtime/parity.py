@@ -141,8 +141,14 @@ def register_inputs(engine: BatchEngine, compiled: CompiledProject, sources: dic
 
 
 def oracle_for(compiled: CompiledProject, view: str, postgres: BatchEngine | None, duckdb: BatchEngine) -> BatchEngine:
-    """Postgres runs the view's own SQL; DuckDB where Postgres cannot (COUNT(DISTINCT) OVER)."""
-    uses_distinct = any(a.func == "count_distinct" for a in compiled.views[view].aggregates)
+    """Postgres runs the view's own SQL; DuckDB where Postgres cannot (COUNT(DISTINCT) OVER, in the
+    view or in a view it reads through ref())."""
+    chain, uses_distinct = compiled.views[view], False
+    while True:
+        uses_distinct = uses_distinct or any(a.func == "count_distinct" for a in chain.aggregates)
+        if chain.input.kind != "view":
+            break
+        chain = compiled.views[chain.input.name]
     return postgres if postgres is not None and not uses_distinct else duckdb
 
 

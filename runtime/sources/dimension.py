@@ -39,12 +39,17 @@ def dimension_file(dim: DimensionDef, root: Path) -> Path | None:
     return path if path.is_absolute() else root / path
 
 
-def read_dimension(dim: DimensionDef, root: Path, where: str) -> pa.Table:
-    """The dimension's file as an Arrow table of its declared columns."""
-    path = dimension_file(dim, root)
+def read_dimension(dim: DimensionDef, project, where: str) -> pa.Table:
+    """The dimension as an Arrow table of its declared columns: its file (``batch.path``), else its
+    ``batch.table`` in the target's Postgres (read only)."""
+    path = dimension_file(dim, project.root)
     if path is None:
+        batch = project.target.batch
+        if dim.batch.table and batch.engine == "postgres":
+            return _read_table(dim, batch, where)
         raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r} has no batch.path",
-                                       "the stream reads dimensions from files: give it batch.path"))
+                                       "the stream reads a dimension from its file, or from batch.table when the "
+                                       "target's batch engine is Postgres"))
     if not path.exists():
         raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r}: file {path} does not exist",
                                        "create it or fix batch.path"))
@@ -57,6 +62,22 @@ def read_dimension(dim: DimensionDef, root: Path, where: str) -> pa.Table:
     except (pa.ArrowInvalid, ValueError) as exc:
         raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r}: cannot read {path}: "
                                        f"{str(exc).splitlines()[0]}", "check the file against the declared columns")) from None
+
+
+def _read_table(dim: DimensionDef, batch, where: str) -> pa.Table:
+    from ..engines import PostgresEngine
+
+    engine = PostgresEngine(batch.dsn, schema=batch.schema_)
+    try:
+        if not engine.has_table(dim.batch.table):
+            raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r}: table {dim.batch.table!r} does not "
+                                           f"exist in the target's Postgres (schema {batch.schema_})",
+                                           "create it or give the dimension a batch.path"))
+        cols = ", ".join('"' + c.name.replace('"', '""') + '"' for c in dim.columns)
+        table = engine.query(f'SELECT {cols} FROM "{dim.batch.table.replace(chr(34), chr(34) * 2)}"')
+    finally:
+        engine.close()
+    return conform(table, schema_of(dim))
 
 
 def _key(values: tuple) -> tuple | None:
@@ -164,7 +185,7 @@ def load_indexes(project, views: list[FeatureView]) -> dict[str, DimensionIndex]
             key = (dim.model_dump_json(), str(path), None if stat is None else (stat.st_size, stat.st_mtime_ns))
             index = _CACHE.get(key) if stat is not None else None
             if index is None:
-                index = DimensionIndex(dim, read_dimension(dim, project.root, where), where)
+                index = DimensionIndex(dim, read_dimension(dim, project, where), where)
                 if stat is not None:
                     if len(_CACHE) >= 64:
                         _CACHE.clear()

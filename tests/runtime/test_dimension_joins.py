@@ -350,3 +350,44 @@ def test_joined_views_on_spark_equal_postgres(root, oracle_engines, spark, event
         got = spark.query(as_of_sql(view, "spark", input_for(view, views, "spark"), "spine"))
         problems = diff(expected, got, "__spine_id")
         assert not problems, f"{name} as-of on spark: {problems[:5]}"
+
+
+def test_the_stream_reads_a_dimension_table_from_the_targets_postgres(tmp_path, oracle_engines, pg_dsn):
+    """A dimension with only ``batch.table``, in the target's Postgres: the stream reads it there
+    (read only) — the rows equal Postgres running the view over that very table."""
+    import psycopg
+
+    pg, _ = oracle_engines
+    root = tmp_path / "proj"
+    _project(root)
+    for name in VIEWS:
+        if name != "by_tier":
+            (root / "features" / f"{name}.sql").unlink()
+    sources = root / "sources" / "sources.yml"
+    sources.write_text(sources.read_text().replace("batch: {path: data/tiers.csv}", "batch: {table: pg_tiers}")
+                       .replace("name: tiers", "name: pg_tiers"))
+    view = root / "features" / "by_tier.sql"
+    view.write_text(view.read_text().replace("source('tiers')", "source('pg_tiers')"))
+    (root / "profiles.yml").write_text(f"dims:\n  target: dev\n  targets:\n    dev:\n      batch: {{engine: postgres, "
+                                       f"dsn: '{pg_dsn}'}}\n      online: {{store: sqlite, path: target/online.sqlite}}\n")
+    events = tx_events(min_size=30, max_size=30).example().sort_by("ts")
+    _, tiers = dimensions().example()
+    _write(root, events, pa.table({"id": pa.array([], pa.string())}), tiers)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS public.pg_tiers")  # this test's own table
+        conn.execute("CREATE TABLE public.pg_tiers (" + ", ".join(f'"{c}" {t}' for c, t in T_TYPES.items()) + ")")
+        with conn.cursor() as cur, cur.copy("COPY public.pg_tiers FROM STDIN") as copy:
+            for r in tiers.to_pylist():
+                copy.write_row([r[c] for c in T_TYPES])
+    api = skewless.Project(root)
+    assert api.validate() == []
+    result = replay(api.compiled, ["by_tier"], root / "target" / "rows", to_online=False,
+                    dead_letters=root / "target" / "dead.jsonl")
+    pg.execute("DROP VIEW IF EXISTS pg_temp.by_category")  # a view of an earlier test over its tx
+    pg.register("tx", events, TYPES)
+    expected = pg.query(api.compiled.rendered["by_tier"].sql)  # reads public.pg_tiers
+    problems = diff(expected, pq.read_table(result.outputs["by_tier"]), "txn_id")
+    assert not problems, problems[:5]
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM public.pg_tiers").fetchone()[0] == tiers.num_rows  # untouched
+        conn.execute("DROP TABLE public.pg_tiers")
