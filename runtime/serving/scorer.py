@@ -80,7 +80,7 @@ class Scorer:
 
         # views joining dimensions look the rows up as the stream does (request events, read probes)
         dims = load_indexes(compiled.project, list(self.views.values()))
-        self.evaluators = {name: ViewEvaluator(v, Enricher(v, dims) if v.joins else None)
+        self.evaluators = {name: ViewEvaluator(v, Enricher(v, dims, compiled.project) if v.joins else None)
                            for name, v in self.views.items()}
         self.feature_columns = {name: [c.name for c in v.columns if c.kind == "feature"] for name, v in self.views.items()}
         label_types = compiled.project.sources[self.model.label.source].column_types()

@@ -12,6 +12,7 @@ the join's conditions ignore them.
 from __future__ import annotations
 
 import bisect
+import time
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -148,17 +149,40 @@ def _broken(dim: DimensionDef, where: str, key: tuple, what: str, rows: list[dic
 
 class Enricher:
     """One view's joins for the stream: an event -> a copy with the view's ``<alias>__<column>``
-    values of the dimension row the join picks (NULLs when none)."""
+    values of the dimension row the join picks (NULLs when none).
 
-    def __init__(self, view: FeatureView, indexes: dict[str, DimensionIndex]):
+    With ``project``, a changed dimension file is read again (checked every ``every`` seconds):
+    events looked up afterwards see its new rows. A changed file that cannot be read or breaks
+    its key is logged and the rows read before are kept — a dimension never stops the stream."""
+
+    def __init__(self, view: FeatureView, indexes: dict[str, DimensionIndex], project=None, every: float = 5.0):
+        self.view, self.project, self.every = view, project, every
+        self.next_check = time.monotonic() + every
+        self._bind(indexes)
+
+    def _bind(self, indexes: dict[str, DimensionIndex]) -> None:
         self.parts = []
-        for j in view.joins:
+        for j in self.view.joins:
             keys = [k.input_column for k in j.on]
             cols = [(c.name, c.name[len(j.alias) + 2:]) for c in j.columns]
-            ts = view.timestamp if j.valid_from is not None else None
+            ts = self.view.timestamp if j.valid_from is not None else None
             self.parts.append((indexes[j.dimension], keys, ts, cols))
 
+    def refresh(self) -> None:
+        """Read the dimensions again if their files changed (the cache keeps unchanged ones)."""
+        from .. import log
+
+        self.next_check = time.monotonic() + self.every
+        try:
+            self._bind(load_indexes(self.project, [self.view]))
+        except SkewlessError as exc:
+            log.error("dimension.reload_failed", view=self.view.name, error=str(exc).splitlines()[0],
+                      hint="the rows read before are kept")
+            self.next_check = time.monotonic() + max(self.every, 30.0)
+
     def __call__(self, event: dict) -> dict:
+        if self.project is not None and time.monotonic() >= self.next_check:
+            self.refresh()
         out = dict(event)
         for index, keys, ts, cols in self.parts:
             row = index.lookup(tuple(event.get(k) for k in keys), None if ts is None else event.get(ts))
@@ -198,4 +222,4 @@ def evaluator_for(project, view: FeatureView):
     """The view's `ViewEvaluator`, looking its dimension rows up (reads, request events)."""
     from ..stream.frames import ViewEvaluator
 
-    return ViewEvaluator(view, Enricher(view, load_indexes(project, [view])) if view.joins else None)
+    return ViewEvaluator(view, Enricher(view, load_indexes(project, [view]), project) if view.joins else None)

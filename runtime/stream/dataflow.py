@@ -545,10 +545,12 @@ class _WatermarkLogic(StatefulBatchLogic):
 
 def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[FeatureView], inp_source,
                row_sink_for: Callable[[FeatureView], Any] | None, dead_sink, writer: StoreWriter,
-               tick: float | None = None, stats: StreamStats | None = None, dims: dict | None = None) -> None:
+               tick: float | None = None, stats: StreamStats | None = None, dims: dict | None = None,
+               project=None) -> None:
     """Add one source and the views over it to ``flow``. ``tick``: seconds between checks of idle
     keys against the watermark and of unwritten states (None: only at end of a bounded input).
-    ``dims``: the dimensions the views join (`sources.dimension.load_indexes`)."""
+    ``dims``: the dimensions the views join (`sources.dimension.load_indexes`); with ``project``
+    their files are read again when they change (continuous runs)."""
     from ..sources.dimension import Enricher
 
     name = source.name
@@ -586,7 +588,7 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
     for entity, members in groups.items():
         step = f"{name}__{'_'.join(entity)}"
         # compiled once per view, shared by every key
-        pairs = [(v, ViewEvaluator(v, Enricher(v, dims or {}) if v.joins else None)) for v in members]
+        pairs = [(v, ViewEvaluator(v, Enricher(v, dims or {}, project) if v.joins else None)) for v in members]
 
         def key_batch(batch: list, e=entity) -> list:
             return [(encode_key([t.event.get(k) for k in e]), t) for _, t in batch if t.__class__ is Tagged]

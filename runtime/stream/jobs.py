@@ -210,7 +210,7 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
         add_source(flow, project.sources[source_name], vs[0].allowed_lateness_us, vs,
                    _input_for(compiled, source_name, opts),
                    None if opts.rows_dir is None else (lambda v: RowsJsonlSink(opts.rows_dir, v)), dead_sink, writer,
-                   tick=opts.flush_interval, stats=stats, dims=dims)
+                   tick=opts.flush_interval, stats=stats, dims=dims, project=project)
     recovery = None
     guard = contextlib.nullcontext()
     if opts.recovery_dir is not None:

@@ -32,11 +32,13 @@ def test_drift_is_detected_and_a_fine_tuned_champion_is_served(tmp_path):
     root = tmp_path / "features"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "data"))
     models = root / "models" / "fraud.yml"
-    models.write_text(models.read_text().rstrip("\n") + "\n" + CONFIG)
+    text = models.read_text()
+    marker = "    early_stopping_rounds: 40\n"  # the end of the fraud model's block (the first model)
+    models.write_text(text.replace(marker, marker + CONFIG, 1))
     start = (datetime.now(timezone.utc) - timedelta(days=8)).replace(microsecond=0, tzinfo=None)
     data = generate(GenConfig(events=16_000, days=8, seed=3, drift_at=0.5, start=start.isoformat()))
     drift = pa.scalar(start.replace(tzinfo=timezone.utc) + timedelta(days=4), pa.timestamp("us", tz="UTC"))
-    before = {n: t.filter(pc.less(t["ts"], drift)) for n, t in data.items()}
+    before = {n: t.filter(pc.less(t["ts"], drift)) if "ts" in t.column_names else t for n, t in data.items()}
 
     # 1. the champion: trained on the data before the drift
     write_all(before, root / "data")

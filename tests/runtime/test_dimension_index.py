@@ -73,3 +73,44 @@ def test_adjacent_versions_are_fine():
     rows = [{"k": "a", "v": 1, "vf": T0, "vt": T0 + US}, {"k": "a", "v": 2, "vf": T0 + US, "vt": None}]
     idx = DimensionIndex(_dim(valid_from="vf", valid_to="vt"), _table(rows), "sources.yml")
     assert idx.lookup(("a",), T0)["v"] == 1 and idx.lookup(("a",), T0 + US)["v"] == 2
+
+
+def test_the_enricher_reads_a_changed_file_again_and_keeps_rows_when_the_new_file_is_broken(tmp_path):
+    import os
+
+    import pyarrow.parquet as pq
+
+    from skewless.compiler.project.build import build_project
+    from skewless.compiler.project.loader import load_project
+    from skewless.runtime.sources.dimension import Enricher, load_indexes
+
+    root = tmp_path / "p"
+    for sub in ("features", "sources", "data"):
+        (root / sub).mkdir(parents=True)
+    (root / "skewless_project.yml").write_text("name: p\ndialect: postgres\n")
+    (root / "sources" / "s.yml").write_text(
+        "sources:\n  - name: tx\n    timestamp: ts\n    columns:\n      - {name: k, type: text}\n"
+        "      - {name: ts, type: timestamptz}\n    stream: {file: data/tx.jsonl}\n"
+        "dimensions:\n  - name: d\n    key: [k]\n    columns:\n      - {name: k, type: text}\n"
+        "      - {name: v, type: integer}\n    batch: {path: data/d.parquet}\n")
+    (root / "features" / "f.sql").write_text(
+        "SELECT e.k, e.ts, SUM(d.v) OVER (PARTITION BY e.k ORDER BY e.ts) AS s\n"
+        "FROM {{ source('tx') }} e LEFT JOIN {{ source('d') }} d ON d.k = e.k")
+    schema = pa.schema([("k", pa.string()), ("v", pa.int32())])
+
+    def write(rows, mtime):
+        path = root / "data" / "d.parquet"
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+        os.utime(path, (mtime, mtime))
+
+    write([{"k": "a", "v": 1}], 1_000_000)
+    compiled = build_project(load_project(root))
+    assert not compiled.diagnostics, compiled.diagnostics
+    view = compiled.views["f"]
+    enrich = Enricher(view, load_indexes(compiled.project, [view]), compiled.project, every=0.0)
+    assert enrich({"k": "a", "ts": T0})["d__v"] == 1
+    write([{"k": "a", "v": 2}, {"k": "b", "v": 3}], 2_000_000)  # the table changed
+    assert enrich({"k": "a", "ts": T0})["d__v"] == 2 and enrich({"k": "b", "ts": T0})["d__v"] == 3
+    write([{"k": "a", "v": 5}, {"k": "a", "v": 6}], 3_000_000)  # broken: a key twice
+    enrich.next_check = 0.0
+    assert enrich({"k": "a", "ts": T0})["d__v"] == 2  # logged; the rows read before are kept

@@ -45,9 +45,12 @@ def project(tmp_path_factory):
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "data"))
     write_all(generate(GenConfig(events=6000, days=4, seed=21)), root / "data")
     text = (root / "models" / "fraud.yml").read_text()
-    small = text.split("models:\n", 1)[1].replace("name: fraud\n", "name: fraud_small\n") \
+    first = "  - name: " + text.split("models:\n", 1)[1].split("  - name: ")[1]  # the fraud model's block
+    small = first.replace("name: fraud\n", "name: fraud_small\n") \
         .replace("num_leaves: 31", "num_leaves: 4").replace("learning_rate: 0.05", "learning_rate: 0.2")
-    (root / "models" / "base.txt").write_text(text.rstrip("\n") + "\n@@EXPERIMENT@@\n" + small)
+    end = "    early_stopping_rounds: 40\n"  # the end of the fraud model's block: its experiment goes there
+    (root / "models" / "base.txt").write_text(text.replace(end, end + "@@EXPERIMENT@@\n", 1).rstrip("\n") + "\n"
+                                              + small)
     set_experiment(root, None)
     for args in (("replay",), ("train", "fraud"), ("train", "fraud_small")):
         proc = cli(root, *args)

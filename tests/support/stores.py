@@ -31,14 +31,32 @@ def reference_store(compiled: CompiledProject, events: list[dict] | dict[str, li
     """The online store an uninterrupted single-process run leaves (reference driver, no Bytewax).
     ``events``: one source's events, or events by source name."""
     store = SQLiteStore(path)
+    rows_of: dict[str, list] = {}
+
+    def run(name: str) -> list:
+        if name not in rows_of:
+            view = compiled.views[name]
+            if view.input.kind == "view":  # its events: the upstream's final rows, in time order per key
+                inputs = sorted(run(view.input.name), key=lambda r: r[view.timestamp])
+            else:
+                inputs = events[view.root_source] if isinstance(events, dict) else events
+                if view.joins:  # each event with its dimension rows
+                    from skewless.runtime.sources.dimension import Enricher, load_indexes
+
+                    enrich = Enricher(view, load_indexes(compiled.project, [view]))
+                    inputs = [enrich(e) for e in inputs]
+            rows_of[name] = replay_rows(view, inputs, store)[0]
+        return rows_of[name]
+
     for name in views:
-        view = compiled.views[name]
-        replay_rows(view, events[view.root_source] if isinstance(events, dict) else events, store)
+        run(name)
     return store
 
 
 def store_answers(store, compiled: CompiledProject, table: str = "skewless_online") -> dict:
-    out = {}
+    from skewless.runtime.sources.dimension import evaluator_for
+
+    out, evaluators = {}, {}
     rows = store.conn.execute(f"SELECT view, entity, last_event_us FROM {table}").fetchall()
     for view_name, entity, last_us in rows:
         view = compiled.views[view_name]
@@ -46,7 +64,10 @@ def store_answers(store, compiled: CompiledProject, table: str = "skewless_onlin
         _, pending, _ = records.decode(rec.state, view).load()
         last = max([*pending, *([EPOCH + timedelta(microseconds=last_us)] if last_us != NO_EVENT_US else [])])
         key = json.loads(entity)
-        out[(view_name, entity)] = (last_us, [as_of_record(rec, view, key, last + d, store=store) for d in AFTER])
+        if view_name not in evaluators:
+            evaluators[view_name] = evaluator_for(compiled.project, view)
+        out[(view_name, entity)] = (last_us, [as_of_record(rec, view, key, last + d, evaluators[view_name], store)
+                                              for d in AFTER])
     return out
 
 
