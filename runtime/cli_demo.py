@@ -111,6 +111,9 @@ def _demo_requests(compiled: CompiledProject) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+        import gc
+
+        gc.unfreeze()  # the service froze what existed when it started (serve's processes keep it frozen)
 
 
 def _show_reads(compiled: CompiledProject, n: int = 3) -> None:

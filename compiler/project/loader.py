@@ -45,6 +45,7 @@ class Project:
     sources: dict[str, SourceDef] = field(default_factory=dict)
     source_files: dict[str, str] = field(default_factory=dict)  # sources and dimensions -> their file
     dimensions: dict[str, DimensionDef] = field(default_factory=dict)
+    source_positions: dict[str, tuple[int, int]] = field(default_factory=dict)  # (line, col) of each name
     models: dict[str, ModelDef] = field(default_factory=dict)
     model_files: dict[str, tuple[str, Any, int]] = field(default_factory=dict)
     views: dict[str, ViewFile] = field(default_factory=dict)
@@ -214,6 +215,7 @@ def _load_sources(project: Project) -> None:
                         continue
                     into[item.name] = item  # type: ignore[index]
                     project.source_files[item.name] = display
+                    project.source_positions[item.name] = locate(data, (section, i, "name"))
 
 
 def _load_models(project: Project) -> None:

@@ -40,7 +40,7 @@ def dimension_file(dim: DimensionDef, root: Path) -> Path | None:
     return path if path.is_absolute() else root / path
 
 
-def read_dimension(dim: DimensionDef, project, where: str) -> pa.Table:
+def read_dimension(dim: DimensionDef, project, where: Where) -> pa.Table:
     """The dimension as an Arrow table of its declared columns: its file (``batch.path``), else its
     ``batch.table`` in the target's Postgres (read only)."""
     path = dimension_file(dim, project.root)
@@ -48,11 +48,11 @@ def read_dimension(dim: DimensionDef, project, where: str) -> pa.Table:
         batch = project.target.batch
         if dim.batch.table and batch.engine == "postgres":
             return _read_table(dim, batch, where)
-        raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r} has no batch.path",
+        raise SkewlessError(Diagnostic(*_at(where), f"dimension {dim.name!r} has no batch.path",
                                        "the stream reads a dimension from its file, or from batch.table when the "
                                        "target's batch engine is Postgres"))
     if not path.exists():
-        raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r}: file {path} does not exist",
+        raise SkewlessError(Diagnostic(*_at(where), f"dimension {dim.name!r}: file {path} does not exist",
                                        "create it or fix batch.path"))
     fmt = detect_format(path, dim.batch.format)
     try:
@@ -61,17 +61,17 @@ def read_dimension(dim: DimensionDef, project, where: str) -> pa.Table:
             return conform(pacsv.read_csv(path, convert_options=options), schema_of(dim))
         return read_file(path, fmt, schema_of(dim))
     except (pa.ArrowInvalid, ValueError) as exc:
-        raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r}: cannot read {path}: "
+        raise SkewlessError(Diagnostic(*_at(where), f"dimension {dim.name!r}: cannot read {path}: "
                                        f"{str(exc).splitlines()[0]}", "check the file against the declared columns")) from None
 
 
-def _read_table(dim: DimensionDef, batch, where: str) -> pa.Table:
+def _read_table(dim: DimensionDef, batch, where: Where) -> pa.Table:
     from ..engines import PostgresEngine
 
     engine = PostgresEngine(batch.dsn, schema=batch.schema_)
     try:
         if not engine.has_table(dim.batch.table):
-            raise SkewlessError(Diagnostic(where, 1, 1, f"dimension {dim.name!r}: table {dim.batch.table!r} does not "
+            raise SkewlessError(Diagnostic(*_at(where), f"dimension {dim.name!r}: table {dim.batch.table!r} does not "
                                            f"exist in the target's Postgres (schema {batch.schema_})",
                                            "create it or give the dimension a batch.path"))
         cols = ", ".join('"' + c.name.replace('"', '""') + '"' for c in dim.columns)
@@ -79,6 +79,19 @@ def _read_table(dim: DimensionDef, batch, where: str) -> pa.Table:
     finally:
         engine.close()
     return conform(table, schema_of(dim))
+
+
+Where = str | tuple[str, int, int]  # a file, or a file with the dimension's line and column
+
+
+def where_of(project, name: str) -> tuple[str, int, int]:
+    """The sources file declaring ``name`` and the position of its name there (for diagnostics)."""
+    line, col = project.source_positions.get(name, (1, 1))
+    return project.source_files.get(name, "sources"), line, col
+
+
+def _at(where: Where) -> tuple[str, int, int]:
+    return where if isinstance(where, tuple) else (where, 1, 1)
 
 
 def _key(values: tuple) -> tuple | None:
@@ -92,7 +105,7 @@ def _key(values: tuple) -> tuple | None:
 class DimensionIndex:
     """A dimension's rows by key (and, versioned, by valid_from) as the stream's values."""
 
-    def __init__(self, dim: DimensionDef, table: pa.Table, where: str):
+    def __init__(self, dim: DimensionDef, table: pa.Table, where: Where):
         self.dim = dim
         types = dim.column_types()
         names = [c.name for c in dim.columns]
@@ -139,11 +152,11 @@ class DimensionIndex:
         return row if end is None or ts < end else None
 
 
-def _broken(dim: DimensionDef, where: str, key: tuple, what: str, rows: list[dict]) -> SkewlessError:
+def _broken(dim: DimensionDef, where: Where, key: tuple, what: str, rows: list[dict]) -> SkewlessError:
     shown = "; ".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in rows)
     key_text = ", ".join(f"{c}={v!r}" for c, v in zip(dim.key, key))
     return SkewlessError(Diagnostic(
-        where, 1, 1, f"dimension {dim.name!r}: key ({key_text}) {what} ({shown})",
+        *_at(where), f"dimension {dim.name!r}: key ({key_text}) {what} ({shown})",
         "a join must give each event at most one row (Postgres would repeat the event): fix the table"))
 
 
@@ -203,7 +216,7 @@ def load_indexes(project, views: list[FeatureView]) -> dict[str, DimensionIndex]
             if j.dimension in out:
                 continue
             dim = project.dimensions[j.dimension]
-            where = project.source_files.get(dim.name, "sources")
+            where = where_of(project, dim.name)
             path = dimension_file(dim, project.root)
             stat = path.stat() if path is not None and path.exists() else None
             key = (dim.model_dump_json(), str(path), None if stat is None else (stat.st_size, stat.st_mtime_ns))

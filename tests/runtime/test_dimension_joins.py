@@ -254,16 +254,24 @@ def _over(view_sql: str, table: str) -> str:
     return tree.sql("postgres")
 
 
+def tx_events_schema() -> pa.Schema:
+    from tests.support.events import SCHEMA
+
+    return SCHEMA
+
+
 def _same(a, b) -> bool:
     from skewless.runtime.values import same
 
     return same(a, b, 1e7)
 
 
-def test_backfill_to_online_reads_the_dimensions(root, oracle_engines):
+@given(events=tx_events(min_size=20, max_size=20), dims=dimensions())
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+def test_backfill_to_online_reads_the_dimensions(root, oracle_engines, events, dims):
     pg, _ = oracle_engines
-    events = tx_events(min_size=20, max_size=20).example().sort_by("ts")
-    merchants, tiers = dimensions().example()
+    events = events.sort_by("ts")
+    merchants, tiers = dims
     _write(root, events, merchants, tiers)
     _oracle(pg, events, merchants, tiers)
     api = skewless.Project(root)
@@ -291,7 +299,9 @@ def test_backfill_to_online_reads_the_dimensions(root, oracle_engines):
     ("tiers", "key (merchant_id='m1') has versions whose [valid_from, valid_to) ranges overlap"),
 ])
 def test_a_table_that_breaks_its_key_is_refused_by_every_path(root, bad, message):
-    events = tx_events(min_size=5, max_size=5).example()
+    events = pa.Table.from_pylist([{"txn_id": f"t{i}", "user_id": "u1", "merchant_id": "m1", "amount": 1.0, "n": i,
+                                    "status": "ok", "flag": True, "ts": CUTS[1] + timedelta(minutes=i)}
+                                   for i in range(5)], schema=tx_events_schema())
     merchants = pa.Table.from_pylist([{"id": "m1", "category": "a", "risk": 1.0}], schema=M_SCHEMA)
     tiers = pa.Table.from_pylist([{"merchant_id": "m1", "tier": 1, "valid_from": CUTS[0], "valid_to": CUTS[3]}],
                                  schema=T_SCHEMA)
@@ -352,13 +362,16 @@ def test_joined_views_on_spark_equal_postgres(root, oracle_engines, spark, event
         assert not problems, f"{name} as-of on spark: {problems[:5]}"
 
 
-def test_the_stream_reads_a_dimension_table_from_the_targets_postgres(tmp_path, oracle_engines, pg_dsn):
+@given(events=tx_events(min_size=30, max_size=30), dims=dimensions())
+@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_stream_reads_a_dimension_table_from_the_targets_postgres(tmp_path_factory, oracle_engines, pg_dsn,
+                                                                       events, dims):
     """A dimension with only ``batch.table``, in the target's Postgres: the stream reads it there
     (read only) — the rows equal Postgres running the view over that very table."""
     import psycopg
 
     pg, _ = oracle_engines
-    root = tmp_path / "proj"
+    root = tmp_path_factory.mktemp("pgdim") / "proj"
     _project(root)
     for name in VIEWS:
         if name != "by_tier":
@@ -370,8 +383,8 @@ def test_the_stream_reads_a_dimension_table_from_the_targets_postgres(tmp_path, 
     view.write_text(view.read_text().replace("source('tiers')", "source('pg_tiers')"))
     (root / "profiles.yml").write_text(f"dims:\n  target: dev\n  targets:\n    dev:\n      batch: {{engine: postgres, "
                                        f"dsn: '{pg_dsn}'}}\n      online: {{store: sqlite, path: target/online.sqlite}}\n")
-    events = tx_events(min_size=30, max_size=30).example().sort_by("ts")
-    _, tiers = dimensions().example()
+    events = events.sort_by("ts")
+    _, tiers = dims
     _write(root, events, pa.table({"id": pa.array([], pa.string())}), tiers)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS public.pg_tiers")  # this test's own table
