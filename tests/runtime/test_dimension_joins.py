@@ -354,10 +354,15 @@ def test_joined_views_on_spark_equal_postgres(root, oracle_engines, spark, event
             pg.execute(f'CREATE TEMP VIEW "by_category" AS {api.compiled.rendered[name].sql}')
         problems = diff(expected, spark.query(sql), "txn_id")
         assert not problems, f"{name} per-event on spark: {problems[:5]}"
-    for name in ("by_category", "by_tier"):  # keyed by user_id, as the spine
+    merchants_spine = pa.table({"merchant_id": pa.array([f"m{(i % 4) + 1}" for i in range(spine.num_rows)]),
+                                "__t": spine["__t"], "__spine_id": spine["__spine_id"]})
+    for engine in (pg, spark):
+        engine.register("mspine", merchants_spine)
+    # by merchant, merchant_mix's spine rows join both dimensions (its joins are on its entity key)
+    for name, table in (("by_category", "spine"), ("by_tier", "spine"), ("merchant_mix", "mspine")):
         view = views[name]
-        expected = pg.query(as_of_sql(view, "postgres", input_for(view, views, "postgres"), '"spine"'))
-        got = spark.query(as_of_sql(view, "spark", input_for(view, views, "spark"), "spine"))
+        expected = pg.query(as_of_sql(view, "postgres", input_for(view, views, "postgres"), f'"{table}"'))
+        got = spark.query(as_of_sql(view, "spark", input_for(view, views, "spark"), table))
         problems = diff(expected, got, "__spine_id")
         assert not problems, f"{name} as-of on spark: {problems[:5]}"
 
