@@ -38,7 +38,8 @@ def validate(as_json: bool = typer.Option(False, "--json", help="One JSON object
         return
     compiled = compile_project()
     p = compiled.project
-    out.print(f"[green]OK[/green] {len(compiled.views)} views, {len(p.sources)} sources, {len(p.models)} models")
+    dims = f", {len(p.dimensions)} dimension{'s' * (len(p.dimensions) != 1)}" if p.dimensions else ""
+    out.print(f"[green]OK[/green] {len(compiled.views)} views, {len(p.sources)} sources{dims}, {len(p.models)} models")
 
 
 @app.command("compile")
