@@ -209,7 +209,8 @@ _CACHE: dict[tuple, DimensionIndex] = {}
 
 def load_indexes(project, views: list[FeatureView]) -> dict[str, DimensionIndex]:
     """The dimensions ``views`` join, read and checked (a broken table stops the job before it
-    starts). Kept per process while the file is unchanged (size and modification time)."""
+    starts). Kept per process: a file while it is unchanged (size and modification time), a
+    Postgres table (``batch.table`` without a file) for the life of the process."""
     out: dict[str, DimensionIndex] = {}
     for v in views:
         for j in v.joins:
@@ -218,15 +219,17 @@ def load_indexes(project, views: list[FeatureView]) -> dict[str, DimensionIndex]
             dim = project.dimensions[j.dimension]
             where = where_of(project, dim.name)
             path = dimension_file(dim, project.root)
-            stat = path.stat() if path is not None and path.exists() else None
-            key = (dim.model_dump_json(), str(path), None if stat is None else (stat.st_size, stat.st_mtime_ns))
-            index = _CACHE.get(key) if stat is not None else None
+            if path is None:
+                key: tuple = (dim.model_dump_json(), f"table {dim.batch.table}", project.target.batch.model_dump_json())
+            else:
+                stat = path.stat() if path.exists() else None  # a missing file: read_dimension says so
+                key = (dim.model_dump_json(), str(path), None if stat is None else (stat.st_size, stat.st_mtime_ns))
+            index = _CACHE.get(key)
             if index is None:
                 index = DimensionIndex(dim, read_dimension(dim, project, where), where)
-                if stat is not None:
-                    if len(_CACHE) >= 64:
-                        _CACHE.clear()
-                    _CACHE[key] = index
+                if len(_CACHE) >= 64:
+                    _CACHE.clear()
+                _CACHE[key] = index
             out[j.dimension] = index
     return out
 
