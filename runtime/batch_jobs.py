@@ -80,14 +80,13 @@ def register_sources(engine: BatchEngine, compiled: CompiledProject, names: set[
 def register_dimension(engine: BatchEngine, compiled: CompiledProject, name: str) -> int | None:
     """A dimension, checked to keep its key (`DimensionIndex`), under its ``batch.table`` name and its
     own name; a ``batch.table`` the engine has is the user's table: read (to check it), never altered."""
-    from .sources.dimension import DimensionIndex, read_dimension, where_of
+    from .sources.dimension import DimensionIndex, read_dimension, table_rows, where_of
 
     dim = compiled.project.dimensions[name]
     where = where_of(compiled.project, name)
     if dim.batch.table and engine.has_table(dim.batch.table):
         _check_columns(engine, dim, where[0])
-        cols = ", ".join(quote(c.name) for c in dim.columns)
-        DimensionIndex(dim, engine.query(f"SELECT {cols} FROM {quote(dim.batch.table)}"), where)
+        DimensionIndex(dim, table_rows(dim, engine), where)
         if name != dim.batch.table:
             engine.alias(name, dim.batch.table)
         return None

@@ -33,6 +33,13 @@ class ColumnDef(Frozen):
         return dt.sql("postgres").lower()
 
 
+def _unique_columns(columns: list[ColumnDef]) -> None:
+    names = [c.name for c in columns]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ValueError(f"duplicate column(s): {', '.join(sorted(dupes))}")
+
+
 class StreamBinding(Frozen):
     file: str | None = None
     format: FileFormat | None = None
@@ -60,10 +67,7 @@ class SourceDef(Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> "SourceDef":
-        names = [c.name for c in self.columns]
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise ValueError(f"duplicate column(s): {', '.join(sorted(dupes))}")
+        _unique_columns(self.columns)
         types = {c.name: c.type for c in self.columns}
         if self.timestamp not in types:
             raise ValueError(f"timestamp column {self.timestamp!r} is not among the columns")
@@ -95,10 +99,7 @@ class DimensionDef(Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> "DimensionDef":
-        names = [c.name for c in self.columns]
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise ValueError(f"duplicate column(s): {', '.join(sorted(dupes))}")
+        _unique_columns(self.columns)
         types = self.column_types()
         if not self.key:
             raise ValueError("a dimension needs a key: the column(s) a view joins on, unique per row (or version)")

@@ -20,7 +20,6 @@ from skewless.compiler.batch.as_of import needed_columns as read_columns
 from skewless.compiler.project.build import CompiledProject
 
 from ..stores.base import OnlineStore
-from ..stream.frames import ViewEvaluator
 from ..stream.online import StaleRead, as_of_record, encode_key, with_event
 from ..training.features import FeatureSpec
 from ..training.on_demand import compiled_expressions
@@ -76,12 +75,10 @@ class Scorer:
         self.model = compiled.project.models[self.meta["model"]]
         self.compiled, self.store = compiled, store
         self.views = {ref.view: compiled.views[ref.view] for ref in self.model.features}
-        from ..sources.dimension import Enricher, load_indexes
+        from ..sources.dimension import evaluator_for
 
         # views joining dimensions look the rows up as the stream does (request events, read probes)
-        dims = load_indexes(compiled.project, list(self.views.values()))
-        self.evaluators = {name: ViewEvaluator(v, Enricher(v, dims, compiled.project) if v.joins else None)
-                           for name, v in self.views.items()}
+        self.evaluators = {name: evaluator_for(compiled.project, v) for name, v in self.views.items()}
         self.feature_columns = {name: [c.name for c in v.columns if c.kind == "feature"] for name, v in self.views.items()}
         label_types = compiled.project.sources[self.model.label.source].column_types()
         self.key_columns = sorted({label for ref in self.model.features if ref.at == "as_of"

@@ -15,7 +15,6 @@ import bisect
 import time
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -26,24 +25,13 @@ from skewless.compiler.errors import Diagnostic, SkewlessError
 from skewless.compiler.ir import FeatureView
 
 from .decode import _coerce
-from .files import arrow_type, conform, detect_format, read_file
-
-
-def schema_of(dim: DimensionDef) -> pa.Schema:
-    return pa.schema([(c.name, arrow_type(c.type)) for c in dim.columns])
-
-
-def dimension_file(dim: DimensionDef, root: Path) -> Path | None:
-    if not dim.batch.path:
-        return None
-    path = Path(dim.batch.path)
-    return path if path.is_absolute() else root / path
+from .files import batch_file, conform, detect_format, read_file, schema_of
 
 
 def read_dimension(dim: DimensionDef, project, where: Where) -> pa.Table:
     """The dimension as an Arrow table of its declared columns: its file (``batch.path``), else its
     ``batch.table`` in the target's Postgres (read only)."""
-    path = dimension_file(dim, project.root)
+    path = batch_file(dim, project.root)
     if path is None:
         batch = project.target.batch
         if dim.batch.table and batch.engine == "postgres":
@@ -74,11 +62,17 @@ def _read_table(dim: DimensionDef, batch, where: Where) -> pa.Table:
             raise SkewlessError(Diagnostic(*_at(where), f"dimension {dim.name!r}: table {dim.batch.table!r} does not "
                                            f"exist in the target's Postgres (schema {batch.schema_})",
                                            "create it or give the dimension a batch.path"))
-        cols = ", ".join('"' + c.name.replace('"', '""') + '"' for c in dim.columns)
-        table = engine.query(f'SELECT {cols} FROM "{dim.batch.table.replace(chr(34), chr(34) * 2)}"')
+        return conform(table_rows(dim, engine), schema_of(dim))
     finally:
         engine.close()
-    return conform(table, schema_of(dim))
+
+
+def table_rows(dim: DimensionDef, engine) -> pa.Table:
+    """The declared columns of the dimension's ``batch.table`` in ``engine`` (read only)."""
+    from skewless.compiler.batch.windows import quote
+
+    cols = ", ".join(quote(c.name) for c in dim.columns)
+    return engine.query(f"SELECT {cols} FROM {quote(dim.batch.table)}")
 
 
 Where = str | tuple[str, int, int]  # a file, or a file with the dimension's line and column
@@ -218,7 +212,7 @@ def load_indexes(project, views: list[FeatureView]) -> dict[str, DimensionIndex]
                 continue
             dim = project.dimensions[j.dimension]
             where = where_of(project, dim.name)
-            path = dimension_file(dim, project.root)
+            path = batch_file(dim, project.root)
             if path is None:
                 key: tuple = (dim.model_dump_json(), f"table {dim.batch.table}", project.target.batch.model_dump_json())
             else:

@@ -10,7 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from skewless.compiler.config.sources import SourceDef
+from skewless.compiler.config.sources import DimensionDef, SourceDef
 from skewless.compiler.functions.pgtypes import BOOL, FLOAT8, INT2, INT4, INT8, INTERVAL, NUMERIC, TEXT, TSTZ, base, \
     normalize, numeric_typmod
 
@@ -30,7 +30,7 @@ def arrow_type(sql_type: str) -> pa.DataType:
                                                                                                    if base(t) == NUMERIC else pa.string())
 
 
-def schema_of(source: SourceDef) -> pa.Schema:
+def schema_of(source: SourceDef | DimensionDef) -> pa.Schema:
     return pa.schema([(c.name, arrow_type(c.type)) for c in source.columns])
 
 
@@ -117,7 +117,7 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def batch_file(source: SourceDef, root: Path) -> Path | None:
+def batch_file(source: SourceDef | DimensionDef, root: Path) -> Path | None:
     """The file a source's batch data is read from: its batch path, else its stream file (None:
     neither is declared)."""
     stream = getattr(source, "stream", None)  # a dimension has none
