@@ -14,7 +14,6 @@ so a clock value never gets ahead of an event still on its way to that worker.
 
 from __future__ import annotations
 
-import copy
 import json
 import queue
 import threading
@@ -37,12 +36,8 @@ from . import records
 from .fast import from_state, new_state
 from .frames import ViewEvaluator
 from .online import encode_key, stored_payload
-
-
-@dataclass(frozen=True)
-class Tagged:
-    event: dict
-    watermark: datetime | None
+from .rekey import Count, SequencerLogic, plan_stages, sequencer_inputs
+from .watermark import Frontier, Tagged, WatermarkLogic, _watermark  # noqa: F401 - Tagged, _watermark: tests
 
 
 @dataclass
@@ -305,30 +300,47 @@ class _ViewSlot:
         return out
 
 
+REKEY_WAKE = 0.02  # seconds: how often keys of views others re-key check their pending groups (bounded runs)
+
+
 def _dead(view: FeatureView, row: dict, exc: Exception) -> DeadLetter:
     why = str(exc) if isinstance(exc, SqlError) else f"evaluation failed ({type(exc).__name__}: {exc})"
     return DeadLetter(view.root_source, json.dumps(row, default=str)[:1000], f"view {view.name}: {why}")
 
 
 class KeyLogic(StatefulBatchLogic):
-    """Every view over one source with one entity key, for one key value: the event is keyed, routed
-    and woken once for all of them; each view applies its WHERE and keeps its own window state.
-    Emits (view name, per-event row)."""
+    """Every view of one stage (`rekey.Stage`: the views over one input with one entity key) for one
+    key value: the event is keyed, routed and woken once for all of them; each view applies its
+    WHERE and keeps its own window state. Emits (view name, per-event row).
+
+    A stage's input is its source's events (``feed`` None) or, for views re-keying another view's
+    rows, the rows of view ``feed`` as the sequencer releases them. Views of the stage that
+    re-keyed stages read (``reports``) always emit their rows, and the key reports how many input
+    events it has finalized per event time (`rekey.Count`), so their sequencer knows when every
+    row before a watermark has arrived."""
 
     def __init__(self, views: list[tuple[FeatureView, ViewEvaluator]], writer: StoreWriter, resume: Any,
-                 tick: float | None, emit: bool):
+                 tick: float | None, emit: bool, feed: str | None = None, reports: tuple[str, ...] = (),
+                 clock: str | None = None, wake: float | None = None):
         self.writer, self.tick = writer, tick
-        self.source = views[0][0].root_source
+        self.wake = tick if tick is not None else wake  # seconds between checks of pending groups
+        self.source = clock or views[0][0].root_source  # this stage's watermark in the worker's clock
         self.ts_col = views[0][0].timestamp
         saved, self.key = ({}, None) if resume is None else self._load(views, resume)
         # views over ref() of another view of this step (same key; `views` upstream first) take its
-        # rows: feeds[i] = the slots reading slot i's rows; events go to the views over the source
+        # rows: feeds[i] = the slots reading slot i's rows; events go to the views over the input
         names = [v.name for v, _ in views]
         self.feeds = [[j for j, (w, _) in enumerate(views) if w.input.kind == "view" and w.input.name == n]
                       for n in names]
-        self.on_source = [i for i, (v, _) in enumerate(views) if v.input.kind == "source"]
+        self.on_source = [i for i, (v, _) in enumerate(views)
+                          if (v.input.kind == "source" if feed is None else v.input.name == feed)]
         self.wanted = emit  # per-event rows go out (a sink reads them)
-        self.slots = [_ViewSlot(v, e, emit or bool(self.feeds[i]), *saved.get(v.name, (None, None)))
+        self.reports = reports
+        self.reported = [v.name in reports for v, _ in views]
+        # events of this key per event time, not yet reported as final (None: nobody re-keys)
+        self.seen: dict | None = (records.decode_counts(saved.pop(records.COUNTS, None)) if reports else None)
+        self.slots = [_ViewSlot(v, e, emit or bool(self.feeds[i]) or self.reported[i],
+                                *saved.get(v.name, (None, None)))
                       for i, (v, e) in enumerate(views)]
         # slots without recovery state (a new key, or a view added to the job): with a warm start
         # they continue from the online store, loaded on the key's first event
@@ -345,7 +357,8 @@ class KeyLogic(StatefulBatchLogic):
     @staticmethod
     def _load(views, resume: bytes):
         key, payloads = records.decode_snapshot(resume)
-        return {name: ((record, tail), None if covered is None else records.EPOCH + covered * records.ONE_US)
+        return {name: (record if name == records.COUNTS else
+                       ((record, tail), None if covered is None else records.EPOCH + covered * records.ONE_US))
                 for name, (record, tail, covered) in payloads.items()}, key
 
     def _warm_start(self) -> None:
@@ -370,7 +383,7 @@ class KeyLogic(StatefulBatchLogic):
         slot = self.slots[i]
         if rows:
             name = slot.view.name
-            if self.wanted:
+            if self.wanted or self.reported[i]:
                 out.extend((name, r) for r in rows)
             else:
                 out.extend((name, r) for r in rows if r.__class__ is DeadLetter)
@@ -395,11 +408,14 @@ class KeyLogic(StatefulBatchLogic):
         wm = clock.get(source)
         out: list = []
         changed = [False] * len(self.slots)
+        seen = self.seen
         for value in values:
             event, ewm = value.event, value.watermark
             if ewm is not None and (wm is None or ewm > wm):
                 wm = ewm
             ts = event[ts_col]
+            if seen is not None:
+                seen[ts] = seen.get(ts, 0) + 1
             for i in self.on_source:
                 slot = self.slots[i]
                 if slot.covered is not None and ts <= slot.covered:
@@ -421,26 +437,49 @@ class KeyLogic(StatefulBatchLogic):
             slot = self.slots[i]
             if changed[i] or slot.pending:
                 self._emit(out, i, slot.flush(wm), changed[i])
+        if seen:
+            self._report(out, wm)
         return out, False
+
+    def _report(self, out: list, upto: datetime | None, final: bool = False) -> None:
+        """After the rows of the groups before ``upto``: how many input events there were per time
+        (each re-keyed view's sequencer counts them against the watermark's `Frontier`)."""
+        seen = self.seen
+        if final:
+            due = list(seen)
+        elif upto is None:
+            return
+        else:
+            due = [t for t in seen if t < upto]
+        if due:
+            pairs = tuple((t, seen.pop(t)) for t in due)
+            out.extend((None, Count(name, pairs)) for name in self.reports)
 
     def on_notify(self):
         wm = _clock().get(self.source)
         out: list = []
         for i in self.on_source:
             self._emit(out, i, self.slots[i].flush(wm), False)
+        if self.seen:
+            self._report(out, wm)
         self.writer.tick()
         return out, False
 
     def notify_at(self):
-        if self.tick is None or not (self.writer.due() or any(slot.pending for slot in self.slots)):
+        if self.wake is None:
             return None
-        return datetime.now(timezone.utc) + timedelta(seconds=self.tick)
+        if not (any(slot.pending for slot in self.slots) or self.seen
+                or (self.tick is not None and self.writer.due())):
+            return None
+        return datetime.now(timezone.utc) + timedelta(seconds=self.wake)
 
     def on_eof(self):
         out: list = []
         for i in self.on_source:
             # a stop is not the end of the input: groups stay pending for the next start
             self._emit(out, i, [] if stopping() else self.slots[i].flush(None, final=True), stopping())
+        if self.seen and not stopping():
+            self._report(out, None, final=True)
         if stopping():
             for i in range(len(self.slots)):
                 if i not in self.on_source:
@@ -450,97 +489,11 @@ class KeyLogic(StatefulBatchLogic):
     def snapshot(self):
         # an immutable copy (the live state keeps changing after the epoch closes), reusing each
         # view's record when the store write already encoded this version
-        return records.encode_snapshot(self.key, [(s.view.name, (*s.payload(), None if s.covered is None else
-                                                                  (s.covered - records.EPOCH) // records.ONE_US))
-                                                  for s in self.slots])
-
-
-class _Watermark:
-    """The source's watermark: per input partition the latest event time seen; the watermark is the
-    minimum of those over the partitions that are not idle, minus the allowed lateness, and never
-    moves back. With one partition (a file) this is the contract's "max event time seen − lateness";
-    with several (Kafka) a partition that is behind does not see its events called late because
-    another partition ran ahead."""
-
-    def __init__(self, parts: list[str]):
-        self.latest: dict[str, datetime | None] = {p: None for p in parts}
-        self.idle: set[str] = set()
-        self.mark: datetime | None = None   # min over active partitions (before lateness)
-
-    def see(self, part: str, ts: datetime) -> None:
-        if len(self.latest) == 1 and part in self.latest and not self.idle:  # one partition (a file)
-            if self.mark is None or ts > self.mark:
-                self.mark = self.latest[part] = ts
-            return
-        self.idle.discard(part)
-        prev = self.latest.get(part)
-        if prev is None or ts > prev:
-            self.latest[part] = ts
-        self._update()
-
-    def rest(self, part: str) -> None:
-        self.idle.add(part)
-        self._update()
-
-    def _update(self) -> None:
-        active = [t for p, t in self.latest.items() if p not in self.idle]
-        if any(t is None for t in active):
-            return  # an active partition has not produced yet: it may still be far behind
-        if not active:
-            active = [t for t in self.latest.values() if t is not None]  # all idle
-        if not active:
-            return
-        low = min(active)
-        if self.mark is None or low > self.mark:
-            self.mark = low
-
-
-def _watermark(lateness: timedelta, parts: list[str], stats: StreamStats | None) -> Callable:
-    """The watermark step for one wrapped item: (state, item) -> (state, Tagged | DeadLetter | None)."""
-    def mapper(wm_state, event):
-        if wm_state is None:
-            wm_state = _Watermark(parts)
-        if isinstance(event, DeadLetter):
-            return wm_state, event
-        if isinstance(event, Idle):
-            wm_state.rest(event.part)
-            return wm_state, None
-        ts = event["__ts"]
-        wm = None if wm_state.mark is None else wm_state.mark - lateness
-        if wm is not None and ts < wm:
-            if stats is not None:
-                stats.late += 1
-            return wm_state, DeadLetter(event["__source"], json.dumps(event["row"], default=str)[:1000],
-                                        f"late: event time {ts.isoformat()} is before the watermark {wm.isoformat()}")
-        wm_state.see(event["__part"], ts)
-        wm = None if wm_state.mark is None else wm_state.mark - lateness
-        if stats is not None:
-            prev = stats.max_event.get(event["__source"])
-            if prev is None or ts > prev:
-                stats.max_event[event["__source"]] = ts
-            stats.watermark[event["__source"]] = wm
-        return wm_state, Tagged(event["row"], wm)
-    return mapper
-
-
-class _WatermarkLogic(StatefulBatchLogic):
-    """The source's one watermark step, a batch of items per call (`_watermark` per item); its
-    snapshot is the `_Watermark` (as `stateful_map` kept it)."""
-
-    def __init__(self, mapper: Callable, state: "_Watermark | None"):
-        self.mapper, self.state = mapper, state
-
-    def on_batch(self, values: list):
-        mapper, state, out = self.mapper, self.state, []
-        for v in values:
-            state, w = mapper(state, v)
-            if w is not None:
-                out.append(w)
-        self.state = state
-        return out, False
-
-    def snapshot(self):
-        return copy.deepcopy(self.state)
+        payloads = [(s.view.name, (*s.payload(), None if s.covered is None else
+                                   (s.covered - records.EPOCH) // records.ONE_US)) for s in self.slots]
+        if self.seen:
+            payloads.append((records.COUNTS, (records.encode_counts(self.seen), None, None)))
+        return records.encode_snapshot(self.key, payloads)
 
 
 def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[FeatureView], inp_source,
@@ -576,30 +529,41 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
             stats.dead += dead
         return out
 
-    mapper = _watermark(timedelta(microseconds=lateness_us), parts, stats)
+    lateness = timedelta(microseconds=lateness_us)
+    mapper = _watermark(lateness, parts, stats)
+    stages = plan_stages(name, views)
+    # the watermark step counts events when views over the source's events are re-keyed
+    counting = any(st.reports for st in stages if st.feed is None)
     raw = op.input(f"input_{name}", flow, inp_source)
-    tagged = op.stateful_batch(f"watermark_{name}", op.flat_map_batch(f"wrap_{name}", raw, wrap),
-                               lambda resume: _WatermarkLogic(mapper, resume))
+    tagged = op.stateful_batch(
+        f"watermark_{name}", op.flat_map_batch(f"wrap_{name}", raw, wrap),
+        lambda resume: WatermarkLogic(mapper, resume, lateness, source.timestamp if counting else None))
     dead_streams = [op.flat_map_batch(f"late_{name}", tagged,
                                       lambda batch: [t for _, t in batch if t.__class__ is DeadLetter])]
-    groups: dict[tuple, list[FeatureView]] = {}
-    for view in views:  # one keyed state per entity key: views over the same key share the step
-        groups.setdefault(tuple(view.entity), []).append(view)
-    for entity, members in groups.items():
-        step = f"{name}__{'_'.join(entity)}"
+    emit = row_sink_for is not None
+    feeding: dict[str, Any] = {}  # view -> the stream its re-keyed readers' stage takes (sequencer output)
+    for stage in stages:
+        step, entity = stage.name, stage.entity
         # compiled once per view, shared by every key
-        pairs = [(v, ViewEvaluator(v, Enricher(v, dims or {}, project) if v.joins else None)) for v in members]
-
-        def key_batch(batch: list, e=entity) -> list:
-            return [(encode_key([t.event.get(k) for k in e]), t) for _, t in batch if t.__class__ is Tagged]
-
-        keyed = op.flat_map_batch(f"key_{step}", tagged, key_batch)
-        emit = row_sink_for is not None
-        rows = op.stateful_batch(f"state_{step}", keyed,
-                                 lambda resume, ps=pairs, em=emit: KeyLogic(ps, writer, resume, tick, em))
+        pairs = [(v, ViewEvaluator(v, Enricher(v, dims or {}, project) if v.joins else None)) for v in stage.views]
+        if stage.feed is None:
+            def key_batch(batch: list, e=entity) -> list:
+                return [(encode_key([t.event.get(k) for k in e]), t) for _, t in batch if t.__class__ is Tagged]
+            inp = tagged
+        else:
+            def key_batch(batch: list, e=entity, me=("stage", step)) -> list:
+                return [(encode_key([t.event.get(k) for k in e]), t) for _, (to, t) in batch if to == me]
+            inp = feeding[stage.feed]
+        keyed = op.flat_map_batch(f"key_{step}", inp, key_batch)
+        rows = op.stateful_batch(
+            f"state_{step}", keyed,
+            lambda resume, ps=pairs, st=stage: KeyLogic(ps, writer, resume, tick, emit, feed=st.feed,
+                                                       reports=tuple(st.reports),
+                                                       clock=None if st.feed is None else st.name,
+                                                       wake=REKEY_WAKE if st.reports else None))
         dead_streams.append(op.flat_map_batch(
             f"failed_{step}", rows, lambda batch: [vr[1] for _, vr in batch if vr[1].__class__ is DeadLetter]))
-        for view in members:
+        for view in stage.views:
             sink = row_sink_for(view) if row_sink_for is not None else None
             if sink is None:
                 continue
@@ -608,6 +572,20 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
                 lambda batch, n=view.name: [vr[1] for _, vr in batch
                                             if vr[0] == n and vr[1].__class__ is not DeadLetter])
             op.output(f"rows_{view.name}", mine, sink)
+        for u in stage.reports:  # this stage's view u is re-keyed: its sequencer
+            if stage.feed is None:
+                frontiers = op.flat_map_batch(f"frontier_{name}__{u}", tagged,
+                                              lambda batch, u=u: [(u, f) for _, f in batch if f.__class__ is Frontier])
+            else:
+                frontiers = op.flat_map_batch(f"frontier_{name}__{u}", feeding[stage.feed],
+                                              lambda batch, me=("seq", u), u=u: [(u, f) for _, (to, f) in batch
+                                                                                 if to == me])
+            counted = op.flat_map_batch(f"rekeyed_{name}__{u}", rows, lambda batch, u=u: sequencer_inputs(u, batch))
+            readers = [(s.name, tuple(s.reports)) for s in stages if s.feed == u]
+            feeding[u] = op.stateful_batch(
+                f"sequence_{name}__{u}", op.merge(f"to_sequence_{name}__{u}", counted, frontiers),
+                lambda resume, v=stage.views[[w.name for w in stage.views].index(u)], r=readers:
+                    SequencerLogic(v, r, resume))
     op.output(f"dead_{name}", op.merge(f"all_dead_{name}", *dead_streams), dead_sink)
 
 

@@ -51,16 +51,12 @@ def source_file(compiled: CompiledProject, source_name: str) -> Path:
 
 def not_streamable(compiled: CompiledProject, name: str) -> str | None:
     """Why the stream cannot run view ``name`` (None: it can). A view over ``ref()`` runs in its
-    upstream's keyed state, so it must be keyed by the same entity columns as every view up its
-    chain; a view keyed otherwise needs its input re-keyed (not yet)."""
+    upstream's keyed state when keyed alike, or re-keys the upstream's rows (`stream.rekey`)."""
     view = compiled.views[name]
     while view.input.kind == "view":
         up = compiled.views.get(view.input.name)
         if up is None:
             return f"its input view {view.input.name!r} did not compile"
-        if list(up.entity) != list(view.entity):
-            return (f"it is keyed by ({', '.join(view.entity)}) and reads ref({up.name!r}), keyed by "
-                    f"({', '.join(up.entity)}): a view over another view's rows streams only with the same key")
         view = up
     return None
 

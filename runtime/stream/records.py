@@ -17,7 +17,9 @@ A record is one msgpack array::
   the rows that leave it by the read's time.
 
 A snapshot (one key of one Bytewax stateful step) is ["skewless-snapshot", FORMAT, key values,
-[[view name, [record, tail | None, warm-start cover µs | None]], ...]]. Nothing here executes code on load; a record of another format
+[[view name, [record, tail | None, warm-start cover µs | None]], ...]]; a key whose views feed
+re-keyed views also holds ["#counts", [counts, None, None]], counts = msgpack [[event time,
+events], ...] of the events it has not yet reported as final (`rekey`). Nothing here executes code on load; a record of another format
 version, another view or another fingerprint is refused with a message naming the view.
 """
 
@@ -140,6 +142,19 @@ def encode_snapshot(key: Sequence[Any] | None, payloads: list[tuple[str, tuple[b
     """``payloads``: per view, (its record, its tail, the µs up to which a warm start's events are
     counted)."""
     return codec.pack((SNAPSHOT, FORMAT, None if key is None else tuple(key), tuple(payloads)))
+
+
+COUNTS = "#counts"  # a key's events per time not yet reported as final (views feeding re-keyed views)
+
+
+def encode_counts(seen: dict) -> bytes:
+    return codec.pack(tuple(seen.items()))  # [[event time, events], ...]
+
+
+def decode_counts(blob: bytes | None) -> dict:
+    if blob is None:
+        return {}
+    return {t: n for t, n in codec.unpack(blob)}
 
 
 def decode_snapshot(blob: bytes) -> tuple[list | None, dict[str, tuple[bytes, bytes | None, int | None]]]:

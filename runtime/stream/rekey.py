@@ -1,0 +1,198 @@
+"""Views over another view's rows keyed by other columns (re-keyed ``ref()`` views) in the stream.
+
+A view over ``ref('u')`` reads u's per-event rows. With u's entity key it runs inside u's keyed
+state (`KeyLogic` feeds it u's rows as they become final). With another key, u's rows must be
+regrouped — and a downstream peer group at time t is final only once *every* u row before t,
+from every u key on every worker, has arrived. Keys of u finalize lazily (on their next event or
+wake-up), so the downstream cannot trust its own arrival order. The event-time frontier is owned
+here instead of left to Bytewax:
+
+* the source's watermark step counts the events it lets through and, whenever the watermark W
+  moves, sends `Frontier(W, events before W)`;
+* each u key, after emitting the rows of the groups before a watermark, reports how many input
+  events it had per event time (`Count`) — rows and counts leave it in one batch, rows first;
+* one sequencer per re-keyed view u (`SequencerLogic`, one Bytewax key) collects u's rows and the
+  counts; once the counts before some frontier W add up to its count, every row before W is there:
+  it releases them in time order, tagged with W, to the downstream stage(s), keyed by their
+  entity. Downstream keys treat those rows as events with watermark W (exactly as a source's
+  events) — so their groups before W are final, and their own re-keyed readers chain the same
+  way (the sequencer sends `Frontier(W, rows released)` on).
+
+Exact by construction: a downstream group is computed only from complete input. What it costs: the
+rows pass through one sequencer per re-keyed view (one worker), and a re-keyed row is final one
+watermark step (plus the upstream key's wake-up) after its upstream row.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from bytewax.operators import StatefulBatchLogic
+
+from skewless.compiler.ir import FeatureView
+
+from ..sources.control import stopping
+from ..sources.decode import DeadLetter
+from . import codec
+from .codec import StateFormatError
+from .watermark import Frontier, Tagged
+
+SEQUENCER = "skewless-sequencer"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Count:
+    """A key of the stage holding view ``view`` finalized ``pairs`` = ((event time, events), ...)."""
+    view: str
+    pairs: tuple
+
+
+@dataclass
+class Stage:
+    """Views run by one keyed Bytewax step: over the source's events (``feed`` None) or over view
+    ``feed``'s rows, all keyed by ``entity``; views with the same key over views of the stage join
+    it. ``reports``: views of this stage other stages re-key (in the stage's order)."""
+    name: str
+    feed: str | None
+    entity: tuple[str, ...]
+    views: list[FeatureView] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)
+
+
+def plan_stages(source: str, views: list[FeatureView]) -> list[Stage]:
+    """The stages of one source's views (``views`` upstream first), upstream stages first. Stage
+    names are the Bytewax step names (kept stable: recovery snapshots are keyed by them)."""
+    stages: dict[tuple, Stage] = {}
+    home: dict[str, Stage] = {}
+    for v in views:
+        entity = tuple(v.entity)
+        if v.input.kind == "source":
+            key: tuple = (None, entity)
+        else:
+            up = home[v.input.name]
+            key = (up.feed, up.entity) if up.entity == entity else (v.input.name, entity)
+        stage = stages.get(key)
+        if stage is None:
+            feed = key[0]
+            name = f"{source}__{'_'.join(entity)}" if feed is None else f"{source}__{feed}__by__{'_'.join(entity)}"
+            stage = stages[key] = Stage(name, feed, entity)
+            if feed is not None and feed not in home[feed].reports:
+                home[feed].reports.append(feed)
+        stage.views.append(v)
+        home[v.name] = stage
+    return list(stages.values())
+
+
+def row_time_column(view: FeatureView) -> str:
+    """The column of ``view``'s rows that passes its timestamp through (a ref() reader's ORDER BY)."""
+    for c in view.columns:
+        if c.kind == "passthrough" and c.expr.strip('"') == view.timestamp:
+            return c.name
+    raise ValueError(f"view {view.name!r} does not output its timestamp column {view.timestamp!r}")
+
+
+class SequencerLogic(StatefulBatchLogic):
+    """The frontier of one re-keyed view's rows (module docstring). Inputs: the view's rows,
+    `Count`s from its keys and `Frontier`s from the step before it. Outputs ``(target, item)``:
+    (("stage", name), Tagged(row, W)) for each downstream stage, and (("seq", view), Frontier) for
+    the sequencers of views those stages feed on."""
+
+    def __init__(self, view: FeatureView, stages: list[tuple[str, tuple[str, ...]]], resume: bytes | None):
+        self.view, self.stages = view, stages  # stages: (name, views of it that are re-keyed further)
+        self.ts_col = row_time_column(view)
+        self.rows: dict = {}        # row time -> rows waiting
+        self.counts: dict = {}      # event time -> events finalized by the upstream keys, not released
+        self.frontiers: list = []   # (W, events before W), W ascending
+        self.released = 0           # upstream events released
+        self.sent = 0               # rows released
+        if resume is not None:
+            self._load(resume)
+
+    def on_batch(self, values: list):
+        rows, counts, ts_col = self.rows, self.counts, self.ts_col
+        for v in values:
+            cls = v.__class__
+            if cls is Count:
+                for t, n in v.pairs:
+                    counts[t] = counts.get(t, 0) + n
+            elif cls is Frontier:
+                if not self.frontiers or v.watermark > self.frontiers[-1][0]:
+                    self.frontiers.append((v.watermark, v.count))
+            else:
+                rows.setdefault(v[ts_col], []).append(v)
+        return self._release(), False
+
+    def _release(self) -> list:
+        frontiers = self.frontiers
+        if not frontiers or not self.counts:
+            if frontiers and not self.counts and frontiers[-1][1] == self.released:
+                return self._out([], len(frontiers) - 1)  # nothing new before it: pass the frontier on
+            return []
+        times = sorted(self.counts)
+        prefix = [0]
+        for t in times:
+            prefix.append(prefix[-1] + self.counts[t])
+        for k in range(len(frontiers) - 1, -1, -1):
+            wm, expected = frontiers[k]
+            have = self.released + prefix[bisect.bisect_left(times, wm)]
+            if have == expected:
+                return self._out(times[:bisect.bisect_left(times, wm)], k)
+            if have > expected:
+                raise RuntimeError(f"sequencer of view {self.view.name!r}: {have} events reported before "
+                                   f"{wm.isoformat()}, the watermark step let {expected} through")
+        return []
+
+    def _out(self, due: list, k: int, final: bool = False) -> list:
+        """Release the rows of times ``due`` (ascending) tagged with frontier ``k``'s watermark."""
+        wm = None if final else self.frontiers[k][0]
+        out: list = []
+        rows, counts = self.rows, self.counts
+        for t in due:
+            self.released += counts.pop(t, 0)
+            for row in rows.pop(t, ()):
+                self.sent += 1
+                tagged = Tagged(row, wm)
+                out.extend((("stage", name), tagged) for name, _ in self.stages)
+        if not final:
+            del self.frontiers[:k + 1]
+            f = Frontier(wm, self.sent)
+            out.extend((("seq", u), f) for _, reports in self.stages for u in reports)
+        return out
+
+    def on_eof(self):
+        if stopping():  # not the end of the input: the rows wait for the next start
+            return [], False
+        due = sorted(set(self.rows) | set(self.counts))
+        self.frontiers.clear()
+        return self._out(due, 0, final=True), False
+
+    def snapshot(self):
+        return codec.pack((SEQUENCER, FORMAT, tuple((t, tuple(rs)) for t, rs in self.rows.items()),
+                           tuple(self.counts.items()), tuple(self.frontiers), self.released, self.sent))
+
+    def _load(self, blob: bytes) -> None:
+        if not isinstance(blob, bytes):
+            raise StateFormatError(f"the recovery snapshot of the sequencer of {self.view.name!r} is not in the "
+                                   "state format: start with a new recovery directory")
+        magic, version, rows, counts, frontiers, self.released, self.sent = codec.unpack(blob)
+        if magic != SEQUENCER or version != FORMAT:
+            raise StateFormatError(f"the recovery snapshot of the sequencer of {self.view.name!r} is in format "
+                                   f"{magic!r} {version}, this skewless reads {SEQUENCER!r} {FORMAT}")
+        self.rows = {t: list(rs) for t, rs in rows}
+        self.counts = {t: n for t, n in counts}
+        self.frontiers = [(w, n) for w, n in frontiers]
+
+
+def sequencer_inputs(view: str, batch: list) -> list:
+    """From a stage's output ((key, (view name | None, row | Count))): what view ``view``'s
+    sequencer reads, under its one key."""
+    out = []
+    for _, (name, item) in batch:
+        if name is None:
+            if item.view == view:
+                out.append((view, item))
+        elif name == view and item.__class__ is not DeadLetter:
+            out.append((view, item))
+    return out
