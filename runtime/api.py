@@ -206,40 +206,56 @@ class Project:
         per-event rows as Parquet in ``out_dir`` when given. Returns `ReplayResult`."""
         from .stream.jobs import replay
 
-        names = [n for n in self._names(views) if self.compiled.views[n].input.kind == "source"]
-        return replay(self.compiled, names, Path(out_dir) if out_dir is not None else None, to_online=to_online)
+        return replay(self.compiled, self._names(views), Path(out_dir) if out_dir is not None else None, to_online=to_online)
 
     def seed_online(self, views: str | Iterable[str] | None = None, as_of: datetime | None = None, progress=None):
         """Each view's state from its source's batch files (events up to ``as_of``) into the online
         store — what `backfill --to-online` does; a stream started later continues from it (warm
-        start). Yields (view, events) as each finishes ((view, None): a ref() view, not streamed)."""
-        import pyarrow.compute as pc
-
-        from .sources.dimension import Enricher, load_indexes
-        from .sources.files import read_batch_source
+        start). A view over ``ref()`` is seeded from its upstream's rows over the same events,
+        computed as the stream computes them. Yields (view, input rows) as each finishes."""
         from .stores import open_store
         from .stream.replay import replay_rows
 
         store = open_store(self.compiled.project.target.online, self.compiled.project.root)
+        inputs: dict[str, list] = {}
+
+        def input_of(name: str) -> list:
+            """The view's input rows (events, or its upstream's per-event rows) in time order,
+            with its dimension rows."""
+            if name not in inputs:
+                view = self.compiled.views[name]
+                if view.input.kind == "view":
+                    rows, _ = replay_rows(self.compiled.views[view.input.name], input_of(view.input.name))
+                    rows.sort(key=lambda r: r[view.timestamp])
+                else:
+                    rows = self._source_rows(view, as_of)
+                if view.joins:  # each row with its dimension rows, as the stream looks them up
+                    from .sources.dimension import Enricher, load_indexes
+
+                    enrich = Enricher(view, load_indexes(self.compiled.project, [view]))
+                    rows = [enrich(r) for r in rows]
+                inputs[name] = rows
+            return inputs[name]
+
         try:
             for name in self._names(views):
                 view = self.compiled.views[name]
-                if view.input.kind != "source":
-                    yield name, None
-                    continue
-                events = read_batch_source(self.compiled.project.sources[view.root_source], self.compiled.project.root)
-                if as_of is not None:
-                    events = events.filter(pc.less_equal(events[view.timestamp], as_of))
-                events = events.sort_by(view.timestamp)
-                rows = events.to_pylist()
-                if view.joins:  # each event with its dimension rows, as the stream looks them up
-                    enrich = Enricher(view, load_indexes(self.compiled.project, [view]))
-                    rows = [enrich(r) for r in rows]
                 with progress(name) if progress is not None else contextlib.nullcontext():
+                    rows = input_of(name)
                     replay_rows(view, rows, store, flush_every=50_000)
-                yield name, events.num_rows
+                yield name, len(rows)
         finally:
             store.close()
+
+    def _source_rows(self, view, as_of: datetime | None) -> list[dict]:
+        import pyarrow.compute as pc
+
+        from .sources.files import read_batch_source
+
+        events = read_batch_source(self.compiled.project.sources[view.root_source], self.compiled.project.root)
+        if as_of is not None:
+            events = events.filter(pc.less_equal(events[view.timestamp], as_of))
+        return events.sort_by(view.timestamp).to_pylist()
 
     def online(self, view: str) -> "OnlineView":
         (name,) = self._names(view)

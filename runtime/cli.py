@@ -160,10 +160,7 @@ def _seed_online(compiled: CompiledProject, names: list[str], as_of: str | None)
         cutoff = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=timezone.utc)
     for name, count in Project.of(compiled).seed_online(names, cutoff,
                                                         progress=lambda n: out.status(f"seeding the online store: {n}")):
-        if count is None:
-            console.print(f"[yellow]skip[/yellow] {name}: ref() views are not streamed yet")
-        else:
-            console.print(f"[green]seeded[/green] {name}: {count:,} events → online store")
+        console.print(f"[green]seeded[/green] {name}: {count:,} input rows → online store")
 
 
 @app.command("training-set")

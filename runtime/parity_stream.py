@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 from skewless.compiler.project.build import CompiledProject
 
 from .engines import BatchEngine, fetch
-from .parity import EngineResult, ViewParity, _key_columns, compare_all, oracle_for, register_inputs
+from .parity import (EngineResult, ViewParity, _key_columns, compare_all, oracle_for, register_inputs,
+                     register_original_views)
 
 
 def streamable(compiled: CompiledProject, views: list[str]) -> list[str]:
@@ -137,6 +138,7 @@ def compare_stream(compiled: CompiledProject, views: list[str], replayed: dict, 
                     changed.add((id(oracle), src.name))
                 else:
                     changed.discard((id(oracle), src.name))
+            register_original_views(oracle, compiled, name)  # (again: reloaded tables drop the views over them)
             expected = fetch(oracle, compiled.rendered[name].sql)
             actual = pq.read_table(replayed["outputs"][name])
             res.rows = actual.num_rows

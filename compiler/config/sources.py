@@ -96,6 +96,8 @@ class DimensionDef(Frozen):
     valid_from: Identifier | None = None
     valid_to: Identifier | None = None
     batch: BatchBinding = BatchBinding()
+    # changes since the batch table, one JSON row per message (continuous Kafka runs, serving)
+    stream: StreamBinding = StreamBinding()
 
     @model_validator(mode="after")
     def _check(self) -> "DimensionDef":
@@ -120,6 +122,9 @@ class DimensionDef(Frozen):
                 raise ValueError(f"{what} column {col!r} is also a key column")
         if not self.batch.path and not self.batch.table:
             raise ValueError("a dimension needs batch.path (a file) or batch.table")
+        if self.stream.file or self.stream.format:
+            raise ValueError("a dimension's stream is a Kafka topic of changes (stream: {topic: ...}); its rows "
+                             "come from batch.path or batch.table")
         return self
 
     @property

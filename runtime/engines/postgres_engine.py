@@ -48,8 +48,9 @@ class PostgresEngine:
         cols = [(f.name, (types or {}).get(f.name) or arrow_to_pg_type(f.type)) for f in table.schema]
         ident = psycopg.sql.Identifier
         with self.conn.cursor() as cur:
-            if name in self.owned:  # ours, from an earlier register in this session
-                cur.execute(psycopg.sql.SQL("DROP TABLE pg_temp.{}").format(ident(name)))
+            if name in self.owned:  # ours, from an earlier register in this session; with the temp views
+                # over it (a temp table's dependents are temp objects of this session: ours too)
+                cur.execute(psycopg.sql.SQL("DROP TABLE pg_temp.{} CASCADE").format(ident(name)))
             cur.execute(psycopg.sql.SQL("CREATE TEMP TABLE {} ({})").format(
                 ident(name), psycopg.sql.SQL(", ").join(
                     psycopg.sql.SQL("{} {}").format(ident(c), psycopg.sql.SQL(t)) for c, t in cols)))

@@ -61,6 +61,15 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         store.close()
         raise SkewlessError(Diagnostic(f"model {unknown[0]}", 1, 1, f"unknown model {unknown[0]!r}",
                                        f"models: {', '.join(sorted(compiled.project.models))}"))
+    stream = compiled.project.target.stream
+    brokers = list(stream.brokers) if getattr(stream, "kind", None) == "kafka" else None
+    if brokers and any(d.stream.topic for d in compiled.project.dimensions.values()):
+        # dimensions with a topic follow it here too: request events and reads join their latest rows
+        from ..sources.dimension import load_indexes
+        from ..sources.dimension_feed import start_feeds
+
+        start_feeds(compiled.project, load_indexes(compiled.project, list(compiled.views.values())), brokers,
+                    dict(stream.add_config))
     scorers = {}
     try:
         for name in names:
@@ -74,8 +83,6 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         raise SkewlessError(Diagnostic(f"model {current}", 1, 1, str(exc), "")) from None
     from .feature_log import FeatureLog
 
-    stream = compiled.project.target.stream
-    brokers = list(stream.brokers) if getattr(stream, "kind", None) == "kafka" else None
     logs = {m: FeatureLog(target_dir / "feature_log", m, d.feature_log, brokers)
             for m, d in compiled.project.models.items() if d.feature_log is not None and d.feature_log.enabled}
     app = create_app(scorers, compiled, store, compiled.project.target.serve_token, experiments,

@@ -128,6 +128,39 @@ class DimensionIndex:
                     raise _broken(dim, where, k, "has versions whose [valid_from, valid_to) ranges overlap", [a, b])
             self.rows[k] = ([r[vf] for r in vs], vs)
 
+    def copy(self) -> "DimensionIndex":
+        """An index of the same rows that `apply` may change without touching this one (cached)."""
+        other = object.__new__(DimensionIndex)
+        other.dim, other.rows = self.dim, dict(self.rows)
+        return other
+
+    def apply(self, row: dict) -> str | None:
+        """A changed row (a message of the dimension's topic): upserted by key — versioned, by key
+        and valid_from (the same valid_from replaces that version: how a version is closed). The
+        lookups of other threads see the old rows or the new ones, never a half-made index. Returns
+        why it was refused (the index unchanged), or None."""
+        dim = self.dim
+        k = _key(tuple(row[c] for c in dim.key))
+        if k is None:
+            return "a key column is NULL: no event can join it"
+        if not dim.versioned:
+            self.rows[k] = row
+            return None
+        vf, vt = dim.valid_from, dim.valid_to
+        if row[vf] is None:
+            return f"{vf} is NULL: no event can join it"
+        if row[vt] is not None and row[vt] <= row[vf]:
+            return f"{vt} is not after {vf}: an empty range"
+        starts, versions = self.rows.get(k, ([], []))
+        kept = [r for r in versions if r[vf] != row[vf]]
+        vs = sorted([*kept, row], key=lambda r: r[vf])
+        for a, b in zip(vs, vs[1:]):
+            if a[vt] is None or b[vf] < a[vt]:
+                shown = lambda r: f"[{r[vf]}, {r[vt]})"  # noqa: E731
+                return f"its range {shown(row)} overlaps the version {shown(b if a is row else a)}"
+        self.rows[k] = ([r[vf] for r in vs], vs)
+        return None
+
     def lookup(self, key: tuple, ts: datetime | None) -> dict | None:
         k = _key(key)
         if k is None:
@@ -209,6 +242,12 @@ def load_indexes(project, views: list[FeatureView]) -> dict[str, DimensionIndex]
     for v in views:
         for j in v.joins:
             if j.dimension in out:
+                continue
+            from .dimension_feed import fed
+
+            feed = fed(j.dimension)
+            if feed is not None:  # followed from its topic: the feed's index, not the table's
+                out[j.dimension] = feed.index
                 continue
             dim = project.dimensions[j.dimension]
             where = where_of(project, dim.name)

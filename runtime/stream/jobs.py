@@ -188,12 +188,44 @@ def _check_warm(store, views: list) -> None:
 
 def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats | None = None) -> StreamStats:
     """Run until the input ends (``until_end``) or SIGINT/SIGTERM; returns the counters."""
-    from bytewax._bytewax import cli_main
-
     project = compiled.project
     stats = stats or StreamStats()
     by_source = views_by_source(compiled, opts.views)
     dims = load_indexes(project, [v for vs in by_source.values() for v in vs])  # a broken table: no start
+    feeds = []
+    if opts.kind == "kafka" and any(project.dimensions[d].stream.topic for d in dims):
+        # dimensions with a topic: read it to its end, then follow it (`sources.dimension_feed`)
+        from ..sources.dimension_feed import start_feeds
+
+        feeds = start_feeds(project, dims, opts.brokers, opts.add_config,
+                            _dimension_dead_letters(project.target_dir / "dimension_dead_letters.jsonl"))
+        dims = load_indexes(project, [v for vs in by_source.values() for v in vs])  # the feeds' indexes
+    try:
+        return _run(compiled, opts, stats, by_source, dims)
+    finally:
+        if feeds:
+            from ..sources.dimension_feed import stop_feeds
+
+            stop_feeds(feeds)
+
+
+def _dimension_dead_letters(path: Path):
+    """Refused dimension changes as JSON lines (source, raw, reason), like the events' dead letters."""
+    import json
+
+    lock = threading.Lock()
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(raw: str, reason: str) -> None:
+        with lock, path.open("a") as fh:
+            fh.write(json.dumps({"source": "dimension", "raw": raw, "reason": reason}) + "\n")
+    return write
+
+
+def _run(compiled: CompiledProject, opts: RunOptions, stats: StreamStats, by_source: dict, dims: dict) -> StreamStats:
+    from bytewax._bytewax import cli_main
+
+    project = compiled.project
     store = open_store(project.target.online, project.root)
     writer = StoreWriter(store, interval=opts.flush_interval, stats=stats, warm=opts.warm, background=True)
     if opts.kind == "kafka" and opts.dead_letter_topic:

@@ -71,9 +71,16 @@ def expected_as_of(compiled, name: str, pg, duck, rows: list[dict]):
     view = compiled.views[name]
     last = max(r["ts"] for r in rows)
     times = [last + d for d in AS_OF_AFTER]
-    keys = sorted({tuple(r[k] for k in view.entity) for r in rows}, key=repr)
     use_duck = any(a.func == "count_distinct" for a in view.aggregates)
     conn = duck if use_duck else pg
+    reads = "tx"
+    if view.input.kind == "view":  # the probes join the upstream's rows (the upstream's outputs are the source's columns)
+        reads = view.input.name
+        try:
+            rows = [dict(zip(COLUMNS, r)) for r in conn.execute(f'SELECT * FROM "{reads}"').fetchall()]
+        except (psycopg.Error, duckdb.Error):
+            return None
+    keys = sorted({tuple(r[k] for k in view.entity) for r in rows}, key=repr)
     cols = ", ".join(f'"{c}" {_duck_type(t) if use_duck else t}' for c, t in COLUMNS.items())
     names = [c.name for c in view.columns]
     spine, expected = [], {}
@@ -82,7 +89,7 @@ def expected_as_of(compiled, name: str, pg, duck, rows: list[dict]):
         table(conn, "probe_tx", f"{cols}, {PROBE} boolean",
               [[r[c] for c in COLUMNS] + [False] for r in rows] + [[p[c] for c in COLUMNS] + [True] for p in probes])
         try:
-            out = conn.execute(probe_sql(compiled.rendered[name].sql, "probe_tx", view.entity)).fetchall()
+            out = conn.execute(probe_sql(compiled.rendered[name].sql, "probe_tx", view.entity, reads=reads)).fetchall()
         except (psycopg.Error, duckdb.Error):
             return None
         by_key = {tuple(r[len(names) + 1:]): dict(zip(names, r)) for r in out if r[len(names)]}

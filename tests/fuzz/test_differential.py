@@ -48,7 +48,7 @@ from skewless.runtime.stream.online import read_as_of
 from skewless.runtime.values import same
 
 from .as_of import expected_as_of, table
-from .views import COLUMNS, DIMENSIONS, events, view_sql
+from .views import COLUMNS, DIMENSIONS, UPSTREAM, events, over_upstream, upstream_sql, view_sql
 
 pytestmark = pytest.mark.postgres
 # CI replays one fixed, verified exploration (a merge is never blocked by a case nobody has seen);
@@ -107,6 +107,7 @@ def _json(row: dict) -> str:
 
 def _load(pg, duck, rows: list[dict]) -> None:
     cols = ", ".join(f'"{c}" {t}' for c, t in COLUMNS.items())
+    pg.execute(f"DROP VIEW IF EXISTS {UPSTREAM}")
     pg.execute("DROP TABLE IF EXISTS tx")  # the fuzzer's own scratch table in its own cluster
     pg.execute(f"CREATE TABLE tx ({cols})")
     with pg.cursor() as cur, cur.copy("COPY tx FROM STDIN") as copy:
@@ -117,6 +118,21 @@ def _load(pg, duck, rows: list[dict]) -> None:
     duck.execute(f"CREATE OR REPLACE TABLE tx ({dcols})")
     duck.executemany(f"INSERT INTO tx VALUES ({', '.join('?' for _ in COLUMNS)})",
                      [[r[c] for c in COLUMNS] for r in rows])
+
+
+def _load_upstream(pg, duck, sql: str) -> None:
+    """The upstream view as a Postgres view of its SQL and, for DuckDB (the oracle of COUNT(DISTINCT)
+    views), a table of the rows Postgres returns for it (no DuckDB semantics in between)."""
+    pg.execute(f"CREATE VIEW {UPSTREAM} AS {sql}")
+    try:
+        rows = pg.execute(f"SELECT * FROM {UPSTREAM}").fetchall()
+    except psycopg.Error:
+        rows = []  # Postgres fails the views over it too: their oracle is skipped
+    dcols = ", ".join(f'"{c}" {t.replace("double precision", "DOUBLE").replace("numeric", "DECIMAL")}'
+                      for c, t in COLUMNS.items())
+    duck.execute(f"CREATE OR REPLACE TABLE {UPSTREAM} ({dcols})")
+    if rows:
+        duck.executemany(f"INSERT INTO {UPSTREAM} VALUES ({', '.join('?' for _ in COLUMNS)})", rows)
 
 
 def _rows(cur_rows, names) -> dict:
@@ -147,14 +163,18 @@ def _compare(expected: dict, got: dict, what: str, sql: str, scale: float = 0.0)
     return [f"{p}\n--- view:\n{sql}" for p in problems[:3]]
 
 
-def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
-    """Every difference between the paths and the views' own SQL on Postgres, for one case."""
+def check(root: Path, pg, rows: list[dict], sqls: list[str], up: str | None = None) -> list[str]:
+    """Every difference between the paths and the views' own SQL on Postgres, for one case. With
+    ``up``, the view ``up`` (`views.upstream_sql`) is part of the case, and views reading
+    ``ref('up')`` are the oracle's SQL over a Postgres view of it."""
     for sub in ("features", "sources", "data"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "skewless_project.yml").write_text(PROJECT)
     (root / "sources" / "tx.yml").write_text(SOURCES)
     for i, sql in enumerate(sqls):
         (root / "features" / f"v{i}.sql").write_text(sql)
+    if up is not None:
+        (root / "features" / f"{UPSTREAM}.sql").write_text(up)
     (root / "data" / "tx.jsonl").write_text("".join(_json(r) + "\n" for r in rows))
     write_dimensions(root)
     compiled = build_project(load_project(root))
@@ -164,6 +184,8 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
     duck.execute("SET TimeZone = 'UTC'")
     _load(pg, duck, rows)
     write_dimensions(root, (pg, duck))
+    if UPSTREAM in compiled.views:
+        _load_upstream(pg, duck, compiled.rendered[UPSTREAM].sql)
     # the oracle: the view's own SQL on Postgres (DuckDB for COUNT(DISTINCT) OVER)
     oracle: dict[str, dict] = {}
     for name, view in compiled.views.items():
@@ -189,6 +211,10 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str]) -> list[str]:
         STATS["stream: views compared"] += 1
         if view.joins:
             STATS["stream: views with dimension joins compared"] += 1
+        if view.input.kind == "view":
+            up_view = compiled.views[view.input.name]
+            STATS["stream: views over ref() compared" + (" (keyed alike)" if up_view.entity == view.entity
+                                                          else " (re-keyed)")] += 1
         if fast.plan_for(view):
             STATS["stream: views compared with windows in the compiled kernel"] += 1
         for dialect, conn in (("postgres", pg), ("duckdb", duck)):
@@ -270,12 +296,16 @@ def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[s
     return problems[:6]
 
 
-@given(rows=events(), sqls=st.lists(view_sql(), min_size=VIEWS, max_size=VIEWS))
+@given(rows=events(), sqls=st.lists(view_sql(), min_size=VIEWS, max_size=VIEWS),
+       up=st.one_of(st.none(), upstream_sql(), upstream_sql()),
+       reads=st.sets(st.integers(0, VIEWS - 1), min_size=1, max_size=VIEWS // 2))
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])  # shrinking a batch of views takes minutes
-def test_every_path_equals_postgres_running_the_view(tmp_path_factory, pg, rows, sqls):
+def test_every_path_equals_postgres_running_the_view(tmp_path_factory, pg, rows, sqls, up, reads):
+    if up is not None:  # some of the views read the upstream view's rows instead of the events
+        sqls = [over_upstream(sql) if i in reads else sql for i, sql in enumerate(sqls)]
     try:
-        problems = check(tmp_path_factory.mktemp("fuzz"), pg, rows, sqls)
+        problems = check(tmp_path_factory.mktemp("fuzz"), pg, rows, sqls, up)
     except Exception as exc:  # noqa: BLE001 - a crash of any path is a failure to keep as well
         problems = [f"a path crashed: {type(exc).__name__}: {exc}"]
     if problems:  # keep the case (events and views) as a regression test: tests/fuzz/regressions/
@@ -284,6 +314,8 @@ def test_every_path_equals_postgres_running_the_view(tmp_path_factory, pg, rows,
         (case / "events.jsonl").write_text("".join(_json(r) + "\n" for r in rows))
         for i, sql in enumerate(sqls):
             (case / "features" / f"v{i}.sql").write_text(sql)
+        if up is not None:
+            (case / "features" / f"{UPSTREAM}.sql").write_text(up)
     assert not problems, "\n\n".join(problems[:5])
 
 
@@ -301,7 +333,9 @@ def _read_events(path: Path) -> list[dict]:
                          ids=lambda p: p.name)
 def test_kept_fuzz_failures_stay_fixed(tmp_path, pg, case):
     sqls = [p.read_text() for p in sorted((case / "features").glob("v*.sql"), key=lambda p: int(p.stem[1:]))]
-    problems = check(tmp_path / "proj", pg, _read_events(case / "events.jsonl"), sqls)
+    up = case / "features" / f"{UPSTREAM}.sql"
+    problems = check(tmp_path / "proj", pg, _read_events(case / "events.jsonl"), sqls,
+                     up.read_text() if up.exists() else None)
     assert not problems, "\n\n".join(problems[:5])
 
 

@@ -258,3 +258,44 @@ def _joined(draw, outputs: list[str], where: str, part: str) -> str:
         where = "\nWHERE " + ("d.label IS DISTINCT FROM 'x'" if "dm" in dims else "v.lvl IS NULL OR v.lvl < 5")
     joins = "\n".join(JOINS[d] for d in dims)
     return "SELECT " + ",\n  ".join(outputs) + "\nFROM {{ source('tx') }} AS e\n" + joins + where
+
+
+UPSTREAM = "up"  # the generated view other generated views may read through ref()
+
+
+@st.composite
+def upstream_sql(draw) -> str:
+    """A view the other generated views may read through ``ref('up')`` instead of the source: it
+    outputs the source's columns under their names and types, some replaced by window aggregates
+    over its own partition — so wherever a view over it reads a column it reads another view's
+    feature. Partitioned by user_id (its readers keyed by user_id run in its keyed state), or by
+    merchant_id / status (its readers re-key its rows)."""
+    part = draw(st.sampled_from(["user_id", "user_id", "merchant_id", "status"]))
+
+    def over(ordered: bool = False) -> str:
+        order, spec = frame(draw, ordered, False)
+        return f"OVER (PARTITION BY {part} ORDER BY {order} {spec})"
+
+    lag = f"OVER (PARTITION BY {part} ORDER BY ts, txn_id)"
+    options = {
+        "amount": [f"MAX(amount) {over()}", f"MIN(amount) {over()}", f"FIRST_VALUE(amount) {over(True)}"],
+        "n": [f"CAST(COUNT(*) {over()} AS INTEGER)", f"MAX(n) {over()}", f"LAG(n) {lag}"],
+        "q": [f"CAST(SUM(q) {over()} AS NUMERIC(12,2))", f"MIN(q) {over()}"],
+        "status": [f"MAX(status) {over()}", f"LAG(status, 1, 'none') {lag}"],
+        "flag": [f"BOOL_OR(flag) {over()}", f"COUNT(*) {over()} > 1"],
+    }
+    cols = []
+    for c in COLUMNS:
+        if c in options and draw(st.booleans()):
+            cols.append(f"{draw(st.sampled_from(options[c]))} AS {c}")
+        else:
+            cols.append(c)
+    if all(c in COLUMNS for c in cols):  # at least one feature
+        cols[list(COLUMNS).index("n")] = f"CAST(COUNT(*) {over()} AS INTEGER) AS n"
+    where = f"\nWHERE {expr(draw, 'bool', 1)}" if draw(st.integers(0, 3)) == 0 else ""
+    return "SELECT " + ",\n  ".join(cols) + "\nFROM {{ source('tx') }}" + where
+
+
+def over_upstream(sql: str) -> str:
+    """A generated view reading the upstream view's rows instead of the source's events."""
+    return sql.replace("{{ source('tx') }}", "{{ ref('" + UPSTREAM + "') }}")
