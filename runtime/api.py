@@ -214,7 +214,7 @@ class Project:
         start). A view over ``ref()`` is seeded from its upstream's rows over the same events,
         computed as the stream computes them. Yields (view, input rows) as each finishes."""
         from .stores import open_store
-        from .stream.replay import replay_rows
+        from .stream.replay import join_rows, replay_rows
 
         store = open_store(self.compiled.project.target.online, self.compiled.project.root)
         inputs: dict[str, list] = {}
@@ -229,6 +229,9 @@ class Project:
                     rows.sort(key=lambda r: r[view.timestamp])
                 else:
                     rows = self._source_rows(view, as_of)
+                for vj in view.view_joins:  # each event with the joined view's row for it
+                    other, _ = replay_rows(self.compiled.views[vj.view], input_of(vj.view))
+                    rows = join_rows(rows, other, vj)
                 if view.joins:  # each row with its dimension rows, as the stream looks them up
                     from .sources.dimension import Enricher, load_indexes
 

@@ -32,7 +32,8 @@ def open_engine(compiled: CompiledProject, engine: str | None = None, dsn: str |
 
 
 def needed_sources(compiled: CompiledProject, views: list[str], models: list[str] = ()) -> set[str]:
-    """The sources and dimensions the views (and the models' labels and views) read, up their ref() chains."""
+    """The sources and dimensions the views (and the models' labels and views) read, up their ref()
+    chains and through the views they join."""
     names: set[str] = set()
     todo = list(views)
     for m in models:
@@ -45,6 +46,7 @@ def needed_sources(compiled: CompiledProject, views: list[str], models: list[str
         names |= {j.dimension for j in v.joins}
         if v.input.kind == "view":
             todo.append(v.input.name)
+        todo += [j.view for j in v.view_joins]
     return names
 
 

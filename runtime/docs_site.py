@@ -59,7 +59,9 @@ def lineage_svg(manifest: dict) -> str:
             pos[(kind, name)] = (20 + col * (w + gap_x), 20 + i * (h + gap_y))
     edges = []
     for v, doc in views.items():
-        deps = [("view", d) for d in doc["depends_on"] if d in views] or [("source", doc["ir"]["root_source"])]
+        deps = [("view", d) for d in doc["depends_on"] if d in views]
+        if doc["ir"]["input"]["kind"] == "source":  # its events (a view it joins is a dependency too)
+            deps.append(("source", doc["ir"]["root_source"]))
         edges += [(d, ("view", v)) for d in deps]
         edges += [(("dimension", j["dimension"]), ("view", v)) for j in doc["ir"].get("joins", [])]
     for m, doc in models.items():

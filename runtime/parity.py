@@ -126,11 +126,12 @@ def _hashable(v):
 
 
 def register_original_views(engine: BatchEngine, compiled: CompiledProject, view: str) -> None:
-    """Make ``ref()`` targets queryable by name for the original SQL (upstream first)."""
+    """Make the views ``view`` reads (``ref()`` in FROM or a LEFT JOIN) queryable by name for the
+    original SQL, upstream first."""
     v = compiled.views[view]
-    if v.input.kind == "view":
-        register_original_views(engine, compiled, v.input.name)
-        up = compiled.views[v.input.name]
+    for name in ([v.input.name] if v.input.kind == "view" else []) + [j.view for j in v.view_joins]:
+        register_original_views(engine, compiled, name)
+        up = compiled.views[name]
         engine.execute(f'CREATE OR REPLACE TEMP VIEW "{up.name}" AS {compiled.rendered[up.name].sql}')
 
 
@@ -142,14 +143,13 @@ def register_inputs(engine: BatchEngine, compiled: CompiledProject, sources: dic
 
 def oracle_for(compiled: CompiledProject, view: str, postgres: BatchEngine | None, duckdb: BatchEngine) -> BatchEngine:
     """Postgres runs the view's own SQL; DuckDB where Postgres cannot (COUNT(DISTINCT) OVER, in the
-    view or in a view it reads through ref())."""
-    chain, uses_distinct = compiled.views[view], False
-    while True:
-        uses_distinct = uses_distinct or any(a.func == "count_distinct" for a in chain.aggregates)
-        if chain.input.kind != "view":
-            break
-        chain = compiled.views[chain.input.name]
-    return postgres if postgres is not None and not uses_distinct else duckdb
+    view or in a view it reads or joins through ref())."""
+    def distinct(name: str) -> bool:
+        v = compiled.views[name]
+        return (any(a.func == "count_distinct" for a in v.aggregates)
+                or (v.input.kind == "view" and distinct(v.input.name)) or any(distinct(j.view) for j in v.view_joins))
+
+    return postgres if postgres is not None and not distinct(view) else duckdb
 
 
 def run_parity(compiled: CompiledProject, views: list[str], engines: list[BatchEngine],

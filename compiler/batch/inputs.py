@@ -21,9 +21,9 @@ def input_for(view: FeatureView, views: dict[str, FeatureView], dialect: str,
     else:
         upstream = views[view.input.name]
         events = per_event_query(upstream, dialect, input_for(upstream, views, dialect, tables))
-    if not view.joins:
+    if not view.joins and not view.view_joins:
         return events
-    return joined(view, events, tables or {})
+    return joined(view, events, tables or {}, views, dialect)
 
 
 def _table(ref: str, alias: str) -> exp.Expression:
@@ -31,9 +31,11 @@ def _table(ref: str, alias: str) -> exp.Expression:
     return table.as_(alias, quoted=True, copy=False)
 
 
-def joined(view: FeatureView, events: str | exp.Expression, tables: dict[str, str]) -> exp.Select:
+def joined(view: FeatureView, events: str | exp.Expression, tables: dict[str, str],
+           views: dict[str, FeatureView] | None = None, dialect: str = "postgres") -> exp.Select:
     """``SELECT e.*, d.c AS d__c, ... FROM events e LEFT JOIN dim d ON <key> [AND <valid at ts>]`` —
-    the input relation with the columns the view reads from its dimensions."""
+    the input relation with the columns the view reads from its dimensions, and from the per-event
+    rows of a view it joins (`ViewJoin`: ``LEFT JOIN (<its per-event query>) v ON v.k = e.k``)."""
     source = (exp.Subquery(this=events.copy(), alias=exp.TableAlias(this=exp.to_identifier(EVENT, quoted=True)))
               if isinstance(events, exp.Expression) else _table(events, EVENT))
     select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(EVENT, quoted=True))).from_(source, copy=False)
@@ -42,6 +44,16 @@ def joined(view: FeatureView, events: str | exp.Expression, tables: dict[str, st
                                  for c in j.columns), copy=False)
         select = select.join(_table(tables.get(j.dimension) or quote(j.dimension), j.alias), on=on_condition(view, j),
                              join_type="LEFT", copy=False)
+    for vj in view.view_joins:
+        other = (views or {})[vj.view]
+        rows = per_event_query(other, dialect, input_for(other, views or {}, dialect, tables))
+        rows = rows if isinstance(rows, exp.Expression) else sqlglot.parse_one(rows, read="postgres")
+        select = select.select(*(exp.column(c.name[len(vj.alias) + 2:], table=vj.alias, quoted=True)
+                                 .as_(c.name, quoted=True) for c in vj.columns), copy=False)
+        on = exp.and_(*(exp.EQ(this=exp.column(k.dimension_column, table=vj.alias, quoted=True),
+                               expression=exp.column(k.input_column, table=EVENT, quoted=True)) for k in vj.on))
+        select = select.join(exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(vj.alias, quoted=True))),
+                             on=on, join_type="LEFT", copy=False)
     return select
 
 

@@ -136,6 +136,22 @@ class DimJoin(IRModel):
         return f"{self.alias}__{column}"
 
 
+class ViewJoin(IRModel):
+    """``LEFT JOIN {{ ref(view) }} AS alias ON alias.<k> = e.<k>`` over every unique-key column of
+    the source both views read: each event gets ``view``'s per-event row *for that same event* —
+    another entity's features as of the event (e.g. the merchant's, in a view keyed by user) — or
+    NULLs when ``view`` has no row for it (its WHERE left the event out). ``on`` pairs the joined
+    view's columns (``dimension_column``) with the input's; ``columns`` as in `DimJoin`."""
+
+    view: str
+    alias: str
+    on: list[JoinKey]
+    columns: list[ColumnType]
+
+    def column_name(self, column: str) -> str:
+        return f"{self.alias}__{column}"
+
+
 class FeatureView(IRModel):
     name: str
     path: str
@@ -149,6 +165,7 @@ class FeatureView(IRModel):
     unique_key: list[str] = []
     entity: list[str]
     joins: list[DimJoin] = []
+    view_joins: list[ViewJoin] = []
     where: str | None = None
     columns: list[OutputColumn]
     aggregates: list[Aggregate]

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from ..errors import ViewError
 from ..functions.pgtypes import BOOL, INTEGERS, NUMERIC, TEXT, TSTZ, base, normalize
-from ..ir import ColumnType, DimJoin, JoinKey
+from ..ir import ColumnType, DimJoin, JoinKey, ViewJoin
 from .positions import Locator
 
 ON_HINT = ("join on every key column, e.g. ON d.id = e.merchant_id; a versioned dimension also needs "
@@ -30,13 +30,18 @@ KEY_TYPES = (TEXT, BOOL, TSTZ, NUMERIC)
 
 @dataclass(frozen=True)
 class DimSchema:
-    """What the compiler knows of a declared dimension."""
+    """What the compiler knows of a declared dimension — or of a view another view may join
+    (``view``): its per-event rows keyed by the columns passing its source's unique key through
+    (``passes``: its column -> the source column), over source ``root_source``."""
 
     name: str
     columns: dict[str, str]
     key: list[str]
     valid_from: str | None = None
     valid_to: str | None = None
+    view: bool = False
+    passes: dict[str, str] = dataclasses.field(default_factory=dict)
+    root_source: str | None = None
 
     @property
     def versioned(self) -> bool:
@@ -54,10 +59,11 @@ class _Join:
 def lower_joins(select: exp.Select, source, dims: dict[str, DimSchema], from_alias: str,
                 loc: Locator):
     """Check ``select``'s joins, take them off the tree and rewrite the dimension columns it reads.
-    Returns the input schema with the joined columns added, and the `DimJoin` list."""
+    Returns the input schema with the joined columns added, the `DimJoin` list and the `ViewJoin`
+    list."""
     nodes = select.args.get("joins") or []
     if not nodes:
-        return source, []
+        return source, [], []
     joins: dict[str, _Join] = {}
     for node in nodes:
         join = _join(node, source, dims, from_alias, set(joins), loc)
@@ -68,7 +74,8 @@ def lower_joins(select: exp.Select, source, dims: dict[str, DimSchema], from_ali
         _on(node, joins[_alias(node.this)], source, from_alias, joins, loc)
     _rewrite(select, source, from_alias, joins, loc)
     columns = dict(source.columns)
-    out = []
+    out: list = []
+    views: list = []
     for j in joins.values():
         cols = [ColumnType(name=f"{j.alias}__{c}", type=t) for c, t in j.used.items()]
         for c in cols:
@@ -77,9 +84,15 @@ def lower_joins(select: exp.Select, source, dims: dict[str, DimSchema], from_ali
                                 f"{j.alias}.{c.name[len(j.alias) + 2:]}", "give the dimension another alias",
                                 loc.offset(nodes[0]))
             columns[c.name] = c.type
-        out.append(DimJoin(dimension=j.dim.name, alias=j.alias, on=j.on, valid_from=j.dim.valid_from,
-                           valid_to=j.dim.valid_to, columns=cols))
-    return dataclasses.replace(source, columns=columns), out
+        if j.dim.view:
+            views.append(ViewJoin(view=j.dim.name, alias=j.alias, on=j.on, columns=cols))
+        else:
+            out.append(DimJoin(dimension=j.dim.name, alias=j.alias, on=j.on, valid_from=j.dim.valid_from,
+                               valid_to=j.dim.valid_to, columns=cols))
+    if len(views) > 1:
+        raise ViewError("a view joins at most one other view", "join the second view's features in a view over "
+                        "this one (ref())", loc.offset(nodes[0]))
+    return dataclasses.replace(source, columns=columns), out, views
 
 
 def _alias(table: exp.Expression) -> str:
@@ -101,9 +114,23 @@ def _join(node: exp.Join, source, dims: dict[str, DimSchema], from_alias: str, s
     if not isinstance(table, exp.Table) or table.args.get("db"):
         raise ViewError("a view joins dimension tables only", "declare the table under dimensions: in a sources "
                         "file and write LEFT JOIN {{ source('name') }} AS d ON ...", loc.offset(table))
+    if table.this.quoted and table.name == source.name:
+        raise ViewError("a view cannot join its own input", "a view reads one event input", loc.offset(table))
+    if table.name in dims and dims[table.name].view and (source.kind != "source"
+                                                         or dims[table.name].root_source != source.name):
+        raise ViewError(f"ref({table.name!r}) is over source {dims[table.name].root_source!r}: a view joins the rows "
+                        "of another view over the same events only",
+                        f"read FROM {{{{ source('{dims[table.name].root_source}') }}}} and join ref('{table.name}') "
+                        "on its unique key", loc.offset(table))
+    if table.name in dims and dims[table.name].view and (not source.unique_key
+                                                         or set(dims[table.name].passes.values()) != set(source.unique_key)):
+        missing = [k for k in source.unique_key if k not in dims[table.name].passes.values()]
+        raise ViewError(f"view {table.name!r} does not output the unique key of source {source.name!r}"
+                        + (f" ({', '.join(missing)})" if missing else " (it declares none)"),
+                        ("a view joins another view's row of the same event by the source's unique_key: add the "
+                         f"key column(s) to {table.name!r}'s select list") if missing else
+                        f"declare unique_key for source {source.name!r}", loc.offset(table))
     if table.name not in dims:
-        if table.this.quoted and table.name == source.name:
-            raise ViewError("a view cannot join its own input", "a view reads one event input", loc.offset(table))
         raise ViewError(f"JOIN {table.name} is not a declared dimension",
                         "events of another source or view cannot be joined; declare dimension tables under "
                         "dimensions: in a sources file and join them with {{ source('name') }}", loc.offset(table))
@@ -163,8 +190,15 @@ def _on(node: exp.Join, join: _Join, source, from_alias: str, joins: dict[str, _
                 d = next(s[1] for s in sides if s and s[0] == "dim")
                 i = next(s[1] for s in sides if s and s[0] == "input")
                 if d not in dim.key:
+                    if dim.view:
+                        raise ViewError(f"{join.alias}.{d} does not pass the unique key of {source.name!r} through",
+                                        VIEW_ON_HINT.format(keys=_view_on(dim, join.alias, from_alias)), at)
                     raise ViewError(f"{join.alias}.{d} is not a key column of dimension {dim.name!r}",
                                     f"join on its key: {', '.join(dim.key)}", at)
+                if dim.view and dim.passes[d] != i:
+                    raise ViewError(f"{join.alias}.{d} is {source.name}.{dim.passes[d]}, joined to {i}: each event "
+                                    "joins the other view's row of the same event",
+                                    VIEW_ON_HINT.format(keys=_view_on(dim, join.alias, from_alias)), at)
                 if d in keys:
                     raise ViewError(f"key column {join.alias}.{d} is joined twice", ON_HINT, at)
                 _check_key_types(dim, d, source, i, at)
@@ -178,6 +212,9 @@ def _on(node: exp.Join, join: _Join, source, from_alias: str, joins: dict[str, _
             continue
         raise ViewError(f"unsupported join condition {cond.sql('postgres')}", ON_HINT, at)
     missing = [k for k in dim.key if k not in keys]
+    if missing and dim.view:
+        raise ViewError(f"the join does not bind every unique-key column of {source.name!r} to view {dim.name!r}",
+                        VIEW_ON_HINT.format(keys=_view_on(dim, join.alias, from_alias)), loc.keyword_in(node, "ON"))
     if missing:
         raise ViewError(f"the join does not bind key column(s) {', '.join(missing)} of dimension {dim.name!r}",
                         "each event must match at most one dimension row: " + ON_HINT, loc.keyword_in(node, "ON"))
@@ -187,6 +224,15 @@ def _on(node: exp.Join, join: _Join, source, from_alias: str, joins: dict[str, _
                         f"{join.alias}.{dim.valid_to} "
                         f"OR {join.alias}.{dim.valid_to} IS NULL)", loc.keyword_in(node, "ON"))
     join.on = [JoinKey(dimension_column=k, input_column=keys[k]) for k in dim.key]
+
+
+VIEW_ON_HINT = ("join another view's row of the same event on the source's unique key: ON {keys} (the view "
+                "must output those columns)")
+
+
+def _view_on(dim: DimSchema, alias: str, from_alias: str) -> str:
+    return " AND ".join(f"{alias}.{d} = {from_alias}.{s}" for d, s in dim.passes.items()) or \
+        f"(view {dim.name!r} outputs none of the unique key's columns)"
 
 
 def _check_key_types(dim: DimSchema, d: str, source, i: str, at: int | None) -> None:

@@ -141,7 +141,7 @@ def _check_shape(select: exp.Select, loc: Locator) -> None:
 
 
 def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declared: frozenset[str] = frozenset(),
-               dims: dict[str, DimSchema] | None = None) -> FeatureView:
+               dims: dict[str, DimSchema] | None = None, joinable: dict[str, DimSchema] | None = None) -> FeatureView:
     """``inputs`` maps the rendered table names (from source()/ref()) to their schemas; ``dims``
     the declared dimensions (LEFT JOIN); ``declared`` names every source and view of the project
     (for better errors)."""
@@ -153,7 +153,8 @@ def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declare
     from_alias = table.alias or source.name
     aliases = {from_alias}
     event_columns = set(source.columns)
-    source, joins = lower_joins(select, source, dims or {}, from_alias, loc)
+    others = {n: d for n, d in (joinable or {}).items() if n != source.name}  # views it may LEFT JOIN
+    source, joins, view_joins = lower_joins(select, source, {**(dims or {}), **others}, from_alias, loc)
     _resolve_columns(select, source, aliases, loc)
 
     where_sql = None
@@ -199,12 +200,13 @@ def lower_view(sql: str, meta: ViewMeta, inputs: dict[str, InputSchema], declare
     if not lowering.aggregates:
         raise ViewError("the view has no window function", "a feature view computes at least one aggregate OVER (...)",
                         loc.offset(select.expressions[0]))
-    depends = [source.name] if source.kind == "view" else []
+    depends = ([source.name] if source.kind == "view" else []) + [j.view for j in view_joins]
     return FeatureView(
         name=meta.name, path=meta.path, description=meta.description, tags=meta.tags, online=meta.online,
         input=Input(kind=source.kind, name=source.name), root_source=source.root_source,
         input_columns=[ColumnType(name=k, type=v) for k, v in source.columns.items()],
-        timestamp=source.timestamp, unique_key=source.unique_key, entity=entity, joins=joins, where=where_sql,
+        timestamp=source.timestamp, unique_key=source.unique_key, entity=entity, joins=joins, view_joins=view_joins,
+        where=where_sql,
         columns=columns, aggregates=lowering.aggregates, depends_on=depends,
         allowed_lateness_us=source.allowed_lateness_us, sql=sql,
     )

@@ -46,6 +46,16 @@ def view_schema(view: FeatureView) -> InputSchema | str:
     return InputSchema("view", view.name, view.root_source, cols, ts_cols[0], key, view.allowed_lateness_us)
 
 
+def joinable_schema(view: FeatureView, source: SourceDef | None) -> DimSchema:
+    """A view another view may LEFT JOIN: its rows keyed by the columns passing the unique key of
+    its root source through."""
+    passes = {c.name: c.expr.strip('"') for c in view.columns if c.kind == "passthrough"}
+    key = [] if source is None else list(source.unique_key)
+    passing = {col: src for col, src in passes.items() if src in key and view.input.kind == "source"}
+    return DimSchema(view.name, {c.name: c.type for c in view.columns}, list(passing), view=True, passes=passing,
+                     root_source=view.root_source)
+
+
 def dim_schema(dim: DimensionDef) -> DimSchema:
     return DimSchema(dim.name, dim.column_types(), list(dim.key), dim.valid_from, dim.valid_to)
 
@@ -56,6 +66,8 @@ def fingerprint(view: FeatureView, upstream: list[str], source: SourceDef | None
     payload["upstream"] = upstream
     if not payload["joins"]:
         del payload["joins"]  # views without joins keep the fingerprints they had before joins existed
+    if not payload["view_joins"]:
+        del payload["view_joins"]
     if dims:
         payload["dimensions"] = [d.model_dump(mode="json", include={"columns", "key", "valid_from", "valid_to"})
                                  for d in dims]
@@ -113,7 +125,9 @@ def build_project(project: Project) -> CompiledProject:
         try:
             view = lower_view(rendered.sql, meta, inputs, frozenset(project.sources) | frozenset(project.views),
                               dims={d: dim_schema(project.dimensions[d]) for d in ctx.used_sources
-                                    if d in project.dimensions})
+                                    if d in project.dimensions},
+                              joinable={r: joinable_schema(out.views[r], project.sources.get(out.views[r].root_source))
+                                        for r in ctx.used_refs})
         except ViewError as exc:
             line, col = rendered.linemap.original(exc.offset)
             bag.add(rendered.path, line, col, exc.message, exc.hint)

@@ -106,6 +106,9 @@ def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], pa
             if view.input.kind != "source":
                 add(("features", i, "at"), f"model {model.name!r}: {ref.view!r} reads {view.input.name!r}, another view: "
                     "features with the request event are computed from a source's events", "use at: as_of")
+            elif view.view_joins:
+                add(("features", i, "at"), f"model {model.name!r}: {ref.view!r} joins view "
+                    f"{view.view_joins[0].view!r}, which has no row for an event not recorded yet", "use at: as_of")
             elif not view.unique_key:
                 add(("features", i, "at"), f"model {model.name!r}: source {view.root_source!r} of {ref.view!r} declares "
                     "no unique_key: a label cannot name its event", "declare the source's unique_key")

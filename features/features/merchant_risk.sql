@@ -1,6 +1,7 @@
 {{ config(description="Merchant risk: decline rates and volume, excluding the current moment.", tags=["merchant"]) }}
 
 SELECT
+    txn_id,
     merchant_id,
     ts,
     COUNT(*) OVER (PARTITION BY merchant_id ORDER BY ts

@@ -36,7 +36,7 @@ from . import records
 from .fast import from_state, new_state
 from .frames import ViewEvaluator
 from .online import encode_key, stored_payload
-from .rekey import Count, SequencerLogic, plan_stages, sequencer_inputs
+from .rekey import Count, Joined, SequencerLogic, plan_stages, sequencer_inputs
 from .watermark import Frontier, Tagged, WatermarkLogic, _watermark  # noqa: F401 - Tagged, _watermark: tests
 
 
@@ -198,7 +198,8 @@ class _Io:
 class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered", "encoded")
+    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered", "encoded",
+                 "join_out", "joined")
 
     def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
                  blob: tuple[bytes, bytes | None] | None = None, covered: datetime | None = None):
@@ -206,6 +207,8 @@ class _ViewSlot:
         self.flushed = False
         self.covered = covered  # a warm start: events up to this time are in the state already
         self.encoded: dict = {}  # pending events' encodings, kept between upserts (`records.encode`)
+        self.join_out: list | None = None  # views joining this one (`rekey.JoinOut`)
+        self.joined: list = []             # their joined rows, taken by `KeyLogic._emit`
         if blob is None:
             self.state, self.pending, self.last, self.blob = new_state(view), {}, None, None
         else:
@@ -269,11 +272,16 @@ class _ViewSlot:
         values = self.state.process_group(rows)
         if self.emit:
             output = self.eval.output
+            join_out = self.join_out
             for row, v in zip(rows, values):
                 try:
-                    out.append(output(row, v))
+                    o = output(row, v)
                 except Exception as exc:  # noqa: BLE001 - SqlError, or any other failure: this row's dead letter
-                    out.append(_dead(self.view, row, exc))
+                    o = _dead(self.view, row, exc)
+                out.append(o)
+                if join_out:
+                    for spec in join_out:
+                        self.joined.append(Joined(spec.feed, spec.row(row, None if o.__class__ is DeadLetter else o)))
 
     def flush(self, upto: datetime | None, final: bool = False) -> list[dict]:
         """Process the pending groups before the watermark ``upto`` (every group when ``final``)."""
@@ -313,15 +321,16 @@ class KeyLogic(StatefulBatchLogic):
     key value: the event is keyed, routed and woken once for all of them; each view applies its
     WHERE and keeps its own window state. Emits (view name, per-event row).
 
-    A stage's input is its source's events (``feed`` None) or, for views re-keying another view's
-    rows, the rows of view ``feed`` as the sequencer releases them. Views of the stage that
+    A stage's input is its source's events (``roots`` None: the views over the source read them) or,
+    for views re-keying another view's rows or joining them, what the sequencer of their feed
+    releases (read by the views ``roots``). Views of the stage that
     re-keyed stages read (``reports``) always emit their rows, and the key reports how many input
     events it has finalized per event time (`rekey.Count`), so their sequencer knows when every
     row before a watermark has arrived."""
 
     def __init__(self, views: list[tuple[FeatureView, ViewEvaluator]], writer: StoreWriter, resume: Any,
-                 tick: float | None, emit: bool, feed: str | None = None, reports: tuple[str, ...] = (),
-                 clock: str | None = None, wake: float | None = None):
+                 tick: float | None, emit: bool, roots: tuple[str, ...] | None = None, reports: tuple[str, ...] = (),
+                 clock: str | None = None, wake: float | None = None, joins_out: dict | None = None):
         self.writer, self.tick = writer, tick
         self.wake = tick if tick is not None else wake  # seconds between checks of pending groups
         self.source = clock or views[0][0].root_source  # this stage's watermark in the worker's clock
@@ -333,15 +342,17 @@ class KeyLogic(StatefulBatchLogic):
         self.feeds = [[j for j, (w, _) in enumerate(views) if w.input.kind == "view" and w.input.name == n]
                       for n in names]
         self.on_source = [i for i, (v, _) in enumerate(views)
-                          if (v.input.kind == "source" if feed is None else v.input.name == feed)]
+                          if (v.input.kind == "source" if roots is None else v.name in roots)]
         self.wanted = emit  # per-event rows go out (a sink reads them)
         self.reports = reports
         self.reported = [v.name in reports for v, _ in views]
         # events of this key per event time, not yet reported as final (None: nobody re-keys)
         self.seen: dict | None = (records.decode_counts(saved.pop(records.COUNTS, None)) if reports else None)
-        self.slots = [_ViewSlot(v, e, emit or bool(self.feeds[i]) or self.reported[i],
+        self.slots = [_ViewSlot(v, e, emit or bool(self.feeds[i]) or self.reported[i] or v.name in (joins_out or {}),
                                 *saved.get(v.name, (None, None)))
                       for i, (v, e) in enumerate(views)]
+        for slot in self.slots:  # views others join: each event also leaves joined to its row
+            slot.join_out = (joins_out or {}).get(slot.view.name)
         # slots without recovery state (a new key, or a view added to the job): with a warm start
         # they continue from the online store, loaded on the key's first event
         self.cold = [i for i, (v, _) in enumerate(views) if v.name not in saved]
@@ -381,6 +392,9 @@ class KeyLogic(StatefulBatchLogic):
 
     def _emit(self, out: list, i: int, rows: list[dict], changed: bool) -> None:
         slot = self.slots[i]
+        if slot.joined:
+            out.extend((None, j) for j in slot.joined)
+            slot.joined.clear()
         if rows:
             name = slot.view.name
             if self.wanted or self.reported[i]:
@@ -427,10 +441,12 @@ class KeyLogic(StatefulBatchLogic):
                     admitted = slot.eval.admit(ev)
                 except Exception as exc:  # noqa: BLE001 - Postgres would fail on this event: it enters no window
                     out.append((slot.view.name, _dead(slot.view, ev, exc)))
-                    continue
+                    admitted = False
                 if admitted:
                     slot.add(ts, ev)
                     changed[i] = True
+                elif slot.join_out:  # no row of this view for the event: views joining it get NULLs
+                    out.extend((None, Joined(spec.feed, spec.row(event, None))) for spec in slot.join_out)
         if wm is not None:
             clock[source] = wm
         for i in self.on_source:
@@ -541,7 +557,8 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
     dead_streams = [op.flat_map_batch(f"late_{name}", tagged,
                                       lambda batch: [t for _, t in batch if t.__class__ is DeadLetter])]
     emit = row_sink_for is not None
-    feeding: dict[str, Any] = {}  # view -> the stream its re-keyed readers' stage takes (sequencer output)
+    feeds = {st.feed.id: st.feed for st in stages if st.feed is not None}
+    feeding: dict[str, Any] = {}  # feed id -> its sequencer's output stream
     for stage in stages:
         step, entity = stage.name, stage.entity
         # compiled once per view, shared by every key
@@ -553,14 +570,16 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
         else:
             def key_batch(batch: list, e=entity, me=("stage", step)) -> list:
                 return [(encode_key([t.event.get(k) for k in e]), t) for _, (to, t) in batch if to == me]
-            inp = feeding[stage.feed]
+            inp = feeding[stage.feed.id]
         keyed = op.flat_map_batch(f"key_{step}", inp, key_batch)
         rows = op.stateful_batch(
             f"state_{step}", keyed,
-            lambda resume, ps=pairs, st=stage: KeyLogic(ps, writer, resume, tick, emit, feed=st.feed,
+            lambda resume, ps=pairs, st=stage: KeyLogic(ps, writer, resume, tick, emit,
+                                                       roots=None if st.feed is None else tuple(st.roots),
                                                        reports=tuple(st.reports),
                                                        clock=None if st.feed is None else st.name,
-                                                       wake=REKEY_WAKE if st.reports else None))
+                                                       wake=REKEY_WAKE if st.reports else None,
+                                                       joins_out=st.joins_out))
         dead_streams.append(op.flat_map_batch(
             f"failed_{step}", rows, lambda batch: [vr[1] for _, vr in batch if vr[1].__class__ is DeadLetter]))
         for view in stage.views:
@@ -572,20 +591,20 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
                 lambda batch, n=view.name: [vr[1] for _, vr in batch
                                             if vr[0] == n and vr[1].__class__ is not DeadLetter])
             op.output(f"rows_{view.name}", mine, sink)
-        for u in stage.reports:  # this stage's view u is re-keyed: its sequencer
+        for fid in stage.reports:  # a feed of this stage's views for a later stage: its sequencer
+            sid = fid.replace("@", "_for_")
             if stage.feed is None:
-                frontiers = op.flat_map_batch(f"frontier_{name}__{u}", tagged,
-                                              lambda batch, u=u: [(u, f) for _, f in batch if f.__class__ is Frontier])
+                frontiers = op.flat_map_batch(f"frontier_{name}__{sid}", tagged,
+                                              lambda batch, f=fid: [(f, x) for _, x in batch if x.__class__ is Frontier])
             else:
-                frontiers = op.flat_map_batch(f"frontier_{name}__{u}", feeding[stage.feed],
-                                              lambda batch, me=("seq", u), u=u: [(u, f) for _, (to, f) in batch
-                                                                                 if to == me])
-            counted = op.flat_map_batch(f"rekeyed_{name}__{u}", rows, lambda batch, u=u: sequencer_inputs(u, batch))
-            readers = [(s.name, tuple(s.reports)) for s in stages if s.feed == u]
-            feeding[u] = op.stateful_batch(
-                f"sequence_{name}__{u}", op.merge(f"to_sequence_{name}__{u}", counted, frontiers),
-                lambda resume, v=stage.views[[w.name for w in stage.views].index(u)], r=readers:
-                    SequencerLogic(v, r, resume))
+                frontiers = op.flat_map_batch(f"frontier_{name}__{sid}", feeding[stage.feed.id],
+                                              lambda batch, me=("seq", fid), f=fid: [(f, x) for _, (to, x) in batch
+                                                                                     if to == me])
+            counted = op.flat_map_batch(f"rekeyed_{name}__{sid}", rows, lambda batch, f=fid: sequencer_inputs(f, batch))
+            readers = [(s.name, tuple(s.reports)) for s in stages if s.feed is not None and s.feed.id == fid]
+            feeding[fid] = op.stateful_batch(
+                f"sequence_{name}__{sid}", op.merge(f"to_sequence_{name}__{sid}", counted, frontiers),
+                lambda resume, f=feeds[fid], r=readers: SequencerLogic(f, r, resume))
     op.output(f"dead_{name}", op.merge(f"all_dead_{name}", *dead_streams), dead_sink)
 
 

@@ -63,7 +63,7 @@ def not_streamable(compiled: CompiledProject, name: str) -> str | None:
 
 def views_by_source(compiled: CompiledProject, views: list[str]) -> dict[str, list]:
     """The views to run per root source: the asked ones and, for a view over ``ref()``, the views up
-    its chain (it reads their rows), upstream first."""
+    its chain (it reads their rows) and the views it joins, upstream first."""
     by_source: dict[str, list] = {}
     seen: set[str] = set()
 
@@ -76,6 +76,8 @@ def views_by_source(compiled: CompiledProject, views: list[str]) -> dict[str, li
             raise NotImplementedError(f"view {name!r} cannot be streamed: {why} (use backfill for it)")
         if view.input.kind == "view":
             add(view.input.name)
+        for vj in view.view_joins:  # the view it joins runs before it (its rows are joined to the events)
+            add(vj.view)
         seen.add(name)
         by_source.setdefault(view.root_source, []).append(view)
 

@@ -161,6 +161,9 @@ def with_event(rec: StoredState | None, view: FeatureView, event: dict[str, Any]
     event's time applied, and the event processed as the next event — joining the pending group at
     its own time as a peer. Raises `StaleRead` when the event is not after the key's latest final
     event (its windows have moved on), `SqlError` where Postgres would fail on it."""
+    if view.view_joins:
+        raise ValueError(f"view {view.name!r} joins view {view.view_joins[0].view!r}, which has no row for an event "
+                         "not recorded yet: read it as of a time instead")
     evaluator = evaluator or ViewEvaluator(view)
     t = event[view.timestamp]
     if t.tzinfo is None:

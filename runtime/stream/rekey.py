@@ -43,6 +43,39 @@ FORMAT = 1
 
 
 @dataclass(frozen=True)
+class Joined:
+    """An event with the joined view's columns for it (`JoinOut`), for feed ``feed``."""
+    feed: str
+    row: dict
+
+
+@dataclass(frozen=True)
+class JoinOut:
+    """What a view's keys emit for a view joining it (`ViewJoin`): per event, the event's own
+    columns (``event_cols``) plus the joined view's row for it as ``<alias>__<column>`` (``pairs``:
+    (its column, the name in the joined row)); NULLs when it has no row for the event."""
+    feed: str
+    event_cols: tuple[str, ...]
+    pairs: tuple[tuple[str, str], ...]
+
+    def row(self, event: dict, out: dict | None) -> dict:
+        joined = {c: event.get(c) for c in self.event_cols}
+        for col, name in self.pairs:
+            joined[name] = None if out is None else out.get(col)
+        return joined
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The input of a re-keyed stage: view ``upstream``'s rows, or (``join``) the events joined to
+    them for the view joining it; ordered by ``ts_col``."""
+    id: str
+    upstream: str
+    ts_col: str
+    join: JoinOut | None = None
+
+
+@dataclass(frozen=True)
 class Count:
     """A key of the stage holding view ``view`` finalized ``pairs`` = ((event time, events), ...)."""
     view: str
@@ -51,36 +84,57 @@ class Count:
 
 @dataclass
 class Stage:
-    """Views run by one keyed Bytewax step: over the source's events (``feed`` None) or over view
-    ``feed``'s rows, all keyed by ``entity``; views with the same key over views of the stage join
-    it. ``reports``: views of this stage other stages re-key (in the stage's order)."""
+    """Views run by one keyed Bytewax step: over the source's events (``feed`` None) or over a
+    `Feed` (another view's rows, or the events joined to them), all keyed by ``entity``; views with
+    the same key over views of the stage join it. ``roots``: the views reading the stage's input.
+    ``reports``: the feeds this stage's views give other stages; ``joins_out``: per view of this
+    stage, what it emits for views joining it."""
     name: str
-    feed: str | None
+    feed: Feed | None
     entity: tuple[str, ...]
     views: list[FeatureView] = field(default_factory=list)
+    roots: list[str] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
+    joins_out: dict[str, list[JoinOut]] = field(default_factory=dict)
 
 
 def plan_stages(source: str, views: list[FeatureView]) -> list[Stage]:
-    """The stages of one source's views (``views`` upstream first), upstream stages first. Stage
-    names are the Bytewax step names (kept stable: recovery snapshots are keyed by them)."""
+    """The stages of one source's views (``views`` upstream first, a joined view before the view
+    joining it), upstream stages first. Stage names are the Bytewax step names (kept stable:
+    recovery snapshots are keyed by them)."""
     stages: dict[tuple, Stage] = {}
     home: dict[str, Stage] = {}
     for v in views:
         entity = tuple(v.entity)
-        if v.input.kind == "source":
-            key: tuple = (None, entity)
-        else:
+        feed: Feed | None = None
+        root = True
+        if v.view_joins:  # its events joined to the other view's rows: a feed of its own
+            vj = v.view_joins[0]
+            joined = {c.name for j in [*v.joins, *v.view_joins] for c in j.columns}
+            out = JoinOut(f"{vj.view}@{v.name}", tuple(c.name for c in v.input_columns if c.name not in joined),
+                          tuple((c.name[len(vj.alias) + 2:], c.name) for c in vj.columns))
+            feed = Feed(out.feed, vj.view, v.timestamp, out)
+            home[vj.view].joins_out.setdefault(vj.view, []).append(out)
+        elif v.input.kind == "view":
             up = home[v.input.name]
-            key = (up.feed, up.entity) if up.entity == entity else (v.input.name, entity)
+            if up.entity == entity:
+                feed, root = up.feed, False
+            else:
+                feed = Feed(v.input.name, v.input.name, row_time_column(up.views[[w.name for w in up.views]
+                                                                                  .index(v.input.name)]))
+        key: tuple = (None if feed is None else feed.id, entity)
         stage = stages.get(key)
         if stage is None:
-            feed = key[0]
-            name = f"{source}__{'_'.join(entity)}" if feed is None else f"{source}__{feed}__by__{'_'.join(entity)}"
+            f = key[0]
+            name = f"{source}__{'_'.join(entity)}" if f is None else f"{source}__{f.replace('@', '_for_')}__by__{'_'.join(entity)}"
             stage = stages[key] = Stage(name, feed, entity)
-            if feed is not None and feed not in home[feed].reports:
-                home[feed].reports.append(feed)
+            if feed is not None:
+                owner = home[feed.upstream]
+                if feed.id not in owner.reports:
+                    owner.reports.append(feed.id)
         stage.views.append(v)
+        if root and (v.input.kind == "source" or feed is not None):
+            stage.roots.append(v.name)
         home[v.name] = stage
     return list(stages.values())
 
@@ -99,9 +153,9 @@ class SequencerLogic(StatefulBatchLogic):
     (("stage", name), Tagged(row, W)) for each downstream stage, and (("seq", view), Frontier) for
     the sequencers of views those stages feed on."""
 
-    def __init__(self, view: FeatureView, stages: list[tuple[str, tuple[str, ...]]], resume: bytes | None):
-        self.view, self.stages = view, stages  # stages: (name, views of it that are re-keyed further)
-        self.ts_col = row_time_column(view)
+    def __init__(self, feed: Feed, stages: list[tuple[str, tuple[str, ...]]], resume: bytes | None):
+        self.feed, self.stages = feed, stages  # stages: (name, the feeds its views give further stages)
+        self.ts_col = feed.ts_col
         self.rows: dict = {}        # row time -> rows waiting
         self.counts: dict = {}      # event time -> events finalized by the upstream keys, not released
         self.frontiers: list = []   # (W, events before W), W ascending
@@ -140,7 +194,7 @@ class SequencerLogic(StatefulBatchLogic):
             if have == expected:
                 return self._out(times[:bisect.bisect_left(times, wm)], k)
             if have > expected:
-                raise RuntimeError(f"sequencer of view {self.view.name!r}: {have} events reported before "
+                raise RuntimeError(f"sequencer of view {self.feed.id!r}: {have} events reported before "
                                    f"{wm.isoformat()}, the watermark step let {expected} through")
         return []
 
@@ -174,25 +228,29 @@ class SequencerLogic(StatefulBatchLogic):
 
     def _load(self, blob: bytes) -> None:
         if not isinstance(blob, bytes):
-            raise StateFormatError(f"the recovery snapshot of the sequencer of {self.view.name!r} is not in the "
+            raise StateFormatError(f"the recovery snapshot of the sequencer of {self.feed.id!r} is not in the "
                                    "state format: start with a new recovery directory")
         magic, version, rows, counts, frontiers, self.released, self.sent = codec.unpack(blob)
         if magic != SEQUENCER or version != FORMAT:
-            raise StateFormatError(f"the recovery snapshot of the sequencer of {self.view.name!r} is in format "
+            raise StateFormatError(f"the recovery snapshot of the sequencer of {self.feed.id!r} is in format "
                                    f"{magic!r} {version}, this skewless reads {SEQUENCER!r} {FORMAT}")
         self.rows = {t: list(rs) for t, rs in rows}
         self.counts = {t: n for t, n in counts}
         self.frontiers = [(w, n) for w, n in frontiers]
 
 
-def sequencer_inputs(view: str, batch: list) -> list:
-    """From a stage's output ((key, (view name | None, row | Count))): what view ``view``'s
+def sequencer_inputs(feed: str, batch: list) -> list:
+    """From a stage's output ((key, (view name | None, row | Count | Joined))): what feed ``feed``'s
     sequencer reads, under its one key."""
     out = []
     for _, (name, item) in batch:
         if name is None:
-            if item.view == view:
-                out.append((view, item))
-        elif name == view and item.__class__ is not DeadLetter:
-            out.append((view, item))
+            cls = item.__class__
+            if cls is Count:
+                if item.view == feed:
+                    out.append((feed, item))
+            elif item.feed == feed:  # Joined
+                out.append((feed, item.row))
+        elif name == feed and item.__class__ is not DeadLetter:
+            out.append((feed, item))
     return out

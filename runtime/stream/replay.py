@@ -117,3 +117,17 @@ def replay_rows(view: FeatureView, events: Iterable[Row], store=None, flush_ever
         out.extend(stream.finish())
     flush()
     return out, stream.late
+
+
+def join_rows(events: list[Row], other: list[Row], vj) -> list[Row]:
+    """Each event with the columns of ``other``'s row for the same event (`ViewJoin` ``vj``:
+    ``<alias>__<column>``; NULLs when ``other`` has no row for it) — what the stream's keys of
+    the joined view send the joining view."""
+    key_cols = [k.dimension_column for k in vj.on]
+    by_key = {tuple(r[c] for c in key_cols): r for r in other}
+    names = [(c.name[len(vj.alias) + 2:], c.name) for c in vj.columns]
+    out = []
+    for e in events:
+        r = by_key.get(tuple(e.get(k.input_column) for k in vj.on))
+        out.append({**e, **{name: None if r is None else r[col] for col, name in names}})
+    return out

@@ -23,7 +23,8 @@ from skewless.runtime.datagen import GenConfig, generate
 
 EXAMPLE = Path(__file__).parents[2] / "features"
 GOLDEN = Path(__file__).parent / "golden"
-VIEWS = ["card_activity", "merchant_risk", "user_burst_peak", "user_merchant_mix", "user_sequence", "user_velocity"]
+VIEWS = ["card_activity", "merchant_customer_risk", "merchant_risk", "user_burst_peak", "user_merchant_mix",
+         "user_merchant_risk", "user_sequence", "user_velocity"]
 
 
 @pytest.fixture(scope="module")

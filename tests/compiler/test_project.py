@@ -162,12 +162,14 @@ def test_example_project_is_valid():
     compiled = build_project(load_project(Path(__file__).parents[2] / "features"))
     assert compiled.diagnostics == []
     assert set(compiled.views) == {"user_velocity", "user_sequence", "merchant_risk", "card_activity",
-                                   "user_merchant_mix", "user_burst_peak", "merchant_customer_risk"}
+                                   "user_merchant_mix", "user_burst_peak", "merchant_customer_risk",
+                                   "user_merchant_risk"}
     # and every composition construct: a dimension join, views over ref() keyed alike and re-keyed,
     # a request-event feature
     assert compiled.views["user_merchant_mix"].joins and compiled.views["user_burst_peak"].input.kind == "view"
     rekeyed = compiled.views["merchant_customer_risk"]
     assert rekeyed.input.name == "user_merchant_mix" and rekeyed.entity != compiled.views["user_merchant_mix"].entity
+    assert [j.view for j in compiled.views["user_merchant_risk"].view_joins] == ["merchant_risk"]
     assert any(r.at == "request_event" for m in compiled.project.models.values() for r in m.features)
     frames = {(a.frame.mode if a.frame else "lag", a.frame.exclude if a.frame else None)
               for v in compiled.views.values() for a in v.aggregates}

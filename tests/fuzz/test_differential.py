@@ -48,7 +48,8 @@ from skewless.runtime.stream.online import read_as_of
 from skewless.runtime.values import same
 
 from .as_of import expected_as_of, table
-from .views import COLUMNS, DIMENSIONS, UPSTREAM, events, over_upstream, upstream_sql, view_sql
+from .views import (COLUMNS, DIMENSIONS, UPSTREAM, events, over_upstream, upstream_sql, view_join_sql,
+                    view_sql)
 
 pytestmark = pytest.mark.postgres
 # CI replays one fixed, verified exploration (a merge is never blocked by a case nobody has seen);
@@ -215,6 +216,8 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str], up: str | None = No
             up_view = compiled.views[view.input.name]
             STATS["stream: views over ref() compared" + (" (keyed alike)" if up_view.entity == view.entity
                                                           else " (re-keyed)")] += 1
+        if view.view_joins:
+            STATS["stream: views joining another view's rows compared"] += 1
         if fast.plan_for(view):
             STATS["stream: views compared with windows in the compiled kernel"] += 1
         for dialect, conn in (("postgres", pg), ("duckdb", duck)):
@@ -298,12 +301,13 @@ def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[s
 
 @given(rows=events(), sqls=st.lists(view_sql(), min_size=VIEWS, max_size=VIEWS),
        up=st.one_of(st.none(), upstream_sql(), upstream_sql()),
-       reads=st.sets(st.integers(0, VIEWS - 1), min_size=1, max_size=VIEWS // 2))
+       reads=st.sets(st.integers(0, VIEWS - 1), min_size=1, max_size=VIEWS // 2),
+       joining=st.lists(view_join_sql(), max_size=2))
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])  # shrinking a batch of views takes minutes
-def test_every_path_equals_postgres_running_the_view(tmp_path_factory, pg, rows, sqls, up, reads):
-    if up is not None:  # some of the views read the upstream view's rows instead of the events
-        sqls = [over_upstream(sql) if i in reads else sql for i, sql in enumerate(sqls)]
+def test_every_path_equals_postgres_running_the_view(tmp_path_factory, pg, rows, sqls, up, reads, joining):
+    if up is not None:  # some of the views read the upstream view's rows instead of the events, some join them
+        sqls = [over_upstream(sql) if i in reads else sql for i, sql in enumerate(sqls)] + joining
     try:
         problems = check(tmp_path_factory.mktemp("fuzz"), pg, rows, sqls, up)
     except Exception as exc:  # noqa: BLE001 - a crash of any path is a failure to keep as well

@@ -299,3 +299,27 @@ def upstream_sql(draw) -> str:
 def over_upstream(sql: str) -> str:
     """A generated view reading the upstream view's rows instead of the source's events."""
     return sql.replace("{{ source('tx') }}", "{{ ref('" + UPSTREAM + "') }}")
+
+
+@st.composite
+def view_join_sql(draw) -> str:
+    """A view over the source's events that LEFT JOINs the upstream view's row of the same event
+    (``ON u.txn_id = e.txn_id``): another entity's features at each event, in arguments, FILTERs,
+    WHERE and pass-throughs (NULL where the upstream's WHERE left the event out)."""
+    part = draw(st.sampled_from(["e.user_id", "e.merchant_id", "e.user_id, e.merchant_id"]))
+    args = {"num": ["u.n", "u.q", "e.n + u.n", "CASE WHEN u.flag THEN e.q END", "COALESCE(u.n, -1)"],
+            "ord": ["u.status", "u.amount", "u.n"]}
+    outputs = ["e.txn_id", "e.ts"]
+    for i in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["num", "ord"]))
+        func = draw(st.sampled_from(["SUM", "AVG", "COUNT", "MIN", "MAX"] if kind == "num" else ["MIN", "MAX", "COUNT"]))
+        order, spec = frame(draw, False, "," in part)
+        order = ", ".join(f"e.{c.strip()}" for c in order.split(","))
+        filt = draw(st.sampled_from(["", " FILTER (WHERE u.txn_id IS NULL)", " FILTER (WHERE u.n > 3)"]))
+        outputs.append(f"{func}({draw(st.sampled_from(args[kind]))}){filt} OVER (PARTITION BY {part} ORDER BY {order} "
+                       f"{spec}) AS j{i}")
+    if draw(st.booleans()):
+        outputs.append(draw(st.sampled_from(["u.n", "u.status", "u.amount"])) + " AS jp")
+    where = draw(st.sampled_from(["", "", "\nWHERE u.txn_id IS NOT NULL", "\nWHERE u.n IS NULL OR e.n > u.n"]))
+    return ("SELECT " + ",\n  ".join(outputs) + "\nFROM {{ source('tx') }} AS e\nLEFT JOIN {{ ref('" + UPSTREAM
+            + "') }} AS u ON u.txn_id = e.txn_id" + where)

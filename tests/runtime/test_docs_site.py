@@ -36,12 +36,14 @@ def test_docs_site_renders_the_project_in_chromium(tmp_path, chromium):
     for kind, name in [("source", "transactions"), ("source", "labels"), ("view", "user_velocity"),
                        ("view", "user_sequence"), ("view", "merchant_risk"), ("view", "card_activity"),
                        ("view", "user_merchant_mix"), ("view", "user_burst_peak"), ("view", "merchant_customer_risk"),
+                       ("view", "user_merchant_risk"),
                        ("dimension", "merchants"),
                        ("model", "fraud"), ("model", "fraud_composed")]:
         assert f'id="node-{kind}-{name}"' in dom, (kind, name)
-    # transactions -> its 5 views, user_velocity -> user_burst_peak, user_merchant_mix ->
-    # merchant_customer_risk, merchants -> user_merchant_mix, each model's views -> it, labels -> each model
-    assert dom.count('class="edge"') == 5 + 1 + 1 + 1 + (4 + 1) + (7 + 1)
+    # transactions -> its 6 views, user_velocity -> user_burst_peak, user_merchant_mix ->
+    # merchant_customer_risk, merchant_risk -> user_merchant_risk (joined), merchants -> user_merchant_mix,
+    # each model's views -> it, labels -> each model
+    assert dom.count('class="edge"') == 6 + 1 + 1 + 1 + 1 + (4 + 1) + (8 + 1)
     champion = re.search(r"<td>(v\d{8}T\d{6}\w*)</td>", dom.split('id="models"')[1]).group(1)
     for href in set(re.findall(r'href="((?:views|models)/[^"]+)"', dom)):
         assert (site / href).exists(), href

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.postgres
 
 U = "PARTITION BY user_id ORDER BY ts"
 M = "PARTITION BY merchant_id ORDER BY ts"
+UE = "PARTITION BY e.user_id ORDER BY e.ts"
 VIEWS = {
     "base": f"""SELECT txn_id, user_id, merchant_id, ts, amount, status,
   COUNT(*) OVER ({U} RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW) AS c1h,
@@ -59,6 +61,19 @@ FROM {{{{ ref('by_merchant') }}}}""",
   COUNT(*) OVER (PARTITION BY status ORDER BY ts RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW) AS c,
   SUM(c1h) OVER (PARTITION BY status ORDER BY ts) AS s
 FROM {{ ref('base') }}""",
+    # another entity's features at each event: the merchant's row of the same event, joined by txn_id
+    "m_src": """SELECT txn_id, merchant_id, ts,
+  COUNT(*) OVER (PARTITION BY merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW) AS mc1h,
+  SUM(amount) OVER (PARTITION BY merchant_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING AND CURRENT ROW
+                    EXCLUDE GROUP) AS m_amt
+FROM {{ source('tx') }}
+WHERE amount IS NOT NULL""",
+    "user_with_merchant": f"""SELECT e.txn_id, e.user_id, e.ts, m.mc1h AS merchant_load,
+  AVG(m.mc1h) OVER ({UE} RANGE BETWEEN INTERVAL '1 day' PRECEDING AND CURRENT ROW) AS avg_load,
+  COUNT(*) FILTER (WHERE m.txn_id IS NULL) OVER ({UE}) AS unmatched,
+  MAX(m.m_amt + e.amount) OVER ({UE}, e.txn_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS mx
+FROM {{{{ source('tx') }}}} e
+LEFT JOIN {{{{ ref('m_src') }}}} m ON m.txn_id = e.txn_id""",
 }
 # by_merchant has COUNT(DISTINCT) OVER, which Postgres cannot run: DuckDB is the oracle for it and
 # the views over it
@@ -99,7 +114,7 @@ def _expected(conn, compiled, rows: list[dict], duck) -> dict[str, dict]:
         for r in rows:
             copy.write_row([r[c] for c in TYPES])
     duck.executemany(f"INSERT INTO tx VALUES ({', '.join('?' for _ in TYPES)})", [[r[c] for c in TYPES] for r in rows])
-    for name in ("base", "by_merchant", "merchant_trend", "user_context", "by_status"):
+    for name in VIEWS:
         sql = compiled.rendered[name].sql
         db = duck if name in DUCK else conn
         cur = db.execute(sql)
@@ -127,7 +142,7 @@ def _check_online(compiled, root: Path, conn, duck, rows: list[dict]) -> None:
     last = max(r["ts"] for r in rows)
     store = open_store(compiled.project.target.online, root)
     try:
-        for name in ("by_merchant", "merchant_trend", "user_context", "by_status"):
+        for name in ("by_merchant", "merchant_trend", "user_context", "by_status", "user_with_merchant"):
             view = compiled.views[name]
             up, key = view.input.name, view.entity[0]
             db = duck if name in DUCK else conn
@@ -140,7 +155,8 @@ def _check_online(compiled, root: Path, conn, duck, rows: list[dict]) -> None:
                 for k in keys:
                     db.execute(f'INSERT INTO probe_up ("{key}", ts, {PROBE}) VALUES (%s, %s, true)'
                                .replace("%s", "?" if db is duck else "%s"), (k, t))
-                out = db.execute(probe_sql(compiled.rendered[name].sql, "probe_up", [key], reads=up)).fetchall()
+                out = db.execute(probe_sql(compiled.rendered[name].sql, "probe_up", [key], reads=up,
+                                           qualify="e" if view.view_joins else None)).fetchall()
                 expected = {r[len(names) + 1]: dict(zip(names, r)) for r in out if r[len(names)]}
                 for k in keys:
                     got = read_as_of(store, view, [k], t)
@@ -156,14 +172,18 @@ def _check_online(compiled, root: Path, conn, duck, rows: list[dict]) -> None:
 def test_stages_of_a_re_keyed_chain(tmp_path):
     compiled = _project(tmp_path, [])
     assert all(not_streamable(compiled, n) is None for n in VIEWS)
-    order = ["base", "by_merchant", "merchant_trend", "user_context", "by_status"]
+    order = ["base", "by_merchant", "merchant_trend", "user_context", "by_status", "m_src", "user_with_merchant"]
     stages = plan_stages("tx", [compiled.views[n] for n in order])
-    assert [(s.feed, s.entity, [v.name for v in s.views], s.reports) for s in stages] == [
+    assert [(s.feed and s.feed.id, s.entity, [v.name for v in s.views], s.reports) for s in stages] == [
         (None, ("user_id",), ["base"], ["base"]),
         ("base", ("merchant_id",), ["by_merchant", "merchant_trend"], ["by_merchant"]),
         ("by_merchant", ("user_id",), ["user_context"], []),
         ("base", ("status",), ["by_status"], []),
+        (None, ("merchant_id",), ["m_src"], ["m_src@user_with_merchant"]),
+        ("m_src@user_with_merchant", ("user_id",), ["user_with_merchant"], []),
     ]
+    assert sorted(stages[4].joins_out["m_src"][0].pairs) == [("m_amt", "m__m_amt"), ("mc1h", "m__mc1h"),
+                                                             ("txn_id", "m__txn_id")]
     # step names of views over the source's events are those they had before re-keying existed
     assert stages[0].name == "tx__user_id"
 
@@ -174,7 +194,8 @@ def test_re_keyed_views_in_the_stream_equal_their_sql(tmp_path_factory, pg_dsn, 
     rows = events.to_pylist()
     root = tmp_path_factory.mktemp("rekey")
     compiled = _project(root, _arrival(rows, len(rows)))
-    result = replay(compiled, ["merchant_trend", "user_context", "by_status"], root / "target" / "rows",
+    result = replay(compiled, ["merchant_trend", "user_context", "by_status", "user_with_merchant"],
+                    root / "target" / "rows",
                     to_online=True, dead_letters=root / "target" / "dead.jsonl")
     assert set(result.outputs) == set(VIEWS)  # the chains run with them
     assert (root / "target" / "dead.jsonl").read_text() == ""
@@ -221,8 +242,52 @@ def test_seeding_re_keyed_views_equals_their_sql(tmp_path_factory, pg_dsn, event
     rows = events.to_pylist()
     root = tmp_path_factory.mktemp("seed")
     compiled = _project(root, _arrival(rows, 3))
-    seeded = dict(Project.of(compiled).seed_online(["by_merchant", "merchant_trend", "user_context", "by_status"]))
+    seeded = dict(Project.of(compiled).seed_online(["by_merchant", "merchant_trend", "user_context", "by_status",
+                                                    "user_with_merchant"]))
     assert seeded["by_status"] == len([r for r in rows if r["status"] != "bad"])  # base's rows are its input
     with _oracles(pg_dsn) as (conn, duck):
         _expected(conn, compiled, rows, duck)
         _check_online(compiled, root, conn, duck, rows)
+
+
+@given(events=tx_events(max_size=40))
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+def test_view_join_in_batch_equals_its_sql(tmp_path_factory, pg_dsn, events):
+    """The view joining another view's rows (user_with_merchant ⋈ m_src) in batch: per-event on
+    DuckDB and Postgres, and as of times within and after the events (a spine row joins no
+    event's row: the joined columns are NULL for it) == the view's SQL on Postgres (probe rows)."""
+    from skewless.runtime.api import Project
+
+    rows = events.to_pylist()
+    root = tmp_path_factory.mktemp("vjoin")
+    compiled = _project(root, _arrival(rows, 5))
+    api = Project.of(compiled)
+    view = compiled.views["user_with_merchant"]
+    names = [c.name for c in view.columns]
+    with _oracles(pg_dsn) as (conn, duck):
+        expected = _expected(conn, compiled, rows, duck)["user_with_merchant"]
+        for engine, dsn in (("duckdb", None), ("postgres", pg_dsn)):
+            got = {r["txn_id"]: r for r in api.per_event("user_with_merchant", engine=engine, dsn=dsn).to_pylist()}
+            _check_rows(expected, got, f"user_with_merchant per-event on {engine}")
+        times = sorted({r["ts"] for r in rows})
+        times = [times[0], times[len(times) // 2], times[-1] + timedelta(minutes=30), times[-1] + timedelta(days=1)]
+        users = sorted({r["user_id"] for r in rows if r["user_id"] is not None}) + ["nobody"]
+        spine = pa.table({"user_id": [u for t in times for u in users], "ts": [t for t in times for _ in users]})
+        oracle = {}
+        for t in times:
+            conn.execute("DROP TABLE IF EXISTS probe_tx")
+            conn.execute(f"CREATE TEMP TABLE probe_tx AS SELECT *, false AS {PROBE} FROM tx")
+            with conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO probe_tx (user_id, ts, {PROBE}) VALUES (%s, %s, true)",
+                                [(u, t) for u in users])
+            sql = probe_sql(compiled.rendered["user_with_merchant"].sql, "probe_tx", ["user_id"], reads="tx", qualify="e")
+            for r in conn.execute(sql).fetchall():
+                if r[len(names)]:
+                    oracle[(r[len(names) + 1], t)] = dict(zip(names, r))
+        for engine, dsn in (("duckdb", None), ("postgres", pg_dsn)):
+            got = api.as_of(spine, "user_with_merchant", time_column="ts", engine=engine, dsn=dsn).to_pylist()
+            for row in got:
+                want = oracle[(row["user_id"], row["ts"])]
+                for c in (c.name for c in view.columns if c.kind == "feature"):
+                    assert same(want[c], row[c], 1e7), f"as of {row['user_id']} @ {row['ts']} on {engine}: {c} " \
+                        f"SQL {want[c]!r}, got {row[c]!r}"

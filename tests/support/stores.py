@@ -12,7 +12,7 @@ from skewless.runtime.sources.decode import Decoder
 from skewless.runtime.stores import SQLiteStore
 from skewless.runtime.stream import records
 from skewless.runtime.stream.online import NO_EVENT_US, as_of_record
-from skewless.runtime.stream.replay import replay_rows
+from skewless.runtime.stream.replay import join_rows, replay_rows
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 AFTER = [timedelta(0), timedelta(microseconds=1), timedelta(minutes=10), timedelta(hours=1, microseconds=1),
@@ -40,6 +40,8 @@ def reference_store(compiled: CompiledProject, events: list[dict] | dict[str, li
                 inputs = sorted(run(view.input.name), key=lambda r: r[view.timestamp])
             else:
                 inputs = events[view.root_source] if isinstance(events, dict) else events
+                for vj in view.view_joins:  # each event with the joined view's row for it
+                    inputs = join_rows(inputs, run(vj.view), vj)
                 if view.joins:  # each event with its dimension rows
                     from skewless.runtime.sources.dimension import Enricher, load_indexes
 
