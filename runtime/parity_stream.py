@@ -69,7 +69,8 @@ def _replay_job(project_dir: str, vars_: dict | None, target: str | None, views:
         out = Path(work) / f"run{i}"
         result = replay(compiled, names, out, to_online=False, dead_letters=out / "dead.jsonl",
                         files={s: Path(p) for s, p in given.items()} if given else None)
-        outputs.update({k: str(v) for k, v in result.outputs.items()})
+        # with per-view inputs, only the asked view's rows: a chain's upstream ran on this view's sample
+        outputs.update({k: str(v) for k, v in result.outputs.items() if given is None or k in names})
         dead.append(str(result.dead_letters))
     return {"outputs": outputs, "dead": dead}
 

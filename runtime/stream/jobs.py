@@ -92,6 +92,7 @@ def replay(compiled: CompiledProject, views: list[str], out_dir: Path | None, to
     file for a source, in its stream format)."""
     project = compiled.project
     by_source = views_by_source(compiled, views)
+    STOP.clear()  # a bounded run ends at the end of its files, whatever an earlier job of this process was asked
     store = open_store(project.target.online, project.root) if to_online else None
     writer = StoreWriter(store, background=True)
     dead = dead_letters or project.target_dir / "dead_letters.jsonl"

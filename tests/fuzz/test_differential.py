@@ -23,7 +23,7 @@ import json
 import math
 import os
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,8 +31,10 @@ import duckdb
 import psycopg
 import pyarrow.parquet as pq
 import pytest
+import sqlglot
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from sqlglot import exp
 
 from skewless.compiler.batch.capabilities import BatchUnsupported
 from skewless.compiler.batch.as_of import as_of_sql
@@ -44,10 +46,11 @@ from skewless.runtime.sources.dimension import evaluator_for
 from skewless.runtime.stores import open_store
 from skewless.runtime.stream import fast
 from skewless.runtime.stream.jobs import replay
-from skewless.runtime.stream.online import read_as_of
+from skewless.runtime.stream.expr import SqlError
+from skewless.runtime.stream.online import read_as_of, read_with_event
 from skewless.runtime.values import same
 
-from .as_of import expected_as_of, table
+from .as_of import _duck_type, expected_as_of, table
 from .views import (COLUMNS, DIMENSIONS, UPSTREAM, events, over_upstream, upstream_sql, view_join_sql,
                     view_sql)
 
@@ -235,8 +238,73 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str], up: str | None = No
             problems += _compare(expected, _rows(rows_, names), f"{name} {dialect} per-event SQL", view.sql, scale)
             STATS[f"{dialect} SQL: views compared"] += 1
     problems += _check_as_of(root, compiled, pg, duck, rows, list(oracle), scale)
+    problems += _check_request_events(root, compiled, pg, duck, rows, list(oracle), scale)
     duck.close()
     return problems
+
+
+REQUEST_AFTER = [timedelta(microseconds=1), timedelta(minutes=30), timedelta(days=1)]
+
+
+def _check_request_events(root: Path, compiled, pg, duck, rows: list[dict], names: list[str], scale: float) -> list[str]:
+    """Features with a request event (semantics §1.3) from the store the replay wrote: for a few
+    events e after the last one — an existing key's, and a key never seen — the view's own SQL on
+    Postgres (DuckDB for COUNT(DISTINCT)) over the events plus e, e's row (none: its WHERE left e out)."""
+    problems: list[str] = []
+    last = max(r["ts"] for r in rows)
+    store = open_store(compiled.project.target.online, root)
+    try:
+        for name in names:
+            view = compiled.views[name]
+            if view.input.kind != "source" or view.view_joins:
+                continue  # features with the request event are computed from a source's events
+            use_duck = any(a.func == "count_distinct" for a in view.aggregates)
+            conn = duck if use_duck else pg
+            evaluator = evaluator_for(compiled.project, view)
+            for i, after in enumerate(REQUEST_AFTER):
+                base = rows[(i * 7) % len(rows)]
+                event = dict(base, txn_id=f"zz_request_{i}", ts=last + after)
+                if i == len(REQUEST_AFTER) - 1:
+                    event.update({k: "zz_new" for k in view.entity})
+                table(conn, "tx_req", ", ".join(f'"{c}" {_duck_type(t) if use_duck else t}' for c, t in COLUMNS.items()),
+                      [[r[c] for c in COLUMNS] for r in [*rows, event]])
+                try:
+                    want = [r for r in conn.execute(_over(compiled.rendered[name].sql, "tx_req")).fetchall()
+                            if r[0] == event["txn_id"]]
+                except (psycopg.Error, duckdb.Error):
+                    STATS["request events: skipped (Postgres raised an error with the event)"] += 1
+                    continue
+                try:
+                    got = read_with_event(store, view, event, evaluator)
+                except SqlError:
+                    got = "error"
+                cols = [c.name for c in view.columns]
+                if not want:
+                    if got is not None:
+                        problems.append(f"{name} with request event {event['txn_id']}: Postgres returns no row, got "
+                                        f"{got!r}\n--- view:\n{view.sql}")
+                    continue
+                if got is None or got == "error":
+                    problems.append(f"{name} with request event {event['txn_id']}: Postgres {want[0]!r}, got {got!r}"
+                                    f"\n--- view:\n{view.sql}")
+                    continue
+                for c, v in zip(cols, want[0]):
+                    if not same(v, got.get(c), scale):
+                        problems.append(f"{name} with request event {event['txn_id']} column {c}: Postgres {v!r}, "
+                                        f"got {got.get(c)!r}\n--- view:\n{view.sql}")
+                STATS["request events compared"] += 1
+    finally:
+        store.close()
+    return problems[:6]
+
+
+def _over(sql: str, table_name: str) -> str:
+    """The view's SQL reading ``table_name`` instead of the source table ``tx``."""
+    tree = sqlglot.parse_one(sql, read="postgres")
+    for tbl in tree.find_all(exp.Table):
+        if tbl.name == "tx":
+            tbl.set("this", exp.to_identifier(table_name, quoted=True))
+    return tree.sql("postgres")
 
 
 def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[str], scale: float) -> list[str]:

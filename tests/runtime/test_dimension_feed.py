@@ -118,6 +118,7 @@ def test_dimensions_follow_their_topics(tmp_path_factory, kafka_broker, oracle_e
     finally:
         STOP.set()
         thread.join(60)
+        STOP.clear()  # the process's flag: later jobs in this process must not see a stop
     assert not failed, failed
     assert dimension_feed.fed("merchants") is None  # stopped with the job
 
