@@ -45,6 +45,15 @@ def probe_sql(view_sql: str, table: str, entity: list[str], reads: str = "tx", q
     return tree.sql("postgres")
 
 
+def over_table(view_sql: str, table: str, reads: str = "tx") -> str:
+    """The view's SQL reading ``table`` instead of its input ``reads``."""
+    tree = sqlglot.parse_one(view_sql, read="postgres")
+    for tbl in tree.find_all(exp.Table):
+        if tbl.name == reads:
+            tbl.set("this", exp.to_identifier(table, quoted=True))
+    return tree.sql("postgres")
+
+
 AS_OF_AFTER = [timedelta(0), timedelta(microseconds=1), timedelta(minutes=30), timedelta(hours=1, microseconds=1),
                timedelta(days=1)]
 

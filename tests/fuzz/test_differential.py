@@ -31,10 +31,8 @@ import duckdb
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-import sqlglot
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from sqlglot import exp
 
 from skewless.compiler.batch.capabilities import BatchUnsupported
 from skewless.compiler.batch.as_of import as_of_sql
@@ -50,7 +48,7 @@ from skewless.runtime.stream.expr import SqlError
 from skewless.runtime.stream.online import read_as_of, read_with_event
 from skewless.runtime.values import same
 
-from .as_of import _duck_type, expected_as_of, table
+from .as_of import _duck_type, expected_as_of, over_table, table
 from .views import (COLUMNS, DIMENSIONS, UPSTREAM, events, over_upstream, upstream_sql, view_join_sql,
                     view_sql)
 
@@ -269,7 +267,7 @@ def _check_request_events(root: Path, compiled, pg, duck, rows: list[dict], name
                 table(conn, "tx_req", ", ".join(f'"{c}" {_duck_type(t) if use_duck else t}' for c, t in COLUMNS.items()),
                       [[r[c] for c in COLUMNS] for r in [*rows, event]])
                 try:
-                    want = [r for r in conn.execute(_over(compiled.rendered[name].sql, "tx_req")).fetchall()
+                    want = [r for r in conn.execute(over_table(compiled.rendered[name].sql, "tx_req")).fetchall()
                             if r[0] == event["txn_id"]]
                 except (psycopg.Error, duckdb.Error):
                     STATS["request events: skipped (Postgres raised an error with the event)"] += 1
@@ -297,14 +295,6 @@ def _check_request_events(root: Path, compiled, pg, duck, rows: list[dict], name
         store.close()
     return problems[:6]
 
-
-def _over(sql: str, table_name: str) -> str:
-    """The view's SQL reading ``table_name`` instead of the source table ``tx``."""
-    tree = sqlglot.parse_one(sql, read="postgres")
-    for tbl in tree.find_all(exp.Table):
-        if tbl.name == "tx":
-            tbl.set("this", exp.to_identifier(table_name, quoted=True))
-    return tree.sql("postgres")
 
 
 def _check_as_of(root: Path, compiled, pg, duck, rows: list[dict], names: list[str], scale: float) -> list[str]:

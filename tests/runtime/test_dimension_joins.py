@@ -28,7 +28,7 @@ from skewless.runtime.sources.dimension import evaluator_for
 from skewless.runtime.stores import open_store
 from skewless.runtime.stream.jobs import replay
 from skewless.runtime.stream.online import read_as_of, read_with_event
-from tests.fuzz.as_of import AS_OF_AFTER, PROBE, probe_sql
+from tests.fuzz.as_of import AS_OF_AFTER, PROBE, over_table, probe_sql
 from tests.support.compare import diff
 from tests.support.events import BASE, TYPES, spines, tx_events
 
@@ -231,7 +231,7 @@ def test_joined_views_equal_postgres_on_every_path(root, oracle_engines, pg_dsn,
                         TYPES)
             for name in SOURCE_VIEWS:
                 view = compiled.views[name]
-                sql = _over(compiled.rendered[name].sql, "tx_req")
+                sql = over_table(compiled.rendered[name].sql, "tx_req")
                 want = [r for r in pg.query(sql).to_pylist() if r["txn_id"] == "zz_request"]
                 got = read_with_event(store, view, event, evaluator_for(compiled.project, view))
                 assert (got is None) == (not want), (name, merchant, got, want)
@@ -240,18 +240,6 @@ def test_joined_views_equal_postgres_on_every_path(root, oracle_engines, pg_dsn,
                         f"expected {want[0][c]!r}, got {got[c]!r}"
     finally:
         store.close()
-
-
-def _over(view_sql: str, table: str) -> str:
-    """The view's SQL reading ``table`` instead of its source ``tx``."""
-    import sqlglot
-    from sqlglot import exp
-
-    tree = sqlglot.parse_one(view_sql, read="postgres")
-    for tbl in tree.find_all(exp.Table):
-        if tbl.name == "tx":
-            tbl.set("this", exp.to_identifier(table, quoted=True))
-    return tree.sql("postgres")
 
 
 def tx_events_schema() -> pa.Schema:
