@@ -95,7 +95,8 @@ def main() -> None:
         chain2, t_chain2 = _timed(lambda: run(compiled, ["user_merchant_risk"], "chain2"))
         second2, t_second2 = _timed(lambda: run(compiled, ["umr_second_job"], "second2"))
         a = pq.read_table(chain1.outputs["merchant_customer_risk"])
-        assert not diff(a, pq.read_table(second1.outputs["mcr_second_job"]), "txn_id"), "re-keyed outputs differ"
+        problems = diff(a, pq.read_table(second1.outputs["mcr_second_job"]), "txn_id")
+        assert not problems, f"re-keyed outputs differ: {problems[:5]}"
         b = pq.read_table(chain2.outputs["user_merchant_risk"])
         assert not diff(b, pq.read_table(second2.outputs["umr_second_job"]), "txn_id"), "view-join outputs differ"
         n = a.num_rows

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import queue
+import uuid
 import threading
 import time
 from dataclasses import dataclass, field
@@ -330,10 +331,10 @@ class KeyLogic(StatefulBatchLogic):
 
     def __init__(self, views: list[tuple[FeatureView, ViewEvaluator]], writer: StoreWriter, resume: Any,
                  tick: float | None, emit: bool, roots: tuple[str, ...] | None = None, reports: tuple[str, ...] = (),
-                 clock: str | None = None, wake: float | None = None, joins_out: dict | None = None):
+                 clock: str = "", wake: float | None = None, joins_out: dict | None = None):
         self.writer, self.tick = writer, tick
         self.wake = tick if tick is not None else wake  # seconds between checks of pending groups
-        self.source = clock or views[0][0].root_source  # this stage's watermark in the worker's clock
+        self.source = clock  # this stage's watermark in the worker's clock (a key unique to the dataflow)
         self.ts_col = views[0][0].timestamp
         saved, self.key = ({}, None) if resume is None else self._load(views, resume)
         # views over ref() of another view of this step (same key; `views` upstream first) take its
@@ -547,6 +548,9 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
 
     lateness = timedelta(microseconds=lateness_us)
     mapper = _watermark(lateness, parts, stats)
+    # the worker clocks' keys for this dataflow: a thread running several dataflows one after the
+    # other (bounded replays run in the caller's thread) must not start one from another's watermark
+    run = uuid.uuid4().hex
     stages = plan_stages(name, views)
     # the watermark step counts events when views over the source's events are re-keyed
     counting = any(st.reports for st in stages if st.feed is None)
@@ -577,7 +581,7 @@ def add_source(flow: Dataflow, source: SourceDef, lateness_us: int, views: list[
             lambda resume, ps=pairs, st=stage: KeyLogic(ps, writer, resume, tick, emit,
                                                        roots=None if st.feed is None else tuple(st.roots),
                                                        reports=tuple(st.reports),
-                                                       clock=None if st.feed is None else st.name,
+                                                       clock=f"{run}:{name if st.feed is None else st.name}",
                                                        wake=REKEY_WAKE if st.reports else None,
                                                        joins_out=st.joins_out))
         dead_streams.append(op.flat_map_batch(

@@ -291,3 +291,26 @@ def test_view_join_in_batch_equals_its_sql(tmp_path_factory, pg_dsn, events):
                 for c in (c.name for c in view.columns if c.kind == "feature"):
                     assert same(want[c], row[c], 1e7), f"as of {row['user_id']} @ {row['ts']} on {engine}: {c} " \
                         f"SQL {want[c]!r}, got {row[c]!r}"
+
+
+@given(events=tx_events(min_size=10, max_size=40))
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+def test_a_second_dataflow_in_the_same_thread_starts_from_its_own_watermark(tmp_path_factory, pg_dsn, monkeypatch,
+                                                                           events):
+    """Bounded replays run in the caller's thread; the worker clock of an earlier dataflow (here:
+    the same events 30 days later) must not finalize the next one's groups before their peers
+    arrive — with batches of 3 events, peer groups and out-of-order events span batches."""
+    from skewless.runtime.sources import stream_file
+
+    monkeypatch.setattr(stream_file, "BATCH", 3)
+    rows = events.to_pylist()
+    later = [dict(r, ts=r["ts"] + timedelta(days=30)) for r in rows]
+    first = _project(tmp_path_factory.mktemp("first"), _arrival(later, 1))
+    replay(first, list(VIEWS), None, to_online=False, dead_letters=first.project.target_dir / "dead.jsonl")
+    root = tmp_path_factory.mktemp("second")
+    compiled = _project(root, _arrival(rows, 2))
+    result = replay(compiled, list(VIEWS), root / "target" / "rows", to_online=False,
+                    dead_letters=root / "target" / "dead.jsonl")
+    with _oracles(pg_dsn) as (conn, duck):
+        for name, exp_rows in _expected(conn, compiled, rows, duck).items():
+            _check_rows(exp_rows, {r["txn_id"]: r for r in pq.read_table(result.outputs[name]).to_pylist()}, name)
