@@ -1,6 +1,7 @@
 """The example project with generated events in a temporary directory (shared by the benches)."""
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -15,3 +16,11 @@ def example_project(tmp: str | Path, events: int, days: int) -> Path:
     subprocess.run([*CLI, "--project", str(root), "generate", "--events", str(events), "--days", str(days)],
                    check=True, capture_output=True)
     return root
+
+
+def example_parser(events: int, days: int) -> argparse.ArgumentParser:
+    """The benches' command line: --events and --days of the generated example data (defaults given)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=events)
+    parser.add_argument("--days", type=int, default=days)
+    return parser

@@ -14,7 +14,6 @@ Usage: python bench/dimension_join.py [--events 200000] [--days 14]
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parents[1]))  # tests.support.compare
-from _example import example_project  # noqa: E402
+from _example import example_parser, example_project  # noqa: E402
 
 PREJOINED = """
   - name: enriched
@@ -43,9 +42,7 @@ PREJOINED = """
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--days", type=int, default=14)
+    parser = example_parser(200_000, 14)
     args = parser.parse_args()
 
     import duckdb

@@ -8,13 +8,12 @@ Usage: python bench/parity.py [--events 300000] [--days 30] [--sample-keys 200]
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from _example import CLI, example_project
+from _example import CLI, example_parser, example_project
 
 
 def timed(fn) -> float:
@@ -24,9 +23,7 @@ def timed(fn) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--days", type=int, default=30)
+    parser = example_parser(300_000, 30)
     parser.add_argument("--sample-keys", type=int, default=200)
     args = parser.parse_args()
 

@@ -8,13 +8,12 @@ Usage: python bench/request_time.py [--events 60000] [--days 21]
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _example import example_project  # noqa: E402
+from _example import example_parser, example_project  # noqa: E402
 
 NOW = """models:
   - name: fraud_now
@@ -41,9 +40,7 @@ NOW = """models:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=60_000)
-    parser.add_argument("--days", type=int, default=21)
+    parser = example_parser(60_000, 21)
     args = parser.parse_args()
     import skewless
 

@@ -9,12 +9,11 @@ Usage: python bench/training_set.py [--events 300000] [--days 30]
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import tempfile
 import time
 
-from _example import CLI, example_project
+from _example import CLI, example_parser, example_project
 
 
 def timed(args: list[str]) -> float:
@@ -26,9 +25,7 @@ def timed(args: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--days", type=int, default=30)
+    parser = example_parser(300_000, 30)
     args = parser.parse_args()
 
     import pyarrow.parquet as pq
