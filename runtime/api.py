@@ -218,6 +218,12 @@ class Project:
 
         store = open_store(self.compiled.project.target.online, self.compiled.project.root)
         inputs: dict[str, list] = {}
+        outputs: dict[str, list] = {}  # per-event rows of the views computed so far (each computed once)
+
+        def rows_of(name: str) -> list:
+            if name not in outputs:
+                outputs[name], _ = replay_rows(self.compiled.views[name], input_of(name))
+            return outputs[name]
 
         def input_of(name: str) -> list:
             """The view's input rows (events, or its upstream's per-event rows) in time order,
@@ -225,13 +231,11 @@ class Project:
             if name not in inputs:
                 view = self.compiled.views[name]
                 if view.input.kind == "view":
-                    rows, _ = replay_rows(self.compiled.views[view.input.name], input_of(view.input.name))
-                    rows.sort(key=lambda r: r[view.timestamp])
+                    rows = sorted(rows_of(view.input.name), key=lambda r: r[view.timestamp])
                 else:
                     rows = self._source_rows(view, as_of)
                 for vj in view.view_joins:  # each event with the joined view's row for it
-                    other, _ = replay_rows(self.compiled.views[vj.view], input_of(vj.view))
-                    rows = join_rows(rows, other, vj)
+                    rows = join_rows(rows, rows_of(vj.view), vj)
                 if view.joins:  # each row with its dimension rows, as the stream looks them up
                     from .sources.dimension import Enricher, load_indexes
 
@@ -245,7 +249,7 @@ class Project:
                 view = self.compiled.views[name]
                 with progress(name) if progress is not None else contextlib.nullcontext():
                     rows = input_of(name)
-                    replay_rows(view, rows, store, flush_every=50_000)
+                    outputs[name], _ = replay_rows(view, rows, store, flush_every=50_000)
                 yield name, len(rows)
         finally:
             store.close()

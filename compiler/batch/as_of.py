@@ -223,7 +223,7 @@ def _probe_joins(view: FeatureView, input_sql: str | exp.Expression) -> tuple[di
             continue
         cond = on_condition(view, j, "__spine", SPINE_T).sql(CANON)
         joins += f" LEFT JOIN {tables[j.alias].sql(CANON)} ON {cond}"
-        columns.update({c.name: f"{quote(j.alias)}.{quote(c.name[len(j.alias) + 2:])}" for c in j.columns})
+        columns.update({name: f"{quote(j.alias)}.{quote(col)}" for col, name in j.read()})
     return columns, joins
 
 

@@ -40,16 +40,16 @@ def joined(view: FeatureView, events: str | exp.Expression, tables: dict[str, st
               if isinstance(events, exp.Expression) else _table(events, EVENT))
     select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(EVENT, quoted=True))).from_(source, copy=False)
     for j in view.joins:
-        select = select.select(*(exp.column(c.name[len(j.alias) + 2:], table=j.alias, quoted=True).as_(c.name, quoted=True)
-                                 for c in j.columns), copy=False)
+        select = select.select(*(exp.column(col, table=j.alias, quoted=True).as_(name, quoted=True)
+                                 for col, name in j.read()), copy=False)
         select = select.join(_table(tables.get(j.dimension) or quote(j.dimension), j.alias), on=on_condition(view, j),
                              join_type="LEFT", copy=False)
     for vj in view.view_joins:
         other = (views or {})[vj.view]
         rows = per_event_query(other, dialect, input_for(other, views or {}, dialect, tables))
         rows = rows if isinstance(rows, exp.Expression) else sqlglot.parse_one(rows, read="postgres")
-        select = select.select(*(exp.column(c.name[len(vj.alias) + 2:], table=vj.alias, quoted=True)
-                                 .as_(c.name, quoted=True) for c in vj.columns), copy=False)
+        select = select.select(*(exp.column(col, table=vj.alias, quoted=True).as_(name, quoted=True)
+                                 for col, name in vj.read()), copy=False)
         on = exp.and_(*(exp.EQ(this=exp.column(k.dimension_column, table=vj.alias, quoted=True),
                                expression=exp.column(k.input_column, table=EVENT, quoted=True)) for k in vj.on))
         select = select.join(exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(vj.alias, quoted=True))),

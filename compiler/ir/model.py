@@ -12,7 +12,7 @@ for ROWS frames. See docs/ir.md for the full description.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -118,7 +118,22 @@ class JoinKey(IRModel):
     input_column: str
 
 
-class DimJoin(IRModel):
+class _JoinedColumns:
+    """What a join's view reads, named ``<alias>__<column>`` in its input (`DimJoin`, `ViewJoin`)."""
+
+    if TYPE_CHECKING:  # the models' own fields (annotated here, pydantic would take them as fields of its own)
+        alias: str
+        columns: list[ColumnType]
+
+    def column_name(self, column: str) -> str:
+        return f"{self.alias}__{column}"
+
+    def read(self) -> list[tuple[str, str]]:
+        """(the joined table's column, its name in the view's input) for each column the view reads."""
+        return [(c.name[len(self.alias) + 2:], c.name) for c in self.columns]
+
+
+class DimJoin(IRModel, _JoinedColumns):
     """``LEFT JOIN {{ source(dimension) }} AS alias ON ...``: each input row gets the dimension
     row whose key columns equal ``on``'s input columns — for a versioned dimension, the version
     with ``valid_from <= ts < valid_to`` (valid_to NULL: open), ts the view's timestamp — or NULLs
@@ -132,11 +147,8 @@ class DimJoin(IRModel):
     valid_to: str | None = None
     columns: list[ColumnType]
 
-    def column_name(self, column: str) -> str:
-        return f"{self.alias}__{column}"
 
-
-class ViewJoin(IRModel):
+class ViewJoin(IRModel, _JoinedColumns):
     """``LEFT JOIN {{ ref(view) }} AS alias ON alias.<k> = e.<k>`` over every unique-key column of
     the source both views read: each event gets ``view``'s per-event row *for that same event* —
     another entity's features as of the event (e.g. the merchant's, in a view keyed by user) — or
@@ -147,9 +159,6 @@ class ViewJoin(IRModel):
     alias: str
     on: list[JoinKey]
     columns: list[ColumnType]
-
-    def column_name(self, column: str) -> str:
-        return f"{self.alias}__{column}"
 
 
 class FeatureView(IRModel):

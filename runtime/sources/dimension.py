@@ -204,7 +204,7 @@ class Enricher:
         self.parts = []
         for j in self.view.joins:
             keys = [k.input_column for k in j.on]
-            cols = [(c.name, c.name[len(j.alias) + 2:]) for c in j.columns]
+            cols = [(name, col) for col, name in j.read()]
             ts = self.view.timestamp if j.valid_from is not None else None
             self.parts.append((indexes[j.dimension], keys, ts, cols))
 

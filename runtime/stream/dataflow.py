@@ -349,11 +349,12 @@ class KeyLogic(StatefulBatchLogic):
         self.reported = [v.name in reports for v, _ in views]
         # events of this key per event time, not yet reported as final (None: nobody re-keys)
         self.seen: dict | None = (records.decode_counts(saved.pop(records.COUNTS, None)) if reports else None)
-        self.slots = [_ViewSlot(v, e, emit or bool(self.feeds[i]) or self.reported[i] or v.name in (joins_out or {}),
+        joins_out = joins_out or {}
+        self.slots = [_ViewSlot(v, e, emit or bool(self.feeds[i]) or self.reported[i] or v.name in joins_out,
                                 *saved.get(v.name, (None, None)))
                       for i, (v, e) in enumerate(views)]
         for slot in self.slots:  # views others join: each event also leaves joined to its row
-            slot.join_out = (joins_out or {}).get(slot.view.name)
+            slot.join_out = joins_out.get(slot.view.name)
         # slots without recovery state (a new key, or a view added to the job): with a warm start
         # they continue from the online store, loaded on the key's first event
         self.cold = [i for i, (v, _) in enumerate(views) if v.name not in saved]

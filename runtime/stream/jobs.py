@@ -195,13 +195,17 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
     stats = stats or StreamStats()
     by_source = views_by_source(compiled, opts.views)
     dims = load_indexes(project, [v for vs in by_source.values() for v in vs])  # a broken table: no start
-    feeds = []
+    feeds, close = [], None
     if opts.kind == "kafka" and any(project.dimensions[d].stream.topic for d in dims):
         # dimensions with a topic: read it to its end, then follow it (`sources.dimension_feed`)
         from ..sources.dimension_feed import start_feeds
 
-        feeds = start_feeds(project, dims, opts.brokers, opts.add_config,
-                            _dimension_dead_letters(project.target_dir / "dimension_dead_letters.jsonl"))
+        refused, close = _dimension_dead_letters(project.target_dir / "dimension_dead_letters.jsonl")
+        try:
+            feeds = start_feeds(project, dims, opts.brokers, opts.add_config, refused)
+        except BaseException:
+            close()
+            raise
         dims = load_indexes(project, [v for vs in by_source.values() for v in vs])  # the feeds' indexes
     try:
         return _run(compiled, opts, stats, by_source, dims)
@@ -210,19 +214,18 @@ def run_stream(compiled: CompiledProject, opts: RunOptions, stats: StreamStats |
             from ..sources.dimension_feed import stop_feeds
 
             stop_feeds(feeds)
+        if close is not None:
+            close()
 
 
 def _dimension_dead_letters(path: Path):
-    """Refused dimension changes as JSON lines (source, raw, reason), like the events' dead letters."""
-    import json
+    """Refused dimension changes, written as the events' dead letters are (JSON lines, one append
+    per line); returns (write(raw, reason), close)."""
+    from ..sources.decode import DeadLetter
+    from .sinks import DeadLetterSink
 
-    lock = threading.Lock()
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(raw: str, reason: str) -> None:
-        with lock, path.open("a") as fh:
-            fh.write(json.dumps({"source": "dimension", "raw": raw, "reason": reason}) + "\n")
-    return write
+    part = DeadLetterSink(path).build("dimension_dead_letters", 0, 1)
+    return (lambda raw, reason: part.write_batch([DeadLetter("dimension", raw, reason)])), part.close
 
 
 def _run(compiled: CompiledProject, opts: RunOptions, stats: StreamStats, by_source: dict, dims: dict) -> StreamStats:

@@ -104,6 +104,7 @@ def plan_stages(source: str, views: list[FeatureView]) -> list[Stage]:
     recovery snapshots are keyed by them)."""
     stages: dict[tuple, Stage] = {}
     home: dict[str, Stage] = {}
+    by_name = {v.name: v for v in views}
     for v in views:
         entity = tuple(v.entity)
         feed: Feed | None = None
@@ -112,7 +113,7 @@ def plan_stages(source: str, views: list[FeatureView]) -> list[Stage]:
             vj = v.view_joins[0]
             joined = {c.name for j in [*v.joins, *v.view_joins] for c in j.columns}
             out = JoinOut(f"{vj.view}@{v.name}", tuple(c.name for c in v.input_columns if c.name not in joined),
-                          tuple((c.name[len(vj.alias) + 2:], c.name) for c in vj.columns))
+                          tuple(vj.read()))
             feed = Feed(out.feed, vj.view, v.timestamp, out)
             home[vj.view].joins_out.setdefault(vj.view, []).append(out)
         elif v.input.kind == "view":
@@ -120,8 +121,7 @@ def plan_stages(source: str, views: list[FeatureView]) -> list[Stage]:
             if up.entity == entity:
                 feed, root = up.feed, False
             else:
-                feed = Feed(v.input.name, v.input.name, row_time_column(up.views[[w.name for w in up.views]
-                                                                                  .index(v.input.name)]))
+                feed = Feed(v.input.name, v.input.name, row_time_column(by_name[v.input.name]))
         key: tuple = (None if feed is None else feed.id, entity)
         stage = stages.get(key)
         if stage is None:

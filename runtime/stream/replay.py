@@ -125,7 +125,7 @@ def join_rows(events: list[Row], other: list[Row], vj) -> list[Row]:
     the joined view send the joining view."""
     key_cols = [k.dimension_column for k in vj.on]
     by_key = {tuple(r[c] for c in key_cols): r for r in other}
-    names = [(c.name[len(vj.alias) + 2:], c.name) for c in vj.columns]
+    names = vj.read()
     out = []
     for e in events:
         r = by_key.get(tuple(e.get(k.input_column) for k in vj.on))
