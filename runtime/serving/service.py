@@ -68,8 +68,15 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         from ..sources.dimension import load_indexes
         from ..sources.dimension_feed import start_feeds
 
-        start_feeds(compiled.project, load_indexes(compiled.project, list(compiled.views.values())), brokers,
-                    dict(stream.add_config))
+        from ..sources.kafka import KafkaUnavailable
+
+        try:
+            start_feeds(compiled.project, load_indexes(compiled.project, list(compiled.views.values())), brokers,
+                        dict(stream.add_config))
+        except KafkaUnavailable as exc:
+            store.close()
+            raise SkewlessError(Diagnostic("kafka", 1, 1, str(exc), "start the broker or fix stream.brokers / the "
+                                           "dimension's stream.topic")) from None
     scorers = {}
     try:
         for name in names:

@@ -24,7 +24,7 @@ from .. import log
 from .decode import _coerce
 
 _FEEDS: dict[tuple, "DimensionFeed"] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # start_feeds stops the feeds it started when a later one fails
 
 
 class DimensionFeed:
@@ -45,15 +45,16 @@ class DimensionFeed:
     def _connect(self):
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+        from .kafka import KafkaUnavailable, check_topic
+
+        topic = self.dim.stream.topic
+        try:
+            parts = list(range(check_topic(self.brokers, topic, self.add_config)))
+        except KafkaUnavailable as exc:
+            raise KafkaUnavailable(f"dimension {self.dim.name!r}: {exc}") from None
         consumer = Consumer({"bootstrap.servers": ",".join(self.brokers), "group.id": f"skewless-dim-{self.dim.name}",
                              "enable.auto.commit": "false", "enable.partition.eof": "true", "log_level": "4",
                              "fetch.wait.max.ms": "10", **self.add_config})
-        topic = self.dim.stream.topic
-        meta = consumer.list_topics(topic, timeout=30).topics.get(topic)
-        if meta is None or meta.error is not None or not meta.partitions:
-            consumer.close()
-            raise RuntimeError(f"dimension {self.dim.name!r}: topic {topic!r} does not exist on {', '.join(self.brokers)}")
-        parts = sorted(meta.partitions)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
         return consumer, parts
 
@@ -66,8 +67,10 @@ class DimensionFeed:
         deadline = time.monotonic() + timeout
         while len(ended) < len(parts):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"dimension {self.dim.name!r}: topic {self.dim.stream.topic!r} not read to its "
-                                   f"end within {timeout:.0f} s")
+                from .kafka import KafkaUnavailable
+
+                raise KafkaUnavailable(f"dimension {self.dim.name!r}: topic {self.dim.stream.topic!r} not read to "
+                                       f"its end within {timeout:.0f} s")
             msg = self._consumer.poll(0.2)
             if msg is None:
                 continue

@@ -172,3 +172,28 @@ def test_lookups_outside_a_job_follow_the_topic(tmp_path, kafka_broker):
     finally:
         dimension_feed.stop_feeds(feeds)
     assert evaluator_for(project, view).enrich(event)["m__category"] == "food"  # the file's rows again
+
+
+def test_an_unreachable_dimension_topic_is_a_clear_error(tmp_path):
+    """Not a traceback: `run` and `serve` report KafkaUnavailable / a diagnostic naming the dimension
+    (tansu creates a topic on its first metadata request, so the broker here is one that is down)."""
+    from skewless.compiler.project.build import build_project
+    from skewless.compiler.project.loader import load_project
+    from skewless.runtime.sources.dimension import load_indexes
+    from skewless.runtime.pg_local import free_port
+    from skewless.runtime.sources.kafka import KafkaUnavailable
+
+    root = tmp_path / "proj"
+    _project(root)
+    (root / "sources" / "sources.yml").write_text(SOURCES.replace(
+        "    batch: {path: data/merchants.parquet}\n",
+        "    batch: {path: data/merchants.parquet}\n    stream: {topic: merchant_changes}\n"))
+    _write(root, pa.Table.from_pylist([], schema=tx_events_schema()),
+           pa.Table.from_pylist([{"id": "m1", "category": "food", "risk": 1.0}], schema=M_SCHEMA),
+           pa.Table.from_pylist([], schema=T_SCHEMA))
+    compiled = build_project(load_project(root))
+    down = f"127.0.0.1:{free_port()}"
+    with pytest.raises(KafkaUnavailable, match=f"dimension 'merchants': cannot reach Kafka brokers {down}"):
+        dimension_feed.start_feeds(compiled.project, load_indexes(compiled.project, [compiled.views["by_category"]]),
+                                   [down])
+    assert dimension_feed.fed("merchants") is None
