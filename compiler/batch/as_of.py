@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from ..ir import Aggregate, Bound, ColumnType, FeatureView, Frame, OutputColumn
 from .capabilities import BatchUnsupported, caps
-from . import sliding_extreme
+from . import row_positions, sliding_extreme
 from .count_distinct import range_end_back, stabbing_ctes
 from .reach import mask_view, spine_reach_window
 from .per_event import bind_input, per_event_query, substitute
@@ -134,6 +134,12 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
         ctes.append(("__ur", f"SELECT __u.*{''.join(f', {r} AS __r{i}' for i, r in spine_reach.items())} FROM __u"))
     union = "__ur" if spine_reach else "__u"
     extreme = {i for i, a in enumerate(view.aggregates) if i not in spine_reach and sliding_extreme.applies(a, dialect)}
+    # DuckDB: sliding frames as ROWS frames over positions found once per frame (row_positions.py)
+    grouped = row_positions.groups(view, dialect, extreme)
+    positioned = row_positions.group_of(grouped)
+    if grouped:
+        pos_ctes, union = row_positions.position_ctes(view, union, ts, grouped)
+        ctes.extend(pos_ctes)
     replacements: dict[str, exp.Expression] = {}
     w_cols: list[str] = []
     joins: list[str] = []
@@ -159,7 +165,10 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
             joins.append(f"LEFT JOIN {name} ON {name}.__qid = __w.{SPINE_ID}")
             replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table=name)
             continue
-        w_cols.append(window_expr(view, agg, dialect, spine=True).as_(f"__{agg.id}", copy=False))
+        if i in positioned:
+            w_cols.append(row_positions.window(view, agg, positioned[i]).as_(f"__{agg.id}", copy=False))
+        else:
+            w_cols.append(window_expr(view, agg, dialect, spine=True).as_(f"__{agg.id}", copy=False))
         replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table="__w")
     estar = [f"MAX(__seq{g}) OVER (PARTITION BY {', '.join(K)} ORDER BY {ts}, __is_spine "
              f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __estar{g}" for g in range(len(groups))]

@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from ..ir import FeatureView
 from .capabilities import caps
+from . import sliding_extreme
 from .count_distinct import per_event_count_distinct
 from .exclude_rewrite import needs_rewrite, rewrite as exclude_rewrite
 from .reach import mask_view, reach_window
@@ -56,7 +57,9 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
     reach = {i: r for i, a in enumerate(view.aggregates) if (r := reach_window(view, a, dialect))}
     if reach:  # arguments evaluated only where Postgres evaluates them (reach.py)
         view = mask_view(view, reach, "__reach")
-    use_cte = bool(reach) or any(a.func == "count_distinct" and not caps(dialect).count_distinct_window
+    # Postgres MIN/MAX over a sliding time frame: linear block decomposition (sliding_extreme.py)
+    extreme = {i for i, a in enumerate(view.aggregates) if sliding_extreme.applies_per_event(a, dialect)}
+    use_cte = bool(reach) or bool(extreme) or any(a.func == "count_distinct" and not caps(dialect).count_distinct_window
                                  and dialect != "spark" for a in view.aggregates)
     where = f" WHERE {view.where}" if view.where else ""
     replacements: dict[str, exp.Expression] = {}
@@ -82,6 +85,13 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
             ctes.extend(agg_ctes)
             joins.append(f"LEFT JOIN __cd{i} ON __cd{i}.__qid = __in.__rid")
             replacements[f"__{agg.id}"] = P(expr_sql)
+        elif i in extreme:
+            agg_ctes, name = sliding_extreme.spine_extreme_ctes(
+                view, agg, f"__mm{i}", "__in", "__in", quote(view.timestamp), "__rid",
+                end_back=sliding_extreme.per_event_end_back(agg))
+            ctes.extend(agg_ctes)
+            joins.append(f"LEFT JOIN {name} ON {name}.__qid = __in.__rid")
+            replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table=name)
         elif not caps(dialect).exclude and needs_rewrite(agg):
             replacements[f"__{agg.id}"] = exclude_rewrite(view, agg, dialect)
         else:
@@ -102,6 +112,9 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
         from .as_of import with_clause
 
         tree.set("with_", with_clause(ctes, caps(dialect).materialized_cte))
+    extra = [col for i in sorted(extreme) for col in sliding_extreme.typed_columns(view.aggregates[i])]
+    if extra:
+        view = view.model_copy(update={"input_columns": [*view.input_columns, *extra]})
     return bind_input(render_dialect(tree, view, dialect), raw_input)
 
 

@@ -45,16 +45,31 @@ def typed_columns(agg: Aggregate) -> list[ColumnType]:
     return [ColumnType(name=f"{n}_{agg.id}", type=agg.arg_type or agg.type) for n in ("__v", "__pre", "__suf")]
 
 
+def applies_per_event(agg: Aggregate, dialect: str) -> bool:
+    """`applies`, for the per-event relation: the frame of an event is ``[t - w, t]`` (peers
+    included) or, under EXCLUDE GROUP, ``[t - w, t)`` — both contiguous in time. (EXCLUDE CURRENT
+    ROW / TIES and total orders keep or drop single rows of the peer group: left to the window.)"""
+    f = agg.frame
+    return (applies(agg, dialect) and f is not None and not agg.total_order and f.exclude in ("no_others", "group")
+            and (f.start.offset or 0) - per_event_end_back(agg) >= 1)
+
+
+def per_event_end_back(agg: Aggregate) -> int:
+    assert agg.frame is not None
+    return 1 if agg.frame.exclude == "group" else 0
+
+
 def spine_extreme_ctes(view: FeatureView, agg: Aggregate, prefix: str, events: str, spine: str, time_col: str,
-                       id_col: str) -> tuple[list[tuple[str, str]], str]:
+                       id_col: str, end_back: int | None = None) -> tuple[list[tuple[str, str]], str]:
     """CTEs giving ``__qid`` (the spine id) and ``__<agg id>`` (the aggregate as of the spine
     time; the name the dialect rendering knows its type by) for every spine row; returns (ctes,
-    the name of the last)."""
+    the name of the last). The frame read is ``[t - w, t - end_back µs]`` (default: a spine
+    row's, `_end_back`); the per-event relation passes its events as the spine."""
     assert agg.frame is not None
     keys = [quote(k) for k in view.entity]
     k = ", ".join(keys)
     ts = quote(view.timestamp)
-    c = _end_back(agg)
+    c = _end_back(agg) if end_back is None else end_back
     span = (agg.frame.start.offset or 0) - c
     hi = f"{time_col} - {interval_sql(c)}" if c else time_col
     lo = f"{time_col} - {interval_sql(agg.frame.start.offset or 0)}"
