@@ -107,8 +107,16 @@ def compare_tables(expected: pa.Table, actual: pa.Table, keys: list[str], limit:
         e, a = (t.sort_by([(c, "ascending") for c in order]) for t in sorted_tables)
     except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
+    missing: list[dict] = []
     if e.num_rows != a.num_rows or not all(_normalised(e[k])[1].equals(_normalised(a[k])[1]) for k in keys):
-        return None  # rows missing on one side: the row comparison names them
+        if shared:
+            return None  # rows missing on one side among repeated keys: the row comparison pairs them
+        # rows missing on one side (late or dead-lettered events): each is a differing row and
+        # cell; the rows on both sides are compared columnwise
+        try:
+            e, a, missing = _common_rows(e, a, keys)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+            return None  # keys of different types on the two sides: row by row
     diffs = {}
     for col in expected.column_names:
         d = _column_diff(e[col], a[col])
@@ -120,8 +128,8 @@ def compare_tables(expected: pa.Table, actual: pa.Table, keys: list[str], limit:
         rows_mask |= d
     if shared and rows_mask.any():
         return None
-    cells = int(sum(int(d.sum()) for d in diffs.values()))
-    sample: list[dict] = []
+    cells = int(sum(int(d.sum()) for d in diffs.values())) + len(missing)
+    sample: list[dict] = missing[:limit]
     if rows_mask.any():
         idx = np.flatnonzero(rows_mask)[:limit]
         e_rows = e.take(pa.array(idx)).to_pylist()
@@ -131,4 +139,31 @@ def compare_tables(expected: pa.Table, actual: pa.Table, keys: list[str], limit:
                 if d[i] and len(sample) < limit:
                     sample.append({"key": tuple(er[k] for k in keys), "column": col, "expected": er[col],
                                    "actual": ar.get(col), "row": er})
-    return sample, int(rows_mask.sum()), cells
+    return sample, int(rows_mask.sum()) + len(missing), cells
+
+
+def _row_keys(table: pa.Table, keys: list[str]) -> pa.Array:
+    """One comparable value per row for (unique) key columns: the normalised column itself, or
+    several joined as text (each prefixed by its length: no two key tuples join alike)."""
+    cols = [_normalised(table[k])[1] for k in keys]  # type: ignore[index]
+    if len(cols) == 1:
+        return cols[0]
+    parts = []
+    for col in cols:
+        text = pc.fill_null(pc.cast(col, pa.large_string()), "\x00null")
+        parts += [pc.cast(pc.utf8_length(text), pa.large_string()), text]
+    return pc.binary_join_element_wise(*parts, pa.scalar(":", pa.large_string()))
+
+
+def _common_rows(e: pa.Table, a: pa.Table, keys: list[str]) -> tuple[pa.Table, pa.Table, list[dict]]:
+    """(expected rows whose key the actual side has, actual rows whose key the expected side has,
+    a sample entry per row of either side without its counterpart); order kept (sorted by key)."""
+    ke, ka = _row_keys(e, keys), _row_keys(a, keys)
+    in_a, in_e = pc.is_in(ke, value_set=ka), pc.is_in(ka, value_set=ke)
+    missing = []
+    for table, present, side in ((e, in_a, "expected"), (a, in_e, "actual")):
+        for row in table.filter(pc.invert(present)).to_pylist():
+            missing.append({"key": tuple(row[k] for k in keys), "column": "<row>",
+                            "expected": row if side == "expected" else None,
+                            "actual": row if side == "actual" else None, "row": row})
+    return e.filter(in_a), a.filter(in_e), missing

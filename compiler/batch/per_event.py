@@ -78,9 +78,11 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
                            for c in cols)
             rn = f", ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY {by}) AS __rn"
         counts = "".join(f", {r} AS __reach{i}" for i, r in reach.items())
-        ctes.append(("__in", f"SELECT *, ROW_NUMBER() OVER () AS __rid{rn}{counts} FROM {input_sql} AS __src{where}"))
+        # a row id (Spark numbers rows only in an order: its own id function instead)
+        rid = "MONOTONICALLY_INCREASING_ID()" if dialect == "spark" else "ROW_NUMBER() OVER ()"
+        ctes.append(("__in", f"SELECT *, {rid} AS __rid{rn}{counts} FROM {input_sql} AS __src{where}"))
     for i, agg in enumerate(view.aggregates):
-        if use_cte and agg.func == "count_distinct":
+        if use_cte and agg.func == "count_distinct" and dialect != "spark":  # Spark: COLLECT_SET windows
             agg_ctes, expr_sql = per_event_count_distinct(view, agg, f"__cd{i}", "__in")
             ctes.extend(agg_ctes)
             joins.append(f"LEFT JOIN __cd{i} ON __cd{i}.__qid = __in.__rid")

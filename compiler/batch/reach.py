@@ -19,7 +19,7 @@ from sqlglot import exp
 from ..ir import Aggregate, Bound, ColumnType, FeatureView
 from .windows import interval_sql, quote
 
-EAGER_ARGUMENTS = {"duckdb"}  # dialects that evaluate a window function's argument for every row
+EAGER_ARGUMENTS = {"duckdb", "spark"}  # dialects that evaluate a window function's argument for every row
 
 
 def may_fail(sql: str | None) -> bool:
@@ -81,10 +81,43 @@ def reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str | None:
     rows_like = frame.mode == "rows" or (agg.total_order and frame.start.kind != "preceding")
     order_cols = agg.order if rows_like else agg.order[:1]
     order = ", ".join(quote(c) for c in order_cols)
+    if dialect == "spark":
+        return _reach_without_exclude(agg, keys, order, rows_like)
     spec = f"{frame.mode.upper()} BETWEEN {_reversed(frame.end, frame.mode)} AND {_reversed(frame.start, frame.mode)}"
     if frame.exclude in ("current_row", "group"):
         spec += " EXCLUDE " + {"current_row": "CURRENT ROW", "group": "GROUP"}[frame.exclude]
     return f"COUNT(*) OVER (PARTITION BY {keys} ORDER BY {order} {spec})"
+
+
+def _reach_without_exclude(agg: Aggregate, keys: str, order: str, rows_like: bool) -> str:
+    """The reversed frame's count for dialects without EXCLUDE (Spark): over a total order the
+    excluded peer group is the row itself, and its reversed frame starts one row later; over time
+    EXCLUDE GROUP starts it 1 µs later, EXCLUDE CURRENT ROW counts the row itself and takes it
+    off. RANGE offsets in one unit (seconds), as Spark wants them."""
+    frame = agg.frame
+    assert frame is not None
+    far = "UNBOUNDED FOLLOWING" if frame.start.kind == "unbounded_preceding" else None
+    if rows_like:
+        n = frame.start.offset or 0
+        far = far or ("CURRENT ROW" if frame.start.kind == "current_row" else f"{n} FOLLOWING")
+        e = (frame.end.offset or 0) if frame.end.kind == "preceding" else 0
+        e = max(e, 1 if frame.exclude in ("current_row", "group") else 0)
+        near = "CURRENT ROW" if e == 0 else f"{e} FOLLOWING"
+        if frame.start.kind == "current_row" and e:
+            return "0"  # an empty frame
+        return f"COUNT(*) OVER (PARTITION BY {keys} ORDER BY {order} ROWS BETWEEN {near} AND {far})"
+    e = (frame.end.offset or 0) if frame.end.kind == "preceding" else 0
+    minus = ""
+    if e == 0 and frame.exclude == "group":
+        e = 1
+    elif e == 0 and frame.exclude == "current_row":
+        minus = " - 1"
+    far = far or ("CURRENT ROW" if frame.start.kind == "current_row" else
+                  f"{interval_sql(frame.start.offset or 0, seconds=True)} FOLLOWING")
+    if far == "CURRENT ROW" and e:
+        return "0"
+    near = "CURRENT ROW" if e == 0 else f"{interval_sql(e, seconds=True)} FOLLOWING"
+    return f"(COUNT(*) OVER (PARTITION BY {keys} ORDER BY {order} RANGE BETWEEN {near} AND {far}){minus})"
 
 
 def _positional_reach(view: FeatureView, agg: Aggregate) -> str | None:

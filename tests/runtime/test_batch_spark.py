@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from skewless.compiler.batch import BatchUnsupported, as_of_sql, per_event_sql
 from tests.support.catalog import compile_catalog
 from tests.support.compare import diff
-from tests.support.events import TYPES, spines, tx_events
+from tests.support.events import TYPES, spines, to_table, tx_events
+from tests.support.lateral import lateral_sql
 
 if os.environ.get("CI"):
     import pyspark  # noqa: F401 - CI installs the spark extra: a missing pyspark is a failure there
@@ -52,8 +53,66 @@ def test_spark_matches_oracle(catalog, spark, oracles, events, spine):
         oracle = (duck if name in distinct else pg).query(compiled.rendered[name].sql)
         problems = diff(oracle, spark.query(per_event), "txn_id")
         assert not problems, f"{name} on spark: {problems[:5]}"
-        expected = pg.query(as_of_sql(view, "postgres", '"tx"', '"spine"'))
-        problems = diff(expected, spark.query(as_of), "__spine_id")
+        # as of t: the contract's definition (explicit lateral SQL) evaluated by Postgres
+        single = {c.name: view.aggregate(c.aggregates[0]) for c in view.columns
+                  if c.kind == "feature" and c.expr == f"__{c.aggregates[0]}"}
+        expected = pg.query("SELECT s.__spine_id, " + ", ".join(
+            f'{lateral_sql(view, agg)} AS "{col}"' for col, agg in single.items()) + " FROM spine s")
+        problems = diff(expected, spark.query(as_of), "__spine_id", list(single))
         assert not problems, f"{name} as-of on spark: {problems[:5]}"
         checked += 1
     assert checked >= 30 and refused <= 10, (checked, refused)
+
+
+# arguments that overflow for some rows (int4 + 1, a cast to smallint) in frames that leave those
+# rows out: Postgres never evaluates them there; Spark (ANSI mode) evaluates every row's argument
+# unless the compiled SQL masks the rows no frame holds (reach.py)
+FALLIBLE = {
+    "x_cur": "SUM(n + 1) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '1 hour' PRECEDING "
+             "AND CURRENT ROW EXCLUDE CURRENT ROW)",
+    "x_grp": "MAX(CAST(n AS SMALLINT)) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '1 hour' "
+             "PRECEDING AND CURRENT ROW EXCLUDE GROUP)",
+    "x_rows": "SUM(n + 1) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 2 PRECEDING AND 1 PRECEDING)",
+    "x_rows_cur": "AVG(n + 1) OVER (PARTITION BY user_id ORDER BY ts, txn_id ROWS BETWEEN 3 PRECEDING AND "
+                  "CURRENT ROW EXCLUDE CURRENT ROW)",
+    "x_delayed": "SUM(n + 1) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN INTERVAL '2 hours' PRECEDING "
+                 "AND INTERVAL '1 hour' PRECEDING)",
+    "x_lag": "LAG(n + 1) OVER (PARTITION BY user_id ORDER BY ts, txn_id)",
+    "x_filter": "COUNT(*) FILTER (WHERE n + 1 > 0) OVER (PARTITION BY user_id ORDER BY ts RANGE BETWEEN "
+                "INTERVAL '1 hour' PRECEDING AND CURRENT ROW EXCLUDE GROUP)",
+}
+
+
+def test_spark_evaluates_arguments_only_where_postgres_does(tmp_path, spark, oracles):
+    import shutil
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+
+    from skewless.compiler.project.build import build_project
+    from skewless.compiler.project.loader import load_project
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).parents[1] / "compiler" / "fixture_project", root)
+    for name, expr in FALLIBLE.items():
+        (root / "features" / f"{name}.sql").write_text(
+            f"SELECT txn_id, user_id, ts, {expr} AS f\nFROM {{{{ source('tx') }}}}")
+    compiled = build_project(load_project(root))
+    assert not compiled.diagnostics, compiled.diagnostics[:3]
+    t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    big = 2 ** 31 - 1
+    rows = []  # (user, minutes, n): the big values sit where no frame (or LAG) reads them
+    for i, (user, minutes, n) in enumerate([
+            ("a", 0, big),            # alone: in no other row's frame (excluded from its own)
+            ("b", 0, 3), ("b", 10, 4), ("b", 20, big),  # the last of b: no later row reads it
+            ("c", 0, 40000), ("c", 300, 5)]):          # smallint overflow 5 hours before the next row
+        rows.append({"txn_id": f"t{i}", "user_id": user, "merchant_id": "m", "amount": 1.0, "n": n,
+                     "status": "ok", "flag": True, "ts": t0 + timedelta(minutes=minutes)})
+    events = to_table(rows)
+    pg, _ = oracles
+    for engine in (pg, spark):
+        engine.register("tx", events, TYPES)
+    for name in FALLIBLE:
+        view = compiled.views[name]
+        expected = pg.query(compiled.rendered[name].sql)  # Postgres runs it: the rows it skips do not fail
+        problems = diff(expected, spark.query(per_event_sql(view, "spark", "tx")), "txn_id")
+        assert not problems, f"{name} on spark: {problems[:5]}"
