@@ -199,6 +199,15 @@ class Project:
             training_set(self.compiled, eng, model, path)
             return pq.read_table(path)
 
+    def parity(self, views: str | Iterable[str] | None = None, postgres: str | None = None, spark: bool = False,
+               stream: bool = True, sample_keys: int | None = None):
+        """Every path (the stream replay, the compiled SQL on DuckDB, Postgres when ``postgres`` — a
+        DSN or 'local' — and Spark) against each view's own SQL on the oracle, on the same events.
+        Returns `ParityRun` (``.ok``, per view ``.results``: rows and differing rows per path)."""
+        from .parity_run import run
+
+        return run(self.compiled, self._names(views), postgres, spark, stream, sample_keys, self.vars, self.target)
+
     # -- stream, online store, models ----------------------------------------------------------
     def replay(self, views: str | Iterable[str] | None = None, to_online: bool = True,
                out_dir: str | Path | None = None):

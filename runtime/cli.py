@@ -218,62 +218,18 @@ def parity(
         from .cli_models import log_parity_cmd
 
         return log_parity_cmd(log, version, report)
-    import contextlib
-    import tempfile
-
-    from .batch_jobs import needed_sources, register_sources
-    from .engines import DuckDBEngine, PostgresEngine
-    from .parity import run_parity, write_report
-    from .parity_stream import compare_stream, sample_inputs, start_replay, streamable
+    from .parity import write_report
+    from .parity_run import run
 
     compiled = compile_project()
     names = _select_views(compiled, select)
-    inputs = sample_inputs(compiled, names, sample_keys) if sample_keys else None
-    late = 0
-    with contextlib.ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="skewless-parity-")))
-        streamed = streamable(compiled, names) if stream else []
-        replaying = None
-        if streamed:  # first: the slowest path, in its own process, while the batch paths run
-            replaying, pool = start_replay(compiled, streamed, work, state.vars, state.target, inputs)
-            stack.callback(pool.shutdown, cancel_futures=True)
-        dsn = postgres
-        if postgres == "local":
-            from .pg_local import throwaway_cluster
+    with out_progress() as progress:
+        def track(path: str, total: int):
+            task = progress.add_task(path if path != "stream" else "stream (replaying)", total=total)
+            return lambda p, view: progress.update(task, advance=1, description=f"{p}: {view}")
 
-            dsn = stack.enter_context(throwaway_cluster())
-        duck = DuckDBEngine()
-        stack.callback(duck.close)
-        engines = [duck]
-        pg = None
-        if dsn:
-            pg = PostgresEngine(dsn)
-            stack.callback(pg.close)
-            engines.append(pg)
-        if spark:
-            from .engines.spark_engine import SparkEngine
-
-            sp = SparkEngine()
-            stack.callback(sp.close)
-            engines.append(sp)
-        with out_progress() as progress:
-            tasks = {path: progress.add_task(f"{path}", total=len(names))
-                     for path in ["oracle", *(e.dialect for e in engines)]}
-            if streamed:
-                tasks["stream"] = progress.add_task("stream (replaying)", total=len(streamed))
-
-            def advance(path: str, view: str) -> None:
-                progress.update(tasks[path], advance=1, description=f"{path}: {view}")
-
-            needed = needed_sources(compiled, names)
-            if inputs is not None:  # sampled events (loaded per view); the dimension tables whole
-                needed = {n for n in needed if n in compiled.project.dimensions}
-            for engine in engines:
-                register_sources(engine, compiled, needed)
-            results = run_parity(compiled, names, engines, pg, duck, inputs, advance)
-            if replaying is not None:
-                late = compare_stream(compiled, streamed, replaying.result(), pg, duck,
-                                      [r for r in results if r.view in streamed], inputs, advance)
+        checked = run(compiled, names, postgres, spark, stream, sample_keys, state.vars, state.target, track)
+    results, late = checked.results, checked.late
     table = Table(title="parity: stream and compiled batch SQL vs the original SQL")
     for col in ("view", "oracle", "engine", "rows", "differing rows"):
         table.add_column(col)
@@ -289,7 +245,7 @@ def parity(
                        "") for n in names}
     write_report(results, path, ts_cols)
     out.print(f"report → {path}")
-    if not all(r.ok for r in results):
+    if not checked.ok:
         raise typer.Exit(1)
 
 

@@ -108,9 +108,8 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
         body = f"SELECT 1 FROM {input_sql} AS __in{where}"
     tree = P(body)
     tree.set("expressions", select)
-    if ctes:
-        ctes = [(n, bind_input(P(b) if isinstance(b, str) else b, raw_input)) for n, b in ctes]
-    if ctes:
+    if ctes:  # the input (an upstream view's rendered query) is bound after rendering, below
+        ctes = [(n, P(b) if isinstance(b, str) else b) for n, b in ctes]
         from .as_of import with_clause
 
         tree.set("with_", with_clause(ctes, caps(dialect).materialized_cte))
