@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from skewless.compiler.batch import per_event_sql
 from skewless.compiler.batch.inputs import input_for
@@ -31,7 +33,7 @@ def open_engine(compiled: CompiledProject, engine: str | None = None, dsn: str |
     return engine_for(SparkBatch(engine="spark"), project.root)
 
 
-def needed_sources(compiled: CompiledProject, views: list[str], models: list[str] = ()) -> set[str]:
+def needed_sources(compiled: CompiledProject, views: list[str], models: Sequence[str] = ()) -> set[str]:
     """The sources and dimensions the views (and the models' labels and views) read, up their ref()
     chains and through the views they join."""
     names: set[str] = set()
@@ -122,7 +124,9 @@ def _check_columns(engine: BatchEngine, source, where: str) -> None:
 def tables(compiled: CompiledProject) -> dict[str, str]:
     """Source and dimension names -> their tables (the compiled SQL reads ``batch.table`` names)."""
     project = compiled.project
-    return {n: quote(s.batch.table or n) for n, s in [*project.sources.items(), *project.dimensions.items()]}
+    out = {n: quote(s.batch.table or n) for n, s in project.sources.items()}
+    out.update({n: quote(d.batch.table or n) for n, d in project.dimensions.items()})
+    return out
 
 
 def backfill(compiled: CompiledProject, engine: BatchEngine, view: str, out: Path) -> int:
@@ -191,10 +195,11 @@ def _training_set_in_sessions(compiled: CompiledProject, engine: BatchEngine, mo
     pool_engines: list = []
 
     def run(i: int) -> pa.Table:
+        eng: Any  # a PostgresEngine (sessions: fork; Arrow results spooled in a directory)
         if i == 0:  # the labels: on the caller's session, whose sources are loaded already
             eng = engine
         else:
-            eng = engine.fork()
+            eng = cast(Any, engine).fork()
             pool_engines.append(eng)
             register_sources(eng, compiled, needs[i])
         return eng.to_arrow(parts[i], out.parent).sort_by("__spine_id")

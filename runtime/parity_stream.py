@@ -80,7 +80,7 @@ def start_replay(compiled: CompiledProject, views: list[str], work: Path, vars_:
     """The stream path in a process of its own (the caller shuts the executor down)."""
     from .datagen import write_jsonl
 
-    files = None
+    files: dict[str, dict[str, str]] | None = None
     if inputs is not None:
         files = {}
         for name in views:
@@ -123,14 +123,14 @@ def compare_stream(compiled: CompiledProject, views: list[str], replayed: dict, 
         if excluded and not src.unique_key:
             res.error = f"{len(excluded)} late events and no unique key to exclude them by"
         else:
-            events = None
+            events: pa.Table | None = None
             if inputs is not None:
                 events = inputs[name][src.name]
             elif excluded or (id(oracle), src.name) in changed:
                 if src.name not in full:
                     full[src.name] = read_batch_source(src, compiled.project.root)
                 events = full[src.name]
-            if excluded:
+            if excluded and events is not None:
                 spelled = [tuple(str(v) for v in t) for t in zip(*[events[k].to_pylist() for k in src.unique_key])]
                 events = events.filter(pa.array([t not in excluded for t in spelled]))
             if events is not None:  # else the oracle holds the source's events as loaded

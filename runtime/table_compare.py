@@ -108,7 +108,7 @@ def compare_tables(expected: pa.Table, actual: pa.Table, keys: list[str], limit:
     except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     missing: list[dict] = []
-    if e.num_rows != a.num_rows or not all(_normalised(e[k])[1].equals(_normalised(a[k])[1]) for k in keys):
+    if e.num_rows != a.num_rows or not all(_key_values(e, k).equals(_key_values(a, k)) for k in keys):
         if shared:
             return None  # rows missing on one side among repeated keys: the row comparison pairs them
         # rows missing on one side (late or dead-lettered events): each is a differing row and
@@ -142,10 +142,16 @@ def compare_tables(expected: pa.Table, actual: pa.Table, keys: list[str], limit:
     return sample, int(rows_mask.sum()) + len(missing), cells
 
 
+def _key_values(table: pa.Table, key: str) -> pa.Array:
+    normalised = _normalised(table[key])
+    assert normalised is not None  # checked by compare_tables before
+    return normalised[1]
+
+
 def _row_keys(table: pa.Table, keys: list[str]) -> pa.Array:
     """One comparable value per row for (unique) key columns: the normalised column itself, or
     several joined as text (each prefixed by its length: no two key tuples join alike)."""
-    cols = [_normalised(table[k])[1] for k in keys]  # type: ignore[index]
+    cols = [_key_values(table, k) for k in keys]
     if len(cols) == 1:
         return cols[0]
     parts = []

@@ -21,7 +21,10 @@ CHECKED = [
     "skewless.runtime.experiments", "skewless.runtime.registry", "skewless.runtime.training",
     "skewless.runtime.engines", "skewless.runtime.stores",
 ]
-MODULES = ["skewless.runtime.sqldb", "skewless.runtime.log_parity", "skewless.runtime.docs_site"]
+MODULES = ["skewless.runtime.sqldb", "skewless.runtime.log_parity", "skewless.runtime.docs_site", "skewless.runtime.parity_run",
+           "skewless.runtime.table_compare", "skewless.runtime.parity", "skewless.compiler.batch.row_positions",
+           "skewless.compiler.batch.sliding_extreme", "skewless.compiler.batch.reach", "skewless.runtime.api",
+           "skewless.runtime.parity_stream", "skewless.runtime.batch_jobs"]
 
 
 def main() -> int:
