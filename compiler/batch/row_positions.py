@@ -77,7 +77,10 @@ def position_ctes(view: FeatureView, union: str, time_col: str, grouped: dict[in
                                   f"__p.__o{g} < __q.__o{g} + {interval_sql(c)} - {interval_sql(w)}" if c else
                                   f"__p.__o{g} < __q.__o{g} - {interval_sql(w)}"])
             name = f"{prefix}{g}_{w}"
-            ctes.append((name, f"SELECT __q.*, __q.__rn{g} - 1 - COALESCE(__p.__last, 0) AS __back{g}_{w} "
+            # a row without a time (a spine row with a NULL time) is its own peer group: the frame
+            # holds only rows at no time, which contribute nothing — the row itself, as in RANGE
+            ctes.append((name, f"SELECT __q.*, CASE WHEN __q.__o{g} IS NULL THEN 0 ELSE "
+                               f"__q.__rn{g} - 1 - COALESCE(__p.__last, 0) END AS __back{g}_{w} "
                                f"FROM {current} AS __q ASOF LEFT JOIN {prefix}{g}_b AS __p ON {match}"))
             current = name
     return ctes, current

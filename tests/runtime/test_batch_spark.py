@@ -12,7 +12,7 @@ from skewless.compiler.batch import BatchUnsupported, as_of_sql, per_event_sql
 from tests.support.catalog import compile_catalog
 from tests.support.compare import diff
 from tests.support.events import TYPES, spines, to_table, tx_events
-from tests.support.lateral import lateral_sql
+from tests.support.lateral import lateral_as_of
 
 if os.environ.get("CI"):
     import pyspark  # noqa: F401 - CI installs the spark extra: a missing pyspark is a failure there
@@ -54,11 +54,8 @@ def test_spark_matches_oracle(catalog, spark, oracles, events, spine):
         problems = diff(oracle, spark.query(per_event), "txn_id")
         assert not problems, f"{name} on spark: {problems[:5]}"
         # as of t: the contract's definition (explicit lateral SQL) evaluated by Postgres
-        single = {c.name: view.aggregate(c.aggregates[0]) for c in view.columns
-                  if c.kind == "feature" and c.expr == f"__{c.aggregates[0]}"}
-        expected = pg.query("SELECT s.__spine_id, " + ", ".join(
-            f'{lateral_sql(view, agg)} AS "{col}"' for col, agg in single.items()) + " FROM spine s")
-        problems = diff(expected, spark.query(as_of), "__spine_id", list(single))
+        expected, single = lateral_as_of(pg, view)
+        problems = diff(expected, spark.query(as_of), "__spine_id", single)
         assert not problems, f"{name} as-of on spark: {problems[:5]}"
         checked += 1
     assert checked >= 30 and refused <= 10, (checked, refused)

@@ -45,3 +45,13 @@ def lateral_sql(view: FeatureView, agg) -> str:
     if agg.func == "last_value":
         return f"(SELECT e.{agg.arg} FROM {rows} {newest} LIMIT 1)"
     return f"(SELECT {_agg_call(agg)} FROM {rows})"
+
+
+def lateral_as_of(pg, view: FeatureView, spine: str = "spine"):
+    """(the definition's values for every row of the ``spine`` table, evaluated by ``pg``; the
+    columns it covers: the features that are one aggregate each)."""
+    single = {c.name: view.aggregate(c.aggregates[0]) for c in view.columns
+              if c.kind == "feature" and c.expr == f"__{c.aggregates[0]}"}
+    table = pg.query("SELECT s.__spine_id, " + ", ".join(
+        f'{lateral_sql(view, agg)} AS "{col}"' for col, agg in single.items()) + f" FROM {spine} s")
+    return table, list(single)
