@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -266,54 +264,16 @@ def main() -> None:
 def parity(root: Path, dsn: str | None) -> None:
     """Each path parity runs, alone, then parity itself (without ``dsn``: DuckDB paths only, the
     views' own SQL on DuckDB)."""
-    from skewless.compiler.batch import per_event_sql
-    from skewless.compiler.batch.inputs import input_for
+    from _example import parity_paths, time_parity
+
     from skewless.compiler.project.build import build_project
     from skewless.compiler.project.loader import load_project
-    from skewless.runtime.batch_jobs import needed_sources, register_sources, tables
-    from skewless.runtime.engines import DuckDBEngine, PostgresEngine, fetch
-    from skewless.runtime.parity import oracle_for
-    from skewless.runtime.stream.jobs import replay
-
-    def timed(fn) -> float:
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
 
     compiled = build_project(load_project(root))
-    views = sorted(compiled.views)
-    duck, pg = DuckDBEngine(), (PostgresEngine(dsn) if dsn else None)
-    load = {e.dialect: timed(lambda e=e: register_sources(e, compiled, needed_sources(compiled, views)))
-            for e in (duck, pg) if e is not None}
-    paths = {}
-
-    def per_event(engine):
-        for v in views:
-            t = timed(lambda v=v: fetch(engine, per_event_sql(compiled.views[v], engine.dialect, input_for(
-                compiled.views[v], compiled.views, engine.dialect, tables(compiled)))))
-            print(f"    {engine.dialect} compiled {v}: {t:.1f} s", flush=True)
-
-    def oracle():
-        for v in views:
-            t = timed(lambda v=v: fetch(oracle_for(compiled, v, pg, duck), compiled.rendered[v].sql))
-            print(f"    oracle {v}: {t:.1f} s", flush=True)
-
-    out = root / "target" / "bench_stream"
-    paths["stream replay"] = timed(lambda: replay(compiled, views, out, to_online=False,
-                                                  dead_letters=out / "dead.jsonl"))
-    paths["DuckDB compiled SQL"] = load["duckdb"] + timed(lambda: per_event(duck))
-    if pg is not None:
-        paths["Postgres compiled SQL"] = load["postgres"] + timed(lambda: per_event(pg))
-    paths["oracle (views' own SQL)"] = load["postgres" if pg else "duckdb"] + timed(oracle)
-    duck.close()
-    if pg is not None:
-        pg.close()
+    paths = parity_paths(compiled, sorted(compiled.views), dsn, root / "target" / "bench_stream")
     for name, secs in paths.items():
         print(f"  {name:26s} {secs:7.1f} s", flush=True)
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "skewless.runtime.cli", "--project", str(root), "parity",
-                           *(["--postgres", dsn] if dsn else [])], capture_output=True, text=True)
-    total = time.perf_counter() - start
+    total, proc = time_parity(root, *(["--postgres", dsn] if dsn else []))
     print(proc.stdout[-2000:], proc.stderr[-2000:])
     print(f"parity (every path + comparison): {total:7.1f} s = {total / max(paths.values()):.2f}x the slowest "
           f"path (goal <= 3x); exit {proc.returncode}")
