@@ -23,10 +23,10 @@ from sqlglot import exp
 from ..ir import Aggregate, Bound, ColumnType, FeatureView, Frame, OutputColumn
 from .capabilities import BatchUnsupported, caps
 from . import row_positions, sliding_extreme
-from .count_distinct import range_end_back, stabbing_ctes
+from .count_distinct import stabbing_ctes
 from .reach import mask_view, spine_reach_window
 from .per_event import bind_input, per_event_query, substitute
-from .windows import CANON, P, interval_sql, quote, render_dialect, window_expr
+from .windows import CANON, P, interval_sql, quote, range_end_back, render_dialect, window_expr
 
 SPINE_ID = "__spine_id"
 SPINE_T = "__t"

@@ -11,7 +11,7 @@ the distinct count at q is the running sum of events at positions <= q. Position
 from __future__ import annotations
 
 from ..ir import Aggregate, FeatureView
-from .windows import interval_sql, masked_value, quote
+from .windows import interval_sql, masked_value, quote, range_end_back
 
 
 def stabbing_ctes(view: FeatureView, agg: Aggregate, prefix: str, events: str, queries: str,
@@ -42,14 +42,6 @@ def stabbing_ctes(view: FeatureView, agg: Aggregate, prefix: str, events: str, q
            f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __c FROM {prefix}_e")
     res = f"SELECT __qid, __c FROM {prefix}_r WHERE __kind = 1"
     return [(f"{prefix}_occ", occ), (f"{prefix}_n", nxt), (f"{prefix}_e", ev), (f"{prefix}_r", run), (prefix, res)], prefix
-
-
-def range_end_back(frame) -> int:
-    """How far (µs) before the current time a RANGE frame over time ends: its end offset, or 1 µs
-    when EXCLUDE GROUP/TIES leave the current time out (TIES adds the row back separately)."""
-    if frame.end.kind == "preceding":
-        return frame.end.offset or 0
-    return 1 if frame.exclude in ("group", "ties") else 0
 
 
 def per_event_count_distinct(view: FeatureView, agg: Aggregate, prefix: str, src: str) -> tuple[list[tuple[str, str]], str]:

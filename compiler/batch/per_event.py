@@ -10,7 +10,7 @@ from . import sliding_extreme
 from .count_distinct import per_event_count_distinct
 from .exclude_rewrite import needs_rewrite, rewrite as exclude_rewrite
 from .reach import mask_view, reach_window
-from .windows import P, quote, render_dialect, window_expr
+from .windows import P, quote, range_end_back, render_dialect, window_expr
 
 
 
@@ -90,7 +90,7 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
         elif i in extreme:
             agg_ctes, name = sliding_extreme.spine_extreme_ctes(
                 view, agg, f"__mm{i}", "__in", "__in", quote(view.timestamp), "__rid",
-                end_back=sliding_extreme.per_event_end_back(agg))
+                end_back=range_end_back(agg.frame))
             ctes.extend(agg_ctes)
             joins.append(f"LEFT JOIN {name} ON {name}.__qid = __in.__rid")
             replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table=name)

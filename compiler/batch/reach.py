@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..ir import Aggregate, Bound, ColumnType, FeatureView
-from .windows import interval_sql, quote
+from .windows import interval_sql, quote, range_end_back, spine_end_back
 
 EAGER_ARGUMENTS = {"duckdb", "spark"}  # dialects that evaluate a window function's argument for every row
 
@@ -106,12 +106,8 @@ def _reach_without_exclude(agg: Aggregate, keys: str, order: str, rows_like: boo
         if frame.start.kind == "current_row" and e:
             return "0"  # an empty frame
         return f"COUNT(*) OVER (PARTITION BY {keys} ORDER BY {order} ROWS BETWEEN {near} AND {far})"
-    e = (frame.end.offset or 0) if frame.end.kind == "preceding" else 0
-    minus = ""
-    if e == 0 and frame.exclude == "group":
-        e = 1
-    elif e == 0 and frame.exclude == "current_row":
-        minus = " - 1"
+    e = range_end_back(frame)  # (EXCLUDE TIES keeps the row in its own frame: no mask is asked for)
+    minus = " - 1" if e == 0 and frame.exclude == "current_row" else ""
     far = far or ("CURRENT ROW" if frame.start.kind == "current_row" else
                   f"{interval_sql(frame.start.offset or 0, seconds=True)} FOLLOWING")
     if far == "CURRENT ROW" and e:
@@ -181,8 +177,7 @@ def spine_reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str |
     keys = ", ".join(quote(k) for k in view.entity)
     # a spine row at t reads [t - a, t - b] (b: the frame's end offset; 1 µs under EXCLUDE
     # GROUP/TIES: its peers at t leave)
-    end_back = (frame.end.offset or 0) if frame.end.kind == "preceding" else (
-        1 if frame.exclude in ("group", "ties") and not agg.total_order else 0)
+    end_back = spine_end_back(agg)
     near = "CURRENT ROW" if not end_back else f"{interval_sql(end_back, seconds)} FOLLOWING"
     far = "UNBOUNDED FOLLOWING" if frame.start.kind == "unbounded_preceding" else (
         "CURRENT ROW" if frame.start.kind == "current_row" else

@@ -23,19 +23,10 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..ir import Aggregate, FeatureView
-from .windows import _call, interval_sql, quote
+from .windows import _call, interval_sql, quote, spine_end_back
 
 _FUNCS = {"count_star", "count", "sum", "avg", "min", "max", "var_samp", "var_pop", "stddev_samp", "stddev_pop",
           "bool_or", "bool_and"}
-
-
-def spine_end_back(agg: Aggregate) -> int:
-    """How far before the spine time the frame a spine row reads ends (µs)."""
-    f = agg.frame
-    assert f is not None
-    if f.end.kind == "preceding":
-        return f.end.offset or 0
-    return 1 if f.exclude in ("group", "ties") and not agg.total_order else 0
 
 
 def applies(agg: Aggregate, dialect: str) -> bool:

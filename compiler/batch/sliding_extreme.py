@@ -15,7 +15,7 @@ read, without a frame that moves its start.
 from __future__ import annotations
 
 from ..ir import Aggregate, ColumnType, FeatureView
-from .windows import interval_sql, masked_value, quote
+from .windows import interval_sql, masked_value, quote, range_end_back, spine_end_back
 
 _NUMERIC = {"double precision", "real", "integer", "bigint", "smallint", "numeric"}
 _BASE_US = -300_000_000_000_000_000  # below every timestamp (4713 BC): block numbers are never negative
@@ -26,14 +26,7 @@ def applies(agg: Aggregate, dialect: str) -> bool:
     f = agg.frame
     return (dialect == "postgres" and agg.func in ("min", "max") and (agg.arg_type or "").split("(")[0] in _NUMERIC
             and f is not None and f.mode == "range" and f.start.kind == "preceding" and f.end.kind == "current_row"
-            and (f.start.offset or 0) - _end_back(agg) >= 1)
-
-
-def _end_back(agg: Aggregate) -> int:
-    """How far before the read time the frame a spine row reads ends (µs): the events at exactly
-    t leave under EXCLUDE GROUP/TIES (the spine row's peers), unless the order is total."""
-    assert agg.frame is not None
-    return 1 if agg.frame.exclude in ("group", "ties") and not agg.total_order else 0
+            and (f.start.offset or 0) - spine_end_back(agg) >= 1)
 
 
 def _block(ts_sql: str, span: int) -> str:
@@ -51,12 +44,7 @@ def applies_per_event(agg: Aggregate, dialect: str) -> bool:
     ROW / TIES and total orders keep or drop single rows of the peer group: left to the window.)"""
     f = agg.frame
     return (applies(agg, dialect) and f is not None and not agg.total_order and f.exclude in ("no_others", "group")
-            and (f.start.offset or 0) - per_event_end_back(agg) >= 1)
-
-
-def per_event_end_back(agg: Aggregate) -> int:
-    assert agg.frame is not None
-    return 1 if agg.frame.exclude == "group" else 0
+            and (f.start.offset or 0) - range_end_back(f) >= 1)
 
 
 def spine_extreme_ctes(view: FeatureView, agg: Aggregate, prefix: str, events: str, spine: str, time_col: str,
@@ -64,12 +52,12 @@ def spine_extreme_ctes(view: FeatureView, agg: Aggregate, prefix: str, events: s
     """CTEs giving ``__qid`` (the spine id) and ``__<agg id>`` (the aggregate as of the spine
     time; the name the dialect rendering knows its type by) for every spine row; returns (ctes,
     the name of the last). The frame read is ``[t - w, t - end_back µs]`` (default: a spine
-    row's, `_end_back`); the per-event relation passes its events as the spine."""
+    row's, `windows.spine_end_back`); the per-event relation passes its events as the spine."""
     assert agg.frame is not None
     keys = [quote(k) for k in view.entity]
     k = ", ".join(keys)
     ts = quote(view.timestamp)
-    c = _end_back(agg) if end_back is None else end_back
+    c = spine_end_back(agg) if end_back is None else end_back
     span = (agg.frame.start.offset or 0) - c
     hi = f"{time_col} - {interval_sql(c)}" if c else time_col
     lo = f"{time_col} - {interval_sql(agg.frame.start.offset or 0)}"

@@ -48,6 +48,24 @@ def interval_sql(us: int, seconds: bool = False) -> str:
     raise AssertionError("unreachable")
 
 
+def range_end_back(frame: Frame) -> int:
+    """How far (µs) before the current time a RANGE frame over time ends: its end offset, or 1 µs
+    when EXCLUDE GROUP/TIES leave the current time out (TIES adds the row back separately)."""
+    if frame.end.kind == "preceding":
+        return frame.end.offset or 0
+    return 1 if frame.exclude in ("group", "ties") else 0
+
+
+def spine_end_back(agg: Aggregate) -> int:
+    """How far (µs) before a spine row's time ``t`` the RANGE frame it reads ends: the frame's end
+    offset, or 1 µs when EXCLUDE GROUP/TIES leave out the events at exactly ``t`` (the spine row's
+    peers) — unless the order is total (the spine row sorts after them, alone in its peer group)."""
+    assert agg.frame is not None
+    if agg.frame.end.kind != "preceding" and agg.total_order:
+        return 0
+    return range_end_back(agg.frame)
+
+
 def masked_value(agg: Aggregate, spine: bool) -> tuple[str | None, str | None]:
     """(value SQL, predicate SQL): FILTER and the spine mask folded into CASE WHEN.
 
