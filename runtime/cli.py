@@ -226,7 +226,7 @@ def parity(
     with out_progress() as progress:
         def track(path: str, total: int):
             task = progress.add_task(path if path != "stream" else "stream (replaying)", total=total)
-            return lambda p, view: progress.update(task, advance=1, description=f"{p}: {view}")
+            return lambda view: progress.update(task, advance=1, description=f"{path}: {view}")
 
         checked = run(compiled, names, postgres, spark, stream, sample_keys, state.vars, state.target, track)
     results, late = checked.results, checked.late

@@ -27,10 +27,10 @@ class ParityRun:
 
 def run(compiled: CompiledProject, names: list[str], postgres: str | None = None, spark: bool = False,
         stream: bool = True, sample_keys: int | None = None, vars_: dict | None = None, target: str | None = None,
-        progress: Callable[[str, int], Callable[[str, str], None]] | None = None) -> ParityRun:
+        progress: Callable[[str, int], Callable[[str], None]] | None = None) -> ParityRun:
     """``postgres``: a DSN, or 'local' for a throwaway cluster (the oracle; DuckDB without it).
-    ``progress(path, total)`` registers a path (oracle, each engine, stream) and returns its
-    ``advance(path, view)``. The stream replays in a process of its own while the batch paths run."""
+    ``progress(path, total)`` registers a path (oracle, each engine, stream) and returns the
+    ``advance(view)`` called as the path finishes each view. The stream replays in a process of its own while the batch paths run."""
     from .batch_jobs import needed_sources, register_sources
     from .engines import DuckDBEngine, PostgresEngine
     from .parity import run_parity
@@ -64,7 +64,7 @@ def run(compiled: CompiledProject, names: list[str], postgres: str | None = None
             sp = SparkEngine()
             stack.callback(sp.close)
             engines.append(sp)
-        advances = {}
+        advances: dict[str, Callable[[str], None]] = {}
         if progress is not None:
             for path in ["oracle", *(e.dialect for e in engines)]:
                 advances[path] = progress(path, len(names))
@@ -73,7 +73,7 @@ def run(compiled: CompiledProject, names: list[str], postgres: str | None = None
 
         def advance(path: str, view: str) -> None:
             if path in advances:
-                advances[path](path, view)
+                advances[path](view)
 
         needed = needed_sources(compiled, names)
         if inputs is not None:  # sampled events (loaded per view); the dimension tables whole
