@@ -80,20 +80,11 @@ FALLIBLE = {
 }
 
 
-def test_spark_evaluates_arguments_only_where_postgres_does(tmp_path, spark, oracles):
-    import shutil
+def test_spark_evaluates_arguments_only_where_postgres_does(compile_views, spark, oracles):
     from datetime import datetime, timedelta, timezone
-    from pathlib import Path
 
-    from skewless.compiler.project.build import build_project
-    from skewless.compiler.project.loader import load_project
-
-    root = tmp_path / "proj"
-    shutil.copytree(Path(__file__).parents[1] / "compiler" / "fixture_project", root)
-    for name, expr in FALLIBLE.items():
-        (root / "features" / f"{name}.sql").write_text(
-            f"SELECT txn_id, user_id, ts, {expr} AS f\nFROM {{{{ source('tx') }}}}")
-    compiled = build_project(load_project(root))
+    compiled = compile_views({name: f"SELECT txn_id, user_id, ts, {expr} AS f\nFROM {{{{ source('tx') }}}}"
+                              for name, expr in FALLIBLE.items()})
     assert not compiled.diagnostics, compiled.diagnostics[:3]
     t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
     big = 2 ** 31 - 1
