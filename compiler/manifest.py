@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from .artifact import project_section
 from .batch import BatchUnsupported, as_of_sql, per_event_sql
 from .batch.inputs import input_for
 from .batch.windows import quote
@@ -17,7 +18,7 @@ from .plan.stream import stream_plan
 from .project.build import CompiledProject
 from .project.models_check import model_feature_columns
 
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2
 MANIFEST_SCHEMA = f"https://skewless.dev/schemas/manifest/v{MANIFEST_SCHEMA_VERSION}.json"
 VERSION = "0.1.0"
 SPINE_TABLE = "skewless_spine"
@@ -86,6 +87,8 @@ def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = N
         "dimensions": {n: d.model_dump(mode="json") for n, d in sorted(project.dimensions.items())},
         "views": views_doc,
         "models": models_doc,
+        "project": project_section(compiled),
+        "inputs": compiled.inputs,
         "child_map": {k: sorted(v) for k, v in sorted(children.items())},
     }
     artifacts["manifest.json"] = manifest

@@ -27,8 +27,11 @@ from typing import Any, Iterable, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skewless.compiler.errors import Diagnostic, SkewlessError
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import (
+    CompiledProject, Diagnostic, SkewlessError, build_artifacts, compile_project, load_compiled,
+)
+
+from . import log
 
 SPINE_TIME = "ts"
 
@@ -70,36 +73,42 @@ class Project:
 
     def validate(self) -> list[Diagnostic]:
         """Every problem with the project (`Diagnostic`: path, line, col, message, hint); [] when valid."""
-        from skewless.compiler.project.build import build_project
-        from skewless.compiler.project.loader import load_project
-
         try:
-            compiled = build_project(load_project(self.path, self.vars, self.target))
+            compiled = compile_project(self.path, self.vars, self.target)
         except SkewlessError as exc:
             return list(exc.diagnostics)
+        if not compiled.diagnostics:
+            self._compiled = compiled  # fresh: `compiled` need not load the artifact
         return list(compiled.diagnostics)
 
     @property
     def compiled(self) -> CompiledProject:
-        """The compiled project; raises `SkewlessError` (with every diagnostic) when it is invalid."""
+        """The compiled project: loaded from ``target/manifest.json`` when that artifact is fresh,
+        else compiled and written there first. Raises `SkewlessError` (with every diagnostic) when
+        the project is invalid."""
         if self._compiled is None:
-            from skewless.compiler.project.build import build_project
-            from skewless.compiler.project.loader import load_project
-
-            compiled = build_project(load_project(self.path, self.vars, self.target))
-            if compiled.diagnostics:
-                raise SkewlessError(list(compiled.diagnostics))
-            self._compiled = compiled
+            loaded = load_compiled(self.path, self.vars, self.target)
+            if isinstance(loaded, str):
+                log.debug("project.compile", project=str(self.path), reason=loaded)
+                self._compiled = self._compile()
+            else:
+                self._compiled = loaded
         return self._compiled
 
-    def compile(self) -> Path:
-        """Write the artifacts to ``target/``; returns the path of ``manifest.json``."""
-        from skewless.compiler.manifest import build_artifacts
-
+    def _compile(self) -> CompiledProject:
         from .artifacts import write_artifacts
 
-        write_artifacts(self.compiled.project.target_dir, build_artifacts(self.compiled))
-        return self.compiled.project.target_dir / "manifest.json"
+        compiled = compile_project(self.path, self.vars, self.target)
+        if compiled.diagnostics:
+            raise SkewlessError(list(compiled.diagnostics))
+        write_artifacts(compiled.project.target_dir, build_artifacts(compiled))
+        return compiled
+
+    def compile(self) -> Path:
+        """Compile the project and write its artifacts to ``target/`` (even when they are fresh);
+        returns the path of ``manifest.json``."""
+        self._compiled = self._compile()
+        return self._compiled.project.target_dir / "manifest.json"
 
     @property
     def views(self) -> dict[str, Any]:
@@ -131,8 +140,8 @@ class Project:
 
     def per_event(self, view: str, engine: str | None = None, dsn: str | None = None) -> pa.Table:
         """The view's per-event relation (one row per event, what ``backfill`` writes)."""
-        from skewless.compiler.batch import per_event_sql
-        from skewless.compiler.batch.inputs import input_for
+        from skewless.compiler.contract import per_event_sql
+        from skewless.compiler.contract import input_for
 
         from .batch_jobs import needed_sources, tables
         from .engines import fetch
@@ -149,8 +158,8 @@ class Project:
         columns, then each view's feature columns (named ``<view>__<column>`` when several views
         are asked for). The spine holds every asked view's entity columns and ``time_column``
         (timestamps; naive ones are UTC)."""
-        from skewless.compiler.batch.as_of import SPINE_ID, SPINE_T, as_of_sql
-        from skewless.compiler.batch.inputs import input_for
+        from skewless.compiler.contract import SPINE_ID, SPINE_T, as_of_sql
+        from skewless.compiler.contract import input_for
 
         from .batch_jobs import needed_sources, tables
         from .engines import fetch
@@ -292,7 +301,7 @@ class Project:
     def score(self, model: str, rows: Any, engine: str | None = None, dsn: str | None = None) -> pa.Table:
         """Batch scoring through the training-set path: ``rows`` (the label source's columns; Arrow,
         pandas or Polars) with each feature as of the row's time and the champion's ``score``."""
-        from skewless.compiler.batch.training import training_set_sql
+        from skewless.compiler.contract import training_set_sql
 
         from .batch_jobs import tables
         from .engines import fetch

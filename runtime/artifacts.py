@@ -26,15 +26,26 @@ def atomic_output(path: Path) -> Iterator[Path]:
 
 
 def write_artifacts(target_dir: Path, artifacts: dict[str, str | dict]) -> list[Path]:
-    for stale in ("compiled", "plan"):
-        shutil.rmtree(target_dir / stale, ignore_errors=True)
-    written = []
-    for rel, content in sorted(artifacts.items()):
-        path = target_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, dict):
-            path.write_text(json.dumps(content, indent=2, sort_keys=False) + "\n")
-        else:
-            path.write_text(content)
-        written.append(path)
+    """Write the compiled artifacts; ``manifest.json`` last and atomically (the file a command loads
+    must never be a part of one, nor newer than the files it names). One writer at a time (two
+    commands compiling a stale project at once)."""
+    import fcntl
+
+    target_dir.mkdir(parents=True, exist_ok=True)
+    with open(target_dir / ".compile.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            for stale in ("compiled", "plan"):
+                shutil.rmtree(target_dir / stale, ignore_errors=True)
+            written = []
+            for rel, content in sorted(artifacts.items(), key=lambda kv: (kv[0] == "manifest.json", kv[0])):
+                path = target_dir / rel
+                with atomic_output(path) as tmp:
+                    if isinstance(content, dict):
+                        tmp.write_text(json.dumps(content, indent=2, sort_keys=False) + "\n")
+                    else:
+                        tmp.write_text(content)
+                written.append(path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return written

@@ -6,12 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from skewless.compiler.batch import per_event_sql
-from skewless.compiler.batch.inputs import input_for
-from skewless.compiler.batch.training import training_set_sql
-from skewless.compiler.batch.windows import quote
-from skewless.compiler.errors import Diagnostic, SkewlessError
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import (
+    CompiledProject, Diagnostic, input_for, per_event_sql, quote, SkewlessError, training_set_sql,
+)
 
 from .artifacts import atomic_output
 from .engines import BatchEngine, engine_for
@@ -22,7 +19,7 @@ def open_engine(compiled: CompiledProject, engine: str | None = None, dsn: str |
     project = compiled.project
     if engine is None:
         return engine_for(project.target.batch, project.root)
-    from skewless.compiler.config.profiles import DuckDBBatch, PostgresBatch, SparkBatch
+    from skewless.compiler.contract import DuckDBBatch, PostgresBatch, SparkBatch
 
     if engine == "duckdb":
         return engine_for(DuckDBBatch(), project.root)
@@ -183,7 +180,7 @@ def _training_set_in_sessions(compiled: CompiledProject, engine: BatchEngine, mo
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from skewless.compiler.batch.training import training_set_parts
+    from skewless.compiler.contract import training_set_parts
 
     from .training import on_demand
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -11,53 +12,51 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from skewless.compiler.errors import Diagnostic, SkewlessError
-from skewless.compiler.manifest import build_artifacts
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import CompiledProject, Diagnostic, SkewlessError
 
-from .artifacts import write_artifacts
-
-from .cli_common import _fail, _select_views, app, compile_project, console, err, out, out_progress, state  # noqa: F401
+from .cli_common import (  # noqa: F401
+    _fail, _project, _select_views, app, compile_project, console, err, out, out_progress, state,
+)
 
 
 @app.command()
 def validate(as_json: bool = typer.Option(False, "--json", help="One JSON object: ok and every diagnostic "
                                                               "(path, line, col, severity, message, hint).")) -> None:
     """Render, parse, type-check and check every view, source and model; report all errors."""
+    project = _project()
+    found = project.validate()
     if as_json:
-        import json
-
-        from .api import Project
-
-        found = Project(state.project_dir, state.target, state.vars).validate()
         print(json.dumps({"ok": not found, "diagnostics": [
             {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity, "message": d.message,
              "hint": d.hint} for d in found]}))
         if found:
             raise typer.Exit(1)
         return
-    compiled = compile_project()
-    p = compiled.project
+    if found:
+        _fail(found)
+    p = project.compiled.project
     dims = f", {len(p.dimensions)} dimension{'s' * (len(p.dimensions) != 1)}" if p.dimensions else ""
-    out.print(f"[green]OK[/green] {len(compiled.views)} views, {len(p.sources)} sources{dims}, {len(p.models)} models")
+    out.print(f"[green]OK[/green] {len(project.views)} views, {len(p.sources)} sources{dims}, {len(p.models)} models")
 
 
 @app.command("compile")
 def compile_() -> None:
     """Validate, then write target/manifest.json, compiled SQL per dialect and the stream plan."""
     started = time.perf_counter()
-    compiled = compile_project()
-    artifacts = build_artifacts(compiled)
-    written = write_artifacts(compiled.project.target_dir, artifacts)
-    manifest = artifacts["manifest.json"]
+    try:
+        path = _project().compile()
+    except SkewlessError as exc:
+        _fail(exc.diagnostics)
+    manifest = json.loads(path.read_text())
     for view, doc in manifest["views"].items():
         for dialect, entry in doc["compiled"].items():
             if entry.get("unsupported"):
                 out.print(f"note: {view}: no {dialect} SQL emitted — {'; '.join(entry['unsupported'])}",
                           markup=False, highlight=False, soft_wrap=True)
+    written = 2 + sum(1 for _ in (path.parent / "compiled").rglob("*.sql"))
     elapsed = time.perf_counter() - started
-    out.print(f"[green]compiled[/green] {len(compiled.views)} views → {len(written)} files in "
-              f"{os.path.relpath(compiled.project.target_dir)} ({elapsed * 1000:.0f} ms)")
+    out.print(f"[green]compiled[/green] {len(manifest['views'])} views → {written} files in "
+              f"{os.path.relpath(path.parent)} ({elapsed * 1000:.0f} ms)")
 
 
 @app.command("ls")

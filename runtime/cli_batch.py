@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
-from skewless.compiler.errors import Diagnostic, SkewlessError
+from skewless.compiler.contract import Diagnostic, SkewlessError
 
-from .cli_common import _fail, app, out, state
+from .cli_common import _fail, _project, app, out
 
 
 def _read_table(path: Path):
@@ -40,13 +40,12 @@ def as_of_cmd(
     """Features as of arbitrary times: each view's values for every spine row (key, time)."""
     import pyarrow.parquet as pq
 
-    from .api import Project
     from .artifacts import atomic_output
 
     table = _read_table(spine)
     started = time.perf_counter()
     try:
-        result = Project(state.project_dir, state.target, state.vars).as_of(
+        result = _project().as_of(
             table, views or None, time_column=time_column, engine=engine, dsn=dsn)
     except SkewlessError as exc:
         _fail(exc.diagnostics)

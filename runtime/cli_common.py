@@ -9,9 +9,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from skewless.compiler.errors import Diagnostic, SkewlessError
-from skewless.compiler.project.build import CompiledProject, build_project
-from skewless.compiler.project.loader import load_project
+from skewless.compiler.contract import CompiledProject, Diagnostic, SkewlessError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="skewless: SQL feature views, computed exactly in stream and batch.")
@@ -72,15 +70,20 @@ def _fail(diags: list[Diagnostic]) -> None:
     raise typer.Exit(1)
 
 
+def _project():
+    """The API's `Project` for the global options (--project, --target, --vars)."""
+    from .api import Project
+
+    return Project(state.project_dir, state.target, state.vars)
+
+
 def compile_project() -> CompiledProject:
+    """The project, from its compiled artifact (compiled first when stale); errors end the command."""
     try:
-        project = load_project(state.project_dir, state.vars, state.target)
+        return _project().compiled
     except SkewlessError as exc:
         _fail(exc.diagnostics)
-    compiled = build_project(project)
-    if compiled.diagnostics:
-        _fail(compiled.diagnostics)
-    return compiled
+        raise
 
 
 def _select_views(compiled: CompiledProject, select: list[str] | None) -> list[str]:

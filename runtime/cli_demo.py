@@ -8,7 +8,7 @@ import time
 import typer
 from rich.table import Table
 
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import CompiledProject
 
 from .cli_common import app, compile_project, err, out
 

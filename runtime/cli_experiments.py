@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from skewless.compiler.errors import Diagnostic
+from skewless.compiler.contract import Diagnostic
 
 from .cli_common import _fail, app, compile_project, out
 

@@ -9,9 +9,9 @@ from typing import Optional
 
 import typer
 
-from skewless.compiler.errors import Diagnostic
+from skewless.compiler.contract import Diagnostic
 
-from .cli_common import _fail, app, compile_project
+from .cli_common import _fail, _project, app, compile_project
 
 models_app = typer.Typer(no_args_is_help=True, help="The model registry: versions, lineage, aliases.")
 app.add_typer(models_app, name="models")
@@ -122,11 +122,9 @@ def training_set_from_log_cmd(compiled, model: str, out_path, labels, label_id: 
 
 
 def log_parity_cmd(model: str, version: str, report) -> None:
-    from .api import Project
-    from .cli_common import state
     from .log_parity import recompute, write_report
 
-    project = Project(state.project_dir, state.target, state.vars)
+    project = _project()
     compiled = project.compiled
     if model not in compiled.project.models:
         _fail([Diagnostic("--log", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])

@@ -12,7 +12,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from skewless.compiler.errors import Diagnostic
+from skewless.compiler.contract import Diagnostic
 
 from .cli_common import _fail, _select_views, app, compile_project, err, out
 

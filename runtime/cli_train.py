@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from skewless.compiler.errors import Diagnostic
+from skewless.compiler.contract import Diagnostic
 
 from .cli_common import _fail, app, compile_project, err, out, out_progress
 
@@ -82,10 +82,7 @@ def _train(compiled, model: str, path: Path, allow_leakage: bool, lineage: dict 
         except TrainingSetError as exc:
             _fail([Diagnostic(str(path), 1, 1, str(exc), "build it with `skewless training-set MODEL --out FILE`")])
         except LeakageError as exc:
-            from skewless.compiler.project.yaml_positions import locate
-
-            where, data, index = compiled.project.model_files[model]
-            line, col = locate(data, ("models", index))
+            where, line, col = compiled.project.model_location(model)
             _fail([Diagnostic(where, line, col, str(exc), "read features strictly before the label time "
                               "(features_as_of: label_time - 1us, the default) and check that no view reads the "
                               "label's own outcome; or pass --allow-leakage if intended")])

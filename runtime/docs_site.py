@@ -12,8 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from skewless.compiler.manifest import build_artifacts
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import build_artifacts, CompiledProject
 
 CSS = """body{font-family:system-ui,sans-serif;margin:0;color:#1d2430}header{background:#1d2430;color:#fff;padding:14px 28px}
 header a{color:#9fd3ff;margin-right:18px;text-decoration:none}main{padding:20px 28px;max-width:1200px}

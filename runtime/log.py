@@ -49,6 +49,10 @@ def _log(level: int, event: str, **fields) -> None:
         _LOGGER.log(level, event, extra={"fields": fields})
 
 
+def debug(event: str, **fields) -> None:
+    _log(logging.DEBUG, event, **fields)
+
+
 def info(event: str, **fields) -> None:
     _log(logging.INFO, event, **fields)
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from skewless.compiler.batch import BatchUnsupported, per_event_sql
-from skewless.compiler.batch.inputs import input_for
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import BatchUnsupported, CompiledProject, input_for, per_event_sql
 
 from .batch_jobs import register_table, tables
 from .engines import BatchEngine, fetch
@@ -132,7 +130,7 @@ def register_original_views(engine: BatchEngine, compiled: CompiledProject, view
     for name in ([v.input.name] if v.input.kind == "view" else []) + [j.view for j in v.view_joins]:
         register_original_views(engine, compiled, name)
         up = compiled.views[name]
-        engine.execute(f'CREATE OR REPLACE TEMP VIEW "{up.name}" AS {compiled.rendered[up.name].sql}')
+        engine.execute(f'CREATE OR REPLACE TEMP VIEW "{up.name}" AS {compiled.views[up.name].sql}')
 
 
 def register_inputs(engine: BatchEngine, compiled: CompiledProject, sources: dict[str, pa.Table]) -> None:
@@ -165,7 +163,7 @@ def run_parity(compiled: CompiledProject, views: list[str], engines: list[BatchE
                 register_inputs(engine, compiled, inputs[name])
         oracle = oracle_for(compiled, name, postgres, duckdb)
         register_original_views(oracle, compiled, name)
-        expected = fetch(oracle, compiled.rendered[name].sql)
+        expected = fetch(oracle, compiled.views[name].sql)
         if progress:
             progress("oracle", name)
         keys = _key_columns(compiled, name)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import CompiledProject
 
 from .parity import ViewParity
 

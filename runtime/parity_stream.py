@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import CompiledProject
 
 from .engines import BatchEngine, fetch
 from .parity import (EngineResult, ViewParity, _key_columns, compare_all, oracle_for, register_inputs,
@@ -57,12 +57,10 @@ def sample_inputs(compiled: CompiledProject, views: list[str], keys: int) -> dic
 def _replay_job(project_dir: str, vars_: dict | None, target: str | None, views: list[str], work: str,
                 files: dict[str, dict[str, str]] | None) -> dict:
     """In the child process: compile the project and replay; paths of the outputs and dead letters."""
-    from skewless.compiler.project.build import build_project
-    from skewless.compiler.project.loader import load_project
-
+    from .api import Project
     from .stream.jobs import replay
 
-    compiled = build_project(load_project(Path(project_dir), vars_, target))
+    compiled = Project(project_dir, target, vars_).compiled
     outputs, dead = {}, []
     groups = [(views, None)] if files is None else [([v], files[v]) for v in views]
     for i, (names, given) in enumerate(groups):
@@ -140,7 +138,7 @@ def compare_stream(compiled: CompiledProject, views: list[str], replayed: dict, 
                 else:
                     changed.discard((id(oracle), src.name))
             register_original_views(oracle, compiled, name)  # (again: reloaded tables drop the views over them)
-            expected = fetch(oracle, compiled.rendered[name].sql)
+            expected = fetch(oracle, compiled.views[name].sql)
             actual = pq.read_table(replayed["outputs"][name])
             res.rows = actual.num_rows
             res.record(compare_all(expected, actual, _key_columns(compiled, name)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from skewless.compiler.config.base import IDENT
+from skewless.compiler.contract import IDENT
 
 
 def scaffold(directory: Path, name: str | None = None) -> list[Path]:

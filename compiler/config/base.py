@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
 from .duration import parse_duration
 
@@ -17,7 +17,18 @@ def _identifier(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
-DurationUs = Annotated[int, BeforeValidator(parse_duration)]
+# what a duration validates from; the validation context "durations_us" (the compiled artifact)
+# reads a dumped value: ints are already microseconds
+DURATIONS_US = {"durations_us": True}
+
+
+def _duration(value: str | int, info: ValidationInfo) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and (info.context or {}).get("durations_us"):
+        return parse_duration(f"{value}us")
+    return parse_duration(value)
+
+
+DurationUs = Annotated[int, BeforeValidator(_duration)]
 
 
 class Frozen(BaseModel):

@@ -24,6 +24,7 @@ class CompiledProject:
     views: dict[str, FeatureView] = field(default_factory=dict)
     rendered: dict[str, Rendered] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    inputs: dict | None = None  # what it was compiled from (`compiler.artifact.project_inputs`)
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ..config import DimensionDef, ModelDef, ModelsFile, Profile, ProjectConfig, SourceDef, SourcesFile, Target
 from ..config.project import PROJECT_FILE
 from ..errors import Diagnostic, DiagnosticBag, SkewlessError
-from ..render.context import TemplateCallError, env_var_value
+from ..render.context import TemplateCallError, env_var_value, not_recording_env
 from ..render.safe import TemplateLimit, read_text, render_limited, sandbox
 from .yaml_positions import PosDict, load_yaml_text, locate
 
@@ -33,6 +33,12 @@ class ViewFile:
     path: Path
     rel: str
     text: str
+
+
+class ModelLocation(BaseModel):
+    file: str
+    at: tuple[int, int]
+    on_demand: dict[str, tuple[int, int]] = {}
 
 
 @dataclass
@@ -51,6 +57,29 @@ class Project:
     views: dict[str, ViewFile] = field(default_factory=dict)
     macro_files: list[Path] = field(default_factory=list)
     diagnostics: DiagnosticBag = field(default_factory=DiagnosticBag)
+    # a project loaded from its compiled artifact has no YAML data: the places diagnostics name
+    model_locations: dict[str, ModelLocation] = field(default_factory=dict)
+
+    def model_location(self, name: str, on_demand: str | None = None) -> tuple[str, int, int]:
+        """Where model ``name`` (or its on-demand feature) is declared: file, line, column."""
+        if name in self.model_files:
+            where, data, index = self.model_files[name]
+            path: tuple = ("models", index) if on_demand is None else ("models", index, "on_demand", on_demand)
+            return (where, *locate(data, path))
+        if name in self.model_locations:
+            loc = self.model_locations[name]
+            line, col = loc.on_demand.get(on_demand, loc.at) if on_demand else loc.at
+            return loc.file, line, col
+        return f"model {name}", 1, 1
+
+    def model_locations_of(self) -> dict[str, ModelLocation]:
+        """Every model's `model_location`s (what the compiled artifact stores)."""
+        out = dict(self.model_locations)
+        for name, model in self.models.items():
+            where, line, col = self.model_location(name)
+            out[name] = ModelLocation(file=where, at=(line, col), on_demand={
+                f: self.model_location(name, f)[1:] for f in model.on_demand})
+        return out
 
     def rel(self, path: Path) -> str:
         try:
@@ -117,19 +146,34 @@ def find_project_root(start: Path) -> Path:
                                    "run inside a skewless project, pass --project DIR, or create one with skewless init"))
 
 
-def load_project(root: Path, vars_override: dict[str, Any] | None = None, target: str | None = None) -> Project:
+def load_config(root: Path, bag: DiagnosticBag) -> tuple[Path, ProjectConfig]:
+    """The project's root and its project file (raises `SkewlessError` when there is none)."""
     root = find_project_root(root)
-    bag = DiagnosticBag()
     proj_path = root / PROJECT_FILE
-    display = lambda p: _display(p)  # noqa: E731
-    data = _render_yaml(proj_path, display(proj_path), bag)
-    config = _validate(ProjectConfig, data or PosDict(), display(proj_path), bag) if data is not None else None
+    data = _render_yaml(proj_path, _display(proj_path), bag)
+    config = _validate(ProjectConfig, data or PosDict(), _display(proj_path), bag) if data is not None else None
     if config is None:
-        raise SkewlessError(bag.items or [Diagnostic(display(proj_path), 1, 1, "empty project file", "")])
+        raise SkewlessError(bag.items or [Diagnostic(_display(proj_path), 1, 1, "empty project file", "")])
+    assert isinstance(config, ProjectConfig)
+    return root, config
+
+
+def load_target(root: Path, config: ProjectConfig, target: str | None, bag: DiagnosticBag) -> tuple[str, Target]:
+    """The target's name and settings from profiles.yml. Read on every command (never stored in the
+    compiled artifact: a target holds DSNs and tokens), and not recorded as an input of it."""
+    with not_recording_env():
+        profile, target_name = _load_profile(root, config, target, bag)
+    return target_name, profile.targets[target_name] if profile else Target()
+
+
+def load_project(root: Path, vars_override: dict[str, Any] | None = None, target: str | None = None) -> Project:
+    bag = DiagnosticBag()
+    root, config = load_config(root, bag)
+    display = lambda p: _display(p)  # noqa: E731
     vars_ = {**config.vars, **(vars_override or {})}
-    profile, target_name = _load_profile(root, config, target, bag)
-    project = Project(root=root, config=config, vars=vars_, target_name=target_name,
-                      target=profile.targets[target_name] if profile else Target(), diagnostics=bag)
+    target_name, target_def = load_target(root, config, target, bag)
+    project = Project(root=root, config=config, vars=vars_, target_name=target_name, target=target_def,
+                      diagnostics=bag)
     _load_sources(project)
     _load_models(project)
     for macro_dir in config.macro_paths:

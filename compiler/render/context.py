@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from pydantic import ValidationError
 
@@ -41,7 +42,35 @@ def var_value(vars_: dict[str, Any], name: str, default: Any = _MISSING) -> Any:
     )
 
 
+_ENV_READS: list[dict[str, str | None]] = []  # the open `recording_env` blocks' reads
+
+
+@contextmanager
+def recording_env() -> Iterator[dict[str, str | None]]:
+    """Every environment variable `env_var()` reads inside the block -> its value (None: unset).
+    The compiled artifact is stale when one of them changes (`compiler.artifact`)."""
+    reads: dict[str, str | None] = {}
+    _ENV_READS.append(reads)
+    try:
+        yield reads
+    finally:
+        _ENV_READS.remove(reads)
+
+
+@contextmanager
+def not_recording_env() -> Iterator[None]:
+    """Reads that are not part of the compiled artifact (profiles: the target's secrets)."""
+    saved = _ENV_READS[:]
+    _ENV_READS.clear()
+    try:
+        yield
+    finally:
+        _ENV_READS[:] = saved
+
+
 def env_var_value(name: str, default: Any = _MISSING) -> Any:
+    for reads in _ENV_READS:
+        reads[name] = os.environ.get(name)
     if name in os.environ:
         return os.environ[name]
     if default is not _MISSING:

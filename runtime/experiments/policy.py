@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skewless.compiler.config.experiments import ExperimentDef
+from skewless.compiler.contract import ExperimentDef
 
 from .posterior import ArmStats, Posterior, p_best, posterior
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from skewless.compiler.config.experiments import ExperimentDef, PriorDef
+from skewless.compiler.contract import ExperimentDef, PriorDef
 
 
 @dataclass(frozen=True)

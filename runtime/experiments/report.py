@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from skewless.compiler.config.experiments import ExperimentDef
+from skewless.compiler.contract import ExperimentDef
 
 from .posterior import ArmStats, p_best, posterior
 from .store import ExperimentStore

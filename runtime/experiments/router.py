@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from skewless.compiler.config.experiments import ExperimentDef
+from skewless.compiler.contract import ExperimentDef
 
 from ..serving.scorer import RequestError, Scorer
 from ..stream.online import encode_key

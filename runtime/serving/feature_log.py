@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skewless.compiler.config.models import FeatureLogDef
+from skewless.compiler.contract import FeatureLogDef
 
 SCHEMA = pa.schema([
     ("request_id", pa.string()), ("model", pa.string()), ("version", pa.string()),

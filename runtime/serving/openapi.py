@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skewless.compiler.functions.pgtypes import BOOL, FLOAT8, INTEGERS, INTERVAL, NUMERIC, TSTZ, base
+from skewless.compiler.contract import BOOL, FLOAT8, INTEGERS, INTERVAL, NUMERIC, TSTZ, base_type as base
 
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 STATUS = {"400": "invalid request", "401": "missing or wrong bearer token", "404": "unknown model or view",

@@ -14,10 +14,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from skewless.compiler.config.duration import format_duration
-from skewless.compiler.config.models import as_of_rule_text
-from skewless.compiler.batch.as_of import needed_columns as read_columns
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import as_of_rule_text, CompiledProject, format_duration, needed_columns as read_columns
 
 from ..stores.base import OnlineStore
 from ..stream.online import StaleRead, as_of_record, encode_key, with_event

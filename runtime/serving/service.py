@@ -11,9 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from skewless.compiler.errors import Diagnostic, SkewlessError
-from skewless.compiler.project.build import CompiledProject, build_project
-from skewless.compiler.project.loader import load_project
+from skewless.compiler.contract import CompiledProject, Diagnostic, SkewlessError
 
 ENV = "SKEWLESS_SERVE"
 
@@ -149,7 +147,7 @@ def worker_settings(project_dir: Path, target: str | None, vars_: dict, models: 
 def worker_app():
     """uvicorn's app factory in each worker process of ``serve --workers N``."""
     settings = json.loads(os.environ[ENV])
-    compiled = build_project(load_project(Path(settings["project"]), settings["vars"], settings["target"]))
-    if compiled.diagnostics:
-        raise SkewlessError(list(compiled.diagnostics))
+    from ..api import Project
+
+    compiled = Project(settings["project"], settings["target"], settings["vars"]).compiled
     return build_service(compiled, settings["models"])

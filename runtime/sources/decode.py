@@ -12,9 +12,9 @@ from typing import Any
 
 from functools import lru_cache
 
-from skewless.compiler.config.sources import SourceDef
-from skewless.compiler.functions import pgvalues as V
-from skewless.compiler.functions.pgtypes import BOOL, FLOAT8, INTEGERS, NUMERIC, TEXT, TSTZ, base, normalize
+from skewless.compiler.contract import (
+    base_type as base, BOOL, FLOAT8, INTEGERS, normalize, NUMERIC, pgvalues as V, SourceDef, TEXT, TSTZ,
+)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from skewless.compiler.config.sources import DimensionDef
-from skewless.compiler.errors import Diagnostic, SkewlessError
-from skewless.compiler.ir import FeatureView
+from skewless.compiler.contract import Diagnostic, DimensionDef, FeatureView, SkewlessError
 
 from .decode import _coerce
 from .files import batch_file, conform, detect_format, read_file, schema_of
@@ -69,7 +67,7 @@ def _read_table(dim: DimensionDef, batch, where: Where) -> pa.Table:
 
 def table_rows(dim: DimensionDef, engine) -> pa.Table:
     """The declared columns of the dimension's ``batch.table`` in ``engine`` (read only)."""
-    from skewless.compiler.batch.windows import quote
+    from skewless.compiler.contract import quote
 
     cols = ", ".join(quote(c.name) for c in dim.columns)
     return engine.query(f"SELECT {cols} FROM {quote(dim.batch.table)}")

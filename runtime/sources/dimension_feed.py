@@ -18,7 +18,7 @@ import threading
 import time
 from decimal import Decimal
 
-from skewless.compiler.config.sources import DimensionDef
+from skewless.compiler.contract import DimensionDef
 
 from .. import log
 from .decode import _coerce

@@ -10,9 +10,10 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from skewless.compiler.config.sources import DimensionDef, SourceDef
-from skewless.compiler.functions.pgtypes import BOOL, FLOAT8, INT2, INT4, INT8, INTERVAL, NUMERIC, TEXT, TSTZ, base, \
-    normalize, numeric_typmod
+from skewless.compiler.contract import (
+    base_type as base, BOOL, DimensionDef, FLOAT8, INT2, INT4, INT8, INTERVAL, normalize, NUMERIC, numeric_typmod,
+    SourceDef, TEXT, TSTZ,
+)
 
 
 def arrow_type(sql_type: str) -> pa.DataType:

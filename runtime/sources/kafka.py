@@ -12,7 +12,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from skewless.compiler.config.sources import SourceDef
+from skewless.compiler.contract import SourceDef
 
 from .. import log
 from .control import STOP

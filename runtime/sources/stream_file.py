@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from skewless.compiler.config.sources import SourceDef
+from skewless.compiler.contract import SourceDef
 
 from .control import STOP
 from .decode import Decoder

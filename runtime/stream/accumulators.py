@@ -16,8 +16,7 @@ from decimal import Decimal
 
 from sortedcontainers import SortedList
 
-from skewless.compiler.functions.pgtypes import FLOAT8, NUMERIC, base
-from skewless.compiler.functions.pgvalues import dscale, is_nan, n_div, n_quantize
+from skewless.compiler.contract import base_type as base, dscale, FLOAT8, is_nan, n_div, n_quantize, NUMERIC
 
 INF = float("inf")
 NAN = float("nan")

@@ -27,8 +27,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.operators import StatefulBatchLogic
 
-from skewless.compiler.config.sources import SourceDef
-from skewless.compiler.ir import FeatureView
+from skewless.compiler.contract import FeatureView, SourceDef
 
 from ..sources.control import stopping
 from ..sources.decode import PART, DeadLetter, Idle
@@ -387,7 +386,7 @@ class KeyLogic(StatefulBatchLogic):
                 try:
                     self.slots[i] = _ViewSlot.warm(slot.view, slot.eval, slot.emit, blob)
                 except records.StateFormatError as exc:  # the job stops with the view's file named
-                    from skewless.compiler.errors import Diagnostic, SkewlessError
+                    from skewless.compiler.contract import Diagnostic, SkewlessError
 
                     raise SkewlessError(Diagnostic(slot.view.path or slot.view.name, 1, 1, str(exc),
                                                    "or start with --cold")) from None

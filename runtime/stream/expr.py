@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from skewless.compiler.functions import SqlError, compile_scalar
-from skewless.compiler.functions.registry import converter
-from skewless.compiler.ir import FeatureView
+from skewless.compiler.contract import compile_scalar, converter, FeatureView, SqlError
 
 Row = dict[str, Any]
 Fn = Callable[[Row], Any]
@@ -32,7 +30,7 @@ def compile_expr(sql: str, columns: dict[str, str], to: str | None = None) -> Fn
     fn = compile_scalar(sql, columns)
     if to is None:
         return fn
-    from skewless.compiler.functions.evaluate import scalar_type
+    from skewless.compiler.contract import scalar_type
 
     conv = converter(scalar_type(sql, columns), to)
     if conv is None:

@@ -20,8 +20,7 @@ from __future__ import annotations
 import functools
 from operator import itemgetter
 
-from skewless.compiler.functions.pgtypes import FLOAT8, INT2, INT4, INT8, NUMERIC, base
-from skewless.compiler.ir import Aggregate, FeatureView
+from skewless.compiler.contract import Aggregate, base_type as base, FeatureView, FLOAT8, INT2, INT4, INT8, NUMERIC
 
 from . import codec
 from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _slots, _Sum

@@ -22,13 +22,11 @@ from typing import Any, Callable
 import sqlglot
 from sqlglot import exp
 
-from skewless.compiler.batch.reach import may_fail
-from skewless.compiler.ir import Aggregate, FeatureView
+from skewless.compiler.contract import Aggregate, FeatureView, may_fail, sort_key
 
 from .accumulators import dump as acc_dump
 from .accumulators import load as acc_load
 from .accumulators import Failed, make
-from skewless.compiler.functions.pgvalues import sort_key
 from .expr import SqlError, compile_expr, input_types, output_types
 from .windows import NeedTail, SharedWindow  # noqa: F401 - NeedTail: raised through here
 

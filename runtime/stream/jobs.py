@@ -22,7 +22,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import run_main
 
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import CompiledProject
 
 from ..sources.control import STOP
 from ..sources.stream_file import FileEventSource
@@ -176,7 +176,7 @@ def _init_recovery(opts: RunOptions, wait: float = 60.0) -> None:
 
 def _check_warm(store, views: list) -> None:
     """A warm start continues from the store's states: they must be built from these views."""
-    from skewless.compiler.errors import Diagnostic, SkewlessError
+    from skewless.compiler.contract import Diagnostic, SkewlessError
 
     held = store.fingerprints()
     for view in views:

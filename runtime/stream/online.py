@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from skewless.compiler.ir import FeatureView
+from skewless.compiler.contract import FeatureView
 
 from ..stores.base import OnlineStore, StoredState
 from . import records

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from skewless.compiler.ir import FeatureView
+from skewless.compiler.contract import FeatureView
 
 from . import codec
 from .codec import EPOCH, ONE_US, StateFormatError

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from bytewax.operators import StatefulBatchLogic
 
-from skewless.compiler.ir import FeatureView
+from skewless.compiler.contract import FeatureView
 
 from ..sources.control import stopping
 from ..sources.decode import DeadLetter

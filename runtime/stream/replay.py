@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from skewless.compiler.ir import FeatureView
+from skewless.compiler.contract import FeatureView
 
 from .expr import SqlError
 from .frames import ViewEvaluator, ViewKeyState

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from skewless.compiler.ir import FeatureView
+from skewless.compiler.contract import FeatureView
 
 from ..sources.files import arrow_type
 

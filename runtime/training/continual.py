@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import CompiledProject
 
 from .features import FeatureSpec
 from .trainer import TrainingSetError, _fit, _scores, model_artifact, table_digest, write_artifact

@@ -10,12 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from skewless.compiler.config import ModelDef
-from skewless.compiler.errors import Diagnostic, SkewlessError
-from skewless.compiler.functions import SqlError, scalar_type
-from skewless.compiler.project.build import CompiledProject
-from skewless.compiler.project.models_check import model_feature_columns
-from skewless.compiler.project.yaml_positions import locate
+from skewless.compiler.contract import (
+    CompiledProject, Diagnostic, model_feature_columns, ModelDef, scalar_type, SkewlessError, SqlError,
+)
 
 from ..stream.expr import Fn, compile_expr
 
@@ -49,8 +46,7 @@ def add_columns(compiled: CompiledProject, model: ModelDef, table: pa.Table) -> 
             try:
                 values.append(fn(row))
             except SqlError as exc:  # the model file's entry, as validate names it
-                where, data, index = compiled.project.model_files.get(model.name, (f"model {model.name}", None, 0))
-                line, col = locate(data, ("models", index, "on_demand", name)) if data is not None else (1, 1)
+                where, line, col = compiled.project.model_location(model.name, on_demand=name)
                 raise SkewlessError(Diagnostic(where, line, col, f"model {model.name!r}: on-demand feature {name!r} "
                                                f"fails on training row {i}: {exc}",
                                                "guard it in SQL, e.g. NULLIF(x, 0)")) from None

@@ -13,9 +13,7 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from skewless.compiler.config.models import as_of_rule_text
-from skewless.compiler.project.build import CompiledProject
-from skewless.compiler.project.models_check import model_feature_columns
+from skewless.compiler.contract import as_of_rule_text, CompiledProject, model_feature_columns
 
 from ..artifacts import atomic_output
 from .features import FeatureSpec, build_spec

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from skewless.compiler.project.build import CompiledProject
+from skewless.compiler.contract import CompiledProject
 
 from ..serving.feature_log import read_log
 from .drift import drift

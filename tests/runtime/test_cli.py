@@ -27,7 +27,7 @@ def test_init_validate_compile_ls(tmp_path):
         proc = run(*cmd, cwd=proj)
         assert proc.returncode == 0, proc.stderr
     manifest = json.loads((proj / "target" / "manifest.json").read_text())
-    assert manifest["metadata"]["schema_version"] == 1 and manifest["metadata"]["project"] == "my_proj"
+    assert manifest["metadata"]["schema_version"] == 2 and manifest["metadata"]["project"] == "my_proj"
     view = manifest["views"]["customer_spend"]
     assert view["fingerprint"] and view["ir"]["entity"] == ["customer_id"]
     assert (proj / "target" / view["compiled"]["duckdb"]["path"]).exists()
