@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import Any
 
 from .artifact import project_section
 from .batch import BatchUnsupported, as_of_sql, per_event_sql
 from .batch.inputs import input_for
 from .batch.windows import quote
+from .config import DimensionDef, SourceDef
 from .config.models import as_of_rule_text
 from .ir import IR_VERSION
 from .plan.stream import stream_plan
@@ -33,9 +35,10 @@ def build_artifacts(compiled: CompiledProject, generated_at: datetime | None = N
     cfg = project.config
     artifacts: dict[str, str | dict] = {}
     views_doc = {}
+    declared: list[tuple[str, SourceDef | DimensionDef]] = [*project.sources.items(), *project.dimensions.items()]
+    tables = {n: (src.batch.table or n) for n, src in declared}
     for name, view in sorted(compiled.views.items()):
-        compiled_sql = {}
-        tables = {n: (src.batch.table or n) for n, src in [*project.sources.items(), *project.dimensions.items()]}
+        compiled_sql: dict[str, dict[str, Any]] = {}
         for dialect in cfg.batch_dialects:
             try:
                 source = input_for(view, compiled.views, dialect, {n: quote(t) for n, t in tables.items()})

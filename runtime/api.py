@@ -226,6 +226,51 @@ class Project:
 
         return replay(self.compiled, self._names(views), Path(out_dir) if out_dir is not None else None, to_online=to_online)
 
+    def run(self, views: str | Iterable[str] | None = None, *, source: str | None = None,
+            brokers: Sequence[str] | None = None, until_end: bool = False, recovery: bool = True,
+            recovery_dir: str | Path | None = None, snapshot_every: float = 1.0, workers: int | None = None,
+            addresses: Sequence[str] | None = None, process_id: int | None = None, from_latest: bool = False,
+            flush_ms: float = 50.0, warm: bool = True, out_dir: str | Path | None = None, stats=None):
+        """The stream, continuously (``skewless run``): Kafka topics or followed files → window state
+        → online store, until the input ends (``until_end``), Ctrl-C or SIGTERM. Defaults come from
+        the target (stream kind, brokers, workers, recovery_dir — else target/recovery). Returns the
+        `StreamStats` (``stats``, when given, is filled while it runs); `SkewlessError` for options
+        that do not fit together."""
+        from .stream.dataflow import StreamStats
+        from .stream.jobs import RunOptions, run_stream
+
+        target = self.compiled.project.target
+        kind = source or target.stream.kind
+        problems = []
+        if kind not in ("file", "kafka"):
+            problems.append(Diagnostic("--source", 1, 1, f"unknown source kind {kind!r}", "file or kafka"))
+        broker_list = [b for b in (brokers if brokers is not None else getattr(target.stream, "brokers", [])) if b]
+        if kind == "kafka" and not broker_list:
+            problems.append(Diagnostic("--brokers", 1, 1, "no Kafka brokers",
+                                       "set --brokers or stream.brokers in profiles.yml"))
+        if (addresses is None) != (process_id is None):
+            problems.append(Diagnostic("--addresses", 1, 1, "--addresses and --process-id go together", ""))
+        elif addresses is not None and process_id is not None and process_id >= len(addresses):
+            problems.append(Diagnostic("--process-id", 1, 1, f"process id {process_id} but {len(addresses)} "
+                                       "address(es)", ""))
+        if problems:
+            raise SkewlessError(problems)
+        rec = None
+        if recovery:
+            rec = Path(recovery_dir or target.recovery_dir or self.compiled.project.target_dir / "recovery")
+            rec = rec if rec.is_absolute() else self.compiled.project.root / rec
+        opts = RunOptions(views=self._names(views), kind=kind, brokers=broker_list,
+                          add_config=dict(getattr(target.stream, "add_config", {}) or {}), from_beginning=not from_latest,
+                          until_end=until_end or (kind == "file" and not getattr(target.stream, "follow", True)),
+                          recovery_dir=rec, snapshot_every=snapshot_every, workers=workers or target.workers,
+                          addresses=list(addresses) if addresses is not None else None, process_id=process_id,
+                          flush_interval=flush_ms / 1000, dead_letter_topic=getattr(target.stream, "dead_letter_topic", None),
+                          rows_dir=Path(out_dir) if out_dir is not None else None, warm=warm)
+        stats = stats if stats is not None else StreamStats()
+        stats.recovery_dir = rec
+        run_stream(self.compiled, opts, stats)
+        return stats
+
     def seed_online(self, views: str | Iterable[str] | None = None, as_of: datetime | None = None, progress=None):
         """Each view's state from its source's batch files (events up to ``as_of``) into the online
         store — what `backfill --to-online` does; a stream started later continues from it (warm
@@ -415,6 +460,14 @@ class OnlineView:
         """The view's columns for each entity key as of ``at`` (default now, UTC). A key is a value
         (a one-column entity) or a tuple in PARTITION BY order; a key with no events reads as an
         empty frame (COUNT 0, other aggregates NULL) — ``known`` says which keys the store holds."""
+        read = self.rows(keys, at)
+        view = self.project.compiled.views[self.name]
+        rows = [row for row, _ in read]
+        table = pa.Table.from_pylist(rows) if rows else pa.table({c.name: pa.array([]) for c in view.columns})
+        return table.append_column("known", pa.array([known for _, known in read], pa.bool_()))
+
+    def rows(self, keys: Sequence[Any], at: datetime | None = None) -> list[tuple[dict[str, Any], bool]]:
+        """`get` as Python values: (the view's row as of ``at``, whether the store holds the key) per key."""
         from .sources.decode import _coerce
         from .sources.dimension import evaluator_for
         from .stores import open_store
@@ -438,8 +491,7 @@ class OnlineView:
             rows = rows_as_of(view, parsed, found, t, store, evaluator_for(compiled.project, view))
         finally:
             store.close()
-        table = pa.Table.from_pylist(rows) if rows else pa.table({c.name: pa.array([]) for c in view.columns})
-        return table.append_column("known", pa.array([lk in found for lk in wanted], pa.bool_()))
+        return [(row, lk in found) for row, lk in zip(rows, wanted)]
 
 
 __all__ = ["OnlineView", "Project"]

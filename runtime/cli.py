@@ -15,7 +15,7 @@ from rich.table import Table
 from skewless.compiler.contract import CompiledProject, Diagnostic, SkewlessError
 
 from .cli_common import (  # noqa: F401
-    _fail, _project, _select_views, app, compile_project, console, err, out, out_progress, state,
+    _fail, _project, _select_views, app, compile_project, console, err, out, out_progress, parse_time, state,
 )
 
 
@@ -149,14 +149,9 @@ def backfill(
 
 
 def _seed_online(compiled: CompiledProject, names: list[str], as_of: str | None) -> None:
-    from datetime import datetime, timezone
-
     from .api import Project
 
-    cutoff = None
-    if as_of:
-        cutoff = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
-        cutoff = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=timezone.utc)
+    cutoff = parse_time("--as-of", as_of) if as_of else None
     for name, count in Project.of(compiled).seed_online(names, cutoff,
                                                         progress=lambda n: out.status(f"seeding the online store: {n}")):
         console.print(f"[green]seeded[/green] {name}: {count:,} input rows → online store")
@@ -240,8 +235,7 @@ def parity(
     out.print(table)
     out.print(f"late events (excluded from the stream, reported not compared): {late}")
     path = report if report.is_absolute() else compiled.project.root / report
-    ts_cols = {n: next((c.name for c in compiled.views[n].columns if c.expr.strip('"') == compiled.views[n].timestamp),
-                       "") for n in names}
+    ts_cols = {n: compiled.views[n].timestamp_output or "" for n in names}
     write_report(results, path, ts_cols)
     out.print(f"report → {path}")
     if not checked.ok:
@@ -324,10 +318,11 @@ from .cli_demo import demo  # noqa: E402,F401 - registers demo
 def _causes(exc: BaseException):
     """The exception and what caused it (Bytewax wraps errors raised inside the dataflow)."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    at: BaseException | None = exc
+    while at is not None and id(at) not in seen:
+        seen.add(id(at))
+        yield at
+        at = at.__cause__ or at.__context__
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 import yaml
@@ -62,7 +63,7 @@ def _global(
         state.vars = parsed
 
 
-def _fail(diags: list[Diagnostic]) -> None:
+def _fail(diags: list[Diagnostic]) -> NoReturn:
     for d in diags:
         err.print(d.format(), markup=False, highlight=False)
     n = len(diags)
@@ -83,7 +84,15 @@ def compile_project() -> CompiledProject:
         return _project().compiled
     except SkewlessError as exc:
         _fail(exc.diagnostics)
-        raise
+
+
+def parse_time(option: str, text: str) -> datetime:
+    """An ISO-8601 time given to ``option`` (UTC when it has no offset); a bad one ends the command."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        _fail([Diagnostic(option, 1, 1, f"not an ISO-8601 time: {text!r}", "e.g. 2026-10-14T12:00:00Z")])
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _select_views(compiled: CompiledProject, select: list[str] | None) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from contextlib import contextmanager
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,9 +14,9 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from skewless.compiler.contract import Diagnostic
+from skewless.compiler.contract import Diagnostic, SkewlessError
 
-from .cli_common import _fail, _select_views, app, compile_project, err, out
+from .cli_common import _fail, _project, _select_views, app, compile_project, err, out, parse_time
 
 @app.command("replay")
 def replay_cmd(
@@ -49,56 +51,41 @@ def get(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per key (JSON lines) instead of tables."),
 ) -> None:
     """Read a view's features for entity keys from the online store, as of a time (one lookup)."""
-    import json
-
     from .serving.app import _json_value
-    from .stores import open_store
-    from .sources.dimension import evaluator_for
-    from .stream.online import lookups, parse_key, rows_as_of
+    from .stream.online import parse_key
 
-    compiled = compile_project()
-    if view not in compiled.views:
-        _fail([Diagnostic("VIEW", 1, 1, f"unknown view {view!r}", f"views: {', '.join(sorted(compiled.views))}")])
-    v = compiled.views[view]
+    project = _project()
+    v = compile_project().views.get(view) or _fail([Diagnostic("VIEW", 1, 1, f"unknown view {view!r}", "views: " +
+                                                               ", ".join(sorted(project.compiled.views)))])
+    t = parse_time("--at", at) if at else datetime.now(timezone.utc)
     try:
-        t = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else datetime.now(timezone.utc)
-    except ValueError:
-        _fail([Diagnostic("--at", 1, 1, f"not an ISO-8601 time: {at!r}", "e.g. 2026-10-14T12:00:00Z")])
-    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-    parsed = []
-    for key in keys:
-        try:
-            parsed.append(parse_key(v, key))
-        except ValueError as exc:
-            _fail([Diagnostic("KEY", 1, 1, str(exc), "separate a compound key's values with commas, in PARTITION "
-                              "BY order")])
-    store = open_store(compiled.project.target.online, compiled.project.root)
-    try:
-        wanted = lookups(v, parsed)
-        found = store.read_many(wanted)
-        unknown = [k for k, lk in zip(parsed, wanted) if lk not in found]
-        rows = rows_as_of(v, parsed, found, t, store, evaluator_for(compiled.project, v))
+        parsed = [parse_key(v, key) for key in keys]
+        rows = project.online(view).rows(parsed, t)
     except ValueError as exc:
-        _fail([Diagnostic("get", 1, 1, str(exc), "")])
-    finally:
-        store.close()
-    for key, row in zip(parsed, rows):
+        _fail([Diagnostic("KEY", 1, 1, str(exc), "separate a compound key's values with commas, in PARTITION "
+                          "BY order")])
+    for key, (row, _) in zip(keys, rows):
         if as_json:
             out.print_json(json.dumps({k: _json_value(val) for k, val in row.items()}), indent=None)
-            continue
-        table = Table(title=f"{view} {key} as of {t.isoformat()}")
-        table.add_column("column")
-        table.add_column("value")
-        for name, value in row.items():
-            shown = "NULL" if value is None else value if isinstance(value, str) else (
-                value.isoformat() if isinstance(value, datetime) else repr(value))
-            table.add_row(name, shown, style="dim" if value is None else None)
-        out.print(table)
+        else:
+            out.print(_row_table(f"{view} {key} as of {t.isoformat()}", row))
+    unknown = [key for key, (_, known) in zip(keys, rows) if not known]
     for key in unknown:  # the values above are the view's over an empty frame: say so, exit 1
-        err.print(f"no events for {view} key {json.dumps(key, default=str)} in the online store: the values "
-                  "shown are those of an empty frame (COUNT 0, other aggregates NULL)", markup=False, highlight=False)
+        err.print(f"no events for {view} key {json.dumps(key)} in the online store: the values shown are those "
+                  "of an empty frame (COUNT 0, other aggregates NULL)", markup=False, highlight=False)
     if unknown:
         raise typer.Exit(1)
+
+
+def _row_table(title: str, row: dict) -> Table:
+    table = Table(title=title)
+    table.add_column("column")
+    table.add_column("value")
+    for name, value in row.items():
+        shown = "NULL" if value is None else value if isinstance(value, str) else (
+            value.isoformat() if isinstance(value, datetime) else repr(value))
+        table.add_row(name, shown, style="dim" if value is None else None)
+    return table
 
 
 def _stream_views(compiled, select: list[str] | None) -> list[str]:
@@ -190,37 +177,33 @@ def run_cmd(
     store. Stops cleanly on Ctrl-C / SIGTERM; with recovery, the next start resumes where it stopped."""
     from .sources.kafka import KafkaUnavailable
     from .stream.dataflow import StreamStats
-    from .stream.jobs import RunOptions, run_stream
 
-    compiled = compile_project()
-    target = compiled.project.target
-    names = _stream_views(compiled, select)
-    kind = source or target.stream.kind
-    if kind not in ("file", "kafka"):
-        _fail([Diagnostic("--source", 1, 1, f"unknown source kind {kind!r}", "file or kafka")])
-    broker_list = [b for b in (brokers.split(",") if brokers else getattr(target.stream, "brokers", [])) if b]
-    if kind == "kafka" and not broker_list:
-        _fail([Diagnostic("--brokers", 1, 1, "no Kafka brokers", "set --brokers or stream.brokers in profiles.yml")])
-    addr = [a for a in addresses.split(",") if a] if addresses else None
-    if (addr is None) != (process_id is None):
-        _fail([Diagnostic("--addresses", 1, 1, "--addresses and --process-id go together", "")])
-    if addr is not None and process_id >= len(addr):
-        _fail([Diagnostic("--process-id", 1, 1, f"process id {process_id} but {len(addr)} address(es)", "")])
-    rec = None
-    if recovery:
-        rec = recovery_dir or Path(target.recovery_dir or compiled.project.target_dir / "recovery")
-        rec = rec if rec.is_absolute() else compiled.project.root / rec
-    opts = RunOptions(views=names, kind=kind, brokers=broker_list, add_config=dict(getattr(target.stream,
-                      "add_config", {}) or {}), from_beginning=not from_latest,
-                      until_end=until_end or (kind == "file" and not getattr(target.stream, "follow", True)),
-                      recovery_dir=rec, snapshot_every=snapshot_every, workers=workers or target.workers,
-                      addresses=addr, process_id=process_id, flush_interval=flush_ms / 1000,
-                      dead_letter_topic=getattr(target.stream, "dead_letter_topic", None), rows_dir=out_dir,
-                      warm=warm)
+    names = _stream_views(compile_project(), select)
     stats = StreamStats()
+    try:
+        with _live_progress(stats, progress and err.is_terminal):
+            _project().run(names, source=source, brokers=brokers.split(",") if brokers else None, until_end=until_end,
+                           recovery=recovery, recovery_dir=recovery_dir, snapshot_every=snapshot_every,
+                           workers=workers, addresses=[a for a in addresses.split(",") if a] if addresses else None,
+                           process_id=process_id, from_latest=from_latest, flush_ms=flush_ms, warm=warm,
+                           out_dir=out_dir, stats=stats)
+    except SkewlessError as exc:
+        _fail(exc.diagnostics)
+    except KafkaUnavailable as exc:
+        _fail([Diagnostic("kafka", 1, 1, str(exc), "start the broker or fix stream.brokers / the topic name")])
+    elapsed = time.monotonic() - stats.started
+    out.print(f"stopped ({stats.stopped_by or 'end of input'}) after {elapsed:.1f} s: {stats.events:,} events "
+              f"({stats.events / max(elapsed, 1e-9):,.0f}/s), {stats.dead:,} malformed, "
+              f"{stats.late:,} late, {stats.written:,} states written"
+              + (f"; recovery state in {stats.recovery_dir}" if stats.recovery_dir else ""), highlight=False)
+
+
+@contextmanager
+def _live_progress(stats, show: bool):
+    """A live table of the job's counters on the terminal while the block runs."""
     done = threading.Event()
 
-    def show():
+    def draw():
         last_n, last_t = 0, time.monotonic()
         with Live(_progress_table(stats, 0.0), console=err, refresh_per_second=4, transient=False) as live:
             while not done.wait(0.5):
@@ -230,21 +213,12 @@ def run_cmd(
                 live.update(_progress_table(stats, rate))
             live.update(_progress_table(stats, stats.events / max(time.monotonic() - stats.started, 1e-9)))
 
-    shower = threading.Thread(target=show, daemon=True) if progress and err.is_terminal else None
-    reason = "end of input"
+    drawer = threading.Thread(target=draw, daemon=True) if show else None
+    if drawer:
+        drawer.start()
     try:
-        if shower:
-            shower.start()
-        run_stream(compiled, opts, stats)
-        reason = stats.stopped_by or reason
-    except KafkaUnavailable as exc:
-        _fail([Diagnostic("kafka", 1, 1, str(exc), "start the broker or fix stream.brokers / the topic name")])
+        yield
     finally:
         done.set()
-        if shower:
-            shower.join(timeout=2)
-    elapsed = time.monotonic() - stats.started
-    out.print(f"stopped ({reason}) after {elapsed:.1f} s: {stats.events:,} events "
-              f"({stats.events / max(elapsed, 1e-9):,.0f}/s), {stats.dead:,} malformed, "
-              f"{stats.late:,} late, {stats.written:,} states written"
-              + (f"; recovery state in {rec}" if rec else ""), highlight=False)
+        if drawer:
+            drawer.join(timeout=2)

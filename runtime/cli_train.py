@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -10,7 +9,7 @@ import typer
 
 from skewless.compiler.contract import Diagnostic
 
-from .cli_common import _fail, app, compile_project, err, out, out_progress
+from .cli_common import _fail, app, compile_project, err, out, out_progress, parse_time
 
 
 @app.command()
@@ -113,13 +112,7 @@ def continue_from(compiled, model: str, path, parent: str, since: str | None, me
     from .training.continual import continue_training
     from .training.trainer import TrainingSetError
 
-    when = None
-    if since is not None:
-        try:
-            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            _fail([Diagnostic("--since", 1, 1, f"not an ISO-8601 time: {since!r}", "e.g. 2026-10-03T00:00:00Z")])
-        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    when = parse_time("--since", since) if since is not None else None
     try:
         result = continue_training(compiled, model, path, parent, when, method, compare,
                                    lineage={"trigger": trigger, "reason": reason or f"{method} from {parent}"})

@@ -53,7 +53,7 @@ class ViewParity:
 
 def _key_columns(compiled: CompiledProject, view: str) -> list[str]:
     v = compiled.views[view]
-    passthrough = {c.expr.strip('"'): c.name for c in v.columns if c.kind == "passthrough"}
+    passthrough = v.passthrough()
     if v.unique_key and all(k in passthrough for k in v.unique_key):
         return [passthrough[k] for k in v.unique_key]
     return [c.name for c in v.columns if c.kind in ("passthrough", "scalar")]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-IR_VERSION = 1
+IR_VERSION = 2
 CANONICAL_DIALECT = "postgres"
 
 AggFunc = Literal[
@@ -94,13 +94,15 @@ class Aggregate(IRModel):
 
 class OutputColumn(IRModel):
     """One select-list item. ``kind`` says whether it reads aggregates (``feature``) or only the
-    current event (``passthrough`` for a bare column, ``scalar`` for an expression of columns)."""
+    current event (``passthrough`` for a bare column, ``scalar`` for an expression of columns).
+    ``column`` is the input column a ``passthrough`` copies (None for the other kinds)."""
 
     name: str
     type: str
     expr: str
     kind: Literal["passthrough", "scalar", "feature"]
     aggregates: list[str] = []
+    column: str | None = None
 
 
 class Input(IRModel):
@@ -182,6 +184,15 @@ class FeatureView(IRModel):
     allowed_lateness_us: int
     sql: str
     fingerprint: str = ""
+
+    def passthrough(self) -> dict[str, str]:
+        """Input column -> the output column passing it through (the last, when several do)."""
+        return {c.column: c.name for c in self.columns if c.kind == "passthrough" and c.column is not None}
+
+    @property
+    def timestamp_output(self) -> str | None:
+        """The (first) output column passing the event time through; None when the view drops it."""
+        return next((c.name for c in self.columns if c.kind == "passthrough" and c.column == self.timestamp), None)
 
     def column(self, name: str) -> OutputColumn:
         for c in self.columns:

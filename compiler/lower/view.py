@@ -294,7 +294,9 @@ class _Aggregates:
         if out_type == "unknown":
             bare, out_type = exp.Cast(this=bare, to=exp.DataType.build("TEXT")), "text"  # Postgres: unknown -> text
         kind = "feature" if ids else ("passthrough" if isinstance(body, exp.Column) else "scalar")
-        return OutputColumn(name=name, type=out_type, expr=bare.sql(CANONICAL_DIALECT, copy=False), kind=kind, aggregates=ids)
+        column = bare.name if kind == "passthrough" and isinstance(bare, exp.Column) else None
+        return OutputColumn(name=name, type=out_type, expr=bare.sql(CANONICAL_DIALECT, copy=False), kind=kind,
+                            aggregates=ids, column=column)
 
     def lower(self, window: exp.Window) -> str:
         loc = self.loc

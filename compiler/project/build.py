@@ -39,18 +39,18 @@ def source_schema(src: SourceDef, default_lateness: int) -> InputSchema:
 def view_schema(view: FeatureView) -> InputSchema | str:
     """A view's per-event output as the input of a downstream view (or why it cannot be one)."""
     cols = {c.name: c.type for c in view.columns}
-    ts_cols = [c.name for c in view.columns if c.kind == "passthrough" and c.expr.strip('"') == view.timestamp]
-    if not ts_cols:
+    ts_col = view.timestamp_output
+    if ts_col is None:
         return f"view {view.name!r} does not output its timestamp column {view.timestamp!r}; add it to its select list"
-    passthrough = {c.expr.strip('"'): c.name for c in view.columns if c.kind == "passthrough"}
+    passthrough = view.passthrough()
     key = [passthrough[k] for k in view.unique_key] if all(k in passthrough for k in view.unique_key) else []
-    return InputSchema("view", view.name, view.root_source, cols, ts_cols[0], key, view.allowed_lateness_us)
+    return InputSchema("view", view.name, view.root_source, cols, ts_col, key, view.allowed_lateness_us)
 
 
 def joinable_schema(view: FeatureView, source: SourceDef | None) -> DimSchema:
     """A view another view may LEFT JOIN: its rows keyed by the columns passing the unique key of
     its root source through."""
-    passes = {c.name: c.expr.strip('"') for c in view.columns if c.kind == "passthrough"}
+    passes = {c.name: c.column for c in view.columns if c.kind == "passthrough" and c.column is not None}
     key = [] if source is None else list(source.unique_key)
     passing = {col: src for col, src in passes.items() if src in key and view.input.kind == "source"}
     return DimSchema(view.name, {c.name: c.type for c in view.columns}, list(passing), view=True, passes=passing,
@@ -63,7 +63,10 @@ def dim_schema(dim: DimensionDef) -> DimSchema:
 
 def fingerprint(view: FeatureView, upstream: list[str], source: SourceDef | None,
                 dims: list[DimensionDef] = ()) -> str:
-    payload = view.model_dump(mode="json", exclude={"path", "fingerprint", "sql", "description", "tags"})
+    # not `column` of an output column: derived from its expression (fingerprints predate the field)
+    leave_out = {"path": True, "fingerprint": True, "sql": True, "description": True, "tags": True,
+                 "columns": {"__all__": {"column"}}}
+    payload = view.model_dump(mode="json", exclude=leave_out)
     payload["upstream"] = upstream
     if not payload["joins"]:
         del payload["joins"]  # views without joins keep the fingerprints they had before joins existed

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 import bytewax.operators as op
@@ -51,6 +52,7 @@ class StreamStats:
     max_event: dict = field(default_factory=dict)   # source -> latest event time seen
     watermark: dict = field(default_factory=dict)   # source -> watermark
     started: float = field(default_factory=time.monotonic)
+    recovery_dir: Path | None = None                 # where the job snapshots its state (None: no recovery)
 
 
 _LOCAL = threading.local()

@@ -141,9 +141,8 @@ def plan_stages(source: str, views: list[FeatureView]) -> list[Stage]:
 
 def row_time_column(view: FeatureView) -> str:
     """The column of ``view``'s rows that passes its timestamp through (a ref() reader's ORDER BY)."""
-    for c in view.columns:
-        if c.kind == "passthrough" and c.expr.strip('"') == view.timestamp:
-            return c.name
+    if view.timestamp_output is not None:
+        return view.timestamp_output
     raise ValueError(f"view {view.name!r} does not output its timestamp column {view.timestamp!r}")
 
 
