@@ -59,7 +59,7 @@ def parity_paths(compiled, views: list[str], dsn: str | None, work: Path) -> dic
         for v in views:
             engine = oracle_for(compiled, v, pg, duck)
             register_original_views(engine, compiled, v)  # the views it reads through ref(), as written
-            t = timed(lambda v=v, engine=engine: fetch(engine, compiled.rendered[v].sql))
+            t = timed(lambda v=v, engine=engine: fetch(engine, compiled.views[v].sql))
             print(f"    oracle {v}: {t:.1f} s", flush=True)
 
     try:

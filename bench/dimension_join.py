@@ -92,7 +92,7 @@ def main() -> None:
         started = time.perf_counter()
         ours = api.per_event("user_merchant_mix", engine="duckdb")
         t_ours = time.perf_counter() - started
-        rendered = compiled.rendered["user_merchant_mix"].sql
+        rendered = compiled.views["user_merchant_mix"].sql
         started = time.perf_counter()
         direct = con.sql(rendered).to_arrow_table()
         t_direct = time.perf_counter() - started

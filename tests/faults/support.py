@@ -207,7 +207,7 @@ def compare_per_event(conn, compiled: CompiledProject, view: str, got: dict[str,
                       skip_users: set[str] = frozenset()) -> list[str]:
     """The view's own SQL on Postgres (over table tx) against the stream's per-event rows."""
     v = compiled.views[view]
-    cur = conn.execute(compiled.rendered[view].sql)
+    cur = conn.execute(compiled.views[view].sql)
     names = [d.name for d in cur.description]
     expected = {r[0]: dict(zip(names, r)) for r in cur.fetchall() if dict(zip(names, r))["user_id"] not in skip_users}
     got = {k: r for k, r in got.items() if r.get("user_id") not in skip_users}

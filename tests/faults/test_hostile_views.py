@@ -62,7 +62,7 @@ def test_hostile_view_is_refused_with_a_position_or_accepted(tmp_path, pg_dsn, n
         assert "internal compiler error" not in d.message, d.format()
     if compiled is not None and compiled.views:
         (view_name,) = compiled.views
-        sql = compiled.rendered[view_name].sql
+        sql = compiled.views[view_name].sql
         if any(a.func == "count_distinct" for a in compiled.views[view_name].aggregates):
             # Postgres cannot run COUNT(DISTINCT) OVER at all: DuckDB is the oracle for it
             duck = duckdb.connect()

@@ -98,7 +98,7 @@ def expected_as_of(compiled, name: str, pg, duck, rows: list[dict]):
         table(conn, "probe_tx", f"{cols}, {PROBE} boolean",
               [[r[c] for c in COLUMNS] + [False] for r in rows] + [[p[c] for c in COLUMNS] + [True] for p in probes])
         try:
-            out = conn.execute(probe_sql(compiled.rendered[name].sql, "probe_tx", view.entity, reads=reads)).fetchall()
+            out = conn.execute(probe_sql(compiled.views[name].sql, "probe_tx", view.entity, reads=reads)).fetchall()
         except (psycopg.Error, duckdb.Error):
             return None
         by_key = {tuple(r[len(names) + 1:]): dict(zip(names, r)) for r in out if r[len(names)]}

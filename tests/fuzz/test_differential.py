@@ -187,11 +187,11 @@ def check(root: Path, pg, rows: list[dict], sqls: list[str], up: str | None = No
     _load(pg, duck, rows)
     write_dimensions(root, (pg, duck))
     if UPSTREAM in compiled.views:
-        _load_upstream(pg, duck, compiled.rendered[UPSTREAM].sql)
+        _load_upstream(pg, duck, compiled.views[UPSTREAM].sql)
     # the oracle: the view's own SQL on Postgres (DuckDB for COUNT(DISTINCT) OVER)
     oracle: dict[str, dict] = {}
     for name, view in compiled.views.items():
-        sql = compiled.rendered[name].sql
+        sql = compiled.views[name].sql
         names = [c.name for c in view.columns]
         use_duck = any(a.func == "count_distinct" for a in view.aggregates)
         try:
@@ -267,7 +267,7 @@ def _check_request_events(root: Path, compiled, pg, duck, rows: list[dict], name
                 table(conn, "tx_req", ", ".join(f'"{c}" {_duck_type(t) if use_duck else t}' for c, t in COLUMNS.items()),
                       [[r[c] for c in COLUMNS] for r in [*rows, event]])
                 try:
-                    want = [r for r in conn.execute(over_table(compiled.rendered[name].sql, "tx_req")).fetchall()
+                    want = [r for r in conn.execute(over_table(compiled.views[name].sql, "tx_req")).fetchall()
                             if r[0] == event["txn_id"]]
                 except (psycopg.Error, duckdb.Error):
                     STATS["request events: skipped (Postgres raised an error with the event)"] += 1

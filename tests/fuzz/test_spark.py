@@ -87,7 +87,7 @@ def test_spark_sql_equals_postgres_running_the_view(tmp_path_factory, spark, pg,
     _load(pg, duck, rows)
     write_dimensions(root, (pg, duck))
     if UPSTREAM in compiled.views:
-        _load_upstream(pg, duck, compiled.rendered[UPSTREAM].sql)
+        _load_upstream(pg, duck, compiled.views[UPSTREAM].sql)
     for name, d in DIMENSIONS.items():
         spark.register(name, pq.read_table(root / "data" / f"{name}.parquet"), d["columns"])
     schema = pa.schema([(c, arrow_type(t)) for c, t in COLUMNS.items()])
@@ -97,7 +97,7 @@ def test_spark_sql_equals_postgres_running_the_view(tmp_path_factory, spark, pg,
         names = [c.name for c in view.columns]
         use_duck = any(a.func == "count_distinct" for a in view.aggregates)
         try:
-            oracle = _rows((duck if use_duck else pg).execute(compiled.rendered[name].sql).fetchall(), names)
+            oracle = _rows((duck if use_duck else pg).execute(compiled.views[name].sql).fetchall(), names)
         except (psycopg.Error, duckdb.Error):
             STATS["views skipped: Postgres raised an error on the data"] += 1
             continue

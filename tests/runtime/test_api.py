@@ -73,7 +73,7 @@ def test_per_event_equals_the_view_sql(project, oracle_engines, events):
     pg.register("tx", events, TYPES)
     api = skewless.Project(project)
     for name in VIEWS:
-        problems = diff(pg.query(api.compiled.rendered[name].sql), api.per_event(name), "txn_id")
+        problems = diff(pg.query(api.compiled.views[name].sql), api.per_event(name), "txn_id")
         assert not problems, f"{name}: {problems[:5]}"
 
 

@@ -95,7 +95,7 @@ def _expected(pg, root: Path, rows: list[dict], offset: timedelta) -> dict[str, 
                   for r in chunk]
         table(pg, "probe_tx", f"{cols}, {PROBE} boolean",
               [[r[c] for c in COLUMNS] + [False] for r in rows] + [[p[c] for c in COLUMNS] + [True] for p in probes])
-        out = pg.execute(probe_sql(compiled.rendered["v"].sql, "probe_tx", ["user_id"])).fetchall()
+        out = pg.execute(probe_sql(compiled.views["v"].sql, "probe_tx", ["user_id"])).fetchall()
         by_user = {r[len(names) + 1]: dict(zip(names, r)) for r in out if r[len(names)]}
         for r in chunk:
             expected[r["txn_id"]] = by_user[r["user_id"]]

@@ -42,7 +42,7 @@ def test_per_event_compiled_equals_original(catalog, engines, events):
     duck.register("tx", events, TYPES)
     for name, view in sorted(compiled.views.items()):
         oracle_engine = duck if name in distinct else pg
-        original = oracle_engine.query(compiled.rendered[name].sql)
+        original = oracle_engine.query(compiled.views[name].sql)
         for engine in (pg, duck):
             got = engine.query(per_event_sql(view, engine.dialect, '"tx"'))
             problems = diff(original, got, "txn_id")

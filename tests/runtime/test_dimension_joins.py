@@ -159,7 +159,7 @@ def _as_of_oracle(pg, api, name: str, events: pa.Table, keys_times: list[tuple])
         table = pa.concat_tables([events, probes])
         table = table.append_column(PROBE, pa.array([False] * events.num_rows + [True] * len(keys)))
         pg.register("probe_tx", table, {**TYPES, PROBE: "boolean"})
-        rows = pg.query(probe_sql(api.compiled.rendered[name].sql, "probe_tx", view.entity, qualify="e")).to_pylist()
+        rows = pg.query(probe_sql(api.compiled.views[name].sql, "probe_tx", view.entity, qualify="e")).to_pylist()
         for r in rows:
             if r[PROBE]:
                 out[(r["__k0"], t)] = {c: r[c] for c in names}
@@ -186,9 +186,9 @@ def test_joined_views_equal_postgres_on_every_path(root, oracle_engines, pg_dsn,
                     dead_letters=root / "target" / "dead.jsonl")
     expected = {}
     for name in VIEWS:
-        expected[name] = pg.query(compiled.rendered[name].sql)
+        expected[name] = pg.query(compiled.views[name].sql)
         if name == "by_category":
-            pg.execute(f'CREATE TEMP VIEW "by_category" AS {compiled.rendered[name].sql}')
+            pg.execute(f'CREATE TEMP VIEW "by_category" AS {compiled.views[name].sql}')
         problems = diff(expected[name], pq.read_table(result.outputs[name]), "txn_id")
         assert not problems, f"{name} stream: {problems[:5]}"
         for engine, dsn in (("duckdb", None), ("postgres", pg_dsn)):
@@ -231,7 +231,7 @@ def test_joined_views_equal_postgres_on_every_path(root, oracle_engines, pg_dsn,
                         TYPES)
             for name in SOURCE_VIEWS:
                 view = compiled.views[name]
-                sql = over_table(compiled.rendered[name].sql, "tx_req")
+                sql = over_table(compiled.views[name].sql, "tx_req")
                 want = [r for r in pg.query(sql).to_pylist() if r["txn_id"] == "zz_request"]
                 got = read_with_event(store, view, event, evaluator_for(compiled.project, view))
                 assert (got is None) == (not want), (name, merchant, got, want)
@@ -337,9 +337,9 @@ def test_joined_views_on_spark_equal_postgres(root, oracle_engines, spark, event
     spark.register("tiers", tiers, T_TYPES)
     for name in VIEWS:
         sql = per_event_sql(views[name], "spark", input_for(views[name], views, "spark"))
-        expected = pg.query(api.compiled.rendered[name].sql)
+        expected = pg.query(api.compiled.views[name].sql)
         if name == "by_category":
-            pg.execute(f'CREATE TEMP VIEW "by_category" AS {api.compiled.rendered[name].sql}')
+            pg.execute(f'CREATE TEMP VIEW "by_category" AS {api.compiled.views[name].sql}')
         problems = diff(expected, spark.query(sql), "txn_id")
         assert not problems, f"{name} per-event on spark: {problems[:5]}"
     merchants_spine = pa.table({"merchant_id": pa.array([f"m{(i % 4) + 1}" for i in range(spine.num_rows)]),
@@ -391,7 +391,7 @@ def test_the_stream_reads_a_dimension_table_from_the_targets_postgres(tmp_path_f
                     dead_letters=root / "target" / "dead.jsonl")
     pg.execute("DROP VIEW IF EXISTS pg_temp.by_category")  # a view of an earlier test over its tx
     pg.register("tx", events, TYPES)
-    expected = pg.query(api.compiled.rendered["by_tier"].sql)  # reads public.pg_tiers
+    expected = pg.query(api.compiled.views["by_tier"].sql)  # reads public.pg_tiers
     problems = diff(expected, pq.read_table(result.outputs["by_tier"]), "txn_id")
     assert not problems, problems[:5]
     with psycopg.connect(pg_dsn, autocommit=True) as conn:

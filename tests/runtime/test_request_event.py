@@ -89,7 +89,7 @@ def test_features_with_the_request_event_equal_the_sql_over_events_plus_it(catal
                 rec = store.read(view.name, encode_key([req["user_id"]]))
                 assert rec is not None and to_us(req["ts"]) <= rec.last_event_us, (name, req)
                 continue
-            out = engine.query(_with_request(compiled.rendered[name].sql, i)).to_pylist()
+            out = engine.query(_with_request(compiled.views[name].sql, i)).to_pylist()
             expected = [r for r in out if r["txn_id"] == req["txn_id"]]
             if got is None:
                 assert not expected, f"{name}: request {i} left out by WHERE, Postgres returns {expected}"
@@ -143,7 +143,7 @@ def test_a_model_reads_features_with_the_request_event_in_training_and_serving(t
     _, duck = oracle_engines  # the view counts DISTINCT merchants: Postgres cannot run it, DuckDB runs the same SQL
     events = tables["transactions"]
     duck.register("transactions", events, {c.name: c.type for c in view.input_columns})
-    oracle = {r["txn_id"]: r for r in duck.query(project.compiled.rendered["user_velocity"].sql).to_pylist()}
+    oracle = {r["txn_id"]: r for r in duck.query(project.compiled.views["user_velocity"].sql).to_pylist()}
     checked = 0
     for txn, row in training.items():
         for c in cols:

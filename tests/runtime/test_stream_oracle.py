@@ -47,7 +47,7 @@ def test_replay_equals_original_sql(catalog, engines, events, rnd):
         arrival = arrival_order(events, rnd, view.allowed_lateness_us / 1e6)
         rows, late = replay_rows(view, arrival)
         assert late == []  # every delay is within the allowed lateness
-        expected = (duck if name in distinct else pg).query(compiled.rendered[name].sql)
+        expected = (duck if name in distinct else pg).query(compiled.views[name].sql)
         got = table(rows, expected.schema) if rows else expected.slice(0, 0)
         problems = diff(expected, got, "txn_id")
         assert not problems, f"{name}: {problems[:5]}"

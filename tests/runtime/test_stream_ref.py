@@ -80,7 +80,7 @@ def test_views_over_ref_in_the_stream_equal_their_sql(tmp_path_factory, pg_dsn, 
             for r in rows:
                 copy.write_row([r[c] for c in TYPES])
         for name in ("base", "derived", "derived2"):
-            sql = compiled.rendered[name].sql
+            sql = compiled.views[name].sql
             cur = conn.execute(sql)
             names = [d.name for d in cur.description]
             expected = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
@@ -102,8 +102,8 @@ def test_views_over_ref_in_the_stream_equal_their_sql(tmp_path_factory, pg_dsn, 
     try:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute("SET TimeZone = 'UTC'")
-            conn.execute(f'CREATE TEMP VIEW "base" AS {compiled.rendered["base"].sql}')
-            conn.execute(f'CREATE TEMP VIEW "derived" AS {compiled.rendered["derived"].sql}')
+            conn.execute(f'CREATE TEMP VIEW "base" AS {compiled.views["base"].sql}')
+            conn.execute(f'CREATE TEMP VIEW "derived" AS {compiled.views["derived"].sql}')
             for name in ("derived", "derived2"):
                 view = compiled.views[name]
                 up = view.input.name
@@ -116,7 +116,7 @@ def test_views_over_ref_in_the_stream_equal_their_sql(tmp_path_factory, pg_dsn, 
                         cur.executemany(f'INSERT INTO probe_up (user_id, ts, {PROBE}) VALUES (%s, %s, true)',
                                         [(k, t) for k in keys])
                     names = [c.name for c in view.columns]
-                    out = conn.execute(probe_sql(compiled.rendered[name].sql, "probe_up", ["user_id"],
+                    out = conn.execute(probe_sql(compiled.views[name].sql, "probe_up", ["user_id"],
                                                  reads=up)).fetchall()
                     expected = {r[len(names) + 1]: dict(zip(names, r)) for r in out if r[len(names)]}
                     for k in keys:

@@ -115,7 +115,7 @@ def _expected(conn, compiled, rows: list[dict], duck) -> dict[str, dict]:
             copy.write_row([r[c] for c in TYPES])
     duck.executemany(f"INSERT INTO tx VALUES ({', '.join('?' for _ in TYPES)})", [[r[c] for c in TYPES] for r in rows])
     for name in VIEWS:
-        sql = compiled.rendered[name].sql
+        sql = compiled.views[name].sql
         db = duck if name in DUCK else conn
         cur = db.execute(sql)
         names = [d[0] for d in cur.description]
@@ -155,7 +155,7 @@ def _check_online(compiled, root: Path, conn, duck, rows: list[dict]) -> None:
                 for k in keys:
                     db.execute(f'INSERT INTO probe_up ("{key}", ts, {PROBE}) VALUES (%s, %s, true)'
                                .replace("%s", "?" if db is duck else "%s"), (k, t))
-                out = db.execute(probe_sql(compiled.rendered[name].sql, "probe_up", [key], reads=up,
+                out = db.execute(probe_sql(compiled.views[name].sql, "probe_up", [key], reads=up,
                                            qualify="e" if view.view_joins else None)).fetchall()
                 expected = {r[len(names) + 1]: dict(zip(names, r)) for r in out if r[len(names)]}
                 for k in keys:
@@ -280,7 +280,7 @@ def test_view_join_in_batch_equals_its_sql(tmp_path_factory, pg_dsn, events):
             with conn.cursor() as cur:
                 cur.executemany(f"INSERT INTO probe_tx (user_id, ts, {PROBE}) VALUES (%s, %s, true)",
                                 [(u, t) for u in users])
-            sql = probe_sql(compiled.rendered["user_with_merchant"].sql, "probe_tx", ["user_id"], reads="tx", qualify="e")
+            sql = probe_sql(compiled.views["user_with_merchant"].sql, "probe_tx", ["user_id"], reads="tx", qualify="e")
             for r in conn.execute(sql).fetchall():
                 if r[len(names)]:
                     oracle[(r[len(names) + 1], t)] = dict(zip(names, r))

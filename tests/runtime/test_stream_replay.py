@@ -64,7 +64,7 @@ def test_replay_equals_original_sql_on_events_that_were_not_late(project, pg_dsn
     for name, view in compiled.views.items():
         oracle = oracle_for(compiled, name, pg, duck)  # DuckDB for COUNT(DISTINCT) OVER, up a ref() chain too
         register_original_views(oracle, compiled, name)
-        expected = oracle.query(compiled.rendered[name].sql)
+        expected = oracle.query(compiled.views[name].sql)
         got = pq.read_table(out / f"{name}.parquet")
         assert got.num_rows == expected.num_rows
         key = "txn_id" if "txn_id" in got.column_names else None

@@ -301,7 +301,7 @@ def test_views_over_two_sources_run_in_one_dataflow(tmp_path, oracle_engines):
     for name, view in compiled.views.items():
         oracle = oracle_for(compiled, name, pg, duck)  # DuckDB for COUNT(DISTINCT) OVER, up a ref() chain too
         register_original_views(oracle, compiled, name)
-        expected = oracle.query(compiled.rendered[name].sql)
+        expected = oracle.query(compiled.views[name].sql)
         rows = [json.loads(x) for f in (tmp_path / "rows").glob(f"{name}.*.jsonl") for x in f.read_text().splitlines()]
         for row in rows:
             for c in view.columns:

@@ -56,7 +56,7 @@ def test_seeded_and_added_views_continue_exactly(tmp_path, pg_dsn):
         for name in ("v_range", "v_rows", "v_day"):
             got, _ = per_event_rows(tmp_path / "rows", name)
             assert set(got) == live_ids, name  # the last run computes only the events it was given
-            cur = conn.execute(compiled.rendered[name].sql)
+            cur = conn.execute(compiled.views[name].sql)
             cols = [d.name for d in cur.description]
             expected = {r[0]: dict(zip(cols, r)) for r in cur.fetchall() if r[0] in live_ids}
             features = [c.name for c in compiled.views[name].columns if c.kind == "feature"]
