@@ -99,7 +99,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     # increasing within each key): the shifted rows are then found by that number alone — a hash
     # join — where the key's IS NOT DISTINCT FROM cannot be hashed and a per-key number matches one
     # row of every key (300k labels: minutes). Elsewhere per key (Spark: no single-partition sort)
-    if dialect == "postgres":
+    if c.global_event_numbers:
         seqs = [f"ROW_NUMBER() OVER (ORDER BY {', '.join([*K, *map(quote, order)])}) AS __seq{g}"
                 for g, order in enumerate(groups)]
     else:
@@ -146,7 +146,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
     for i, agg in enumerate(view.aggregates):
         if agg.positional:
             continue
-        if agg.func == "count_distinct" and not c.count_distinct_window and dialect != "spark":
+        if agg.func == "count_distinct" and c.count_distinct_stabbing:
             if agg.frame is None:
                 raise BatchUnsupported(view.name, "COUNT(DISTINCT) without a frame", dialect)
             w = agg.frame.reach
@@ -195,7 +195,7 @@ def as_of_query(view: FeatureView, dialect: str, input_sql: str | exp.Expression
                                       "input_columns": [*view.input_columns, *seq_cols]})
         ctes.append((f"__sh{g}", per_event_query(sub, dialect, "__ev")))
         on = " AND ".join([f"__sh{g}.__seq = __w.__estar{g}"]
-                          + ([] if dialect == "postgres" else  # the number is the row's alone
+                          + ([] if c.global_event_numbers else  # the number is the row's alone
                              [f"__sh{g}.__k{j} IS NOT DISTINCT FROM __w.{q}" for j, q in enumerate(K)]))
         joins.append(f"LEFT JOIN __sh{g} ON {on}")
     w_select = P(f"SELECT {w_body} FROM {union}")

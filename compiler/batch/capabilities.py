@@ -1,8 +1,8 @@
-"""What each batch dialect can express natively."""
+"""What each batch dialect can express: `caps(dialect)` (the definitions: dialects/<name>.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .dialects import BatchDialect, batch_dialect
 
 
 class BatchUnsupported(Exception):
@@ -12,29 +12,5 @@ class BatchUnsupported(Exception):
                          + (f" ({why})" if why else ""))
 
 
-@dataclass(frozen=True)
-class Caps:
-    exclude: bool = True            # frame EXCLUDE clause
-    # EXCLUDE evaluated as fast as the frame without it (DuckDB's segment trees: 0.19 s for 300k
-    # rows, where the frame ending 1 µs before takes 0.58 s). Postgres restarts the aggregate of
-    # every row's frame under EXCLUDE (33 s for 100k rows on dense keys, 7 s without): elsewhere
-    # EXCLUDE is written as a shortened frame wherever that is the same frame
-    exclude_fast: bool = False
-    count_distinct_window: bool = True
-    range_timestamp: bool = True    # RANGE frames with INTERVAL offsets over timestamps
-    materialized_cte: bool = False  # WITH x AS MATERIALIZED (...)
-
-
-CAPS: dict[str, Caps] = {
-    "duckdb": Caps(exclude_fast=True),
-    "postgres": Caps(count_distinct_window=False, materialized_cte=True),
-    "spark": Caps(exclude=False, count_distinct_window=False),
-    "snowflake": Caps(exclude=False, count_distinct_window=False),
-    "bigquery": Caps(exclude=False, count_distinct_window=False, range_timestamp=False),
-}
-
-
-def caps(dialect: str) -> Caps:
-    if dialect not in CAPS:
-        raise ValueError(f"unknown batch dialect {dialect!r}; one of {', '.join(CAPS)}")
-    return CAPS[dialect]
+def caps(dialect: str) -> BatchDialect:
+    return batch_dialect(dialect)

@@ -59,8 +59,8 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
         view = mask_view(view, reach, "__reach")
     # Postgres MIN/MAX over a sliding time frame: linear block decomposition (sliding_extreme.py)
     extreme = {i for i, a in enumerate(view.aggregates) if sliding_extreme.applies_per_event(a, dialect)}
-    use_cte = bool(reach) or bool(extreme) or any(a.func == "count_distinct" and not caps(dialect).count_distinct_window
-                                 and dialect != "spark" for a in view.aggregates)
+    use_cte = bool(reach) or bool(extreme) or any(a.func == "count_distinct" and caps(dialect).count_distinct_stabbing
+                                                   for a in view.aggregates)
     where = f" WHERE {view.where}" if view.where else ""
     replacements: dict[str, exp.Expression] = {}
     ctes: list[tuple[str, str]] = []
@@ -74,15 +74,14 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
             cols = next(iter(order.values()))
             types = {c.name: c.type for c in view.input_columns}
             # the stream orders text by bytes: Postgres needs the C collation for the same order
-            by = ", ".join(quote(c) + (' COLLATE "C"' if dialect == "postgres" and types.get(c) == "text" else "")
+            by = ", ".join(quote(c) + (caps(dialect).text_collation if types.get(c) == "text" else "")
                            for c in cols)
             rn = f", ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY {by}) AS __rn"
         counts = "".join(f", {r} AS __reach{i}" for i, r in reach.items())
-        # a row id (Spark numbers rows only in an order: its own id function instead)
-        rid = "MONOTONICALLY_INCREASING_ID()" if dialect == "spark" else "ROW_NUMBER() OVER ()"
+        rid = caps(dialect).row_id
         ctes.append(("__in", f"SELECT *, {rid} AS __rid{rn}{counts} FROM {input_sql} AS __src{where}"))
     for i, agg in enumerate(view.aggregates):
-        if use_cte and agg.func == "count_distinct" and dialect != "spark":  # Spark: COLLECT_SET windows
+        if use_cte and agg.func == "count_distinct" and caps(dialect).count_distinct_stabbing:
             agg_ctes, expr_sql = per_event_count_distinct(view, agg, f"__cd{i}", "__in")
             ctes.extend(agg_ctes)
             joins.append(f"LEFT JOIN __cd{i} ON __cd{i}.__qid = __in.__rid")

@@ -17,9 +17,9 @@ import sqlglot
 from sqlglot import exp
 
 from ..ir import Aggregate, Bound, ColumnType, FeatureView
+from .capabilities import caps
 from .windows import interval_sql, quote, range_end_back, spine_end_back
 
-EAGER_ARGUMENTS = {"duckdb", "spark"}  # dialects that evaluate a window function's argument for every row
 
 
 def may_fail(sql: str | None) -> bool:
@@ -62,7 +62,7 @@ def reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str | None:
     """``COUNT(*) OVER (...)``: in how many rows' frames (or LAG reads) each row lies; None when
     the dialect evaluates arguments lazily, the argument and FILTER cannot fail, or every row is in
     its own frame."""
-    if dialect not in EAGER_ARGUMENTS:
+    if not caps(dialect).eager_arguments:
         return None
     keys = ", ".join(quote(k) for k in view.entity)
     if agg.func == "lag":
@@ -81,7 +81,7 @@ def reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str | None:
     rows_like = frame.mode == "rows" or (agg.total_order and frame.start.kind != "preceding")
     order_cols = agg.order if rows_like else agg.order[:1]
     order = ", ".join(quote(c) for c in order_cols)
-    if dialect == "spark":
+    if not caps(dialect).exclude:
         return _reach_without_exclude(agg, keys, order, rows_like)
     spec = f"{frame.mode.upper()} BETWEEN {_reversed(frame.end, frame.mode)} AND {_reversed(frame.start, frame.mode)}"
     if frame.exclude in ("current_row", "group"):
@@ -168,9 +168,9 @@ def spine_reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str |
     hold each row — an event's argument is needed only then. None when the argument and FILTER
     cannot fail (or the aggregate is not a RANGE window over time; those read shifted rows)."""
     frame = agg.frame
-    if dialect not in ("duckdb", "postgres", "spark"):  # RANGE offsets as intervals (BigQuery: integers)
+    if not caps(dialect).spine_reach_masks:
         return None
-    seconds = dialect == "spark"  # Spark wants both bounds in one interval unit
+    seconds = caps(dialect).single_unit_intervals
     if frame is None or frame.mode != "range" or agg.positional or agg.func == "count_distinct" \
             or not (can_raise(agg.arg) or can_raise(agg.filter)):
         return None

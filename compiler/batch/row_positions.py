@@ -23,6 +23,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..ir import Aggregate, FeatureView
+from .capabilities import caps
 from .windows import _call, interval_sql, quote, spine_end_back
 
 _FUNCS = {"count_star", "count", "sum", "avg", "min", "max", "var_samp", "var_pop", "stddev_samp", "stddev_pop",
@@ -31,7 +32,7 @@ _FUNCS = {"count_star", "count", "sum", "avg", "min", "max", "var_samp", "var_po
 
 def applies(agg: Aggregate, dialect: str) -> bool:
     f = agg.frame
-    return (dialect == "duckdb" and agg.func in _FUNCS and f is not None and f.mode == "range"
+    return (caps(dialect).as_of_row_positions and agg.func in _FUNCS and f is not None and f.mode == "range"
             and f.start.kind == "preceding" and (f.start.offset or 0) >= spine_end_back(agg) and not agg.positional)
 
 

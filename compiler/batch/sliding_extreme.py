@@ -15,6 +15,7 @@ read, without a frame that moves its start.
 from __future__ import annotations
 
 from ..ir import Aggregate, ColumnType, FeatureView
+from .capabilities import caps
 from .windows import interval_sql, masked_value, quote, range_end_back, spine_end_back
 
 _NUMERIC = {"double precision", "real", "integer", "bigint", "smallint", "numeric"}
@@ -24,7 +25,7 @@ _BASE_US = -300_000_000_000_000_000  # below every timestamp (4713 BC): block nu
 def applies(agg: Aggregate, dialect: str) -> bool:
     """Postgres, MIN/MAX of a number, a RANGE frame over time with a finite start that moves."""
     f = agg.frame
-    return (dialect == "postgres" and agg.func in ("min", "max") and (agg.arg_type or "").split("(")[0] in _NUMERIC
+    return (caps(dialect).sliding_extreme_blocks and agg.func in ("min", "max") and (agg.arg_type or "").split("(")[0] in _NUMERIC
             and f is not None and f.mode == "range" and f.start.kind == "preceding" and f.end.kind == "current_row"
             and (f.start.offset or 0) - spine_end_back(agg) >= 1)
 

@@ -91,7 +91,7 @@ def _call(agg: Aggregate, dialect: str, spine: bool, view: FeatureView) -> tuple
     if agg.func == "count_distinct":
         if caps(dialect).count_distinct_window:
             return P(f"COUNT(DISTINCT {value})"), None
-        if dialect == "spark":
+        if caps(dialect).count_distinct_collect_set:
             inner = sqlglot.parse_one(f"COLLECT_SET({_spark(value)})", read="spark")
             return inner, exp.ArraySize(this=exp.Placeholder())
         raise BatchUnsupported(view.name, "COUNT(DISTINCT ...) OVER a frame", dialect,
@@ -99,7 +99,7 @@ def _call(agg: Aggregate, dialect: str, spine: bool, view: FeatureView) -> tuple
     if agg.func == "lag":
         default = f", {agg.default}" if agg.default is not None else ""
         return P(f"LAG({value}, {agg.offset}{default})"), None
-    if dialect == "postgres" and agg.func in _INVERTIBLE_IN_NUMERIC and agg.arg_type in ("double precision", "real") \
+    if caps(dialect).float_sums_in_numeric and agg.func in _INVERTIBLE_IN_NUMERIC and agg.arg_type in ("double precision", "real") \
             and agg.frame is not None and agg.frame.start.kind == "preceding":
         # Postgres has no inverse transition for float sums and variances: a sliding frame is
         # re-aggregated from scratch for every row (quadratic on dense keys: 11 s of a 30 s
@@ -150,7 +150,7 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
     if frame.mode == "rows" or (total and end_back):
         # Spark takes INT offsets: beyond 2^31 - 1 rows back is everything a partition can hold
         unbounded = frame.start.kind == "unbounded_preceding" or (
-            dialect == "spark" and frame.start.kind == "preceding" and (frame.start.offset or 0) > 2 ** 31 - 1)
+            c.int_row_offsets and frame.start.kind == "preceding" and (frame.start.offset or 0) > 2 ** 31 - 1)
         start = "UNBOUNDED PRECEDING" if unbounded else (
             "CURRENT ROW" if frame.start.kind == "current_row" else f"{frame.start.offset} PRECEDING")
         end = "CURRENT ROW" if end_back == 0 else f"{end_back} PRECEDING"
@@ -166,7 +166,7 @@ def frame_spec(view: FeatureView, agg: Aggregate, frame: Frame, dialect: str, sp
             "CURRENT ROW" if frame.start.kind == "current_row" else f"{frame.start.offset} PRECEDING")
         spec = f"RANGE BETWEEN {start} AND {'CURRENT ROW' if end_back == 0 else f'{end_back} PRECEDING'}"
     else:
-        one_unit = end_back != 0 and dialect == "spark"
+        one_unit = end_back != 0 and c.single_unit_intervals
         start = "UNBOUNDED PRECEDING" if frame.start.kind == "unbounded_preceding" else (
             "CURRENT ROW" if frame.start.kind == "current_row" else
             f"{interval_sql(frame.start.offset or 0, one_unit)} PRECEDING")

@@ -1,0 +1,5 @@
+"""Snowflake (SQL emitted, not run in the tests: no server here)."""
+
+from .base import BatchDialect
+
+DIALECT = BatchDialect(name="snowflake", exclude=False, count_distinct_window=False)
