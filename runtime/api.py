@@ -198,15 +198,46 @@ class Project:
     def training_set(self, model: str, engine: str | None = None, dsn: str | None = None,
                      out: str | Path | None = None) -> pa.Table:
         """The model's point-in-time training set (written to ``out`` too when given)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(out) if out is not None else Path(tmp) / "training_set.parquet"
+            self.write_training_set(model, path, engine, dsn)
+            return pq.read_table(path)
+
+    def write_training_set(self, model: str, out: str | Path, engine: str | None = None,
+                           dsn: str | None = None) -> int:
+        """`training_set` written to the Parquet file ``out`` only; returns its row count."""
         from .batch_jobs import needed_sources, training_set
 
+        self._model(model)
+        with self._engine(needed_sources(self.compiled, [], [model]), engine, dsn) as eng:
+            return training_set(self.compiled, eng, model, Path(out))
+
+    def cached_training_set(self, model: str, rebuild: bool = False) -> tuple[Path, bool]:
+        """The model's training set under target/training/<model>.parquet, built on the target's
+        engine unless the one there was built from the same model definition, view fingerprints,
+        dialect and source files (size, mtime) — and ``rebuild`` is False. Returns (path, reused)."""
+        from .batch_jobs import needed_sources, open_engine, register_sources, training_set, training_set_key
+
+        self._model(model)
+        path = self.compiled.project.target_dir / "training" / f"{model}.parquet"
+        key_file = path.with_suffix(".key")
+        eng = open_engine(self.compiled)
+        try:
+            key = training_set_key(self.compiled, model, eng)
+            if not rebuild and key is not None and path.exists() and key_file.exists() and key_file.read_text() == key:
+                return path, True
+            key_file.unlink(missing_ok=True)
+            register_sources(eng, self.compiled, needed_sources(self.compiled, [], [model]))
+            training_set(self.compiled, eng, model, path)
+            if key is not None:
+                key_file.write_text(key)
+            return path, False
+        finally:
+            eng.close()
+
+    def _model(self, model: str) -> None:
         if model not in self.compiled.project.models:
             raise KeyError(f"unknown model {model!r}; models: {sorted(self.compiled.project.models)}")
-        with self._engine(needed_sources(self.compiled, [], [model]), engine, dsn) as eng, \
-                tempfile.TemporaryDirectory() as tmp:
-            path = Path(out) if out is not None else Path(tmp) / "training_set.parquet"
-            training_set(self.compiled, eng, model, path)
-            return pq.read_table(path)
 
     def parity(self, views: str | Iterable[str] | None = None, postgres: str | None = None, spark: bool = False,
                stream: bool = True, sample_keys: int | None = None):

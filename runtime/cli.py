@@ -15,7 +15,8 @@ from rich.table import Table
 from skewless.compiler.contract import CompiledProject, Diagnostic, SkewlessError
 
 from .cli_common import (  # noqa: F401
-    _fail, _project, _select_views, app, compile_project, console, err, out, out_progress, parse_time, state,
+    _fail, _project, _select_views, app, check_model, compile_project, console, err, out, out_progress, parse_time,
+    state,
 )
 
 
@@ -171,25 +172,20 @@ def training_set_cmd(
 ) -> None:
     """Build a model's point-in-time training set: each label joined with every feature as of its
     time (or, --from-log, the logged served vectors joined with later labels)."""
-    from .batch_jobs import needed_sources, open_engine, register_sources, training_set
-
     compiled = compile_project()
-    if model not in compiled.project.models:
-        _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    check_model(compiled, model)
     if from_log:
         from .cli_models import training_set_from_log_cmd
 
         return training_set_from_log_cmd(compiled, model, out_path, labels, label_id, version)
-    eng = open_engine(compiled, engine, dsn)
+    started = time.perf_counter()
     try:
-        with out.status(f"building training set for {model} on {eng.dialect}"):
-            register_sources(eng, compiled, needed_sources(compiled, [], [model]))
-            started = time.perf_counter()
-            rows = training_set(compiled, eng, model, out_path)
-        out.print(f"[green]wrote[/green] training set {model}: {rows:,} rows → {out_path} "
-                  f"({time.perf_counter() - started:.1f} s)")
-    finally:
-        eng.close()
+        with out.status(f"building training set for {model}"):
+            rows = _project().write_training_set(model, out_path, engine, dsn)
+    except SkewlessError as exc:
+        _fail(exc.diagnostics)
+    out.print(f"[green]wrote[/green] training set {model}: {rows:,} rows → {out_path} "
+              f"({time.perf_counter() - started:.1f} s)")
 
 
 @app.command()
@@ -212,7 +208,6 @@ def parity(
         from .cli_models import log_parity_cmd
 
         return log_parity_cmd(log, version, report)
-    from .parity import write_report
     from .parity_run import run
 
     compiled = compile_project()
@@ -223,23 +218,25 @@ def parity(
             return lambda view: progress.update(task, advance=1, description=f"{path}: {view}")
 
         checked = run(compiled, names, postgres, spark, stream, sample_keys, state.vars, state.target, track)
-    results, late = checked.results, checked.late
+    out.print(_parity_table(checked))
+    out.print(f"late events (excluded from the stream, reported not compared): {checked.late}")
+    path = report if report.is_absolute() else compiled.project.root / report
+    checked.write_report(compiled, path)
+    out.print(f"report → {path}")
+    if not checked.ok:
+        raise typer.Exit(1)
+
+
+def _parity_table(checked) -> Table:
     table = Table(title="parity: stream and compiled batch SQL vs the original SQL")
     for col in ("view", "oracle", "engine", "rows", "differing rows"):
         table.add_column(col)
-    for r in results:
+    for r in checked.results:
         for e in r.results:
             status = f"[red]{e.error}[/red]" if e.error else (
                 "[green]0[/green]" if not e.differing_rows else f"[red]{e.differing_rows:,}[/red]")
             table.add_row(r.view, r.oracle, e.engine, f"{e.rows:,}", status)
-    out.print(table)
-    out.print(f"late events (excluded from the stream, reported not compared): {late}")
-    path = report if report.is_absolute() else compiled.project.root / report
-    ts_cols = {n: compiled.views[n].timestamp_output or "" for n in names}
-    write_report(results, path, ts_cols)
-    out.print(f"report → {path}")
-    if not checked.ok:
-        raise typer.Exit(1)
+    return table
 
 
 @app.command()
@@ -259,8 +256,7 @@ def score(
     from .sources.files import detect_format, read_file, schema_of
 
     compiled = compile_project()
-    if model not in compiled.project.models:
-        _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    check_model(compiled, model)
     label = compiled.project.sources[compiled.project.models[model].label.source]
     rows = read_file(input_path, detect_format(input_path, None), schema_of(label))
     scored = Project.of(compiled).score(model, rows, engine, dsn)

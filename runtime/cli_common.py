@@ -110,3 +110,9 @@ def out_progress():
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=out, transient=True)
+
+
+def check_model(compiled: CompiledProject, model: str, option: str = "MODEL") -> None:
+    """End the command when ``model`` is not one of the project's."""
+    if model not in compiled.project.models:
+        _fail([Diagnostic(option, 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])

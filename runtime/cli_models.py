@@ -11,7 +11,7 @@ import typer
 
 from skewless.compiler.contract import Diagnostic
 
-from .cli_common import _fail, _project, app, compile_project
+from .cli_common import _fail, _project, app, check_model, compile_project
 
 models_app = typer.Typer(no_args_is_help=True, help="The model registry: versions, lineage, aliases.")
 app.add_typer(models_app, name="models")
@@ -126,8 +126,7 @@ def log_parity_cmd(model: str, version: str, report) -> None:
 
     project = _project()
     compiled = project.compiled
-    if model not in compiled.project.models:
-        _fail([Diagnostic("--log", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    check_model(compiled, model, "--log")
     try:
         summary = recompute(project, model, version)
     except FileNotFoundError as exc:
@@ -166,15 +165,13 @@ def retrain_cmd(
             signal.signal(s, lambda *_: stop.append(1))
     while True:
         compiled = compile_project()
-        if model not in compiled.project.models:
-            _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", "")])
+        check_model(compiled, model)
         table = _read_table(Path(labels)) if labels else None
         _retrain_once(compiled, model, table, label_id, force)
         if not watch:
             return
-        for _ in range(int(interval * 10)):
-            if stop:
-                return
+        deadline = time.monotonic() + interval
+        while not stop and time.monotonic() < deadline:
             time.sleep(0.1)
         if stop:
             return

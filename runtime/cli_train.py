@@ -9,7 +9,7 @@ import typer
 
 from skewless.compiler.contract import Diagnostic
 
-from .cli_common import _fail, app, compile_project, err, out, out_progress, parse_time
+from .cli_common import _fail, _project, app, check_model, compile_project, err, out, out_progress, parse_time
 
 
 @app.command()
@@ -34,32 +34,17 @@ def train(
     """Build the model's training set (or reuse the last one when the model, its views and the
     source files are unchanged), split by time, train LightGBM, write a versioned artifact and
     register it (champion; --continue: challenger unless --promote)."""
-    from .batch_jobs import needed_sources, open_engine, register_sources, training_set, training_set_key
-
     compiled = compile_project()
-    if model not in compiled.project.models:
-        _fail([Diagnostic("MODEL", 1, 1, f"unknown model {model!r}", f"models: {', '.join(compiled.project.models)}")])
+    check_model(compiled, model)
     if training_set_path is not None:
         path = training_set_path
         if not path.exists():
             _fail([Diagnostic(str(path), 1, 1, "no such training set file", "build one with `skewless training-set`")])
     else:
-        path = compiled.project.target_dir / "training" / f"{model}.parquet"
-        key_file = path.with_suffix(".key")
-        eng = open_engine(compiled)
-        try:
-            key = training_set_key(compiled, model, eng)
-            if not rebuild and key is not None and path.exists() and key_file.exists() and key_file.read_text() == key:
-                out.print(f"reusing the training set {path} (model, views and source files unchanged; --rebuild to build)")
-            else:
-                key_file.unlink(missing_ok=True)
-                with out.status(f"training set for {model} on {eng.dialect}"):
-                    register_sources(eng, compiled, needed_sources(compiled, [], [model]))
-                    training_set(compiled, eng, model, path)
-                if key is not None:
-                    key_file.write_text(key)
-        finally:
-            eng.close()
+        with out.status(f"training set for {model} on {compiled.project.target.batch.engine}"):
+            path, reused = _project().cached_training_set(model, rebuild)
+        if reused:
+            out.print(f"reusing the training set {path} (model, views and source files unchanged; --rebuild to build)")
     if continue_:
         continue_from(compiled, model, path, parent, since, "refit" if refit else "continue", compare, promote)
         return

@@ -24,6 +24,12 @@ class ParityRun:
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
 
+    def write_report(self, compiled: CompiledProject, path: Path) -> None:
+        """The HTML report (per view and path: rows, differing rows, the first differences)."""
+        from .parity import write_report
+
+        write_report(self.results, path, {r.view: compiled.views[r.view].timestamp_output or "" for r in self.results})
+
 
 def run(compiled: CompiledProject, names: list[str], postgres: str | None = None, spark: bool = False,
         stream: bool = True, sample_keys: int | None = None, vars_: dict | None = None, target: str | None = None,
