@@ -69,9 +69,9 @@ def get(
             out.print_json(json.dumps({k: _json_value(val) for k, val in row.items()}), indent=None)
         else:
             out.print(_row_table(f"{view} {key} as of {t.isoformat()}", row))
-    unknown = [key for key, (_, known) in zip(parsed, rows) if not known]
-    for key in unknown:  # the values above are the view's over an empty frame: say so, exit 1
-        err.print(f"no events for {view} key {json.dumps(key, default=str)} in the online store: the values shown "
+    unknown = [values for values, (_, known) in zip(parsed, rows) if not known]
+    for values in unknown:  # the values above are the view's over an empty frame: say so, exit 1
+        err.print(f"no events for {view} key {json.dumps(values, default=str)} in the online store: the values shown "
                   "are those of an empty frame (COUNT 0, other aggregates NULL)", markup=False, highlight=False)
     if unknown:
         raise typer.Exit(1)
