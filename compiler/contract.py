@@ -28,7 +28,7 @@ from .config import ModelDef, format_duration
 from .config.base import IDENT
 from .config.experiments import ExperimentDef, PriorDef
 from .config.models import FeatureLogDef, as_of_rule_text
-from .config.profiles import DuckDBBatch, PostgresBatch, SparkBatch
+from .config.profiles import DuckDBBatch, KafkaStream, PostgresBatch, SparkBatch
 from .config.sources import DimensionDef, SourceDef
 from .project.models_check import model_feature_columns
 
@@ -55,7 +55,7 @@ from .errors import Diagnostic, SkewlessError
 __all__ = [
     "compile_project", "load_compiled", "build_artifacts", "CompiledProject",
     "Aggregate", "FeatureView", "ModelDef", "format_duration", "IDENT", "ExperimentDef", "PriorDef",
-    "FeatureLogDef", "as_of_rule_text", "DuckDBBatch", "PostgresBatch", "SparkBatch", "DimensionDef", "SourceDef",
+    "FeatureLogDef", "as_of_rule_text", "DuckDBBatch", "KafkaStream", "PostgresBatch", "SparkBatch", "DimensionDef", "SourceDef",
     "model_feature_columns",
     "BatchUnsupported", "per_event_sql", "SPINE_ID", "SPINE_T", "as_of_sql", "needed_columns", "input_for",
     "may_fail", "training_set_parts", "training_set_sql", "quote",

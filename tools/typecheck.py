@@ -19,17 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECKED = [
     "skewless.compiler.config", "skewless.compiler.ir", "skewless.compiler.plan", "skewless.compiler.render",
     "skewless.runtime.experiments", "skewless.runtime.registry", "skewless.runtime.training",
-    "skewless.runtime.engines", "skewless.runtime.stores",
+    "skewless.runtime.engines", "skewless.runtime.stores", "skewless.runtime.serving", "skewless.compiler.project",
 ]
 MODULES = ["skewless.runtime.sqldb", "skewless.runtime.log_parity", "skewless.runtime.docs_site", "skewless.runtime.parity_run",
            "skewless.runtime.table_compare", "skewless.runtime.parity", "skewless.compiler.batch.row_positions",
            "skewless.compiler.batch.sliding_extreme", "skewless.compiler.batch.reach", "skewless.runtime.api",
            "skewless.runtime.parity_stream", "skewless.runtime.batch_jobs", "skewless.compiler.artifact",
-           "skewless.compiler.contract", "skewless.compiler.manifest", "skewless.compiler.project",
+           "skewless.compiler.contract", "skewless.compiler.manifest",
            "skewless.runtime.artifacts", "skewless.runtime.cli", "skewless.runtime.cli_common",
            "skewless.runtime.cli_batch", "skewless.runtime.cli_docs", "skewless.runtime.cli_demo",
            "skewless.runtime.cli_experiments", "skewless.runtime.cli_models", "skewless.runtime.cli_stream",
-           "skewless.runtime.cli_train", "skewless.runtime.log", "skewless.runtime.serving"]
+           "skewless.runtime.cli_train", "skewless.runtime.log"]
 
 
 def main() -> int:

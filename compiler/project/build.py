@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from ..config import DimensionDef, SourceDef
 from ..errors import Diagnostic, DiagnosticBag, ViewError
@@ -62,9 +63,9 @@ def dim_schema(dim: DimensionDef) -> DimSchema:
 
 
 def fingerprint(view: FeatureView, upstream: list[str], source: SourceDef | None,
-                dims: list[DimensionDef] = ()) -> str:
+                dims: Sequence[DimensionDef] = ()) -> str:
     # not `column` of an output column: derived from its expression (fingerprints predate the field)
-    leave_out = {"path": True, "fingerprint": True, "sql": True, "description": True, "tags": True,
+    leave_out: Any = {"path": True, "fingerprint": True, "sql": True, "description": True, "tags": True,
                  "columns": {"__all__": {"column"}}}
     payload = view.model_dump(mode="json", exclude=leave_out)
     payload["upstream"] = upstream

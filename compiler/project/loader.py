@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 import jinja2.sandbox
@@ -22,6 +22,7 @@ from ..render.context import TemplateCallError, env_var_value, not_recording_env
 from ..render.safe import TemplateLimit, read_text, render_limited, sandbox
 from .yaml_positions import PosDict, load_yaml_text, locate
 
+M = TypeVar("M", bound=BaseModel)
 PROFILES_FILE = "profiles.yml"
 VIEW_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_NAME = 63            # Postgres truncates identifiers beyond 63 bytes
@@ -92,7 +93,7 @@ class Project:
         return self.root / self.config.target_path
 
 
-def _validate(model: type[BaseModel], data: Any, path: str, bag: DiagnosticBag) -> BaseModel | None:
+def _validate(model: type[M], data: Any, path: str, bag: DiagnosticBag) -> M | None:
     try:
         return model.model_validate(data)
     except RecursionError:
@@ -229,9 +230,10 @@ def _load_profile(root: Path, config: ProjectConfig, target: str | None, bag: Di
         bag.add(_display(path), 1, 1, f"profile {config.profile_name!r} is not defined",
                 f"profiles in the file: {known}")
         return None, "dev"
-    profile = _validate(Profile, data[config.profile_name], _display(path), bag)
-    if profile is None:
+    validated = _validate(Profile, data[config.profile_name], _display(path), bag)
+    if validated is None:
         return None, "dev"
+    profile = validated
     name = target or profile.target
     if name not in profile.targets:
         bag.add(_display(path), 1, 1, f"unknown target {name!r}", f"targets: {', '.join(profile.targets)}")
@@ -249,15 +251,17 @@ def _load_sources(project: Project) -> None:
             parsed = _validate(SourcesFile, data, display, project.diagnostics)
             if parsed is None:
                 continue
-            for section, items, into in (("sources", parsed.sources, project.sources),
-                                         ("dimensions", parsed.dimensions, project.dimensions)):
+            declared: list[tuple[str, list[Any], dict[str, Any]]] = [
+                ("sources", list(parsed.sources), project.sources),
+                ("dimensions", list(parsed.dimensions), project.dimensions)]
+            for section, items, into in declared:
                 for i, item in enumerate(items):
                     if item.name in project.sources or item.name in project.dimensions:
                         line, col = locate(data, (section, i, "name"))
                         project.diagnostics.add(display, line, col, f"duplicate source {item.name!r}",
                                                 f"also declared in {project.source_files[item.name]}")
                         continue
-                    into[item.name] = item  # type: ignore[index]
+                    into[item.name] = item
                     project.source_files[item.name] = display
                     project.source_positions[item.name] = locate(data, (section, i, "name"))
 

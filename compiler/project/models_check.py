@@ -18,7 +18,7 @@ def feature_name(view: str, column: str) -> str:
 
 def model_feature_columns(model: ModelDef, views: dict[str, FeatureView]) -> list[tuple[str, str, str]]:
     """(view, column, feature name) for every feature the model reads, in order."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     for ref in model.features:
         view = views[ref.view]
         cols = ref.columns or [c.name for c in view.columns if c.kind == "feature"]
@@ -151,13 +151,13 @@ def check_model(model: ModelDef, project: Any, views: dict[str, FeatureView], pa
             add(loc, f"model {model.name!r}: feature {feat!r} has type {typ}: a model reads numbers, booleans, "
                 "intervals and text (categories)",
                 "use a duration or a number of it, e.g. EXTRACT(EPOCH FROM ts - LAG(ts) OVER (...))")
-    for k, cat in enumerate(model.categorical):
+    for j, cat in enumerate(model.categorical):
         if cat not in names:
-            add(("categorical", k), f"model {model.name!r}: categorical feature {cat!r} is not one of its features",
+            add(("categorical", j), f"model {model.name!r}: categorical feature {cat!r} is not one of its features",
                 "name a request feature or <view>__<column>")
-    for k, feat in enumerate(model.baseline_features or []):
+    for j, feat in enumerate(model.baseline_features or []):
         if feat not in names:
-            add(("baseline_features", k), f"model {model.name!r}: baseline feature {feat!r} is not one of its features",
+            add(("baseline_features", j), f"model {model.name!r}: baseline feature {feat!r} is not one of its features",
                 "name a request feature or <view>__<column>")
     if model.experiment is not None:
         diags.extend(_check_experiment(model, project, label_cols, add))

@@ -21,6 +21,7 @@ import json
 import math
 import time
 from datetime import datetime, timezone
+from typing import Any
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
@@ -274,8 +275,9 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
         at = parse_at(payload.pop("at", None))
         scorer = scorers[model]
         logging = scorer.meta["model"] in feature_logs
+        logged_at = at or datetime.now(timezone.utc)  # the logged time is the one the features were read at
         if logging:
-            at = at or datetime.now(timezone.utc)  # the logged time is the one the features were read at
+            at = logged_at
         if "rows" in payload:  # a batch: one store round trip, one LightGBM call
             rows = payload.pop("rows")
             problem = batch_problem(rows, payload, '{"rows": [...], "at": ...}')
@@ -284,25 +286,25 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             ids = [request_id(r) for r in rows] if logging else None
             parsed = scorer.prepare_many(rows)
             records = await read_many(store, scorer.store_keys_many(parsed))
-            scores, features = scorer.finish_many(parsed, records, at)
-            out = {"model": model, "version": scorer.meta["version"], "scores": scores}
+            scores, many = scorer.finish_many(parsed, records, at)
+            out: dict[str, Any] = {"model": model, "version": scorer.meta["version"], "scores": scores}
             if ids is not None:
-                for rid, row, score, feats in zip(ids, rows, scores, features):
-                    log_vector(scorer, rid, row, at, score, feats)
+                for row_id, row, score, feats in zip(ids, rows, scores, many):
+                    log_vector(scorer, row_id, row, logged_at, score, feats)
                 out["request_ids"] = ids
             if explain:
-                out["features"] = [{k: _json_value(v) for k, v in f.items()} for f in features]
+                out["features"] = [{k: _json_value(v) for k, v in f.items()} for f in many]
             return 200, out
         rid = request_id(payload) if logging else None
         prepared = scorer.prepare(payload)
         value, features = scorer.finish(prepared, await read_many(store, scorer.store_keys(prepared)), at)
-        out = {"model": model, "version": scorer.meta["version"], "score": value}
+        single: dict[str, Any] = {"model": model, "version": scorer.meta["version"], "score": value}
         if rid is not None:
-            log_vector(scorer, rid, payload, at, value, features)
-            out["request_id"] = rid
+            log_vector(scorer, rid, payload, logged_at, value, features)
+            single["request_id"] = rid
         if explain:
-            out["features"] = {k: _json_value(v) for k, v in features.items()}
-        return 200, out
+            single["features"] = {k: _json_value(v) for k, v in features.items()}
+        return 200, single
 
     async def routed(exp, payload: dict, explain: bool) -> tuple[int, dict]:
         """A request of a model under an experiment: routed, scored by its arm(s), logged."""
@@ -355,11 +357,13 @@ def create_app(scorers: dict[str, Scorer], compiled, store, token: str | None = 
             return error(*problem)
         if feedback_store is None:
             return error(404, "no experiment is served: feedback joins the decisions of models with an experiment")
+        store_ = feedback_store
+
         def parse_all() -> list:
             items = []
             for i, row in enumerate(rows if rows is not None else [payload]):
                 try:
-                    items.append(parse_feedback(feedback_store, row))
+                    items.append(parse_feedback(store_, row))
                 except RequestError as exc:
                     raise RequestError(f"row {i}: {exc}" if rows is not None else str(exc)) from None
             return items

@@ -62,7 +62,7 @@ class FeatureLog:
             request: dict, vector) -> None:
         fields = json.dumps({k: _jsonable(v) for k, v in request.items()}, separators=(",", ":"))
         values = [float(x) for x in vector.ravel()]
-        if self.producer is not None:
+        if self.producer is not None and self.config.kafka_topic:  # a producer exists only with a topic
             self.producer.produce(self.config.kafka_topic, key=request_id, value=json.dumps({
                 "request_id": request_id, "model": self.model, "version": version,
                 "requested_at": requested_at.isoformat(), "as_of": as_of.isoformat(), "score": score,

@@ -14,7 +14,9 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from skewless.compiler.contract import as_of_rule_text, CompiledProject, format_duration, needed_columns as read_columns
+from skewless.compiler.contract import (
+    as_of_rule_text, CompiledProject, FeatureView, format_duration, needed_columns as read_columns,
+)
 
 from ..stores.base import OnlineStore
 from ..stream.online import StaleRead, as_of_record, encode_key, with_event
@@ -145,7 +147,7 @@ class Scorer:
                 typed = {c: _coerce(request[c], t) for c, t in self.request_types.items()}
             except Exception as exc:  # noqa: BLE001 - a value the label source could not hold
                 raise RequestError(f"bad request feature value: {exc}") from None
-        lookups = []
+        lookups: list[tuple[Any, FeatureView, list[Any], tuple[str, str], dict[str, Any] | None]] = []
         for ref in self.model.features:
             view = self.views[ref.view]
             if ref.at == "request_event":
@@ -206,14 +208,15 @@ class Scorer:
         return self.finish(prepared, self.store.read_many(self.store_keys(prepared)), at)
 
     # the three steps of a score, for callers that do the store read themselves (serving: async)
-    def prepare(self, request: dict[str, Any]) -> tuple:
+    def prepare(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[tuple], dict[str, Any]]:
         return self._lookups(request)
 
     @staticmethod
     def store_keys(prepared: tuple) -> list[tuple[str, str]]:
         return [lk[3] for lk in prepared[1]]
 
-    def finish(self, prepared: tuple, records: dict, at: datetime | None = None) -> tuple[float, dict[str, Any]]:
+    def finish(self, prepared: tuple[dict[str, Any], list[tuple], dict[str, Any]], records: dict,
+               at: datetime | None = None) -> tuple[float, dict[str, Any]]:
         values = self._complete(*prepared, records, self._time(at))
         return float(self._predict(self._vector(values))[0]), values
 

@@ -6,6 +6,7 @@ after ``KEEP_ALIVE`` seconds."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -23,7 +24,8 @@ class CoalescingTransport:
     __slots__ = ("_inner", "_loop", "_buffer")
 
     def __init__(self, inner: asyncio.Transport, loop: asyncio.AbstractEventLoop):
-        self._inner, self._loop, self._buffer = inner, loop, []
+        self._inner, self._loop = inner, loop
+        self._buffer: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         if not self._buffer:
@@ -53,7 +55,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _head_bytes: int | None = 0      # None: the head is complete, the body is the app's business
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
-        super().connection_made(CoalescingTransport(transport, self.loop))
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self._arm()
 
     def _arm(self) -> None:
@@ -102,7 +104,7 @@ def run(app, host: str, port: int, workers: int = 1, settings: str | None = None
 
     import uvicorn
 
-    limits = dict(log_level="warning", http=GuardedHttpToolsProtocol, loop="uvloop", timeout_keep_alive=KEEP_ALIVE,
+    limits: dict[str, Any] = dict(log_level="warning", http=GuardedHttpToolsProtocol, loop="uvloop", timeout_keep_alive=KEEP_ALIVE,
                   server_header=False, access_log=False,
                   proxy_headers=False)  # no client addresses are used: X-Forwarded-* need not be parsed
     if workers <= 1:

@@ -10,8 +10,9 @@ import gc
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from skewless.compiler.contract import CompiledProject, Diagnostic, SkewlessError
+from skewless.compiler.contract import CompiledProject, Diagnostic, KafkaStream, SkewlessError
 
 ENV = "SKEWLESS_SERVE"
 
@@ -60,7 +61,7 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
         raise SkewlessError(Diagnostic(f"model {unknown[0]}", 1, 1, f"unknown model {unknown[0]!r}",
                                        f"models: {', '.join(sorted(compiled.project.models))}"))
     stream = compiled.project.target.stream
-    brokers = list(stream.brokers) if getattr(stream, "kind", None) == "kafka" else None
+    brokers = list(stream.brokers) if isinstance(stream, KafkaStream) else None
     if brokers and any(d.stream.topic for d in compiled.project.dimensions.values()):
         # dimensions with a topic follow it here too: request events and reads join their latest rows
         from ..sources.dimension import load_indexes
@@ -70,7 +71,7 @@ def build_service(compiled: CompiledProject, models: list[str] | None = None):
 
         try:
             start_feeds(compiled.project, load_indexes(compiled.project, list(compiled.views.values())), brokers,
-                        dict(stream.add_config))
+                        dict(stream.add_config) if isinstance(stream, KafkaStream) else {})
         except KafkaUnavailable as exc:
             store.close()
             raise SkewlessError(Diagnostic("kafka", 1, 1, str(exc), "start the broker or fix stream.brokers / the "
@@ -109,7 +110,7 @@ class ChampionReload:
 
         self.target_dir, self.scorers, self.scorer_for, self.every, self.dsn = target_dir, scorers, scorer_for, every, dsn
         self.checked = time.monotonic()
-        self.registry = None
+        self.registry: Any = None  # the model registry, opened once it exists
 
     def __call__(self) -> None:
         import time
