@@ -90,18 +90,25 @@ class Project:
             loaded = load_compiled(self.path, self.vars, self.target)
             if isinstance(loaded, str):
                 log.debug("project.compile", project=str(self.path), reason=loaded)
-                self._compiled = self._compile()
+                self._compiled = self._compile(must_write=False)
             else:
                 self._compiled = loaded
         return self._compiled
 
-    def _compile(self) -> CompiledProject:
+    def _compile(self, must_write: bool = True) -> CompiledProject:
         from .artifacts import write_artifacts
 
         compiled = compile_project(self.path, self.vars, self.target)
         if compiled.diagnostics:
             raise SkewlessError(list(compiled.diagnostics))
-        write_artifacts(compiled.project.target_dir, build_artifacts(compiled))
+        target = compiled.project.target_dir
+        try:
+            write_artifacts(target, build_artifacts(compiled))
+        except OSError as exc:  # a read-only project still runs: compiled again by the next command
+            if must_write:
+                raise SkewlessError(Diagnostic(str(target), 1, 1, f"cannot write the compiled artifact: {exc}",
+                                               "make target/ writable (or set target_path)")) from None
+            log.warning("project.artifact_unwritten", target=str(target), error=str(exc))
         return compiled
 
     def compile(self) -> Path:

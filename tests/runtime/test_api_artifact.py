@@ -63,3 +63,18 @@ def test_validate_always_runs_the_compiler(make_project, monkeypatch):
         with pytest.raises(AssertionError, match="the compiler ran"):
             skewless.Project(root).validate()
     assert skewless.Project(root).validate() == []
+
+
+def test_a_read_only_project_still_runs_and_compile_says_why_it_cannot_write(make_project, monkeypatch):
+    from skewless.runtime import artifacts
+
+    def refuse(*_a, **_k):
+        raise PermissionError(13, "Permission denied", "target")
+
+    root = make_project({"v": VIEW})
+    monkeypatch.setattr(artifacts, "write_artifacts", refuse)
+    assert skewless.Project(root).compiled.views["v"].aggregates[0].func == "count_star"
+    assert not (root / "target" / "manifest.json").exists()
+    with pytest.raises(SkewlessError) as exc:
+        skewless.Project(root).compile()
+    assert "cannot write the compiled artifact" in exc.value.diagnostics[0].message
