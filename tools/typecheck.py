@@ -20,6 +20,7 @@ CHECKED = [
     "skewless.compiler.config", "skewless.compiler.ir", "skewless.compiler.plan", "skewless.compiler.render",
     "skewless.runtime.experiments", "skewless.runtime.registry", "skewless.runtime.training",
     "skewless.runtime.engines", "skewless.runtime.stores", "skewless.runtime.serving", "skewless.compiler.project",
+    "skewless.runtime.sources",
 ]
 MODULES = ["skewless.runtime.sqldb", "skewless.runtime.log_parity", "skewless.runtime.docs_site", "skewless.runtime.parity_run",
            "skewless.runtime.table_compare", "skewless.runtime.parity", "skewless.compiler.batch.row_positions",

@@ -181,7 +181,8 @@ class Decoder:
         try:
             text = line.decode("utf-8") if isinstance(line, bytes) else line
         except UnicodeDecodeError as exc:
-            return DeadLetter(self.source.name, line[:MAX_RAW].decode("utf-8", "replace"),
+            raw = line[:MAX_RAW]
+            return DeadLetter(self.source.name, raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw,
                               f"invalid UTF-8 at byte {exc.start}")
         if _too_deep(text):
             return DeadLetter(self.source.name, text[:MAX_RAW], f"invalid JSON: nested deeper than {MAX_DEPTH} levels")

@@ -54,6 +54,8 @@ def read_dimension(dim: DimensionDef, project, where: Where) -> pa.Table:
 def _read_table(dim: DimensionDef, batch, where: Where) -> pa.Table:
     from ..engines import PostgresEngine
 
+    assert dim.batch.table is not None  # a dimension read from a table names it
+
     engine = PostgresEngine(batch.dsn, schema=batch.schema_)
     try:
         if not engine.has_table(dim.batch.table):
@@ -70,6 +72,7 @@ def table_rows(dim: DimensionDef, engine) -> pa.Table:
     from skewless.compiler.contract import quote
 
     cols = ", ".join(quote(c.name) for c in dim.columns)
+    assert dim.batch.table is not None
     return engine.query(f"SELECT {cols} FROM {quote(dim.batch.table)}")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 from decimal import Decimal
 
 from skewless.compiler.contract import DimensionDef
@@ -23,7 +24,7 @@ from skewless.compiler.contract import DimensionDef
 from .. import log
 from .decode import _coerce
 
-_FEEDS: dict[tuple, "DimensionFeed"] = {}
+_FEEDS: dict[str, "DimensionFeed"] = {}
 _LOCK = threading.RLock()  # start_feeds stops the feeds it started when a later one fails
 
 
@@ -39,7 +40,7 @@ class DimensionFeed:
         self.applied = self.refused = 0
         self.error: str | None = None
         self._stop = threading.Event()
-        self._consumer = None
+        self._consumer: Any = None  # confluent_kafka.Consumer while connected
         self._thread: threading.Thread | None = None
 
     def _connect(self):
@@ -138,7 +139,7 @@ def start_feeds(project, indexes: dict, brokers: list[str], add_config: dict | N
                 dead_letters=None) -> list[DimensionFeed]:
     """Follow the topics of the dimensions in ``indexes`` that have one: each read to its end
     first, then followed. Returns the feeds started (stop them with `stop_feeds`)."""
-    started = []
+    started: list[DimensionFeed] = []
     with _LOCK:
         for name, index in indexes.items():
             dim = project.dimensions[name]

@@ -68,7 +68,9 @@ def _decoded(path: Path, fmt: str, schema: pa.Schema, source: SourceDef) -> pa.T
 
     decoder = Decoder(source, bound_future=False)
     floats = [f.name for f in schema if pa.types.is_floating(f.type)]
-    batches, rows, dead, first = [], [], 0, None
+    batches: list = []
+    rows: list[dict] = []
+    dead, first = 0, None
 
     def flush():
         if rows:
@@ -94,8 +96,8 @@ def _decoded(path: Path, fmt: str, schema: pa.Schema, source: SourceDef) -> pa.T
             for row in csv.DictReader(fh):
                 take(decoder.decode_obj({k: (v if v != "" else None) for k, v in row.items()}, str(row)))
     else:
-        with open(path, "rb") as fh:
-            for line in fh:
+        with open(path, "rb") as binary:
+            for line in binary:
                 if line.strip():
                     take(decoder.decode_json(line))
     flush()

@@ -7,6 +7,7 @@ undecodable messages become dead letters with the reason; they never stop the jo
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
@@ -36,7 +37,9 @@ class _DecodingPartition(StatefulSourcePartition):
     end (or at the end of a bounded read), it emits `Idle` once."""
 
     def __init__(self, inner: StatefulSourcePartition, decoder: Decoder, where: str, part: str, idle_after: float):
-        self.inner, self.decoder, self.where, self.part, self.idle_after = inner, decoder, where, part, idle_after
+        # Bytewax's KafkaSource partition: its consumer, topic, partition and offset are read here
+        self.inner: Any = inner
+        self.decoder, self.where, self.part, self.idle_after = decoder, where, part, idle_after
         self.last_data, self.idle_sent = time.monotonic(), False
         self.unreachable = False
 

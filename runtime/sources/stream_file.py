@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from datetime import datetime, timedelta, timezone
+from typing import BinaryIO
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -67,7 +68,7 @@ class _JsonlPartition(StatefulSourcePartition):
     def __init__(self, path: Path, decoder: Decoder, resume: int | None, follow: bool):
         self.path, self.decoder, self.follow = path, decoder, follow
         self.offset = resume or 0
-        self.fh = None
+        self.fh: BinaryIO | None = None
         self.idle = False
 
     def _open(self) -> bool:
