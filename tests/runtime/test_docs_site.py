@@ -62,3 +62,25 @@ def test_docs_site_renders_the_project_in_chromium(tmp_path, chromium):
     assert pixels.shape[0] == 900 and pixels.shape[1] == 1300
     colors = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(colors) > 50  # text, boxes, edges: a rendered page (a blank one has a handful of colors)
+
+
+def test_the_site_reads_the_compiled_artifact_of_this_compile(tmp_path):
+    """target/ is read when it holds the very compile the site is for; otherwise the artifact is
+    built again (never a stale target/ shown as the project)."""
+    import skewless
+    from skewless.compiler.contract import build_artifacts
+    from skewless.runtime.docs_site import _OnDisk, artifact_of
+
+    root = tmp_path / "proj"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "data"))
+    compiled = skewless.Project(root).compiled  # compiles and writes target/
+    on_disk = artifact_of(compiled)
+    built = build_artifacts(compiled)
+    assert isinstance(on_disk, _OnDisk)
+    assert on_disk["manifest.json"]["views"] == built["manifest.json"]["views"]
+    rel = built["manifest.json"]["views"]["user_velocity"]["compiled"]["duckdb"]["path"]
+    assert on_disk[rel] == built[rel]
+    (root / "target" / rel).write_text("-- tampered")  # what target/ holds is what is shown
+    assert artifact_of(compiled)[rel] == "-- tampered"
+    compiled.inputs = {**compiled.inputs, "vars": "other"}  # another compile: target/ is not its artifact
+    assert not isinstance(artifact_of(compiled), _OnDisk)
