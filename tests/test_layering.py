@@ -45,6 +45,12 @@ def test_the_contract_exports_what_it_lists():
     missing = [n for n in contract.__all__ if not hasattr(contract, n)]
     assert not missing
     assert len(set(contract.__all__)) == len(contract.__all__)
+    # the names type checkers see (its TYPE_CHECKING imports) are the ones it resolves at run time
+    tree = ast.parse((ROOT / "compiler" / "contract.py").read_text())
+    checked = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    typed = {(a.asname or a.name): (node.module, a.name) for node in checked.body if isinstance(node, ast.ImportFrom)
+             for a in node.names}
+    assert typed == dict(contract._EXPORTS)
     # the runtime uses every name it lets through (a door, not a second copy of the compiler's API)
     used = set()
     for path in _modules("runtime"):
