@@ -172,7 +172,8 @@ def training_set_cmd(
 ) -> None:
     """Build a model's point-in-time training set: each label joined with every feature as of its
     time (or, --from-log, the logged served vectors joined with later labels)."""
-    compiled = compile_project()
+    project = _project()
+    compiled = compile_project(project)
     check_model(compiled, model)
     if from_log:
         from .cli_models import training_set_from_log_cmd
@@ -181,7 +182,7 @@ def training_set_cmd(
     started = time.perf_counter()
     try:
         with out.status(f"building training set for {model}"):
-            rows = _project().write_training_set(model, out_path, engine, dsn)
+            rows = project.write_training_set(model, out_path, engine, dsn)
     except SkewlessError as exc:
         _fail(exc.diagnostics)
     out.print(f"[green]wrote[/green] training set {model}: {rows:,} rows → {out_path} "

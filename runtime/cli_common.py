@@ -78,10 +78,11 @@ def _project():
     return Project(state.project_dir, state.target, state.vars)
 
 
-def compile_project() -> CompiledProject:
-    """The project, from its compiled artifact (compiled first when stale); errors end the command."""
+def compile_project(project=None) -> CompiledProject:
+    """The project (``project``, else `_project()`), from its compiled artifact (compiled first
+    when stale); errors end the command."""
     try:
-        return _project().compiled
+        return (project or _project()).compiled
     except SkewlessError as exc:
         _fail(exc.diagnostics)
 

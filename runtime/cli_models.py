@@ -125,7 +125,7 @@ def log_parity_cmd(model: str, version: str, report) -> None:
     from .log_parity import recompute, write_report
 
     project = _project()
-    compiled = project.compiled
+    compiled = compile_project(project)
     check_model(compiled, model, "--log")
     try:
         summary = recompute(project, model, version)

@@ -55,8 +55,10 @@ def get(
     from .stream.online import parse_key
 
     project = _project()
-    v = compile_project().views.get(view) or _fail([Diagnostic("VIEW", 1, 1, f"unknown view {view!r}", "views: " +
-                                                               ", ".join(sorted(project.compiled.views)))])
+    compiled = compile_project(project)
+    if view not in compiled.views:
+        _fail([Diagnostic("VIEW", 1, 1, f"unknown view {view!r}", f"views: {', '.join(sorted(compiled.views))}")])
+    v = compiled.views[view]
     t = parse_time("--at", at) if at else datetime.now(timezone.utc)
     try:
         parsed = [parse_key(v, key) for key in keys]
@@ -178,15 +180,16 @@ def run_cmd(
     from .sources.kafka import KafkaUnavailable
     from .stream.dataflow import StreamStats
 
-    names = _stream_views(compile_project(), select)
+    project = _project()
+    names = _stream_views(compile_project(project), select)
     stats = StreamStats()
     try:
         with _live_progress(stats, progress and err.is_terminal):
-            _project().run(names, source=source, brokers=brokers.split(",") if brokers else None, until_end=until_end,
-                           recovery=recovery, recovery_dir=recovery_dir, snapshot_every=snapshot_every,
-                           workers=workers, addresses=[a for a in addresses.split(",") if a] if addresses else None,
-                           process_id=process_id, from_latest=from_latest, flush_ms=flush_ms, warm=warm,
-                           out_dir=out_dir, stats=stats)
+            project.run(names, source=source, brokers=brokers.split(",") if brokers else None, until_end=until_end,
+                        recovery=recovery, recovery_dir=recovery_dir, snapshot_every=snapshot_every,
+                        workers=workers, addresses=[a for a in addresses.split(",") if a] if addresses else None,
+                        process_id=process_id, from_latest=from_latest, flush_ms=flush_ms, warm=warm,
+                        out_dir=out_dir, stats=stats)
     except SkewlessError as exc:
         _fail(exc.diagnostics)
     except KafkaUnavailable as exc:

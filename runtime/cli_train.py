@@ -34,7 +34,8 @@ def train(
     """Build the model's training set (or reuse the last one when the model, its views and the
     source files are unchanged), split by time, train LightGBM, write a versioned artifact and
     register it (champion; --continue: challenger unless --promote)."""
-    compiled = compile_project()
+    project = _project()
+    compiled = compile_project(project)
     check_model(compiled, model)
     if training_set_path is not None:
         path = training_set_path
@@ -42,7 +43,7 @@ def train(
             _fail([Diagnostic(str(path), 1, 1, "no such training set file", "build one with `skewless training-set`")])
     else:
         with out.status(f"training set for {model} on {compiled.project.target.batch.engine}"):
-            path, reused = _project().cached_training_set(model, rebuild)
+            path, reused = project.cached_training_set(model, rebuild)
         if reused:
             out.print(f"reusing the training set {path} (model, views and source files unchanged; --rebuild to build)")
     if continue_:
