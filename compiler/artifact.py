@@ -141,7 +141,7 @@ def _redisplay(compiled_in: str):
         return lambda p: p
 
     def moved(p: str) -> str:
-        if os.path.isabs(p) or p.startswith("model ") or p == "sources":
+        if os.path.isabs(p) or p.startswith("model "):  # a path, or `model_location`'s stand-in
             return p
         try:
             return os.path.relpath(os.path.normpath(os.path.join(compiled_in, p)), here)

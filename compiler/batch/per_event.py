@@ -54,12 +54,13 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
     raw_input = input_sql
     if not isinstance(input_sql, str):
         input_sql = "__input"
+    target = caps(dialect)
     reach = {i: r for i, a in enumerate(view.aggregates) if (r := reach_window(view, a, dialect))}
     if reach:  # arguments evaluated only where Postgres evaluates them (reach.py)
         view = mask_view(view, reach, "__reach")
     # Postgres MIN/MAX over a sliding time frame: linear block decomposition (sliding_extreme.py)
     extreme = {i for i, a in enumerate(view.aggregates) if sliding_extreme.applies_per_event(a, dialect)}
-    use_cte = bool(reach) or bool(extreme) or any(a.func == "count_distinct" and caps(dialect).count_distinct_stabbing
+    use_cte = bool(reach) or bool(extreme) or any(a.func == "count_distinct" and target.count_distinct_stabbing
                                                    for a in view.aggregates)
     where = f" WHERE {view.where}" if view.where else ""
     replacements: dict[str, exp.Expression] = {}
@@ -74,14 +75,14 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
             cols = next(iter(order.values()))
             types = {c.name: c.type for c in view.input_columns}
             # the stream orders text by bytes: Postgres needs the C collation for the same order
-            by = ", ".join(quote(c) + (caps(dialect).text_collation if types.get(c) == "text" else "")
+            by = ", ".join(quote(c) + (target.text_collation if types.get(c) == "text" else "")
                            for c in cols)
             rn = f", ROW_NUMBER() OVER (PARTITION BY {k} ORDER BY {by}) AS __rn"
         counts = "".join(f", {r} AS __reach{i}" for i, r in reach.items())
-        rid = caps(dialect).row_id
+        rid = target.row_id
         ctes.append(("__in", f"SELECT *, {rid} AS __rid{rn}{counts} FROM {input_sql} AS __src{where}"))
     for i, agg in enumerate(view.aggregates):
-        if use_cte and agg.func == "count_distinct" and caps(dialect).count_distinct_stabbing:
+        if use_cte and agg.func == "count_distinct" and target.count_distinct_stabbing:
             agg_ctes, expr_sql = per_event_count_distinct(view, agg, f"__cd{i}", "__in")
             ctes.extend(agg_ctes)
             joins.append(f"LEFT JOIN __cd{i} ON __cd{i}.__qid = __in.__rid")
@@ -93,7 +94,7 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
             ctes.extend(agg_ctes)
             joins.append(f"LEFT JOIN {name} ON {name}.__qid = __in.__rid")
             replacements[f"__{agg.id}"] = exp.column(f"__{agg.id}", table=name)
-        elif not caps(dialect).exclude and needs_rewrite(agg):
+        elif not target.exclude and needs_rewrite(agg):
             replacements[f"__{agg.id}"] = exclude_rewrite(view, agg, dialect)
         else:
             replacements[f"__{agg.id}"] = window_expr(view, agg, dialect)
@@ -111,7 +112,7 @@ def per_event_query(view: FeatureView, dialect: str, input_sql: str | exp.Expres
         ctes = [(n, P(b) if isinstance(b, str) else b) for n, b in ctes]
         from .as_of import with_clause
 
-        tree.set("with_", with_clause(ctes, caps(dialect).materialized_cte))
+        tree.set("with_", with_clause(ctes, target.materialized_cte))
     extra = [col for i in sorted(extreme) for col in sliding_extreme.typed_columns(view.aggregates[i])]
     if extra:
         view = view.model_copy(update={"input_columns": [*view.input_columns, *extra]})

@@ -168,9 +168,10 @@ def spine_reach_window(view: FeatureView, agg: Aggregate, dialect: str) -> str |
     hold each row — an event's argument is needed only then. None when the argument and FILTER
     cannot fail (or the aggregate is not a RANGE window over time; those read shifted rows)."""
     frame = agg.frame
-    if not caps(dialect).spine_reach_masks:
+    target = caps(dialect)
+    if not target.spine_reach_masks:
         return None
-    seconds = caps(dialect).single_unit_intervals
+    seconds = target.single_unit_intervals
     if frame is None or frame.mode != "range" or agg.positional or agg.func == "count_distinct" \
             or not (can_raise(agg.arg) or can_raise(agg.filter)):
         return None

@@ -75,7 +75,7 @@ class Project:
 
     def model_locations_of(self) -> dict[str, ModelLocation]:
         """Every model's `model_location`s (what the compiled artifact stores)."""
-        out = dict(self.model_locations)
+        out = {}
         for name, model in self.models.items():
             where, line, col = self.model_location(name)
             out[name] = ModelLocation(file=where, at=(line, col), on_demand={
