@@ -102,7 +102,7 @@ def load_compiled(root: Path | str, vars_override: dict[str, Any] | None = None,
     if meta.get("ir_version") != IR_VERSION:
         return f"{MANIFEST_FILE} holds IR version {meta.get('ir_version')}, this compiler writes {IR_VERSION}"
     stored = doc.get("inputs")
-    if not isinstance(stored, dict) or not isinstance(stored.get("env"), dict):
+    if not isinstance(stored, dict) or not isinstance(stored.get("env"), dict) or not isinstance(stored.get("cwd"), str):
         return f"{MANIFEST_FILE} does not say what it was compiled from"
     current = project_inputs(root, config, vars_override, {n: os.environ.get(n) for n in stored["env"]})
     for key, what in (("compiler", "the compiler changed"), ("files", "project files changed"),
@@ -115,8 +115,8 @@ def load_compiled(root: Path | str, vars_override: dict[str, Any] | None = None,
         sources = {n: SourceDef.model_validate(s, context=DURATIONS_US) for n, s in doc["sources"].items()}
         dimensions = {n: DimensionDef.model_validate(d, context=DURATIONS_US) for n, d in doc["dimensions"].items()}
         models = {n: ModelDef.model_validate(m["definition"], context=DURATIONS_US) for n, m in doc["models"].items()}
-    except (KeyError, TypeError, ValidationError) as exc:
-        return f"{MANIFEST_FILE} does not validate ({str(exc).splitlines()[0]})"
+    except (KeyError, TypeError, AttributeError, ValidationError) as exc:  # a hand-edited or foreign file
+        return f"{MANIFEST_FILE} does not validate ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
     target_name, target_def = load_target(root, config, target, bag)
     if bag.items:
         raise SkewlessError(list(bag.items))

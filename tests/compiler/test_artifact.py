@@ -129,6 +129,14 @@ def test_unusable_artifacts_say_why(project):
     broken["views"]["v"]["ir"]["aggregates"][0]["func"] = "median"
     path.write_text(json.dumps(broken))
     assert load_compiled(root).startswith("manifest.json does not validate")
+    path.write_text(json.dumps({**doc, "views": list(doc["views"])}))  # the right inputs, a wrong shape
+    assert load_compiled(root).startswith("manifest.json does not validate")
+    path.write_text(json.dumps({**doc, "models": {"m": None}}))
+    assert load_compiled(root).startswith("manifest.json does not validate")
+    inputs = dict(doc["inputs"])
+    del inputs["cwd"]
+    path.write_text(json.dumps({**doc, "inputs": inputs}))
+    assert load_compiled(root) == "manifest.json does not say what it was compiled from"
     path.write_text(path.read_text()[:100])
     assert load_compiled(root).startswith("manifest.json is unreadable")
     path.unlink()
