@@ -7,7 +7,7 @@ subprocess reading the topic. After a warm-up history, a producer sends backgrou
 appears. Reported: p50/p95/p99/max of produce→visible, and the same for a bare Kafka
 produce→consume round trip measured in the same run (the floor the broker and client set).
 
-Usage: python bench/freshness.py [--history 20000] [--rate 500] [--probes 300]
+Usage: python bench/freshness.py [--history 20000] [--rates 1000,5000] [--search] [--probes 300]
 """
 
 from __future__ import annotations
@@ -37,6 +37,25 @@ def summary(name: str, lat_ms: list[float]) -> str:
             f"p99 {pct(lat_ms, .99):7.1f} ms  max {max(lat_ms):7.1f} ms")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its threads so far (Linux /proc)."""
+    import os
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() == name:
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
 def kafka_round_trip(address: str, n: int) -> list[float]:
     """Produce one message and consume it back, n times: the broker + client floor."""
     from confluent_kafka import Consumer, Producer, TopicPartition
@@ -62,15 +81,8 @@ def kafka_round_trip(address: str, n: int) -> list[float]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--history", type=int, default=20_000, help="events before measuring (warm state)")
-    parser.add_argument("--rate", type=float, default=500.0, help="background events per second while measuring")
-    parser.add_argument("--probes", type=int, default=300)
-    parser.add_argument("--flush-ms", type=float, default=50.0)
-    parser.add_argument("--snapshot-every", type=float, default=1.0)
-    args = parser.parse_args()
-
+def measure(args: argparse.Namespace, rate: float) -> dict:
+    """One run at ``rate`` background events/s: a new broker, project and `skewless run`."""
     from confluent_kafka import Producer
 
     from skewless.runtime.datagen import GenConfig, generate, write_all
@@ -107,7 +119,10 @@ def main() -> None:
             time.sleep(2)
             print(f"history of {len(history):,} events caught up in {time.monotonic() - t0:.1f} s")
 
-            producer = Producer({"bootstrap.servers": broker, "linger.ms": 0})
+            # librdkafka's default batching (linger.ms 5): one produce request per message (linger 0)
+            # costs the broker a core at 1k events/s, the setting no high-rate producer runs with; the
+            # probes' latency is timed from their produce() call, so the linger is part of it
+            producer = Producer({"bootstrap.servers": broker, "linger.ms": args.linger_ms})
             sent: dict[str, float] = {}
             seen: dict[str, float] = {}
             done = threading.Event()
@@ -129,8 +144,12 @@ def main() -> None:
 
             poller = threading.Thread(target=poll_store, daemon=True)
             poller.start()
-            interval = 1.0 / args.rate
-            every = max(1, int(args.rate * 0.05))  # a probe about every 50 ms
+            import os
+            brokers = pids_named("tansu")
+            cpu0 = (cpu_seconds(job.pid), sum(cpu_seconds(b) for b in brokers), cpu_seconds(os.getpid()))
+            wall0 = time.monotonic()
+            interval = 1.0 / rate
+            every = max(1, int(rate * 0.05))  # a probe about every 50 ms
             ts = last_ts
             start = time.monotonic()
             i = probes = 0
@@ -148,24 +167,30 @@ def main() -> None:
                 event = {"txn_id": f"f{i}", "user_id": user, "merchant_id": "m00001", "card_id": f"c_{user}",
                          "amount": 10.0, "currency": "EUR", "status": "approved", "country": "FR",
                          "ts": ts.astimezone(timezone.utc).isoformat()}
+                if user.startswith("probe"):
+                    sent[user] = time.monotonic()
                 producer.produce("transactions", value=json.dumps(event).encode())
                 producer.poll(0)
-                if user.startswith("probe"):
-                    producer.flush(5)
-                    sent[user] = time.monotonic()
                 i += 1
             producer.flush(10)
+            wall = time.monotonic() - wall0
+            cpu1 = (cpu_seconds(job.pid), sum(cpu_seconds(b) for b in brokers), cpu_seconds(os.getpid()))
+            use = [(b - a) / wall for a, b in zip(cpu0, cpu1)]
             done.set()
             poller.join(30)
             lat = [(seen[k] - sent[k]) * 1000 for k in sent if k in seen]
-            print(f"background {args.rate:.0f} events/s, {i:,} events, flush interval {args.flush_ms:.0f} ms, "
+            print(f"background {rate:.0f} events/s (linger {args.linger_ms:g} ms), {i:,} events, flush interval {args.flush_ms:.0f} ms, "
                   f"snapshot every {args.snapshot_every} s")
+            print(f"achieved {i / wall:,.0f} events/s; CPU cores used: skewless run {use[0]:.2f}, "
+                  f"broker {use[1]:.2f}, producer + poller {use[2]:.2f} (of {os.cpu_count()})")
             print(summary("produce → online store visible", lat))
             print(summary("kafka produce → consume (floor)", floor))
             missing = len(sent) - len(lat)
             if missing:
                 print(f"{missing} probes never became visible")
             print(f"goal p99 <= 250 ms: {'met' if pct(lat, .99) <= 250 and not missing else 'NOT met'}")
+            return {"rate": rate, "achieved": i / wall, "p50": pct(lat, .5) if lat else None,
+                    "p99": pct(lat, .99) if lat else None, "missing": missing, "cpu": use}
         finally:
             job.terminate()
             try:
@@ -173,6 +198,48 @@ def main() -> None:
                 print(out.strip().splitlines()[-1] if out.strip() else errs[-500:])
             except subprocess.TimeoutExpired:
                 job.kill()
+
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--history", type=int, default=20_000, help="events before measuring (warm state)")
+    parser.add_argument("--rates", default="1000,5000", help="background events per second, one run each")
+    parser.add_argument("--rate", type=float, help="one rate (overrides --rates)")
+    parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument("--flush-ms", type=float, default=50.0)
+    parser.add_argument("--linger-ms", type=float, default=5.0, help="the background producer's linger.ms")
+    parser.add_argument("--snapshot-every", type=float, default=1.0)
+    parser.add_argument("--search", action="store_true",
+                        help="also search (bisection on 100 events/s) the highest rate meeting p99 <= 250 ms")
+    args = parser.parse_args()
+    rates = [args.rate] if args.rate else [float(r) for r in args.rates.split(",")]
+    results = []
+    for rate in rates:
+        print(f"--- {rate:,.0f} events/s")
+        results.append(measure(args, rate))
+
+    def ok(r: dict) -> bool:
+        return r["p99"] is not None and r["p99"] <= 250 and not r["missing"] and r["achieved"] >= 0.95 * r["rate"]
+
+    if args.search:
+        lo = max([r["rate"] for r in results if ok(r)], default=100.0)
+        hi = min([r["rate"] for r in results if not ok(r)], default=lo * 4)
+        while hi - lo > 100:
+            mid = round((lo + hi) / 200) * 100
+            print(f"--- {mid:,.0f} events/s (search)")
+            r = measure(args, mid)
+            results.append(r)
+            lo, hi = (mid, hi) if ok(r) else (lo, mid)
+    print("\nrate      achieved   p50 ms   p99 ms   skewless CPU  broker CPU  p99 <= 250 ms")
+    for r in sorted(results, key=lambda r: r["rate"]):
+        p50 = "-" if r["p50"] is None else f"{r['p50']:.0f}"
+        p99 = "-" if r["p99"] is None else f"{r['p99']:.0f}"
+        print(f"{r['rate']:>6,.0f} {r['achieved']:>10,.0f} {p50:>8} {p99:>8} {r['cpu'][0]:>14.2f} {r['cpu'][1]:>11.2f}  "
+              f"{'met' if ok(r) else 'NOT met'}")
+    best = max([r["rate"] for r in results if ok(r)], default=None)
+    print(f"maximum sustainable rate measured with p99 <= 250 ms: {'none' if best is None else f'{best:,.0f} events/s'}")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,43 @@ def _clock() -> dict:
     return clock
 
 
+PACE_WINDOW = 0.25  # seconds of wall time over which a source's watermark speed is measured
+MAX_WAIT = 1.0      # seconds: the longest a key with pending groups sleeps between checks
+
+
+def _pace() -> dict:
+    """This worker thread's watermark speed per source: [wall time, watermark then, event seconds
+    per wall second measured over the last `PACE_WINDOW` (None until measured)]."""
+    pace = getattr(_LOCAL, "pace", None)
+    if pace is None:
+        pace = _LOCAL.pace = {}
+    return pace
+
+
+def _observe(source: str, wm: datetime) -> None:
+    pace = _pace()
+    now = time.monotonic()
+    p = pace.get(source)
+    if p is None:
+        pace[source] = [now, wm, None]
+    elif now - p[0] >= PACE_WINDOW:
+        p[2] = (wm - p[1]).total_seconds() / (now - p[0])
+        p[0], p[1] = now, wm
+
+
+def _until_final(source: str, need: datetime, wake: float) -> float:
+    """Seconds to sleep before a group at ``need`` may be final (the watermark passed it), at the
+    source's measured watermark speed; at least ``wake``, at most `MAX_WAIT` (the speed can change,
+    and a source without a watermark yet gives no estimate)."""
+    wm = _clock().get(source)
+    p = _pace().get(source)
+    if wm is None or p is None or not p[2] or p[2] <= 0:
+        return max(wake, MAX_WAIT)
+    if need < wm:
+        return wake
+    return min(max((need - wm).total_seconds() / p[2], wake), max(wake, MAX_WAIT))
+
+
 class StoreWriter:
     """Upserts changed key states in batches. Each worker thread has its own buffer and flushes it
     itself (states are only ever serialized by the thread that mutates them): when it holds
@@ -88,7 +125,7 @@ class StoreWriter:
     def _buffer(self) -> dict:
         buf = getattr(_LOCAL, "writer_buf", None)
         if buf is None or getattr(_LOCAL, "writer", None) is not self:
-            buf = _LOCAL.writer_buf = {"dirty": {}, "since": time.monotonic()}
+            buf = _LOCAL.writer_buf = {"dirty": {}, "since": time.monotonic(), "owner": None}
             _LOCAL.writer = self
             with self.lock:
                 self.buffers.append(buf)
@@ -117,6 +154,19 @@ class StoreWriter:
         buf = getattr(_LOCAL, "writer_buf", None)
         return bool(buf and buf["dirty"])
 
+    def wake_for(self, owner: object) -> float | None:
+        """Seconds until this thread's unwritten states are due, if ``owner`` (a key's logic) is
+        the one key that wakes up to write them: the first to ask after a flush. Every other key
+        sleeps (a wake-up per dirty key per interval cost more than the writes)."""
+        buf = getattr(_LOCAL, "writer_buf", None)
+        if not buf or not buf["dirty"] or self.interval is None:
+            return None
+        if buf["owner"] is None:
+            buf["owner"] = owner
+        elif buf["owner"] is not owner:
+            return None
+        return max(0.0, buf["since"] + self.interval - time.monotonic())
+
     def tick(self) -> None:
         """Flush this thread's buffer if the interval has passed."""
         buf = getattr(_LOCAL, "writer_buf", None)
@@ -125,7 +175,7 @@ class StoreWriter:
 
     def _flush(self, buf: dict) -> None:
         batch = [stored_payload(slot.view, key, slot.payload(), slot.last) for slot, key in buf["dirty"].items()]
-        buf["dirty"], buf["since"] = {}, time.monotonic()
+        buf["dirty"], buf["since"], buf["owner"] = {}, time.monotonic(), None
         if not batch:
             return
         if self.io is not None:
@@ -200,7 +250,7 @@ class _Io:
 class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered", "encoded",
+    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered", "encoded", "head",
                  "join_out", "joined")
 
     def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
@@ -209,6 +259,7 @@ class _ViewSlot:
         self.flushed = False
         self.covered = covered  # a warm start: events up to this time are in the state already
         self.encoded: dict = {}  # pending events' encodings, kept between upserts (`records.encode`)
+        self.head: list = [None]  # the encoded window state while no group is processed (`records.encode`)
         self.join_out: list | None = None  # views joining this one (`rekey.JoinOut`)
         self.joined: list = []             # their joined rows, taken by `KeyLogic._emit`
         if blob is None:
@@ -231,7 +282,7 @@ class _ViewSlot:
     def payload(self) -> tuple[bytes, bytes | None]:
         """(record, tail), encoded once per change for the store write and the snapshot alike."""
         if self.blob is None:
-            self.blob = records.encode(self.view, self.state, self.pending, self.last, self.encoded)
+            self.blob = records.encode(self.view, self.state, self.pending, self.last, self.encoded, self.head)
         return self.blob
 
     def add(self, ts: datetime, event: dict) -> None:
@@ -266,6 +317,7 @@ class _ViewSlot:
         for ts in due:
             self._process(groups[ts], out)
         self.last, self.blob, self.flushed = due[-1], None, True
+        self.head[0] = None
         return out
 
     def _process(self, rows: list, out: list) -> None:
@@ -306,6 +358,7 @@ class _ViewSlot:
             encoded.pop(ts, None)
             self._process(pending.pop(ts), out)
         self.last, self.blob = due[-1], None
+        self.head[0] = None
         self.flushed = True
         return out
 
@@ -452,12 +505,15 @@ class KeyLogic(StatefulBatchLogic):
                     out.extend((None, Joined(spec.feed, spec.row(event, None))) for spec in slot.join_out)
         if wm is not None:
             clock[source] = wm
+            _observe(source, wm)
         for i in self.on_source:
             slot = self.slots[i]
             if changed[i] or slot.pending:
                 self._emit(out, i, slot.flush(wm), changed[i])
         if seen:
             self._report(out, wm)
+        if self.tick is not None:
+            self.writer.tick()
         return out, False
 
     def _report(self, out: list, upto: datetime | None, final: bool = False) -> None:
@@ -485,12 +541,27 @@ class KeyLogic(StatefulBatchLogic):
         return out, False
 
     def notify_at(self):
+        """When to wake this key with no new event: when the watermark is expected to have passed
+        its earliest pending group (`_until_final`), and, for the one key the writer chose, when
+        the thread's unwritten states are due."""
         if self.wake is None:
             return None
-        if not (any(slot.pending for slot in self.slots) or self.seen
-                or (self.tick is not None and self.writer.due())):
+        need = None
+        for slot in self.slots:
+            if slot.pending:
+                first = min(slot.pending)
+                need = first if need is None or first < need else need
+        if self.seen:
+            first = min(self.seen)
+            need = first if need is None or first < need else need
+        delay = None if need is None else _until_final(self.source, need, self.wake)
+        if self.tick is not None:
+            due = self.writer.wake_for(self)
+            if due is not None and (delay is None or due < delay):
+                delay = due
+        if delay is None:
             return None
-        return datetime.now(timezone.utc) + timedelta(seconds=self.wake)
+        return datetime.now(timezone.utc) + timedelta(seconds=delay)
 
     def on_eof(self):
         out: list = []

@@ -47,22 +47,32 @@ def _us(t: datetime | None) -> int | None:
 
 
 def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime | None,
-           encoded: dict | None = None) -> tuple[bytes, bytes | None]:
+           encoded: dict | None = None, head: "list | None" = None) -> tuple[bytes, bytes | None]:
     """(record, tail): the record a read fetches, and the window rows past its horizon (None when
     there are none) — stored beside it, fetched only by the stream and by reads far past it.
     ``encoded``: the pending groups' encodings kept from earlier calls (event time -> (rows, bytes);
     a group only grows at the back until it is final, and its encoding is dropped with it —
-    `_ViewSlot.flush`), so a busy key's pending events are encoded once, not at every upsert. The
-    bytes are the same."""
+    `_ViewSlot.flush`), so a busy key's pending events are encoded once, not at every upsert.
+    ``head``: a one-element list keeping the encoded window state (its head and tail bytes) between
+    calls while the state and ``last`` are unchanged — the caller empties it (``head[0] = None``)
+    whenever a group is processed, so an upsert that only adds a pending event encodes that event
+    and the record's header, not the windows. The bytes are the same."""
     last_us = _us(last)
     quick = None if pending else state.quick()
-    head, tail = state.dump(last_us)
+    kept = None if head is None else head[0]
+    if kept is None:
+        state_head, state_tail = state.dump(last_us)
+        kept = (codec.pack(state_head),
+                None if state_tail is None else codec.pack((MAGIC, FORMAT, view.fingerprint, state_tail)))
+        if head is not None:
+            head[0] = kept
     if encoded is None:
-        full = codec.pack((head, tuple((ts, rows) for ts, rows in sorted(pending.items()))))
+        pend = codec.pack(tuple((ts, rows) for ts, rows in sorted(pending.items())))
     else:
-        full = b"".join((b"\x92", codec.pack(head), _pending_bytes(pending, encoded)))
+        pend = _pending_bytes(pending, encoded)
+    full = b"".join((b"\x92", kept[0], pend))
     record = codec.pack((MAGIC, FORMAT, view.name, view.fingerprint, last_us, quick, full))
-    return record, None if tail is None else codec.pack((MAGIC, FORMAT, view.fingerprint, tail))
+    return record, kept[1]
 
 
 def _pending_bytes(pending: dict, encoded: dict) -> bytes:

@@ -214,3 +214,26 @@ def test_keys_are_spelled_as_json_spells_them(text, other):
 
     for values in ([text], [text, other], ["u000123"], ['a"b'], ["a\\b"], ["é"], ["\x7f"]):
         assert encode_key(values) == _KEYS.encode(list(values))
+
+
+def test_a_kept_window_encoding_gives_the_bytes_of_a_fresh_one(catalog, monkeypatch):
+    """`records.encode` with ``head``: the windows are encoded once while only pending groups change
+    (the stream empties ``head`` when a group is processed); the bytes equal a fresh encoding, also
+    with a tail and with pending encodings kept."""
+    monkeypatch.setattr(frames, "HEAD_ROWS", 0)  # rows past the horizon go to the tail
+    view = catalog.views["r1h"]
+    state = ViewKeyState(view)
+    events = _events(10)
+    for e in events[:6]:
+        state.process_group([e])
+    last = T0 + timedelta(minutes=18)
+    head: list = [None]
+    pending: dict = {}
+    kept: dict = {}
+    for i, e in enumerate(events[6:]):
+        pending.setdefault(e["ts"], []).append(e)
+        assert records.encode(view, state, pending, last, kept, head) == records.encode(view, state, pending, last)
+        if i == 0:
+            cached = head[0]
+            assert cached is not None and cached[1] is not None  # window bytes and tail kept
+        assert head[0] is cached  # encoded once
