@@ -112,9 +112,25 @@ def test_dimensions_follow_their_topics(tmp_path_factory, kafka_broker, oracle_e
               and feeds["tiers"].applied + feeds["tiers"].refused == 5, 30, "the changes applied")
         produce(kafka_broker, topics["tx"], [_jsonable(r) for r in b + [sentinel]])
         wait_for(lambda: stats.events >= len(a) + len(b) + 1 or failed, 60, "events B")
-        expected_rows = len(a) + len(b)
-        wait_for(lambda: sum(len(p.read_text().splitlines()) for p in rows_dir.glob("by_tier.*.jsonl")) >= expected_rows,
-              30, "every row but the sentinel's")
+        # Postgres over the final tables (the oracle), then wait for every view's rows but the
+        # sentinel's: a key the sentinel's watermark finalizes is woken within MAX_WAIT (1 s)
+        final_m = pa.Table.from_pylist([m for m in merchants if m["id"] != "m2"] + [c for c in changes_m[:2]],
+                                       schema=M_SCHEMA)
+        final_t = pa.Table.from_pylist(before + changes_t[:3] + tiers[1:], schema=T_SCHEMA)
+        pg.execute("DROP VIEW IF EXISTS pg_temp.by_category")
+        pg.register("tx", all_events, TYPES)
+        pg.register("merchants", final_m, M_TYPES)
+        pg.register("tiers", final_t, T_TYPES)
+        expected_of = {}
+        for name in VIEWS:
+            expected = pg.query(compiled.views[name].sql)
+            expected_of[name] = expected.filter(pa.compute.not_equal(expected["txn_id"], "zz_sentinel"))
+
+        def rows_of(name: str) -> int:
+            return sum(len(p.read_text().splitlines()) for p in rows_dir.glob(f"{name}.*.jsonl"))
+
+        wait_for(lambda: all(rows_of(name) >= expected_of[name].num_rows for name in VIEWS) or failed, 30,
+                 "every row but the sentinel's")
     finally:
         STOP.set()
         thread.join(60)
@@ -127,18 +143,11 @@ def test_dimensions_follow_their_topics(tmp_path_factory, kafka_broker, oracle_e
     assert "cannot decode" in refused[0]["reason"] and "overlaps" in refused[1]["reason"]
     assert {p.name: p.read_bytes() for p in (root / "data").iterdir() if p.name != "tx.parquet"} == files_before
 
-    final_m = pa.Table.from_pylist([m for m in merchants if m["id"] != "m2"] + [c for c in changes_m[:2]], schema=M_SCHEMA)
-    final_t = pa.Table.from_pylist(before + changes_t[:3] + tiers[1:], schema=T_SCHEMA)
-    pg.execute("DROP VIEW IF EXISTS pg_temp.by_category")
-    pg.register("tx", all_events, TYPES)
-    pg.register("merchants", final_m, M_TYPES)
-    pg.register("tiers", final_t, T_TYPES)
     for name in VIEWS:
         view = compiled.views[name]
         got = [json.loads(line) for p in rows_dir.glob(f"{name}.*.jsonl") for line in p.read_text().splitlines()]
         got_t = pa.Table.from_pylist([{c.name: r.get(c.name) for c in view.columns} for r in got])
-        expected = pg.query(compiled.views[name].sql)
-        expected = expected.filter(pa.compute.not_equal(expected["txn_id"], "zz_sentinel"))
+        expected = expected_of[name]
         problems = diff(expected, got_t.cast(expected.schema), "txn_id")
         assert not problems, f"{name}: {problems[:5]}"
 
