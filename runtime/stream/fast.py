@@ -26,7 +26,7 @@ from . import codec
 from .accumulators import BoolAgg, Count, Distinct, Guarded, MinMax, Variance, _slots, _Sum
 from .frames import (EPOCH, ONE_US, ViewKeyState, _AggState, _Dynamic, _layout, _register, _safe, bare_column,
                      state_for, value_signature, window_cut)
-from .rolling import rolling_for
+from .rolling import LARGE_KERNEL, rolling_for
 from .windows import SharedWindow
 
 try:
@@ -247,7 +247,7 @@ class FastViewKeyState:
             else:
                 win = core.wins[wi]
                 cut = window_cut(win.n, reach, last_us)
-                enc = rolling_for(win, win.n)
+                enc = rolling_for(win, win.n, LARGE_KERNEL)
                 head, tail = enc.dump(win, cut) if enc is not None else win.dump(cut, codec.pack)
             heads.append((reach, head))
             if tail is not None:

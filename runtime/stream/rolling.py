@@ -24,7 +24,14 @@ from bisect import bisect_left
 from . import codec
 
 _COMPACT = 4096  # rows forgotten at the front before their bytes are dropped
-LARGE = 256      # a window keeps its encodings from this many rows (smaller ones encode in microseconds)
+# A window keeps its encodings from this many rows. Python windows (`windows.SharedWindow`) hold the
+# values the kernel does not — numeric, timestamps, text — and msgpack calls back into Python for
+# each numeric or timestamp value: a 150-row numeric column cost ~470 µs to encode whole at every
+# upsert, ~20 µs rolling. The kernel's windows hold numbers msgpack encodes natively (~20 µs for
+# 150 rows whole), so they keep encodings only when large (memory: a kept row costs ~8 bytes per
+# column beside its encoding).
+LARGE = 16
+LARGE_KERNEL = 256
 
 
 def array_header(n: int) -> bytes:
@@ -116,14 +123,15 @@ class Rolling:
         return head, self.segment(k, n)
 
 
-def rolling_for(win, n: int) -> Rolling | None:
-    """The window's `Rolling` if it is large (made on first need; dropped when it has shrunk, to
-    free its bytes), else None."""
+def rolling_for(win, n: int, large: int | None = None) -> Rolling | None:
+    """The window's `Rolling` if it has more than ``large`` rows (default `LARGE`; made on first
+    need; dropped when it has shrunk to half, to free its bytes), else None."""
+    large = LARGE if large is None else large
     enc = win.enc
-    if n > LARGE:
+    if n > large:
         if enc is None:
             enc = win.enc = Rolling(win.ncols)
         return enc
-    if enc is not None and n <= LARGE // 2:
+    if enc is not None and n <= large // 2:
         win.enc = None
-    return None if n <= LARGE // 2 else enc
+    return None if n <= large // 2 else enc
