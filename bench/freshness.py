@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -39,7 +40,6 @@ def summary(name: str, lat_ms: list[float]) -> str:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` and its threads so far (Linux /proc)."""
-    import os
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -144,9 +144,12 @@ def measure(args: argparse.Namespace, rate: float) -> dict:
 
             poller = threading.Thread(target=poll_store, daemon=True)
             poller.start()
-            import os
             brokers = pids_named("tansu")
-            cpu0 = (cpu_seconds(job.pid), sum(cpu_seconds(b) for b in brokers), cpu_seconds(os.getpid()))
+
+            def cpus() -> tuple[float, float, float]:  # the job, the broker, this process
+                return cpu_seconds(job.pid), sum(cpu_seconds(b) for b in brokers), cpu_seconds(os.getpid())
+
+            cpu0 = cpus()
             wall0 = time.monotonic()
             interval = 1.0 / rate
             every = max(1, int(rate * 0.05))  # a probe about every 50 ms
@@ -174,8 +177,7 @@ def measure(args: argparse.Namespace, rate: float) -> dict:
                 i += 1
             producer.flush(10)
             wall = time.monotonic() - wall0
-            cpu1 = (cpu_seconds(job.pid), sum(cpu_seconds(b) for b in brokers), cpu_seconds(os.getpid()))
-            use = [(b - a) / wall for a, b in zip(cpu0, cpu1)]
+            use = [(b - a) / wall for a, b in zip(cpu0, cpus())]
             done.set()
             poller.join(30)
             lat = [(seen[k] - sent[k]) * 1000 for k in sent if k in seen]
@@ -198,8 +200,6 @@ def measure(args: argparse.Namespace, rate: float) -> dict:
                 print(out.strip().splitlines()[-1] if out.strip() else errs[-500:])
             except subprocess.TimeoutExpired:
                 job.kill()
-
-
 
 
 def main() -> None:

@@ -58,12 +58,18 @@ class StreamStats:
 _LOCAL = threading.local()
 
 
+def _thread_dict(name: str) -> dict:
+    """A dict of this worker thread's own, made on first use."""
+    found = getattr(_LOCAL, name, None)
+    if found is None:
+        found = {}
+        setattr(_LOCAL, name, found)
+    return found
+
+
 def _clock() -> dict:
     """This worker thread's watermark per source."""
-    clock = getattr(_LOCAL, "clock", None)
-    if clock is None:
-        clock = _LOCAL.clock = {}
-    return clock
+    return _thread_dict("clock")
 
 
 PACE_WINDOW = 0.25  # seconds of wall time over which a source's watermark speed is measured
@@ -73,10 +79,7 @@ MAX_WAIT = 1.0      # seconds: the longest a key with pending groups sleeps betw
 def _pace() -> dict:
     """This worker thread's watermark speed per source: [wall time, watermark then, event seconds
     per wall second measured over the last `PACE_WINDOW` (None until measured)]."""
-    pace = getattr(_LOCAL, "pace", None)
-    if pace is None:
-        pace = _LOCAL.pace = {}
-    return pace
+    return _thread_dict("pace")
 
 
 def _observe(source: str, wm: datetime) -> None:
@@ -96,7 +99,7 @@ def _until_final(source: str, need: datetime, wake: float) -> float:
     and a source without a watermark yet gives no estimate)."""
     wm = _clock().get(source)
     p = _pace().get(source)
-    if wm is None or p is None or not p[2] or p[2] <= 0:
+    if wm is None or p is None or p[2] is None or p[2] <= 0:
         return max(wake, MAX_WAIT)
     if need < wm:
         return wake
@@ -148,11 +151,6 @@ class StoreWriter:
         with self.lock:
             rec = self.store.read(view.name, encode_key(key), full=True)
         return None if rec is None else (rec.state, rec.tail)
-
-    def due(self) -> bool:
-        """This thread has unwritten states."""
-        buf = getattr(_LOCAL, "writer_buf", None)
-        return bool(buf and buf["dirty"])
 
     def wake_for(self, owner: object) -> float | None:
         """Seconds until this thread's unwritten states are due, if ``owner`` (a key's logic) is
@@ -317,13 +315,13 @@ class _ViewSlot:
         for ts in due:
             self._process(groups[ts], out)
         self.last, self.blob, self.flushed = due[-1], None, True
-        self.head[0] = None
         return out
 
     def _process(self, rows: list, out: list) -> None:
         """One final peer group into the window state; its rows' outputs (or dead letters) to ``out``
         when they are computed."""
         values = self.state.process_group(rows)
+        self.head[0] = None  # the windows changed: encode them again at the next upsert
         if self.emit:
             output = self.eval.output
             join_out = self.join_out
@@ -358,7 +356,6 @@ class _ViewSlot:
             encoded.pop(ts, None)
             self._process(pending.pop(ts), out)
         self.last, self.blob = due[-1], None
-        self.head[0] = None
         self.flushed = True
         return out
 
@@ -546,15 +543,10 @@ class KeyLogic(StatefulBatchLogic):
         the thread's unwritten states are due."""
         if self.wake is None:
             return None
-        need = None
-        for slot in self.slots:
-            if slot.pending:
-                first = min(slot.pending)
-                need = first if need is None or first < need else need
+        firsts = [min(slot.pending) for slot in self.slots if slot.pending]
         if self.seen:
-            first = min(self.seen)
-            need = first if need is None or first < need else need
-        delay = None if need is None else _until_final(self.source, need, self.wake)
+            firsts.append(min(self.seen))
+        delay = _until_final(self.source, min(firsts), self.wake) if firsts else None
         if self.tick is not None:
             due = self.writer.wake_for(self)
             if due is not None and (delay is None or due < delay):
