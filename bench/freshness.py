@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -91,6 +92,9 @@ def measure(args: argparse.Namespace, rate: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp, local_broker() as broker:
         project = Path(tmp) / "p"
         shutil.copytree(ROOT / "features", project, ignore=shutil.ignore_patterns("target", "data"))
+        if args.lateness:  # the project's allowed lateness, for this run
+            yml = project / "skewless_project.yml"
+            yml.write_text(re.sub(r"(?m)^allowed_lateness:.*$", f"allowed_lateness: {args.lateness}", yml.read_text()))
         tables = generate(GenConfig(events=args.history, days=3, seed=9))
         write_all(tables, project / "data")
         create_topic(broker, "transactions", 1)
@@ -154,6 +158,13 @@ def measure(args: argparse.Namespace, rate: float) -> dict:
             interval = 1.0 / rate
             every = max(1, int(rate * 0.05))  # a probe about every 50 ms
             ts = last_ts
+            population = None
+            if args.keys == "population":  # the history's own users, cards and merchants, as often as there
+                import random
+
+                rng = random.Random(7)
+                tx = tables["transactions"].select(["user_id", "card_id", "merchant_id"]).to_pylist()
+                population = [tx[rng.randrange(len(tx))] for _ in range(100_000)]
             start = time.monotonic()
             i = probes = 0
             while probes < args.probes:
@@ -161,13 +172,20 @@ def measure(args: argparse.Namespace, rate: float) -> dict:
                 delay = target_t - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                ts = ts + timedelta(milliseconds=100)
+                if args.speed:  # event time runs at --speed event seconds per wall second
+                    ts = last_ts + timedelta(seconds=(time.monotonic() - start) * args.speed)
+                else:  # 100 ms of event time per event, whatever the rate
+                    ts = ts + timedelta(milliseconds=100)
+                merchant, card = "m00001", None
                 if i % every == 0:
                     user = f"probe{probes:05d}"
                     probes += 1
+                elif population is not None:
+                    keys = population[i % len(population)]
+                    user, merchant, card = keys["user_id"], keys["merchant_id"], keys["card_id"]
                 else:
                     user = f"u{i % 500:06d}"
-                event = {"txn_id": f"f{i}", "user_id": user, "merchant_id": "m00001", "card_id": f"c_{user}",
+                event = {"txn_id": f"f{i}", "user_id": user, "merchant_id": merchant, "card_id": card or f"c_{user}",
                          "amount": 10.0, "currency": "EUR", "status": "approved", "country": "FR",
                          "ts": ts.astimezone(timezone.utc).isoformat()}
                 if user.startswith("probe"):
@@ -211,6 +229,12 @@ def main() -> None:
     parser.add_argument("--flush-ms", type=float, default=50.0)
     parser.add_argument("--linger-ms", type=float, default=5.0, help="the background producer's linger.ms")
     parser.add_argument("--snapshot-every", type=float, default=1.0)
+    parser.add_argument("--keys", choices=("hot", "population"), default="hot",
+                        help="background keys: 500 users all paying one merchant (hot), or drawn from the "
+                             "history's users, cards and merchants as often as they occur there (population)")
+    parser.add_argument("--speed", type=float, default=0.0,
+                        help="event seconds per wall second (1: a real-time stream); 0: 100 ms per event")
+    parser.add_argument("--lateness", default=None, help="override the project's allowed_lateness (e.g. 10s)")
     parser.add_argument("--search", action="store_true",
                         help="also search (bisection on 100 events/s) the highest rate meeting p99 <= 250 ms")
     args = parser.parse_args()

@@ -248,15 +248,15 @@ class _Io:
 class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
-    __slots__ = ("view", "eval", "emit", "state", "pending", "last", "blob", "flushed", "covered", "encoded", "head",
-                 "join_out", "joined")
+    __slots__ = ("view", "eval", "emit", "state", "pending", "first", "last", "blob", "flushed", "covered", "encoded",
+                 "head", "join_out", "joined")
 
     def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
                  blob: tuple[bytes, bytes | None] | None = None, covered: datetime | None = None):
         self.view, self.eval, self.emit = view, evaluator, emit  # emit False: nobody reads per-event rows
         self.flushed = False
         self.covered = covered  # a warm start: events up to this time are in the state already
-        self.encoded: dict = {}  # pending events' encodings, kept between upserts (`records.encode`)
+        self.encoded = records.GroupBytes()  # the pending groups' encoding, kept between upserts (`records.encode`)
         self.head: list = [None]  # the encoded window state while no group is processed (`records.encode`)
         self.join_out: list | None = None  # views joining this one (`rekey.JoinOut`)
         self.joined: list = []             # their joined rows, taken by `KeyLogic._emit`
@@ -267,6 +267,7 @@ class _ViewSlot:
             state, self.pending, self.last = records.decode(record, view).load(tail)
             self.state = from_state(view, state)
             self.blob = blob
+        self.first = min(self.pending) if self.pending else None  # the earliest pending group's time
 
     @classmethod
     def warm(cls, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
@@ -285,6 +286,9 @@ class _ViewSlot:
 
     def add(self, ts: datetime, event: dict) -> None:
         self.pending.setdefault(ts, []).append(event)
+        self.encoded.touch(ts)
+        if self.first is None or ts < self.first:
+            self.first = ts
         self.blob = None
 
     def take(self, rows: list) -> list:
@@ -342,19 +346,17 @@ class _ViewSlot:
             return []
         if final:
             due = sorted(pending)
-        elif upto is None:
-            return []  # no watermark yet: nothing is final
+        elif upto is None or not self.first < upto:
+            return []  # no watermark yet, or before the earliest group: nothing is final
         else:
             due = [t for t in pending if t < upto]
-            if not due:
-                return []
             if len(due) > 1:
                 due.sort()
         out: list = []
-        encoded = self.encoded
         for ts in due:
-            encoded.pop(ts, None)
             self._process(pending.pop(ts), out)
+        self.encoded.passed(due[-1])
+        self.first = min(pending) if pending else None
         self.last, self.blob = due[-1], None
         self.flushed = True
         return out
@@ -400,6 +402,8 @@ class KeyLogic(StatefulBatchLogic):
         self.reported = [v.name in reports for v, _ in views]
         # events of this key per event time, not yet reported as final (None: nobody re-keys)
         self.seen: dict | None = (records.decode_counts(saved.pop(records.COUNTS, None)) if reports else None)
+        self.seen_bytes = records.GroupBytes()  # their encoding, kept between snapshots
+        self.seen_first = min(self.seen) if self.seen else None  # the earliest of those times
         joins_out = joins_out or {}
         self.slots = [_ViewSlot(v, e, emit or bool(self.feeds[i]) or self.reported[i] or v.name in joins_out,
                                 *saved.get(v.name, (None, None)))
@@ -483,6 +487,9 @@ class KeyLogic(StatefulBatchLogic):
             ts = event[ts_col]
             if seen is not None:
                 seen[ts] = seen.get(ts, 0) + 1
+                self.seen_bytes.touch(ts)
+                if self.seen_first is None or ts < self.seen_first:
+                    self.seen_first = ts
             for i in self.on_source:
                 slot = self.slots[i]
                 if slot.covered is not None and ts <= slot.covered:
@@ -519,12 +526,14 @@ class KeyLogic(StatefulBatchLogic):
         seen = self.seen
         if final:
             due = list(seen)
-        elif upto is None:
+        elif upto is None or self.seen_first is None or not self.seen_first < upto:
             return
         else:
             due = [t for t in seen if t < upto]
         if due:
             pairs = tuple((t, seen.pop(t)) for t in due)
+            self.seen_bytes.passed(max(due))
+            self.seen_first = min(seen) if seen else None
             out.extend((None, Count(name, pairs)) for name in self.reports)
 
     def on_notify(self):
@@ -543,9 +552,9 @@ class KeyLogic(StatefulBatchLogic):
         the thread's unwritten states are due."""
         if self.wake is None:
             return None
-        firsts = [min(slot.pending) for slot in self.slots if slot.pending]
+        firsts = [slot.first for slot in self.slots if slot.first is not None]
         if self.seen:
-            firsts.append(min(self.seen))
+            firsts.append(self.seen_first)
         delay = _until_final(self.source, min(firsts), self.wake) if firsts else None
         if self.tick is not None:
             due = self.writer.wake_for(self)
@@ -574,7 +583,7 @@ class KeyLogic(StatefulBatchLogic):
         payloads = [(s.view.name, (*s.payload(), None if s.covered is None else
                                    (s.covered - records.EPOCH) // records.ONE_US)) for s in self.slots]
         if self.seen:
-            payloads.append((records.COUNTS, (records.encode_counts(self.seen), None, None)))
+            payloads.append((records.COUNTS, (records.encode_counts(self.seen, self.seen_bytes), None, None)))
         return records.encode_snapshot(self.key, payloads)
 
 

@@ -25,6 +25,7 @@ version, another view or another fingerprint is refused with a message naming th
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
@@ -47,12 +48,12 @@ def _us(t: datetime | None) -> int | None:
 
 
 def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime | None,
-           encoded: dict | None = None, head: "list | None" = None) -> tuple[bytes, bytes | None]:
+           encoded: "GroupBytes | None" = None, head: "list | None" = None) -> tuple[bytes, bytes | None]:
     """(record, tail): the record a read fetches, and the window rows past its horizon (None when
     there are none) — stored beside it, fetched only by the stream and by reads far past it.
-    ``encoded``: the pending groups' encodings kept from earlier calls (event time -> (rows, bytes);
-    a group only grows at the back until it is final, and its encoding is dropped with it —
-    `_ViewSlot.flush`), so a busy key's pending events are encoded once, not at every upsert.
+    ``encoded``: the pending groups' encoding kept from earlier calls (`GroupBytes`: the caller
+    touches a group's time when it grows and passes the groups that became final — `_ViewSlot`),
+    so a busy key's pending events are encoded once, not at every upsert.
     ``head``: a one-element list keeping the encoded window state (its head and tail bytes) between
     calls while the state and ``last`` are unchanged — the caller empties it (``head[0] = None``)
     whenever a group is processed, so an upsert that only adds a pending event encodes that event
@@ -67,28 +68,81 @@ def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime
         if head is not None:
             head[0] = kept
     if encoded is None:
-        pend = codec.pack(tuple((ts, rows) for ts, rows in sorted(pending.items())))
+        full = b"".join((b"\x92", kept[0], codec.pack(tuple((ts, rows) for ts, rows in sorted(pending.items())))))
     else:
-        pend = _pending_bytes(pending, encoded)
-    full = b"".join((b"\x92", kept[0], pend))
+        full = b"".join((b"\x92", kept[0], *encoded.parts(pending)))
     record = codec.pack((MAGIC, FORMAT, view.name, view.fingerprint, last_us, quick, full))
     return record, kept[1]
 
 
-def _pending_bytes(pending: dict, encoded: dict) -> bytes:
-    """``codec.pack(tuple((ts, rows) for ts, rows in sorted(pending.items())))``, each group packed
-    once per change: ``encoded`` keeps per group (rows packed, its bytes) and forgets groups no
-    longer pending."""
-    for ts in [t for t in encoded if t not in pending]:
-        del encoded[ts]
-    parts = [array_header(len(pending))]
-    for ts in sorted(pending):
-        rows = pending[ts]
-        kept = encoded.get(ts)
-        if kept is None or kept[0] != len(rows):
-            kept = encoded[ts] = (len(rows), b"".join((b"\x92", codec.pack(ts), codec.pack(rows))))
-        parts.append(kept[1])
-    return b"".join(parts)
+class GroupBytes:
+    """The msgpack encoding of a mapping ordered by time — a slot's pending groups (time -> events)
+    or a key's unreported event counts (time -> count) —, i.e. ``codec.pack(tuple(sorted(
+    mapping.items())))``, kept between encodes: entries change at the back (new events, mostly of
+    the latest time) and leave at the front (the watermark passed them), so an encode packs the
+    entries ``touch``-ed since the last one and drops the ``passed`` ones from its kept bytes. A key
+    holding minutes of pending events (a real-time stream with its allowed lateness) thus writes
+    them with a copy, not by packing each group again at every upsert. Same bytes
+    (`tests/runtime/test_rolling.py`); an encode that finds the mapping changed behind its back
+    (another number of entries) encodes it whole."""
+
+    __slots__ = ("times", "ends", "buf", "base", "dirty", "cut")
+
+    def __init__(self) -> None:
+        self.times: list = []      # the kept entries' times, ascending
+        self.ends: list[int] = []  # each kept entry's end offset (absolute: ``base`` is at buf[0])
+        self.buf = bytearray()
+        self.base = 0
+        self.dirty: set = set()    # times whose entry changed since the last encode
+        self.cut = None            # entries up to this time left since the last encode
+
+    def touch(self, ts) -> None:
+        self.dirty.add(ts)
+
+    def passed(self, ts) -> None:
+        """The entries up to ``ts`` left the mapping (the front)."""
+        if self.cut is None or ts > self.cut:
+            self.cut = ts
+
+    def clear(self) -> None:
+        self.times, self.ends, self.buf, self.base, self.dirty, self.cut = [], [], bytearray(), 0, set(), None
+
+    def parts(self, mapping: dict) -> tuple[bytes, bytearray]:
+        """(array header, entries): their concatenation is the mapping's encoding."""
+        times, ends = self.times, self.ends
+        if self.cut is not None:
+            j = bisect_right(times, self.cut)
+            if j:
+                del self.buf[:ends[j - 1] - self.base]
+                self.base = ends[j - 1]
+                del times[:j], ends[:j]
+            self.cut = None
+        if self.dirty:
+            dirty = self.dirty
+            k = bisect_left(times, min(dirty))
+            if k < len(times):  # re-encode from the earliest changed entry on
+                dirty.update(times[k:])
+                del self.buf[(ends[k - 1] if k else self.base) - self.base:]
+                del times[k:], ends[k:]
+            buf, pack = self.buf, codec.pack
+            end = ends[-1] if ends else self.base
+            for ts in sorted(dirty):
+                value = mapping.get(ts)
+                if value is None:
+                    continue  # touched, then passed before this encode
+                enc = b"".join((b"\x92", pack(ts), pack(value)))
+                buf += enc
+                end += len(enc)
+                times.append(ts)
+                ends.append(end)
+            self.dirty = set()
+        if len(times) != len(mapping):  # changed without a touch (a loaded state): encode it whole
+            self.clear()
+            self.dirty = set(mapping)
+            return self.parts(mapping)
+        if len(self.buf) > 4 * (ends[-1] - self.base if ends else 0) + 65536:
+            self.buf = bytearray(self.buf)  # drop the slack of front deletions
+        return array_header(len(times)), self.buf
 
 
 @dataclass(frozen=True)
@@ -157,8 +211,11 @@ def encode_snapshot(key: Sequence[Any] | None, payloads: list[tuple[str, tuple[b
 COUNTS = "#counts"  # a key's events per time not yet reported as final (views feeding re-keyed views)
 
 
-def encode_counts(seen: dict) -> bytes:
-    return codec.pack(tuple(seen.items()))  # [[event time, events], ...]
+def encode_counts(seen: dict, kept: GroupBytes | None = None) -> bytes:
+    """[[event time, events], ...] in time order; ``kept``: its encoding kept between calls."""
+    if kept is None:
+        return codec.pack(tuple(sorted(seen.items())))
+    return b"".join(kept.parts(seen))
 
 
 def decode_counts(blob: bytes | None) -> dict:

@@ -145,4 +145,12 @@ class WatermarkLogic(StatefulBatchLogic):
         return out, False
 
     def snapshot(self):
-        return copy.deepcopy(self.state)
+        """A copy of the state (it keeps changing after the epoch closes): its containers copied,
+        their values shared — times are immutable (a deep copy of a real-time stream's minutes of
+        event times cost a core's tenth at 1k events/s)."""
+        state = self.state
+        if state is None:
+            return None
+        copied = copy.copy(state)
+        copied.latest, copied.idle, copied.ahead = dict(state.latest), set(state.idle), list(state.ahead)
+        return copied

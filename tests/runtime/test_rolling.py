@@ -87,22 +87,39 @@ events = st.fixed_dictionaries({"txn_id": st.text(max_size=4), "amount": st.one_
 
 
 @settings(max_examples=100, deadline=None)
-@given(ops=st.lists(st.tuples(st.integers(0, 5), st.booleans(), events), min_size=1, max_size=40))
+@given(ops=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.booleans(), events), min_size=1, max_size=40))
 def test_pending_events_encoded_once_give_the_same_record(ops):
-    """`records.encode` with the kept encodings of pending events == encoding them all again."""
+    """`records.GroupBytes` (the pending groups' encoding kept between upserts, and the unreported
+    counts') == encoding them all again, whatever arrives out of order, becomes final or is encoded
+    in between; a mapping changed behind its back is encoded whole."""
     from skewless.runtime.stream import records
 
     pending: dict = {}
-    kept: dict = {}
+    counts: dict = {}
+    kept, kept_counts = records.GroupBytes(), records.GroupBytes()
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     from datetime import timedelta
 
-    for step, finalize, event in ops:
+    for step, finalize, encode, event in ops:
         ts = t0 + timedelta(seconds=step)
-        if finalize and pending:
-            oldest = min(pending)  # the oldest group becomes final: its encodings go with it
-            pending.pop(oldest)
-            kept.pop(oldest, None)
+        if finalize and pending:  # the oldest groups become final: their encodings go with them
+            due = sorted(pending)[:finalize]
+            for t in due:
+                pending.pop(t)
+                counts.pop(t)
+            kept.passed(due[-1])
+            kept_counts.passed(due[-1])
+            if not pending:
+                t0 = due[-1]  # later events come after what became final (earlier ones are late)
+                ts = t0 + timedelta(seconds=step + 1)
         pending.setdefault(ts, []).append(dict(event, ts=ts))
-        assert records._pending_bytes(pending, kept) == codec.pack(
-            tuple((t, rows) for t, rows in sorted(pending.items())))
+        counts[ts] = counts.get(ts, 0) + 1
+        kept.touch(ts)
+        kept_counts.touch(ts)
+        if encode:
+            assert b"".join(kept.parts(pending)) == codec.pack(tuple((t, rows) for t, rows in sorted(pending.items())))
+            assert records.encode_counts(counts, kept_counts) == records.encode_counts(counts)
+    assert b"".join(kept.parts(pending)) == codec.pack(tuple((t, rows) for t, rows in sorted(pending.items())))
+    assert records.decode_counts(records.encode_counts(counts, kept_counts)) == counts
+    pending[t0 - timedelta(days=1)] = [{"x": 1}]  # no touch: a loaded state
+    assert b"".join(kept.parts(pending)) == codec.pack(tuple((t, rows) for t, rows in sorted(pending.items())))

@@ -229,9 +229,10 @@ def test_a_kept_window_encoding_gives_the_bytes_of_a_fresh_one(catalog, monkeypa
     last = T0 + timedelta(minutes=18)
     head: list = [None]
     pending: dict = {}
-    kept: dict = {}
+    kept = records.GroupBytes()
     for i, e in enumerate(events[6:]):
         pending.setdefault(e["ts"], []).append(e)
+        kept.touch(e["ts"])
         assert records.encode(view, state, pending, last, kept, head) == records.encode(view, state, pending, last)
         if i == 0:
             cached = head[0]
