@@ -6,18 +6,21 @@ Layout under a key prefix (default ``skewless:``):
   string per (view, entity key), so a read of several views is one ``MGET``;
 * ``{prefix}t:{view}:{entity}`` → the window rows past the record's horizon (absent when none),
   read by the stream and by reads far past the key's latest event;
+* ``{prefix}p:{view}:{entity}`` → the key's pending log (stores/base.py): a sorted set, score the
+  event time µs, member the event's position in its peer group (4 bytes) then its entry;
 * ``{prefix}fp:{view}`` → a hash: fingerprint → how many keys hold a state built from it (the
   deploy-time skew check reads these instead of scanning keys).
 
-Writes are upserts in chunks, each one Lua script (atomic: the value and the fingerprint counts
-move together; a retried chunk sets the same values and counts nothing twice). Connections are
+Writes are upserts in chunks, each one Lua script (atomic: the value, the log and the fingerprint
+counts move together; a retried chunk sets the same values and counts nothing twice); reads are
+one Lua script too (the record and its log from one moment). Connections are
 re-established with bounded backoff (`runtime.retry`): writes wait while Redis is down, reads give
 up after a few seconds (serving answers 503). Nothing outside the prefix is read or written.
 """
 
 from __future__ import annotations
 
-import threading
+import struct
 from typing import Any
 
 import redis
@@ -30,28 +33,60 @@ COMPONENT = "online store (redis)"
 RETRYABLE = (redis.ConnectionError, redis.TimeoutError)
 CHUNK = 1_000
 
-# KEYS: per state, its key and its tail's key; ARGV: the fingerprint-hash prefix, then per state:
-# view, fingerprint, value, tail ('' when none)
+# KEYS: per state, its key, its tail's key and its log's key; ARGV: the fingerprint-hash prefix,
+# then per state: view, fingerprint, value ('' leaves the record and tail as they are), tail (''
+# when none), keep ('1': keep the log, else empty it first), upto ('' or the event time µs up to
+# which entries go), n, then n (score, member) log entries — an entry replaces the one at its
+# (time, position)
 _UPSERT = """
 local prefix = ARGV[1]
-for i = 1, #KEYS / 2 do
-  local key, tail_key = KEYS[2 * i - 1], KEYS[2 * i]
-  local view, fp, value, tail = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
-  local old = redis.call('GET', key)
-  redis.call('SET', key, value)
-  if tail == '' then redis.call('DEL', tail_key) else redis.call('SET', tail_key, tail) end
-  local old_fp = old and string.sub(old, 1, string.find(old, '\\0', 1, true) - 1)
-  if old_fp ~= fp then
-    redis.call('HINCRBY', prefix .. view, fp, 1)
-    if old_fp then
-      if redis.call('HINCRBY', prefix .. view, old_fp, -1) <= 0 then
-        redis.call('HDEL', prefix .. view, old_fp)
+local a = 2
+for i = 1, #KEYS / 3 do
+  local key, tail_key, log_key = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local view, fp, value, tail, keep, upto, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
+    ARGV[a + 5], tonumber(ARGV[a + 6])
+  a = a + 7
+  if value ~= '' then
+    local old = redis.call('GET', key)
+    redis.call('SET', key, value)
+    if tail == '' then redis.call('DEL', tail_key) else redis.call('SET', tail_key, tail) end
+    local old_fp = old and string.sub(old, 1, string.find(old, '\\0', 1, true) - 1)
+    if old_fp ~= fp then
+      redis.call('HINCRBY', prefix .. view, fp, 1)
+      if old_fp then
+        if redis.call('HINCRBY', prefix .. view, old_fp, -1) <= 0 then
+          redis.call('HDEL', prefix .. view, old_fp)
+        end
       end
     end
   end
+  if keep ~= '1' then redis.call('DEL', log_key) end
+  if upto ~= '' then redis.call('ZREMRANGEBYSCORE', log_key, '-inf', upto) end
+  for j = 1, n do
+    local score, member = ARGV[a], ARGV[a + 1]
+    local pos = string.sub(member, 1, 4)
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', log_key, score, score)) do
+      if m ~= member and string.sub(m, 1, 4) == pos then redis.call('ZREM', log_key, m) end
+    end
+    redis.call('ZADD', log_key, score, member)
+    a = a + 2
+  end
 end
-return #KEYS / 2
+return #KEYS / 3
 """
+
+# KEYS: per key, its key, its tail's key (or '' without the tail) and its log's key: per key
+# {value, tail, {member, score, ...}} — one script, one snapshot of the three
+_READ = """
+local out = {}
+for i = 1, #KEYS / 3 do
+  local tail = false
+  if KEYS[3 * i - 1] ~= '' then tail = redis.call('GET', KEYS[3 * i - 1]) end
+  out[i] = {redis.call('GET', KEYS[3 * i - 2]), tail, redis.call('ZRANGE', KEYS[3 * i], 0, -1, 'WITHSCORES')}
+end
+return out
+"""
+_POS = struct.Struct(">I")  # a log member: the event's position in its peer group, then the entry
 
 
 class RedisStore:
@@ -60,8 +95,9 @@ class RedisStore:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
         self._run(self.client.ping, connect_timeout)
         self._upsert = self.client.register_script(_UPSERT)
+        self._read = self.client.register_script(_READ)
         self._async: Any = None  # redis.asyncio client, created on the serving event loop
-        self._local = threading.local()
+        self._aread: Any = None
 
     def _run(self, fn, give_up_after: float | None):
         return with_retry(fn, component=COMPONENT, retryable=RETRYABLE, reconnect=self._reconnect,
@@ -76,56 +112,49 @@ class RedisStore:
     def write(self, states: list[StoredState]) -> None:
         for start in range(0, len(states), CHUNK):
             chunk = states[start:start + CHUNK]
-            keys = [k for s in chunk for k in (self._key(s.view, s.entity), self._key(s.view, s.entity, "t"))]
+            keys = [self._key(s.view, s.entity, kind) for s in chunk for kind in "stp"]
             args: list = [f"{self.prefix}fp:"]
             for s in chunk:
-                args += [s.view, s.fingerprint, s.fingerprint.encode() + b"\0" + codec.pack((s.last_event_us, s.state)),
-                         s.tail or b""]
+                value = b"" if s.state is None else \
+                    s.fingerprint.encode() + b"\0" + codec.pack((s.last_event_us, s.state))
+                args += [s.view, s.fingerprint, value, s.tail or b"", "1" if s.log_keep else "0",
+                         "" if s.log_upto is None else str(s.log_upto), len(s.log)]
+                for ts_us, pos, entry in s.log:
+                    args += [ts_us, _POS.pack(pos) + entry]
             self._run(lambda keys=keys, args=args: self._upsert(keys=keys, args=args), None)
 
-    def _mget(self, names: list[str]) -> list:
-        """MGET on a connection this thread keeps (redis-py's connection API: ~50 µs less per read
-        than going through the pool and the command wrappers); a failed connection is dropped."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self.client.connection_pool.make_connection()
-        try:
-            conn.send_command("MGET", *names)
-            return conn.read_response()
-        except BaseException:
-            conn.disconnect()
-            self._local.conn = None
-            raise
-
     @staticmethod
-    def _state(view: str, entity: str, raw: bytes | None, tail: bytes | None = None) -> StoredState | None:
+    def _state(view: str, entity: str, raw: bytes | None, tail: bytes | None = None,
+               log: list | None = None) -> StoredState | None:
         if raw is None:
             return None
         fp, _, rest = raw.partition(b"\0")
         last_us, state = codec.unpack(rest)
-        return StoredState(view, entity, state, last_us, fp.decode(), tail)
+        log = log or []  # [member, score, ...]
+        entries = sorted((int(float(log[i + 1])), _POS.unpack_from(log[i])[0], log[i][_POS.size:])
+                         for i in range(0, len(log), 2))
+        return StoredState(view, entity, state, last_us, fp.decode(), tail, tuple(entries))
 
     def read(self, view: str, entity: str, full: bool = False) -> StoredState | None:
         return self.read_many([(view, entity)], full).get((view, entity))
 
     def _names(self, keys: list[tuple[str, str]], full: bool) -> list[str]:
-        names = [self._key(v, e) for v, e in keys]
-        return names + [self._key(v, e, "t") for v, e in keys] if full else names
+        return [n for v, e in keys for n in (self._key(v, e), self._key(v, e, "t") if full else "", self._key(v, e, "p"))]
 
-    def _states(self, keys: list[tuple[str, str]], raws: list, full: bool) -> dict[tuple[str, str], StoredState]:
-        tails = raws[len(keys):] if full else [None] * len(keys)
+    def _states(self, keys: list[tuple[str, str]], raws: list) -> dict[tuple[str, str], StoredState]:
         out: dict[tuple[str, str], StoredState] = {}
-        for k, raw, tail in zip(keys, raws, tails):
-            state = None if raw is None else self._state(*k, raw, tail)
+        for k, (raw, tail, log) in zip(keys, raws):
+            state = self._state(*k, raw or None, tail or None, log)
             if state is not None:
                 out[k] = state
         return out
 
     def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]:
+        """Each key's record (and tail) with its pending log, read by one script (one snapshot)."""
         if not keys:
             return {}
         names = self._names(keys, full)
-        return self._states(keys, self._run(lambda: self._mget(names), self.read_timeout), full)
+        return self._states(keys, self._run(lambda: self._read(keys=names), self.read_timeout))
 
     async def aread_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredState]:
         """`read_many` on the asyncio client (serving: no thread, the event loop waits on the socket),
@@ -136,10 +165,11 @@ class RedisStore:
             import redis.asyncio
 
             self._async = redis.asyncio.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+            self._aread = self._async.register_script(_READ)
         names = self._names(keys, False)
-        raws = await with_retry_async(lambda: self._async.mget(names), component=COMPONENT, retryable=RETRYABLE,
+        raws = await with_retry_async(lambda: self._aread(keys=names), component=COMPONENT, retryable=RETRYABLE,
                                       give_up_after=self.read_timeout)
-        return self._states(keys, raws, False)
+        return self._states(keys, raws)
 
     def fingerprints(self) -> dict[str, set[str]]:
         def scan():
@@ -153,9 +183,6 @@ class RedisStore:
         return self._run(scan, self.read_timeout)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.disconnect()
         try:
             self.client.close()
         except Exception:  # noqa: BLE001 - closing a broken connection

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import StoredState
+from .base import StoredState, read_rows
 
 DDL = """
 CREATE TABLE IF NOT EXISTS skewless_online (
@@ -23,15 +23,31 @@ CREATE TABLE IF NOT EXISTS skewless_online (
 ) WITHOUT ROWID
 """
 
+# the keys' pending logs (stores/base.py): an entry per event the watermark has not passed yet
+LOG_DDL = """
+CREATE TABLE IF NOT EXISTS skewless_pending (
+    view TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    ts_us INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    entry BLOB NOT NULL,
+    PRIMARY KEY (view, entity, ts_us, pos)
+) WITHOUT ROWID
+"""
 
-CHUNK = 250  # point lookups per statement (SQLite allows 500 compound SELECT terms)
+
+CHUNK = 250  # keys per statement: two terms each (SQLite allows 500 compound SELECT terms)
 
 
 @functools.lru_cache(maxsize=64)
 def _lookup_sql(n: int, full: bool) -> str:
-    one = ("SELECT view, entity, state, last_event_us, fingerprint, " + ("tail" if full else "NULL")
-           + " FROM skewless_online WHERE view = ? AND entity = ?")
-    return " UNION ALL ".join([one] * n)
+    """Per key its record and its log entries, in one statement (one snapshot of both): rows of
+    (0, view, entity, state, last_event_us, fingerprint, tail) and (1, view, entity, entry, ts_us,
+    pos, NULL)."""
+    record = ("SELECT 0, view, entity, state, last_event_us, fingerprint, " + ("tail" if full else "NULL")
+              + " FROM skewless_online WHERE view = ? AND entity = ?")
+    log = "SELECT 1, view, entity, entry, ts_us, pos, NULL FROM skewless_pending WHERE view = ? AND entity = ?"
+    return " UNION ALL ".join([record, log] * n)
 
 
 def _switch_to_wal(conn: sqlite3.Connection, timeout: float = 60.0) -> None:
@@ -71,6 +87,7 @@ class SQLiteStore:
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.execute("PRAGMA mmap_size=268435456")
         self.conn.execute(DDL)
+        self.conn.execute(LOG_DDL)
         if "tail" not in {r[1] for r in self.conn.execute("PRAGMA table_info(skewless_online)")}:
             self.conn.execute("ALTER TABLE skewless_online ADD COLUMN tail BLOB")  # a store from before the tail
 
@@ -87,12 +104,27 @@ class SQLiteStore:
         return conn
 
     def write(self, states: list[StoredState]) -> None:
+        """One transaction: the records, then the logs emptied (whole states) or their final entries
+        dropped, then the new entries."""
         with self.conn:
             self.conn.executemany(
                 "INSERT INTO skewless_online (view, entity, state, tail, last_event_us, fingerprint) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (view, entity) DO UPDATE SET state = excluded.state, "
                 "tail = excluded.tail, last_event_us = excluded.last_event_us, fingerprint = excluded.fingerprint",
-                [(s.view, s.entity, s.state, s.tail, s.last_event_us, s.fingerprint) for s in states])
+                [(s.view, s.entity, s.state, s.tail, s.last_event_us, s.fingerprint) for s in states
+                 if s.state is not None])
+            resets = [(s.view, s.entity) for s in states if not s.log_keep]
+            if resets and self.conn.execute("SELECT 1 FROM skewless_pending LIMIT 1").fetchone():
+                self.conn.executemany("DELETE FROM skewless_pending WHERE view = ? AND entity = ?", resets)
+            drops = [(s.view, s.entity, s.log_upto) for s in states if s.log_keep and s.log_upto is not None]
+            if drops:
+                self.conn.executemany("DELETE FROM skewless_pending WHERE view = ? AND entity = ? AND ts_us <= ?",
+                                      drops)
+            entries = [(s.view, s.entity, *e) for s in states for e in s.log]
+            if entries:
+                self.conn.executemany(
+                    "INSERT INTO skewless_pending (view, entity, ts_us, pos, entry) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (view, entity, ts_us, pos) DO UPDATE SET entry = excluded.entry", entries)
 
     def read(self, view: str, entity: str, full: bool = False) -> StoredState | None:
         return self.read_many([(view, entity)], full).get((view, entity))
@@ -107,8 +139,7 @@ class SQLiteStore:
         conn, out = self._reader(), {}
         for i in range(0, len(keys), CHUNK):
             part = keys[i:i + CHUNK]
-            for r in conn.execute(_lookup_sql(len(part), full), [p for k in part for p in k]):
-                out[(r[0], r[1])] = StoredState(r[0], r[1], r[2], r[3], r[4], r[5])
+            out.update(read_rows(conn.execute(_lookup_sql(len(part), full), [p for k in part for _ in "rl" for p in k])))
         return out
 
     def fingerprints(self) -> dict[str, set[str]]:

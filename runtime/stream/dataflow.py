@@ -36,7 +36,8 @@ from .expr import SqlError
 from . import records
 from .fast import from_state, new_state
 from .frames import ViewEvaluator
-from .online import encode_key, stored_payload
+from .online import encode_key
+from .pending_log import StoreLog
 from .rekey import Count, Joined, SequencerLogic, plan_stages, sequencer_inputs
 from .watermark import Frontier, Tagged, WatermarkLogic, _watermark  # noqa: F401 - Tagged, _watermark: tests
 
@@ -146,11 +147,11 @@ class StoreWriter:
     def warm_start(self, view: FeatureView) -> bool:
         return self.warm and (self.warm_views is None or view.name in self.warm_views)
 
-    def read(self, view: FeatureView, key: list) -> tuple[bytes, bytes | None] | None:
-        """The stored (record, tail) of ``key`` (a warm start), if the store has one."""
+    def read(self, view: FeatureView, key: list) -> tuple | None:
+        """The stored (record, tail, pending log) of ``key`` (a warm start), if the store has one."""
         with self.lock:
             rec = self.store.read(view.name, encode_key(key), full=True)
-        return None if rec is None else (rec.state, rec.tail)
+        return None if rec is None else (rec.state, rec.tail, rec.log)
 
     def wake_for(self, owner: object) -> float | None:
         """Seconds until this thread's unwritten states are due, if ``owner`` (a key's logic) is
@@ -172,7 +173,7 @@ class StoreWriter:
             self._flush(buf)
 
     def _flush(self, buf: dict) -> None:
-        batch = [stored_payload(slot.view, key, slot.payload(), slot.last) for slot, key in buf["dirty"].items()]
+        batch = [slot.store_row(key) for slot, key in buf["dirty"].items()]
         buf["dirty"], buf["since"], buf["owner"] = {}, time.monotonic(), None
         if not batch:
             return
@@ -249,29 +250,29 @@ class _ViewSlot:
     """One view's part of a key's state: finalized window state, pending peer groups, last final time."""
 
     __slots__ = ("view", "eval", "emit", "state", "pending", "first", "last", "blob", "flushed", "covered", "encoded",
-                 "head", "join_out", "joined")
+                 "head", "log", "join_out", "joined")
 
     def __init__(self, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
-                 blob: tuple[bytes, bytes | None] | None = None, covered: datetime | None = None):
+                 blob: tuple | None = None, covered: datetime | None = None):
         self.view, self.eval, self.emit = view, evaluator, emit  # emit False: nobody reads per-event rows
         self.flushed = False
         self.covered = covered  # a warm start: events up to this time are in the state already
         self.encoded = records.GroupBytes()  # the pending groups' encoding, kept between upserts (`records.encode`)
         self.head: list = [None]  # the encoded window state while no group is processed (`records.encode`)
+        self.log = StoreLog()  # what the next store write carries (`pending_log`)
         self.join_out: list | None = None  # views joining this one (`rekey.JoinOut`)
         self.joined: list = []             # their joined rows, taken by `KeyLogic._emit`
         if blob is None:
             self.state, self.pending, self.last, self.blob = new_state(view), {}, None, None
         else:
-            record, tail = blob
-            state, self.pending, self.last = records.decode(record, view).load(tail)
+            record, tail, log = (*blob, ())[:3]  # (record, tail[, the store's pending log])
+            state, self.pending, self.last = records.decode(record, view, log).load(tail)
             self.state = from_state(view, state)
-            self.blob = blob
+            self.blob = None if log else (record, tail)
         self.first = min(self.pending) if self.pending else None  # the earliest pending group's time
 
     @classmethod
-    def warm(cls, view: FeatureView, evaluator: ViewEvaluator, emit: bool,
-             blob: tuple[bytes, bytes | None]) -> "_ViewSlot":
+    def warm(cls, view: FeatureView, evaluator: ViewEvaluator, emit: bool, blob: tuple) -> "_ViewSlot":
         """A slot continuing from a stored record: every event up to its latest one is counted."""
         slot = cls(view, evaluator, emit, blob)
         times = [t for t in (slot.last, *slot.pending) if t is not None]
@@ -279,14 +280,20 @@ class _ViewSlot:
         return slot
 
     def payload(self) -> tuple[bytes, bytes | None]:
-        """(record, tail), encoded once per change for the store write and the snapshot alike."""
+        """(record, tail) with the pending groups in the record: a recovery snapshot's."""
         if self.blob is None:
             self.blob = records.encode(self.view, self.state, self.pending, self.last, self.encoded, self.head)
         return self.blob
 
+    def store_row(self, key: list):
+        """The store write of this version: the record when a group was processed since the last
+        write, the events added since (`pending_log`)."""
+        return self.log.row(self.view, key, self.state, self.pending, self.last, self.head)
+
     def add(self, ts: datetime, event: dict) -> None:
         self.pending.setdefault(ts, []).append(event)
         self.encoded.touch(ts)
+        self.log.added(ts)
         if self.first is None or ts < self.first:
             self.first = ts
         self.blob = None
@@ -326,6 +333,7 @@ class _ViewSlot:
         when they are computed."""
         values = self.state.process_group(rows)
         self.head[0] = None  # the windows changed: encode them again at the next upsert
+        self.log.changed()
         if self.emit:
             output = self.eval.output
             join_out = self.join_out
@@ -356,6 +364,7 @@ class _ViewSlot:
         for ts in due:
             self._process(pending.pop(ts), out)
         self.encoded.passed(due[-1])
+        self.log.final(due)
         self.first = min(pending) if pending else None
         self.last, self.blob = due[-1], None
         self.flushed = True

@@ -119,7 +119,7 @@ def as_of_record(rec: StoredState | None, view: FeatureView, key: Sequence[Any],
     if t_us < rec.last_event_us:
         raise StaleRead(f"{t.isoformat()} is before the latest event of {view.name} {list(key)}; "
                         "use the training-set path for past times")
-    record = records.decode(rec.state, view)
+    record = records.decode(rec.state, view, rec.log)
     try:
         values = record.quick_values(t_us)
         if values is None:
@@ -138,7 +138,7 @@ def _tail(rec: StoredState, view: FeatureView, store: OnlineStore | None) -> tup
     tail = rec.tail
     if tail is None and store is not None:
         full = store.read(view.name, rec.entity, full=True)
-        if full is not None and full.state != rec.state:
+        if full is not None and (full.state != rec.state or full.log != rec.log):
             return None, full
         tail = None if full is None else full.tail
     if tail is None:
@@ -184,7 +184,7 @@ def with_event(rec: StoredState | None, view: FeatureView, event: dict[str, Any]
     if rec.last_event_us != NO_EVENT_US and to_us(t) <= rec.last_event_us:
         raise StaleRead(f"the event at {t.isoformat()} is not after the latest final event of {view.name} "
                         f"{[event.get(k) for k in view.entity]}: the state has moved past it")
-    record = records.decode(rec.state, view)
+    record = records.decode(rec.state, view, rec.log)
     try:
         values = _with_event_state(record.load(complete=False), t, event)
     except NeedTail:  # the event is far past the key's latest event: the windows in full

@@ -145,17 +145,29 @@ class GroupBytes:
         return array_header(len(times)), self.buf
 
 
+def log_entry(ts: datetime, event: dict) -> bytes:
+    """A pending event in the store's pending log: msgpack [event time, event] (its group's time
+    exactly as a record's pending groups hold it)."""
+    return codec.pack((ts, event))
+
+
+def time_us(ts: datetime) -> int:
+    """µs since 1970-01-01 (UTC for a time with a zone)."""
+    return (ts - (codec.EPOCH_NAIVE if ts.tzinfo is None else EPOCH)) // ONE_US
+
+
 @dataclass(frozen=True)
 class Record:
     view: FeatureView
     last_us: int | None
     quick: tuple | None
     full: bytes
+    log: tuple = ()  # the store's pending log entries after the record's last final event, in order
 
     def quick_values(self, t_us: int) -> dict[str, Any] | None:
         """The aggregate values as of ``t_us`` from the record alone, when they apply (raises
         `NeedTail` when only the tail has the rows a window expires by then)."""
-        if self.quick is None:
+        if self.quick is None or self.log:
             return None
         return quick_values(self.view, self.quick, t_us, self.last_us, lambda: codec.unpack(self.full)[0])
 
@@ -172,6 +184,9 @@ class Record:
                                            f"record: {REBUILD}")
             state = ViewKeyState(self.view).load(head, rows if complete else None)
             groups = {ts: [dict(r) for r in rows_] for ts, rows_ in pending}
+            for _, _, entry in self.log:  # events appended to the pending log since the record
+                ts, event = codec.unpack(entry)
+                groups.setdefault(ts, []).append(dict(event))
         except StateFormatError:
             raise
         except Exception as exc:  # noqa: BLE001 - well-formed msgpack of the wrong shape
@@ -181,8 +196,10 @@ class Record:
         return state, groups, last
 
 
-def decode(blob: bytes, view: FeatureView) -> Record:
-    """The record's header, checked against ``view``; the window is decoded by `Record.load`."""
+def decode(blob: bytes, view: FeatureView, log: Sequence = ()) -> Record:
+    """The record's header, checked against ``view``; the window is decoded by `Record.load`.
+    ``log``: the key's pending log as read with it ((event time µs, position, entry), any order);
+    entries the record already counts (up to its last final event) are left out."""
     if blob[:1] == b"\x80":  # a pickle: skewless before state format 1
         raise StateFormatError(f"online state of view {view.name!r} was written by an older skewless "
                                f"(pickled, no longer read for safety): {REBUILD}")
@@ -199,7 +216,9 @@ def decode(blob: bytes, view: FeatureView) -> Record:
     if name != view.name or fingerprint != view.fingerprint:
         raise StateFormatError(f"online state of view {view.name!r} was built from {name!r} fingerprint "
                                f"{fingerprint}, the project has {view.fingerprint}: {REBUILD}")
-    return Record(view, last_us, quick, full)
+    if log:
+        log = tuple(sorted((e for e in log if last_us is None or e[0] > last_us), key=lambda e: (e[0], e[1])))
+    return Record(view, last_us, quick, full, tuple(log))
 
 
 def encode_snapshot(key: Sequence[Any] | None, payloads: list[tuple[str, tuple[bytes, bytes | None, int | None]]]) -> bytes:

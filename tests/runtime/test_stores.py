@@ -88,6 +88,34 @@ def test_tails_are_read_only_when_asked_and_replaced_with_their_record(store):
     assert store.read("v", '["u0"]', full=True) == replaced
 
 
+def test_pending_logs(store):
+    """A key's pending log: entries added beside its record, a write without a record changes only
+    the log (record and tail stay), entries up to a time go once final, a whole-state write empties
+    it; read with the record (and per key in a batched read), in (time, position) order."""
+    from dataclasses import replace
+
+    rec = StoredState("v", '["u0"]', os.urandom(30), 5, "fp1", os.urandom(500),
+                      ((20, 1, b"b"), (10, 0, b"\x00a"), (20, 0, b"")))
+    other = StoredState("v", '["u1"]', os.urandom(30), 5, "fp1", None, ((30, 0, b"x"),))
+    store.write([rec, other])
+    got = store.read("v", '["u0"]', full=True)
+    assert (got.state, got.tail, got.log) == (rec.state, rec.tail, ((10, 0, b"\x00a"), (20, 0, b""), (20, 1, b"b")))
+    assert store.read("v", '["u1"]').log == ((30, 0, b"x"),)
+    # the events at 10 became final (a new record) and one more arrived at 40
+    store.write([StoredState("v", '["u0"]', b"rec2", 10, "fp1", None, ((40, 0, b"c"),), 10, True)])
+    # only events: the record and tail stay, the entries up to 20 go, one replaces its position
+    store.write([StoredState("v", '["u0"]', None, 0, "fp1", None, ((40, 0, b"c2"), (50, 0, b"d")), 20, True)])
+    got = store.read("v", '["u0"]', full=True)
+    assert (got.state, got.tail, got.last_event_us) == (b"rec2", None, 10)
+    assert got.log == ((40, 0, b"c2"), (50, 0, b"d"))
+    many = store.read_many([("v", '["u0"]'), ("v", '["u1"]'), ("v", '["none"]')])
+    assert {k: v.log for k, v in many.items()} == {("v", '["u0"]'): got.log, ("v", '["u1"]'): other.log}
+    whole = replace(other, state=b"rec3", log=())  # a whole state (a replay's): the log is emptied
+    store.write([whole])
+    assert store.read("v", '["u1"]') == whole
+    assert store.read("v", '["u0"]').log == got.log  # another key's log untouched
+
+
 def _open_and_write(where, i: int) -> None:
     from skewless.runtime.stores import SQLiteStore
 

@@ -55,13 +55,8 @@ def test_a_stalled_watermark_gives_no_estimate(monkeypatch):
 
 
 class _Slot:
-    class view:  # noqa: N801 - a stand-in with what `stored_payload` reads
-        name = "v"
-
-    last = None
-
-    def payload(self):
-        return b"record", None
+    def store_row(self, key):
+        return ("v", key)
 
 
 def test_one_key_wakes_for_the_unwritten_states_per_interval(monkeypatch):
@@ -69,7 +64,6 @@ def test_one_key_wakes_for_the_unwritten_states_per_interval(monkeypatch):
     writer = StoreWriter(None, interval=0.05)
     writer.store = object()  # add() only buffers with a store; the write itself is replaced below
     monkeypatch.setattr(writer, "write", lambda batch: written.append(len(batch)))
-    monkeypatch.setattr(dataflow, "stored_payload", lambda view, key, payload, last: (view.name, key))
     first, second = object(), object()
     assert writer.wake_for(first) is None  # nothing unwritten: nobody wakes
     writer.add(["k1"], _Slot())

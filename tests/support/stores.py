@@ -63,7 +63,7 @@ def store_answers(store, compiled: CompiledProject, table: str = "skewless_onlin
     for view_name, entity, last_us in rows:
         view = compiled.views[view_name]
         rec = store.read(view_name, entity)
-        _, pending, _ = records.decode(rec.state, view).load()
+        _, pending, _ = records.decode(rec.state, view, rec.log).load()
         last = max([*pending, *([EPOCH + timedelta(microseconds=last_us)] if last_us != NO_EVENT_US else [])])
         key = json.loads(entity)
         if view_name not in evaluators:

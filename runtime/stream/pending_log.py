@@ -1,0 +1,78 @@
+"""What a key's store write carries: its record only when the state changed, else its new events.
+
+A real-time stream holds each event pending for the allowed lateness (minutes): until then reads
+see it through the record's pending groups. When every upsert rewrote the record with all of them,
+a key's write grew with its pending events — an active key in a 5-minute-late stream wrote
+minutes of events twenty times a second. Now the store keeps, beside the record, the key's
+*pending log* (stores/base.py): an upsert that only added events appends those events; the record
+(without pending groups: its as-of values precomputed) is rewritten only when a group became
+final, and that write drops the final groups' entries. Reads merge the log into the record's
+pending groups (`records.decode`), so they see exactly what the record with its pending groups
+said before.
+
+The job's first write of a key empties its log and writes every pending event again (a resumed
+job's snapshot may be older than what the store holds; the entries are upserts keyed by event time
+and position in the peer group, and this makes the store agree with the state the job continues).
+Recovery snapshots keep the record with its pending groups (`_ViewSlot.payload`), as before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from skewless.compiler.contract import FeatureView
+
+from ..stores.base import StoredState
+from . import records
+from .online import NO_EVENT_US, encode_key
+
+
+class StoreLog:
+    """One slot's store-write bookkeeping (`_ViewSlot` calls `added`, `changed`, `final`)."""
+
+    __slots__ = ("logged", "new", "upto", "base", "based")
+
+    def __init__(self) -> None:
+        self.logged: dict = {}      # per pending group time: how many of its events the log holds
+        self.new: set = set()       # group times with events not logged yet
+        self.upto: datetime | None = None  # the latest group time that became final since the last write
+        self.base: tuple[bytes, bytes | None] | None = None  # the stored record and tail (None: re-encode)
+        self.based = False          # this job wrote the key's record (and emptied its log) already
+
+    def added(self, ts: datetime) -> None:
+        self.new.add(ts)
+
+    def changed(self) -> None:
+        """A group was processed: the record is written again at the next write."""
+        self.base = None
+
+    def final(self, due: list) -> None:
+        """Groups ``due`` (ascending) left the pending ones: their log entries go at the next write."""
+        for ts in due:
+            self.logged.pop(ts, None)
+        self.upto = due[-1]
+
+    def row(self, view: FeatureView, key: Sequence[Any], state, pending: dict, last: datetime | None,
+            head: list) -> StoredState:
+        if not self.based:  # the first write: the record, and every pending event into an emptied log
+            self.logged, self.new, self.base = {}, set(pending), None
+        entries = []
+        for ts in sorted(self.new):
+            rows = pending.get(ts)
+            if rows is None:
+                continue  # added, then final before this write
+            done = self.logged.get(ts, 0)
+            if done < len(rows):
+                ts_us = records.time_us(ts)
+                entries.extend((ts_us, pos, records.log_entry(ts, rows[pos])) for pos in range(done, len(rows)))
+                self.logged[ts] = len(rows)
+        self.new = set()
+        upto, self.upto = self.upto, None
+        record = tail = None
+        if self.base is None:
+            record, tail = self.base = records.encode(view, state, {}, last, None, head)
+        last_us = NO_EVENT_US if last is None else records.time_us(last)
+        keep, self.based = self.based, True
+        return StoredState(view.name, encode_key(key), record, last_us, view.fingerprint, tail, tuple(entries),
+                           None if upto is None else records.time_us(upto), keep)

@@ -1,0 +1,105 @@
+"""The store's pending log (runtime/stream/pending_log.py): a key's upsert that only added events
+writes those events, not its record; a read of the record with its log is the read of the record
+holding its pending groups (the recovery snapshot's, the format the Postgres oracle tests read);
+what a store write carries does not grow with the key's pending events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skewless.runtime.stores import SQLiteStore
+from skewless.runtime.stores.base import StoredState
+from skewless.runtime.stream import records
+from skewless.runtime.stream.dataflow import _ViewSlot
+from skewless.runtime.stream.frames import ViewEvaluator
+from skewless.runtime.stream.online import as_of_record, encode_key
+from tests.support.catalog import compile_catalog
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+VIEWS = ("r1h", "rows3_xgrp", "rlife_xties", "rd2h_30m")
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    compiled, _ = compile_catalog(tmp_path_factory.mktemp("log") / "proj")
+    return compiled
+
+
+def _event(i: int, minute: int) -> dict:
+    return {"txn_id": f"t{i:03d}", "user_id": "u0", "merchant_id": f"m{i % 3}", "amount": (i % 7) * 1.5,
+            "n": i, "status": "ok" if i % 3 else "bad", "flag": i % 2 == 0, "ts": T0 + timedelta(minutes=minute)}
+
+
+def _read(store, view, slot, t):
+    key = ["u0"]
+    via_log = as_of_record(store.read(view.name, encode_key(key)), view, key, t, ViewEvaluator(view), store)
+    record, tail = slot.payload()  # the record holding its pending groups
+    holding = StoredState(view.name, encode_key(key), record, records.time_us(slot.last) if slot.last else
+                          -(2 ** 62), view.fingerprint, tail)
+    return via_log, as_of_record(holding, view, key, t, ViewEvaluator(view), None)
+
+
+ops = st.lists(st.one_of(
+    st.tuples(st.just("event"), st.integers(0, 20)),   # an event this many minutes past the watermark
+    st.tuples(st.just("watermark"), st.integers(0, 30)),  # the watermark moves on by these minutes
+    st.tuples(st.just("write"), st.integers(0, 90)),   # a store write, then a read this many minutes on
+), min_size=1, max_size=40)
+
+
+@pytest.mark.parametrize("name", VIEWS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=ops)
+def test_a_record_with_its_log_reads_as_the_record_holding_its_pending_groups(catalog, tmp_path, name, steps):
+    view = catalog.views[name]
+    store = SQLiteStore(tmp_path / f"{name}-{abs(hash(tuple(steps)))}.sqlite")
+    slot = _ViewSlot(view, ViewEvaluator(view), False)
+    wm, i = T0, 0
+    try:
+        for op, n in steps + [("write", 0)]:
+            if op == "event":
+                e = _event(i, int((wm - T0).total_seconds() // 60) + n)
+                i += 1
+                slot.add(e["ts"], e)
+            elif op == "watermark":
+                wm += timedelta(minutes=n)
+                slot.flush(wm)
+            else:
+                row = slot.store_row(["u0"])
+                store.write([row])
+                if row.state is None:  # only events were added: the new ones, never the record
+                    assert row.log_keep and len(row.log) <= sum(len(g) for g in slot.pending.values())
+                latest = max([*slot.pending, *([slot.last] if slot.last else [])], default=T0)
+                t = latest + timedelta(minutes=n)
+                via_log, holding = _read(store, view, slot, t)
+                assert via_log == holding
+    finally:
+        store.close()
+
+
+def test_an_upsert_that_only_added_events_writes_those_events(catalog, tmp_path):
+    view = catalog.views["r1h"]
+    slot = _ViewSlot(view, ViewEvaluator(view), False)
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    first = _event(0, 0)
+    slot.add(first["ts"], first)
+    row = slot.store_row(["u0"])
+    assert row.state is not None and not row.log_keep and len(row.log) == 1  # a job's first write: whole
+    store.write([row])
+    for i in range(1, 200):  # minutes of pending events: each write carries the new one only
+        e = _event(i, i // 3)
+        slot.add(e["ts"], e)
+        row = slot.store_row(["u0"])
+        assert row.state is None and row.log_keep and [(p, records.time_us(e["ts"])) for _, p, _ in row.log
+                                                       ] == [(i % 3, records.time_us(e["ts"]))]
+        store.write([row])
+    assert len(store.read(view.name, '["u0"]').log) == 200
+    slot.flush(T0 + timedelta(minutes=30))  # the groups before 30 minutes became final
+    row = slot.store_row(["u0"])
+    assert row.state is not None and row.log == () and row.log_upto == records.time_us(T0 + timedelta(minutes=29))
+    store.write([row])
+    assert len(store.read(view.name, '["u0"]').log) == 200 - 90
+    assert records.decode(row.state, view).load()[1] == {}  # the stored record holds no pending group
