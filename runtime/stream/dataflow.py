@@ -270,6 +270,7 @@ class _ViewSlot:
             self.state = from_state(view, state)
             self.blob = None if log else (record, tail)
         self.first = min(self.pending) if self.pending else None  # the earliest pending group's time
+        self.log.count = sum(len(g) for g in self.pending.values())
 
     @classmethod
     def warm(cls, view: FeatureView, evaluator: ViewEvaluator, emit: bool, blob: tuple) -> "_ViewSlot":
@@ -288,7 +289,7 @@ class _ViewSlot:
     def store_row(self, key: list):
         """The store write of this version: the record when a group was processed since the last
         write, the events added since (`pending_log`)."""
-        return self.log.row(self.view, key, self.state, self.pending, self.last, self.head)
+        return self.log.row(self.view, key, self.state, self.pending, self.last, self.head, self.payload)
 
     def add(self, ts: datetime, event: dict) -> None:
         self.pending.setdefault(ts, []).append(event)
@@ -361,10 +362,13 @@ class _ViewSlot:
             if len(due) > 1:
                 due.sort()
         out: list = []
+        events = 0
         for ts in due:
-            self._process(pending.pop(ts), out)
+            rows = pending.pop(ts)
+            events += len(rows)
+            self._process(rows, out)
         self.encoded.passed(due[-1])
-        self.log.final(due)
+        self.log.final(due, events)
         self.first = min(pending) if pending else None
         self.last, self.blob = due[-1], None
         self.flushed = True

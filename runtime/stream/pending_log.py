@@ -28,35 +28,59 @@ from . import records
 from .online import NO_EVENT_US, encode_key
 
 
-class StoreLog:
-    """One slot's store-write bookkeeping (`_ViewSlot` calls `added`, `changed`, `final`)."""
+INLINE = 32  # pending events a key's record holds itself (more: they go to the log)
 
-    __slots__ = ("logged", "new", "upto", "base", "based")
+
+class StoreLog:
+    """One slot's store-write bookkeeping (`_ViewSlot` calls `added`, `changed`, `final`).
+
+    A key with few pending events (at most `INLINE`) is written as before: its record holding them
+    (the snapshot's bytes, encoded once for both) — a hot key whose groups become final every flush
+    pays no log entries and deletes. Past that the key's writes use the log: the record without
+    them (when a group was processed), the new events as entries, the final ones dropped."""
+
+    __slots__ = ("logged", "new", "upto", "base", "based", "count", "in_log")
 
     def __init__(self) -> None:
         self.logged: dict = {}      # per pending group time: how many of its events the log holds
         self.new: set = set()       # group times with events not logged yet
         self.upto: datetime | None = None  # the latest group time that became final since the last write
-        self.base: tuple[bytes, bytes | None] | None = None  # the stored record and tail (None: re-encode)
-        self.based = False          # this job wrote the key's record (and emptied its log) already
+        self.base: tuple[bytes, bytes | None] | None = None  # the stored record without pending (None: re-encode)
+        self.based = False          # this job wrote the key (and emptied its log) already
+        self.count = 0              # pending events
+        self.in_log = False         # the store's record leaves the pending events to the log
 
     def added(self, ts: datetime) -> None:
         self.new.add(ts)
+        self.count += 1
 
     def changed(self) -> None:
         """A group was processed: the record is written again at the next write."""
         self.base = None
 
-    def final(self, due: list) -> None:
-        """Groups ``due`` (ascending) left the pending ones: their log entries go at the next write."""
+    def final(self, due: list, events: int) -> None:
+        """Groups ``due`` (ascending, ``events`` events) left the pending ones: their log entries go
+        at the next write."""
         for ts in due:
             self.logged.pop(ts, None)
         self.upto = due[-1]
+        self.count -= events
 
     def row(self, view: FeatureView, key: Sequence[Any], state, pending: dict, last: datetime | None,
-            head: list) -> StoredState:
-        if not self.based:  # the first write: the record, and every pending event into an emptied log
-            self.logged, self.new, self.base = {}, set(pending), None
+            head: list, holding) -> StoredState:
+        """The write of this version; ``holding()`` gives the record holding the pending groups."""
+        last_us = NO_EVENT_US if last is None else records.time_us(last)
+        ekey = encode_key(key)
+        if self.count <= INLINE:  # the record holds them; a log the store may have for the key is emptied
+            keep = self.based and not self.in_log
+            self.based, self.in_log, self.logged, self.new, self.upto = True, False, {}, set(), None
+            record, tail = holding()
+            return StoredState(view.name, ekey, record, last_us, view.fingerprint, tail, (), None, keep)
+        if not self.based or not self.in_log:  # into the log: the record without them, every event logged
+            self.logged, self.new, self.base, self.upto = {}, set(pending), None, None
+            keep = False
+        else:
+            keep = True
         entries = []
         for ts in sorted(self.new):
             rows = pending.get(ts)
@@ -72,7 +96,6 @@ class StoreLog:
         record = tail = None
         if self.base is None:
             record, tail = self.base = records.encode(view, state, {}, last, None, head)
-        last_us = NO_EVENT_US if last is None else records.time_us(last)
-        keep, self.based = self.based, True
-        return StoredState(view.name, encode_key(key), record, last_us, view.fingerprint, tail, tuple(entries),
-                           None if upto is None else records.time_us(upto), keep)
+        self.based = self.in_log = True
+        return StoredState(view.name, ekey, record, last_us, view.fingerprint, tail, tuple(entries),
+                           None if upto is None or not keep else records.time_us(upto), keep)

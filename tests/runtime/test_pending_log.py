@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from skewless.runtime.stores import SQLiteStore
 from skewless.runtime.stores.base import StoredState
-from skewless.runtime.stream import records
+from skewless.runtime.stream import pending_log, records
 from skewless.runtime.stream.dataflow import _ViewSlot
 from skewless.runtime.stream.frames import ViewEvaluator
 from skewless.runtime.stream.online import as_of_record, encode_key
@@ -51,13 +51,18 @@ ops = st.lists(st.one_of(
 
 
 @pytest.mark.parametrize("name", VIEWS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=ops)
-def test_a_record_with_its_log_reads_as_the_record_holding_its_pending_groups(catalog, tmp_path, name, steps):
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=ops, inline=st.sampled_from([0, 2, 32]))
+@example(steps=[("event", 0), ("event", 5), ("event", 10), ("write", 0), ("watermark", 3), ("write", 0),
+                ("event", 20), ("write", 1)], inline=2)  # into the log, back into the record, into the log
+def test_a_record_with_its_log_reads_as_the_record_holding_its_pending_groups(catalog, tmp_path, name, steps, inline):
+    """Through keys moving between a record holding their pending events (at most ``inline``) and
+    the log, and back."""
     view = catalog.views[name]
-    store = SQLiteStore(tmp_path / f"{name}-{abs(hash(tuple(steps)))}.sqlite")
+    store = SQLiteStore(tmp_path / f"{name}-{abs(hash(tuple(steps)))}-{inline}.sqlite")
     slot = _ViewSlot(view, ViewEvaluator(view), False)
     wm, i = T0, 0
+    saved, pending_log.INLINE = pending_log.INLINE, inline
     try:
         for op, n in steps + [("write", 0)]:
             if op == "event":
@@ -76,20 +81,32 @@ def test_a_record_with_its_log_reads_as_the_record_holding_its_pending_groups(ca
                 t = latest + timedelta(minutes=n)
                 via_log, holding = _read(store, view, slot, t)
                 assert via_log == holding
+                stored = store.read(view.name, '["u0"]')
+                in_record = records.decode(stored.state, view).load()[1]
+                assert sum(map(len, in_record.values())) + len(records.decode(stored.state, view, stored.log).log) \
+                    == sum(map(len, slot.pending.values()))  # each pending event stored once
     finally:
+        pending_log.INLINE = saved
         store.close()
 
 
-def test_an_upsert_that_only_added_events_writes_those_events(catalog, tmp_path):
+def test_an_upsert_that_only_added_events_writes_those_events(catalog, tmp_path, monkeypatch):
     view = catalog.views["r1h"]
     slot = _ViewSlot(view, ViewEvaluator(view), False)
     store = SQLiteStore(tmp_path / "s.sqlite")
     first = _event(0, 0)
     slot.add(first["ts"], first)
-    row = slot.store_row(["u0"])
-    assert row.state is not None and not row.log_keep and len(row.log) == 1  # a job's first write: whole
+    row = slot.store_row(["u0"])  # few pending events: the record holds them (the snapshot's bytes)
+    assert row.state == slot.payload()[0] and not row.log_keep and row.log == ()
     store.write([row])
-    for i in range(1, 200):  # minutes of pending events: each write carries the new one only
+    monkeypatch.setattr(pending_log, "INLINE", 0)
+    second = _event(1, 0)
+    slot.add(second["ts"], second)
+    row = slot.store_row(["u0"])  # into the log: the record without them, every pending event logged
+    assert row.state is not None and not row.log_keep and [e[:2] for e in row.log] == [(records.time_us(T0), 0),
+                                                                                           (records.time_us(T0), 1)]
+    store.write([row])
+    for i in range(2, 200):  # minutes of pending events: each write carries the new one only
         e = _event(i, i // 3)
         slot.add(e["ts"], e)
         row = slot.store_row(["u0"])
