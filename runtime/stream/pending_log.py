@@ -3,8 +3,8 @@
 A real-time stream holds each event pending for the allowed lateness (minutes): until then reads
 see it through the record's pending groups. When every upsert rewrote the record with all of them,
 a key's write grew with its pending events — an active key in a 5-minute-late stream wrote
-minutes of events twenty times a second. Now the store keeps, beside the record, the key's
-*pending log* (stores/base.py): an upsert that only added events appends those events; the record
+minutes of events twenty times a second. Now, past `INLINE` pending events, the store keeps beside
+the record the key's *pending log* (stores/base.py): an upsert that only added events appends those events; the record
 (without pending groups: its as-of values precomputed) is rewritten only when a group became
 final, and that write drops the final groups' entries. Reads merge the log into the record's
 pending groups (`records.decode`), so they see exactly what the record with its pending groups
