@@ -44,7 +44,7 @@ REBUILD = "replay the view or `skewless backfill --to-online` it"
 
 
 def _us(t: datetime | None) -> int | None:
-    return None if t is None else (t - EPOCH) // ONE_US
+    return None if t is None else time_us(t)
 
 
 def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime | None,
