@@ -35,6 +35,9 @@ class StoredState:
     log: tuple = ()
     log_upto: int | None = None  # write: the entries up to this event time µs became final — they go
     log_keep: bool = False       # write: keep the key's log (add ``log``, drop ``log_upto``)
+    # write (with a record): the key's pending events live in its log — False promises the log is
+    # empty once this write is applied (the record holds them), which lets Redis reads skip it
+    logging: bool = False
 
 
 def read_rows(rows) -> dict[tuple[str, str], StoredState]:

@@ -2,8 +2,10 @@
 
 Layout under a key prefix (default ``skewless:``):
 
-* ``{prefix}s:{view}:{entity}`` → ``fingerprint NUL msgpack[last_event_us, state record]`` — one
-  string per (view, entity key), so a read of several views is one ``MGET``;
+* ``{prefix}s:{view}:{entity}`` → ``fingerprint NUL flag msgpack[last_event_us, state record]`` —
+  one string per (view, entity key); the flag is ``N`` when the key's pending log is empty (the
+  record holds its pending events), ``L`` when it may not be (absent in values written before the
+  flag: read as ``L``);
 * ``{prefix}t:{view}:{entity}`` → the window rows past the record's horizon (absent when none),
   read by the stream and by reads far past the key's latest event;
 * ``{prefix}p:{view}:{entity}`` → the key's pending log (stores/base.py): a sorted set, score the
@@ -12,8 +14,10 @@ Layout under a key prefix (default ``skewless:``):
   deploy-time skew check reads these instead of scanning keys).
 
 Writes are upserts in chunks, each one Lua script (atomic: the value, the log and the fingerprint
-counts move together; a retried chunk sets the same values and counts nothing twice); reads are
-one Lua script too (the record and its log from one moment). Connections are
+counts move together; a retried chunk sets the same values and counts nothing twice). A read is
+one ``MGET`` of the records (and tails); the keys whose flag says they keep a log are read again by
+one Lua script (record, tail and log from one moment — a record from the ``MGET`` and a log read
+later could miss events the record did not hold yet). Connections are
 re-established with bounded backoff (`runtime.retry`): writes wait while Redis is down, reads give
 up after a few seconds (serving answers 503). Nothing outside the prefix is read or written.
 """
@@ -88,6 +92,7 @@ end
 return out
 """
 _POS = struct.Struct(">I")  # a log member: the event's position in its peer group, then the entry
+_NO_LOG, _LOG = b"\0N", b"\0L"  # a value's flag: the key's log is empty / may hold entries
 
 
 class RedisStore:
@@ -117,8 +122,8 @@ class RedisStore:
             keys = [self._key(s.view, s.entity, kind) for s in chunk for kind in "stp"]
             args: list = [f"{self.prefix}fp:"]
             for s in chunk:
-                value = b"" if s.state is None else \
-                    s.fingerprint.encode() + b"\0" + codec.pack((s.last_event_us, s.state))
+                value = b"" if s.state is None else s.fingerprint.encode() + \
+                    (_LOG if s.logging or s.log else _NO_LOG) + codec.pack((s.last_event_us, s.state))
                 args += [s.view, s.fingerprint, value, s.tail or b"", "1" if s.log_keep else "0",
                          "" if s.log_upto is None else str(s.log_upto), len(s.log)]
                 for ts_us, pos, entry in s.log:
@@ -131,8 +136,9 @@ class RedisStore:
         if raw is None:
             return None
         fp, _, rest = raw.partition(b"\0")
-        last_us, state = codec.unpack(rest)
-        log = log or []  # [member, score, ...]
+        last_us, state = codec.unpack(rest[1:] if rest[:1] in b"NL" else rest)
+        if not log:  # [member, score, ...]
+            return StoredState(view, entity, state, last_us, fp.decode(), tail)
         entries = sorted((int(float(log[i + 1])), _POS.unpack_from(log[i])[0], log[i][_POS.size:])
                          for i in range(0, len(log), 2))
         return StoredState(view, entity, state, last_us, fp.decode(), tail, tuple(entries))
@@ -143,28 +149,67 @@ class RedisStore:
     def _names(self, keys: list[tuple[str, str]], full: bool) -> list[str]:
         return [n for v, e in keys for n in (self._key(v, e), self._key(v, e, "t") if full else "", self._key(v, e, "p"))]
 
-    def _states(self, keys: list[tuple[str, str]], raws: list) -> dict[tuple[str, str], StoredState]:
+    def _mget_names(self, keys: list[tuple[str, str]], full: bool) -> list[str]:
+        names = [self._key(v, e) for v, e in keys]
+        return names + [self._key(v, e, "t") for v, e in keys] if full else names
+
+    @staticmethod
+    def _logged(keys: list[tuple[str, str]], raws: list) -> list[int]:
+        """Positions of the keys whose value may have a pending log (read again with it)."""
+        return [i for i, raw in enumerate(raws[:len(keys)])
+                if raw is not None and raw.partition(b"\0")[2][:1] != _NO_LOG[1:]]
+
+    def _states(self, keys: list[tuple[str, str]], raws: list, full: bool, logged: list[int],
+                scripted: list) -> dict[tuple[str, str], StoredState]:
+        """The states from an MGET's ``raws`` (records, then tails when ``full``), the keys at
+        ``logged`` replaced by the read script's answers ``scripted`` ([value, tail, log] each)."""
+        n = len(keys)
+        rows = [[raws[i], raws[n + i] if full else None, None] for i in range(n)]
+        for i, row in zip(logged, scripted):
+            rows[i] = row
         out: dict[tuple[str, str], StoredState] = {}
-        for k, (raw, tail, log) in zip(keys, raws):
+        for k, (raw, tail, log) in zip(keys, rows):
             state = self._state(*k, raw or None, tail or None, log)
             if state is not None:
                 out[k] = state
         return out
 
     def read_many(self, keys: list[tuple[str, str]], full: bool = False) -> dict[tuple[str, str], StoredState]:
-        """Each key's record (and tail) with its pending log, read by one script (one snapshot)."""
+        """The records (and tails) by one MGET; those with a pending log again, with it, by the read
+        script (one snapshot of record and log)."""
         if not keys:
             return {}
-        names = self._names(keys, full)
-        return self._states(keys, self._run(lambda: self._evalsha(names), self.read_timeout))
+        names = self._mget_names(keys, full)
+        raws = self._run(lambda: self._command("MGET", *names), self.read_timeout)
+        logged = self._logged(keys, raws)
+        scripted: list = []
+        if logged:
+            names = self._names([keys[i] for i in logged], full)
+            scripted = self._run(lambda: self._evalsha(names), self.read_timeout)
+        return self._states(keys, raws, full, logged, scripted)
 
-    def _evalsha(self, names: list[str]) -> list:
-        """The read script on a connection this thread keeps (redis-py's connection API: ~0.4 ms
-        less per read than the pool and the script wrapper); loaded again after a NOSCRIPT (a
-        restarted Redis); a failed connection is dropped."""
+    def _connection(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self.client.connection_pool.make_connection()
+        return conn
+
+    def _command(self, *args) -> Any:
+        """One command on the connection this thread keeps (redis-py's connection API: ~0.4 ms less
+        per read than the pool); a failed connection is dropped."""
+        conn = self._connection()
+        try:
+            conn.send_command(*args)
+            return conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            self._local.conn = None
+            raise
+
+    def _evalsha(self, names: list[str]) -> list:
+        """The read script on the connection this thread keeps; loaded again after a NOSCRIPT (a
+        restarted Redis); a failed connection is dropped."""
+        conn = self._connection()
         try:
             conn.send_command("EVALSHA", self._read.sha, len(names), *names)
             try:
@@ -187,10 +232,16 @@ class RedisStore:
 
             self._async = redis.asyncio.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
             self._aread = self._async.register_script(_READ)
-        names = self._names(keys, False)
-        raws = await with_retry_async(lambda: self._aread(keys=names), component=COMPONENT, retryable=RETRYABLE,
+        names = self._mget_names(keys, False)
+        raws = await with_retry_async(lambda: self._async.mget(names), component=COMPONENT, retryable=RETRYABLE,
                                       give_up_after=self.read_timeout)
-        return self._states(keys, raws)
+        logged = self._logged(keys, raws)
+        scripted: list = []
+        if logged:
+            names = self._names([keys[i] for i in logged], False)
+            scripted = await with_retry_async(lambda: self._aread(keys=names), component=COMPONENT,
+                                              retryable=RETRYABLE, give_up_after=self.read_timeout)
+        return self._states(keys, raws, False, logged, scripted)
 
     def fingerprints(self) -> dict[str, set[str]]:
         def scan():

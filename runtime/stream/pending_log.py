@@ -98,4 +98,4 @@ class StoreLog:
             record, tail = self.base = records.encode(view, state, {}, last, None, head)
         self.based = self.in_log = True
         return StoredState(view.name, ekey, record, last_us, view.fingerprint, tail, tuple(entries),
-                           None if upto is None or not keep else records.time_us(upto), keep)
+                           None if upto is None or not keep else records.time_us(upto), keep, True)

@@ -4,10 +4,12 @@ read back byte for byte, upserts replace, batched reads, fingerprints of what th
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 
 from skewless.runtime.stores.base import StoredState
+from skewless.runtime.stream import codec
 from skewless.runtime.stream.online import NO_EVENT_US
 from tests.support.stores import STORE_KINDS, fresh_store
 from tests.support.together import first_failure
@@ -114,6 +116,36 @@ def test_pending_logs(store):
     store.write([whole])
     assert store.read("v", '["u1"]') == whole
     assert store.read("v", '["u0"]').log == got.log  # another key's log untouched
+
+
+@pytest.mark.redis
+def test_redis_reads_take_the_log_only_for_keys_that_keep_one(request):
+    """A record written with its log emptied (flag N) is read by the MGET alone; one whose key keeps
+    a log (flag L) and a value written before the flag (none) are read again with the log."""
+    import asyncio
+
+    store = fresh_store("redis", request)
+    try:
+        scripted: list = []
+        evalsha = store._evalsha
+        store._evalsha = lambda names: scripted.append(names) or evalsha(names)
+        plain = StoredState("v", '["a"]', b"ra", 1, "fp1")
+        logged = StoredState("v", '["b"]', b"rb", 2, "fp1", None, ((5, 0, b"e"),), None, False, True)
+        empty_log = StoredState("v", '["c"]', b"rc", 3, "fp1", None, (), None, True, True)
+        store.write([plain, logged, empty_log])
+        old = store._key("v", '["d"]')  # a value as written before the flag, with a log
+        store.client.set(old, b"fp1\0" + codec.pack((4, b"rd")))
+        store.client.zadd(store._key("v", '["d"]', "p"), {b"\0\0\0\0e": 6})
+        keys = [("v", f'["{k}"]') for k in "abcdx"]
+        want = {("v", '["a"]'): plain, ("v", '["b"]'): replace(logged, logging=False),
+                ("v", '["c"]'): replace(empty_log, log_keep=False, logging=False),
+                ("v", '["d"]'): StoredState("v", '["d"]', b"rd", 4, "fp1", None, ((6, 0, b"e"),))}
+        assert store.read_many(keys) == want
+        assert scripted == [store._names(keys[1:4], False)]
+        assert asyncio.run(store.aread_many(keys)) == want
+        assert store.read("v", '["a"]') == plain and len(scripted) == 1
+    finally:
+        store.close()
 
 
 def _open_and_write(where, i: int) -> None:
