@@ -432,13 +432,16 @@ def _make(func: str, arg_type: str | None = None, out_type: str | None = None):
 
 
 _SLOTS: dict[type, tuple[str, ...]] = {}
+_CONFIG = frozenset({"out", "kind", "is_or"})  # set by `make` from the aggregate: not state, not stored
 
 
 def _slots(cls: type) -> tuple[str, ...]:
+    """The fields ``dump`` writes: the class's slots but the configuration `make` sets."""
     slots = _SLOTS.get(cls)
     if slots is None:
         # each class's own __slots__ (getattr would return a base's again for a subclass without any)
-        slots = _SLOTS[cls] = tuple(s for c in reversed(cls.__mro__) for s in c.__dict__.get("__slots__", ()))
+        slots = _SLOTS[cls] = tuple(s for c in reversed(cls.__mro__) for s in c.__dict__.get("__slots__", ())
+                                    if s not in _CONFIG)
     return slots
 
 

@@ -86,14 +86,21 @@ def _ext(code: int, data: bytes):
 _LOCAL = threading.local()  # a Packer per thread (Bytewax workers are threads)
 
 
-def pack(obj) -> bytes:
+def packer() -> msgpack.Packer:
+    """This thread's Packer (a caller packing many values in a row; after a failed ``pack`` call
+    its ``reset``: a failed pack may leave a partial buffer behind)."""
     packer = getattr(_LOCAL, "packer", None)
     if packer is None:
         packer = _LOCAL.packer = msgpack.Packer(default=_default, use_bin_type=True, datetime=False)
+    return packer
+
+
+def pack(obj) -> bytes:
+    p = packer()
     try:
-        return packer.pack(obj)
+        return p.pack(obj)
     except Exception:
-        packer.reset()  # a failed pack may leave a partial buffer behind
+        p.reset()
         raise
 
 

@@ -100,6 +100,11 @@ class Plan:
         scratch = ViewKeyState(view)  # the kernel aggregates' accumulator kinds and constant fields
         self.accs = {i: scratch.aggs[i].acc for i in self.agg_index}
         self.dumpers = {i: _dumper(acc) for i, acc in self.accs.items()}
+        # an aggregate whose dump is an earlier one's by construction (SUM and AVG of one column over
+        # one frame: the same column's sum fields) -> that one (`dump` gives both one object)
+        first: dict = {}
+        self.shares = {i: j for i, j in ((i, first.setdefault((self.agg_of[i], _dump_kind(acc)), i))
+                                         for i, acc in self.accs.items()) if j != i}
         # LAGs: in the kernel too (their value and default as `_Rows` computes them)
         self.lag_index = [i for i, (agg, kind) in enumerate(kinds) if kind is None and agg.func == "lag"]
         self.lags = [(aggregates[i].id, scratch.aggs[i].n, scratch.aggs[i].value_of,
@@ -155,21 +160,30 @@ def _dumper(acc):
         assert order == ("n",)
         return lambda win, ci, col: (col.nn,)
     if isinstance(acc, _Sum):
-        out = acc.out
         pick = itemgetter(*[_SUM_FIELDS.index(name) for name in order])
-        return lambda win, ci, col: pick((*col.sum_fields(), None, out))
+        return lambda win, ci, col: pick((*col.sum_fields(), None))
     if isinstance(acc, Variance):
-        kind = acc.kind
-        pick = itemgetter(*[("kind", "n", "s1", "s2", "bad", "e").index(name) for name in order])
-        return lambda win, ci, col: pick((kind, col.nn, col.s1, col.s2, col.bad, col.ve))
+        pick = itemgetter(*[("n", "s1", "s2", "bad", "e").index(name) for name in order])
+        return lambda win, ci, col: pick((col.nn, col.s1, col.s2, col.bad, col.ve))
     if isinstance(acc, BoolAgg):
-        is_or = acc.is_or
-        pick = itemgetter(*[("t", "f", "is_or").index(name) for name in order])
-        return lambda win, ci, col: pick((col.t, col.f, is_or))
+        pick = itemgetter(*[("t", "f").index(name) for name in order])
+        return lambda win, ci, col: pick((col.t, col.f))
     raise TypeError(type(acc).__name__)  # pragma: no cover - `_eligible` admits no other accumulator
 
 
-_SUM_FIELDS = ("n", "isum", "fsum", "fexp", "floats", "nan", "pinf", "ninf", "scales", "out")  # + sum_fields()
+def _dump_kind(acc) -> tuple:
+    """What ``_dumper(acc)`` reads besides its column: equal kinds over one column dump equal data."""
+    if isinstance(acc, Guarded):
+        return ("guarded", _dump_kind(acc.inner))
+    if isinstance(acc, (MinMax, Distinct, Count)):
+        return (type(acc).__name__,)
+    for family in (_Sum, Variance, BoolAgg):
+        if isinstance(acc, family):
+            return (family.__name__, _slots(type(acc)))
+    return ("own", id(acc))  # pragma: no cover - `_dumper` admits no other accumulator
+
+
+_SUM_FIELDS = ("n", "isum", "fsum", "fexp", "floats", "nan", "pinf", "ninf", "scales")  # sum_fields() + scales
 
 
 def new_state(view: FeatureView):
@@ -252,8 +266,12 @@ class FastViewKeyState:
             heads.append((reach, head))
             if tail is not None:
                 tails.append((reach, tail))
-        aggs = []
+        aggs: list = []
+        shares = plan.shares
         for i in range(len(plan.aggregates)):
+            if i in shares:
+                aggs.append(aggs[shares[i]])
+                continue
             where = plan.agg_of.get(i)
             if where is None:
                 aggs.append(py[i].dump() if i in py else core.lags[plan.lag_pos[i]].dump())

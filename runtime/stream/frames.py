@@ -518,6 +518,11 @@ def _read_layout(view: FeatureView) -> tuple:
     return _layout(_register(view), view.aggregates)[4:]
 
 
+def window_reaches(view: FeatureView) -> tuple:
+    """The reaches of the view's RANGE windows, in `ViewKeyState.windows` order."""
+    return tuple(_layout(_register(view), view.aggregates)[1])
+
+
 def window_cut(rows: int, reach: int, last_us: int | None) -> int:
     """Where a window's stored rows split into head and tail (`SharedWindow.dump`)."""
     if rows <= HEAD_ROWS:  # small: all in the head (an idle key's reads need no second fetch)

@@ -25,19 +25,22 @@ version, another view or another fingerprint is refused with a message naming th
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
+import pyarrow as pa
+
 from skewless.compiler.contract import FeatureView
 
 from . import codec
 from .codec import EPOCH, ONE_US, StateFormatError
-from .frames import ViewKeyState, quick_values
+from .frames import NO_CUT, ViewKeyState, quick_values, window_reaches
 from .rolling import array_header
 
-FORMAT = 2  # 2: float sums scaled by 2^(finest exponent seen), not 2^1074
+FORMAT = 3  # 2: float sums scaled by 2^(finest exponent seen), not 2^1074; 3: LZ4-compressed windows
 MAGIC = "skewless-state"
 SNAPSHOT = "skewless-snapshot"
 REBUILD = "replay the view or `skewless backfill --to-online` it"
@@ -59,12 +62,13 @@ def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime
     whenever a group is processed, so an upsert that only adds a pending event encodes that event
     and the record's header, not the windows. The bytes are the same."""
     last_us = _us(last)
-    quick = None if pending else state.quick()
+    quick = None if pending else _slim_quick(view, state.quick(), last_us)
     kept = None if head is None else head[0]
     if kept is None:
         state_head, state_tail = state.dump(last_us)
-        kept = (codec.pack(state_head),
-                None if state_tail is None else codec.pack((MAGIC, FORMAT, view.fingerprint, state_tail)))
+        kept = (codec.pack(squeeze(_pack_head(state_head))),
+                None if state_tail is None else codec.pack((MAGIC, FORMAT, view.fingerprint,
+                                                            squeeze(codec.pack(state_tail)))))
         if head is not None:
             head[0] = kept
     if encoded is None:
@@ -73,6 +77,89 @@ def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime
         full = b"".join((b"\x92", kept[0], *encoded.parts(pending)))
     record = codec.pack((MAGIC, FORMAT, view.name, view.fingerprint, last_us, quick, full))
     return record, kept[1]
+
+
+_LZ4 = pa.Codec("lz4_raw")
+_SIZE = struct.Struct(">I")
+MAX_STATE = 1 << 31  # a window state decompressing to more is damaged bytes, not a state
+
+
+def squeeze(raw: bytes) -> bytes:
+    """``raw`` compressed for the store: its length (4 bytes, big-endian), then an LZ4 block. A
+    window's rows are sorted timestamps (8 bytes each, mostly equal high bytes) and repeated
+    numbers: about half their msgpack size, for ~3 µs per KB each way."""
+    return _SIZE.pack(len(raw)) + _LZ4.compress(raw, asbytes=True)
+
+
+def unsqueeze(blob: bytes) -> bytes:
+    if len(blob) < _SIZE.size:
+        raise StateFormatError("a compressed state is truncated")
+    size = _SIZE.unpack_from(blob)[0]
+    if size > MAX_STATE:
+        raise StateFormatError(f"a compressed state claims {size} bytes")
+    try:
+        raw = _LZ4.decompress(memoryview(blob)[_SIZE.size:], decompressed_size=size, asbytes=True)
+    except Exception as exc:  # noqa: BLE001 - damaged bytes
+        raise StateFormatError(f"a compressed state is damaged ({type(exc).__name__})") from None
+    if len(raw) != size:
+        raise StateFormatError("a compressed state is damaged (its length)")
+    return raw
+
+
+def unpack_full(full: bytes) -> tuple[tuple, tuple]:
+    """A record's ``full`` part: (the state's head, the pending groups)."""
+    head, pending = codec.unpack(full)
+    return _unslim(codec.unpack(unsqueeze(head))), pending
+
+
+def _pack_head(head: tuple) -> bytes:
+    """`ViewKeyState.dump`'s head as stored: an aggregate whose data is an earlier one's object (the
+    kernel's SUM and AVG of one column over one frame keep one sum: `fast.Plan.shares`) is that
+    one's index; a window without a tail has cut nil."""
+    aggs, windows = head
+    seen: dict[int, int] = {}
+    slim = []
+    for i, data in enumerate(aggs):
+        j = seen.setdefault(id(data), i)
+        slim.append(data if j == i else j)
+    return codec.pack((tuple(slim), tuple((reach, (None if w[0] == NO_CUT else w[0], *w[1:]))
+                                           for reach, w in windows)))
+
+
+def _unslim(head: tuple) -> tuple:
+    aggs, windows = head
+    full: list = []
+    for data in aggs:  # aggregate data is always an array: an int refers to an earlier one
+        full.append(full[data] if isinstance(data, int) else data)
+    return tuple(full), tuple((reach, (NO_CUT if w[0] is None else w[0], *w[1:])) for reach, w in windows)
+
+
+def _slim_quick(view: FeatureView, quick: tuple | None, last_us: int | None) -> tuple | None:
+    """`ViewKeyState.quick` as stored: per window with rows, flat, (its position among the view's
+    windows, latest event µs − its newest row µs, newest − oldest row µs) — small numbers where the
+    state has three absolute µs per window."""
+    if quick is None or not quick[2] or last_us is None:
+        return quick
+    inclusive, values, windows = quick
+    order = {reach: i for i, reach in enumerate(window_reaches(view))}
+    flat: list = []
+    for reach, first, empty in windows:
+        flat += (order[reach], last_us - (empty - reach), empty - first)
+    return inclusive, values, tuple(flat)
+
+
+def _full_quick(view: FeatureView, quick: tuple | None, last_us: int | None) -> tuple | None:
+    """`_slim_quick`'s inverse."""
+    if quick is None or not quick[2] or last_us is None:
+        return quick
+    inclusive, values, flat = quick
+    reaches = window_reaches(view)
+    windows = []
+    for k in range(0, len(flat), 3):
+        reach = reaches[flat[k]]
+        empty = last_us - flat[k + 1] + reach
+        windows.append((reach, empty - flat[k + 2], empty))
+    return inclusive, values, tuple(windows)
 
 
 class GroupBytes:
@@ -169,19 +256,20 @@ class Record:
         `NeedTail` when only the tail has the rows a window expires by then)."""
         if self.quick is None or self.log:
             return None
-        return quick_values(self.view, self.quick, t_us, self.last_us, lambda: codec.unpack(self.full)[0])
+        return quick_values(self.view, self.quick, t_us, self.last_us, lambda: unpack_full(self.full)[0])
 
     def load(self, tail: bytes | None = None, complete: bool = True) -> tuple[ViewKeyState, dict[datetime, list[dict]], datetime | None]:
         """(state, pending groups, last final event time). ``complete``: with the tail (``tail``
         None: there is none); otherwise the windows hold their heads (`ViewKeyState.load`)."""
         try:
-            head, pending = codec.unpack(self.full)
+            head, pending = unpack_full(self.full)
             rows = None
             if tail is not None:
                 magic, version, fingerprint, rows = codec.unpack(tail)
                 if (magic, version, fingerprint) != (MAGIC, FORMAT, self.view.fingerprint):
                     raise StateFormatError(f"the window tail of view {self.view.name!r} does not belong to its "
                                            f"record: {REBUILD}")
+                rows = codec.unpack(unsqueeze(rows))
             state = ViewKeyState(self.view).load(head, rows if complete else None)
             groups = {ts: [dict(r) for r in rows_] for ts, rows_ in pending}
             for _, _, entry in self.log:  # events appended to the pending log since the record
@@ -218,6 +306,11 @@ def decode(blob: bytes, view: FeatureView, log: Sequence = ()) -> Record:
                                f"{fingerprint}, the project has {view.fingerprint}: {REBUILD}")
     if log:
         log = tuple(sorted((e for e in log if last_us is None or e[0] > last_us), key=lambda e: (e[0], e[1])))
+    try:
+        quick = _full_quick(view, quick, last_us)
+    except Exception as exc:  # noqa: BLE001 - well-formed msgpack of the wrong shape
+        raise StateFormatError(f"online state of view {view.name!r} is damaged ({type(exc).__name__}: {exc}): "
+                               f"{REBUILD}") from None
     return Record(view, last_us, quick, full, tuple(log))
 
 

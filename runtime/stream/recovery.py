@@ -21,7 +21,7 @@ from pathlib import Path
 
 from skewless.compiler.contract import Diagnostic, SkewlessError
 
-FORMAT = 4  # 4: batch steps (new step ids); 3: snapshots in state format 2 of docs/state-format.md (1: pickles; 2: state format 1)
+FORMAT = 5  # 5: snapshots in state format 3; 4: batch steps (new step ids); 3: snapshots in state format 2 of docs/state-format.md (1: pickles; 2: state format 1)
 MANIFEST = "skewless-recovery.json"
 
 

@@ -124,8 +124,12 @@ def _decoded(rec: tuple) -> tuple:
         return v
 
     fields = list(codec.unpack(rec[0]))
-    fields[6] = codec.unpack(fields[6])
-    return plain(fields), None if rec[1] is None else plain(codec.unpack(rec[1]))
+    fields[6] = records.unpack_full(fields[6])  # decompressed, shared aggregate data resolved
+    if rec[1] is None:
+        return plain(fields), None
+    tail = list(codec.unpack(rec[1]))
+    tail[3] = codec.unpack(records.unsqueeze(tail[3]))
+    return plain(fields), plain(tail)
 
 
 def _run(state, groups) -> list[dict]:
@@ -143,6 +147,25 @@ def test_the_view_runs_in_the_kernel(view):
     assert sorted(plan.reaches) == [120_000_000, 300_000_000, 600_000_000, 3_600_000_000]
     assert len(plan.lag_index) == 5  # every LAG too
     assert isinstance(fast.new_state(view), fast.FastViewKeyState)
+
+
+def test_a_sum_the_kernel_keeps_once_is_stored_once(view):
+    """SUM and AVG of one column over one frame keep one sum in the kernel: the record stores its
+    data once and the other aggregate as that one's index (`records._pack_head`); the decoded
+    record equals the Python state's, which keeps two (`test_same_values_and_records_...`)."""
+    plan = fast.plan_for(view)
+    pairs = {3: 2, 17: 16}  # a1 -> s1 (1 hour), a2 -> s2 (2 minutes), in the view's order
+    assert all((view.aggregates[a].func, view.aggregates[s].func) == ("avg", "sum") for a, s in pairs.items())
+    assert pairs.items() <= plan.shares.items()
+    state = fast.new_state(view)
+    for g in _groups([(1, [{"amount": 2.5, "n": 1, "merchant_id": "m1", "flag": True}]),
+                      (30, [{"amount": 0.1, "n": 2, "merchant_id": "m2", "flag": False}])]):
+        state.process_group(g)
+    full = codec.unpack(records.encode(view, state, {}, T0)[0])[6]
+    stored = codec.unpack(records.unsqueeze(codec.unpack(full)[0]))[0]
+    assert {i: stored[i] for i in pairs} == pairs
+    data = records.unpack_full(full)[0][0]
+    assert all(data[i] == data[j] and not isinstance(data[i], int) for i, j in pairs.items())
 
 
 @given(groups)
