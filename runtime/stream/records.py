@@ -72,13 +72,17 @@ def encode(view: FeatureView, state: ViewKeyState, pending: dict, last: datetime
         if head is not None:
             head[0] = kept
     if encoded is None:
-        full = b"".join((b"\x92", kept[0], codec.pack(tuple((ts, rows) for ts, rows in sorted(pending.items())))))
+        groups = codec.pack(tuple((ts, rows) for ts, rows in sorted(pending.items())))
     else:
-        full = b"".join((b"\x92", kept[0], *encoded.parts(pending)))
+        groups = b"".join(encoded.parts(pending))
+    if len(groups) > SQUEEZE_PENDING:
+        groups = codec.pack(squeeze(groups))
+    full = b"".join((b"\x92", kept[0], groups))
     record = codec.pack((MAGIC, FORMAT, view.name, view.fingerprint, last_us, quick, full))
     return record, kept[1]
 
 
+SQUEEZE_PENDING = 1024  # pending groups encoding to more bytes are stored squeezed (~4x smaller)
 _LZ4 = pa.Codec("lz4_raw")
 _SIZE = struct.Struct(">I")
 MAX_STATE = 1 << 31  # a window state decompressing to more is damaged bytes, not a state
@@ -109,6 +113,8 @@ def unsqueeze(blob: bytes) -> bytes:
 def unpack_full(full: bytes) -> tuple[tuple, tuple]:
     """A record's ``full`` part: (the state's head, the pending groups)."""
     head, pending = codec.unpack(full)
+    if isinstance(pending, bytes):  # squeezed (past SQUEEZE_PENDING bytes)
+        pending = codec.unpack(unsqueeze(pending))
     return _unslim(codec.unpack(unsqueeze(head))), pending
 
 

@@ -244,3 +244,23 @@ def test_a_kept_window_encoding_gives_the_bytes_of_a_fresh_one(catalog, monkeypa
             cached = head[0]
             assert cached is not None and cached[1] is not None  # window bytes and tail kept
         assert head[0] is cached  # encoded once
+
+
+def test_many_pending_events_are_stored_squeezed(catalog):
+    """Pending groups past `SQUEEZE_PENDING` bytes (a key of a real-time stream holds its allowed
+    lateness of events) are one LZ4 block in the record and its snapshot: read back as they were,
+    the same bytes whether their encoding was kept between upserts or not."""
+    view = catalog.views["r1h"]
+    state = ViewKeyState(view)
+    kept, pending = records.GroupBytes(), {}
+    last = T0 - timedelta(hours=1)
+    for i, e in enumerate(_events(40)):
+        pending.setdefault(e["ts"], []).append(e)
+        kept.touch(e["ts"])
+        blob, _ = records.encode(view, state, pending, last, kept)
+        assert (blob, None) == records.encode(view, state, pending, last)
+        stored = codec.unpack(codec.unpack(blob)[6])[1]
+        raw = codec.pack(tuple(sorted(pending.items())))
+        assert isinstance(stored, bytes) == (len(raw) > records.SQUEEZE_PENDING), i
+        assert records.decode(blob, view).load()[1] == pending
+    assert len(codec.unpack(codec.unpack(blob)[6])[1]) < len(raw) / 2
