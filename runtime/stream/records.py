@@ -2,7 +2,7 @@
 
 A record is one msgpack array::
 
-    ["skewless-state", FORMAT, view name, view fingerprint, last final event µs | None,
+    ["skw", FORMAT, view name, view fingerprint, last final event µs | None,
      quick | None, full (bytes)]
 
 * ``quick`` = [holds at the last event's own time, values in the view's aggregate order, per
@@ -41,7 +41,8 @@ from .frames import NO_CUT, ViewKeyState, quick_values, window_reaches
 from .rolling import array_header
 
 FORMAT = 3  # 2: float sums scaled by 2^(finest exponent seen), not 2^1074; 3: LZ4-compressed windows
-MAGIC = "skewless-state"
+MAGIC = "skw"  # format 3 on; "skewless-state" (LEGACY) before: read only to name its format
+LEGACY = "skewless-state"
 SNAPSHOT = "skewless-snapshot"
 REBUILD = "replay the view or `skewless backfill --to-online` it"
 
@@ -302,9 +303,9 @@ def decode(blob: bytes, view: FeatureView, log: Sequence = ()) -> Record:
     except (TypeError, ValueError) as exc:
         raise StateFormatError(f"online state of view {view.name!r} is not a skewless state record ({exc}): "
                                f"{REBUILD}") from None
-    if magic != MAGIC:
+    if magic not in (MAGIC, LEGACY):
         raise StateFormatError(f"online state of view {view.name!r} is not a skewless state record: {REBUILD}")
-    if version != FORMAT:
+    if version != FORMAT or magic != MAGIC:
         raise StateFormatError(f"online state of view {view.name!r} is in state format {version}, this skewless "
                                f"reads format {FORMAT}: {REBUILD}")
     if name != view.name or fingerprint != view.fingerprint:

@@ -118,6 +118,9 @@ def test_other_versions_views_and_fingerprints_are_refused(catalog):
     header[1] = 99
     with pytest.raises(codec.StateFormatError, match="state format 99"):
         records.decode(codec.pack(tuple(header)), view)
+    header[:2] = ["skewless-state", 2]  # format 2 and before: the longer magic
+    with pytest.raises(codec.StateFormatError, match="state format 2, this skewless reads format 3"):
+        records.decode(codec.pack(tuple(header)), view)
     with pytest.raises(codec.StateFormatError, match="older skewless"):
         records.decode_snapshot(pickle.dumps(({}, None)))
 
@@ -174,7 +177,7 @@ def test_the_bytes_of_a_known_state_are_pinned(catalog):
         state.process_group([e])
     blob, tail = records.encode(view, state, {T0 + timedelta(hours=2): [_events(1)[0]]}, T0 + timedelta(minutes=18))
     magic, version, name, fp, last, quick, full = codec.unpack(blob)
-    assert (magic, version, name, fp, last, quick) == ("skewless-state", records.FORMAT, "r1h", view.fingerprint,
+    assert (magic, version, name, fp, last, quick) == ("skw", records.FORMAT, "r1h", view.fingerprint,
                                                        1767226680000000, None)
     squeezed, pending = codec.unpack(full)
     assert pending[0][0] == T0 + timedelta(hours=2) and pending[0][1][0]["txn_id"] == "t0"
@@ -206,7 +209,7 @@ def test_large_windows_keep_their_rows_past_the_horizon_in_the_tail(catalog, mon
     (reach, (cut, ts, cols, missing)), = data[1]
     horizon = 3_600_000_000 // frames.HORIZON
     assert (reach, cut, len(ts), missing) == (3_600_000_000, 1767226680000000 + horizon - 3_600_000_000, 0, 6)
-    assert codec.unpack(tail)[:3] == ("skewless-state", records.FORMAT, view.fingerprint)
+    assert codec.unpack(tail)[:3] == ("skw", records.FORMAT, view.fingerprint)
     assert ViewKeyState(view).load(data, codec.unpack(records.unsqueeze(codec.unpack(tail)[3]))).as_of(T0 + timedelta(hours=1), {}) == \
         state.as_of(T0 + timedelta(hours=1), {})
 
