@@ -518,9 +518,17 @@ def _read_layout(view: FeatureView) -> tuple:
     return _layout(_register(view), view.aggregates)[4:]
 
 
+_REACHES: dict[str, tuple] = {}  # view ref -> (its aggregates, `window_reaches`)
+
+
 def window_reaches(view: FeatureView) -> tuple:
-    """The reaches of the view's RANGE windows, in `ViewKeyState.windows` order."""
-    return tuple(_layout(_register(view), view.aggregates)[1])
+    """The reaches of the view's RANGE windows, in `ViewKeyState.windows` order (each read of a
+    record asks: kept per view)."""
+    kept = _REACHES.get(view.fingerprint or view.name)
+    if kept is None or kept[0] is not view.aggregates:
+        kept = _REACHES[view.fingerprint or view.name] = (
+            view.aggregates, tuple(_layout(_register(view), view.aggregates)[1]))
+    return kept[1]
 
 
 def window_cut(rows: int, reach: int, last_us: int | None) -> int:
