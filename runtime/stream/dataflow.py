@@ -173,7 +173,8 @@ class StoreWriter:
             self._flush(buf)
 
     def _flush(self, buf: dict) -> None:
-        batch = [slot.store_row(key) for slot, key in buf["dirty"].items()]
+        entries: dict = {}  # one encoding per pending event, shared by the views of its key
+        batch = [slot.store_row(key, entries) for slot, key in buf["dirty"].items()]
         buf["dirty"], buf["since"], buf["owner"] = {}, time.monotonic(), None
         if not batch:
             return
@@ -286,10 +287,11 @@ class _ViewSlot:
             self.blob = records.encode(self.view, self.state, self.pending, self.last, self.encoded, self.head)
         return self.blob
 
-    def store_row(self, key: list):
+    def store_row(self, key: list, entries: dict | None = None):
         """The store write of this version: the record when a group was processed since the last
-        write, the events added since (`pending_log`)."""
-        return self.log.row(self.view, key, self.state, self.pending, self.last, self.head, self.payload)
+        write, the events added since (`pending_log`; ``entries``: their encodings by event, shared
+        between the slots of one write)."""
+        return self.log.row(self.view, key, self.state, self.pending, self.last, self.head, self.payload, entries)
 
     def add(self, ts: datetime, event: dict) -> None:
         self.pending.setdefault(ts, []).append(event)

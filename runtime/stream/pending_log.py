@@ -67,8 +67,10 @@ class StoreLog:
         self.count -= events
 
     def row(self, view: FeatureView, key: Sequence[Any], state, pending: dict, last: datetime | None,
-            head: list, holding) -> StoredState:
-        """The write of this version; ``holding()`` gives the record holding the pending groups."""
+            head: list, holding, shared: dict | None = None) -> StoredState:
+        """The write of this version; ``holding()`` gives the record holding the pending groups.
+        ``shared``: log entries by (event time, id of the event) — one source event is pending in
+        every view of its key (the views' writes of one flush, alive together, pack it once)."""
         last_us = NO_EVENT_US if last is None else records.time_us(last)
         ekey = encode_key(key)
         if self.count <= INLINE:  # the record holds them; a log the store may have for the key is emptied
@@ -89,7 +91,15 @@ class StoreLog:
             done = self.logged.get(ts, 0)
             if done < len(rows):
                 ts_us = records.time_us(ts)
-                entries.extend((ts_us, pos, records.log_entry(ts, rows[pos])) for pos in range(done, len(rows)))
+                if shared is None:
+                    entries.extend((ts_us, pos, records.log_entry(ts, rows[pos])) for pos in range(done, len(rows)))
+                else:
+                    for pos in range(done, len(rows)):
+                        event = rows[pos]
+                        kept = shared.get((ts, id(event)))
+                        if kept is None:  # the event held beside it: its id stays its own
+                            kept = shared[(ts, id(event))] = (event, records.log_entry(ts, event))
+                        entries.append((ts_us, pos, kept[1]))
                 self.logged[ts] = len(rows)
         self.new = set()
         upto, self.upto = self.upto, None

@@ -122,3 +122,20 @@ def test_an_upsert_that_only_added_events_writes_those_events(catalog, tmp_path,
     store.write([row])
     assert len(store.read(view.name, '["u0"]').log) == 200 - 90
     assert records.decode(row.state, view).load()[1] == {}  # the stored record holds no pending group
+
+
+def test_the_views_of_a_key_share_each_events_entry(catalog, monkeypatch):
+    """One flush's writes of a key's views (`StoreWriter._flush` passes one ``entries`` dict): an
+    event pending in several views is packed once, and each view's write is what it writes alone."""
+    monkeypatch.setattr(pending_log, "INLINE", 0)
+    names = ("r1h", "rd2h_30m")
+    shared_slots = [_ViewSlot(catalog.views[n], ViewEvaluator(catalog.views[n]), False) for n in names]
+    alone_slots = [_ViewSlot(catalog.views[n], ViewEvaluator(catalog.views[n]), False) for n in names]
+    for i in range(12):
+        e = _event(i, i // 2)
+        for slot in (*shared_slots, *alone_slots):
+            slot.add(e["ts"], e)  # the same event object in every view, as a source's event is
+        shared: dict = {}
+        rows = [slot.store_row(["u0"], shared) for slot in shared_slots]
+        assert rows == [slot.store_row(["u0"]) for slot in alone_slots]
+        assert rows[0].log and all(a[2] is b[2] for a, b in zip(rows[0].log, rows[1].log))  # one encoding
