@@ -55,7 +55,7 @@ def test_a_stalled_watermark_gives_no_estimate(monkeypatch):
 
 
 class _Slot:
-    def store_row(self, key):
+    def store_row(self, key, entries=None):
         return ("v", key)
 
 
