@@ -95,6 +95,14 @@ _POS = struct.Struct(">I")  # a log member: the event's position in its peer gro
 _NO_LOG, _LOG = b"\0N", b"\0L"  # a value's flag: the key's log is empty / may hold entries
 
 
+def _split(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """A value's (fingerprint, flag — b"" before the flag existed —, msgpack[last_event_us, record])."""
+    fp, _, rest = raw.partition(b"\0")
+    if rest[:1] in (b"N", b"L"):
+        return fp, rest[:1], rest[1:]
+    return fp, b"", rest
+
+
 class RedisStore:
     def __init__(self, url: str, prefix: str = "skewless:", connect_timeout: float = 30.0, read_timeout: float = 5.0):
         self.url, self.prefix, self.read_timeout = url, prefix, read_timeout
@@ -135,8 +143,8 @@ class RedisStore:
                log: list | None = None) -> StoredState | None:
         if raw is None:
             return None
-        fp, _, rest = raw.partition(b"\0")
-        last_us, state = codec.unpack(rest[1:] if rest[:1] in b"NL" else rest)
+        fp, _, body = _split(raw)
+        last_us, state = codec.unpack(body)
         if not log:  # [member, score, ...]
             return StoredState(view, entity, state, last_us, fp.decode(), tail)
         entries = sorted((int(float(log[i + 1])), _POS.unpack_from(log[i])[0], log[i][_POS.size:])
@@ -156,8 +164,7 @@ class RedisStore:
     @staticmethod
     def _logged(keys: list[tuple[str, str]], raws: list) -> list[int]:
         """Positions of the keys whose value may have a pending log (read again with it)."""
-        return [i for i, raw in enumerate(raws[:len(keys)])
-                if raw is not None and raw.partition(b"\0")[2][:1] != _NO_LOG[1:]]
+        return [i for i, raw in enumerate(raws[:len(keys)]) if raw is not None and _split(raw)[1] != _NO_LOG[1:]]
 
     def _states(self, keys: list[tuple[str, str]], raws: list, full: bool, logged: list[int],
                 scripted: list) -> dict[tuple[str, str], StoredState]:

@@ -86,22 +86,20 @@ def _ext(code: int, data: bytes):
 _LOCAL = threading.local()  # a Packer per thread (Bytewax workers are threads)
 
 
-def packer() -> msgpack.Packer:
-    """This thread's Packer (a caller packing many values in a row; after a failed ``pack`` call
-    its ``reset``: a failed pack may leave a partial buffer behind)."""
+def pack(obj) -> bytes:
     packer = getattr(_LOCAL, "packer", None)
     if packer is None:
         packer = _LOCAL.packer = msgpack.Packer(default=_default, use_bin_type=True, datetime=False)
-    return packer
-
-
-def pack(obj) -> bytes:
-    p = packer()
     try:
-        return p.pack(obj)
+        return packer.pack(obj)
     except Exception:
-        p.reset()
+        packer.reset()  # a failed pack may leave a partial buffer behind
         raise
+
+
+def time_us(ts: datetime) -> int:
+    """µs since 1970-01-01 (UTC for a time with a zone)."""
+    return (ts - (EPOCH_NAIVE if ts.tzinfo is None else EPOCH)) // ONE_US
 
 
 def unpack_prefix(data: bytes, k: int) -> list:

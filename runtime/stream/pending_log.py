@@ -84,6 +84,7 @@ class StoreLog:
         else:
             keep = True
         entries = []
+        shared = {} if shared is None else shared
         for ts in sorted(self.new):
             rows = pending.get(ts)
             if rows is None:
@@ -91,15 +92,12 @@ class StoreLog:
             done = self.logged.get(ts, 0)
             if done < len(rows):
                 ts_us = records.time_us(ts)
-                if shared is None:
-                    entries.extend((ts_us, pos, records.log_entry(ts, rows[pos])) for pos in range(done, len(rows)))
-                else:
-                    for pos in range(done, len(rows)):
-                        event = rows[pos]
-                        kept = shared.get((ts, id(event)))
-                        if kept is None:  # the event held beside it: its id stays its own
-                            kept = shared[(ts, id(event))] = (event, records.log_entry(ts, event))
-                        entries.append((ts_us, pos, kept[1]))
+                for pos in range(done, len(rows)):
+                    event = rows[pos]
+                    kept = shared.get((ts, id(event)))
+                    if kept is None:  # the event held beside it: its id stays its own
+                        kept = shared[(ts, id(event))] = (event, records.log_entry(ts, event))
+                    entries.append((ts_us, pos, kept[1]))
                 self.logged[ts] = len(rows)
         self.new = set()
         upto, self.upto = self.upto, None

@@ -36,7 +36,7 @@ import pyarrow as pa
 from skewless.compiler.contract import FeatureView
 
 from . import codec
-from .codec import EPOCH, ONE_US, StateFormatError
+from .codec import EPOCH, ONE_US, StateFormatError, time_us  # noqa: F401 - time_us: records.time_us
 from .frames import NO_CUT, ViewKeyState, quick_values, window_reaches
 from .rolling import array_header
 
@@ -148,10 +148,10 @@ def _slim_quick(view: FeatureView, quick: tuple | None, last_us: int | None) -> 
     if quick is None or not quick[2] or last_us is None:
         return quick
     inclusive, values, windows = quick
-    order = {reach: i for i, reach in enumerate(window_reaches(view))}
+    reaches = window_reaches(view)
     flat: list = []
     for reach, first, empty in windows:
-        flat += (order[reach], last_us - (empty - reach), empty - first)
+        flat += (reaches.index(reach), last_us - (empty - reach), empty - first)
     return inclusive, values, tuple(flat)
 
 
@@ -243,11 +243,6 @@ def log_entry(ts: datetime, event: dict) -> bytes:
     """A pending event in the store's pending log: msgpack [event time, event] (its group's time
     exactly as a record's pending groups hold it)."""
     return codec.pack((ts, event))
-
-
-def time_us(ts: datetime) -> int:
-    """µs since 1970-01-01 (UTC for a time with a zone)."""
-    return (ts - (codec.EPOCH_NAIVE if ts.tzinfo is None else EPOCH)) // ONE_US
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Callable
 from bytewax.operators import StatefulBatchLogic
 
 from ..sources.decode import DeadLetter, Idle
-from .codec import EPOCH, EPOCH_NAIVE, ONE_US
+from .codec import time_us
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class _Watermark:
         self.mark: datetime | None = None   # min over active partitions (before lateness)
         # counting (sources feeding re-keyed views): times of the events not yet before the
         # watermark, how many are, and the last watermark a Frontier was sent for
-        self.ahead: list[int] = []  # a heap of µs (`_us`): as bytes in a snapshot
+        self.ahead: list[int] = []  # a heap of µs (`codec.time_us`): as bytes in a snapshot
         self.passed = 0
         self.sent: datetime | None = None
 
@@ -85,7 +85,7 @@ class _Watermark:
         wm = self.mark - lateness
         if self.sent is not None and wm <= self.sent:
             return None
-        ahead, wm_us = self.ahead, _us(wm)
+        ahead, wm_us = self.ahead, time_us(wm)
         while ahead and ahead[0] < wm_us:
             heapq.heappop(ahead)
             self.passed += 1
@@ -140,7 +140,7 @@ class WatermarkLogic(StatefulBatchLogic):
             if w is not None:
                 out.append(w)
                 if self.ts_col is not None and w.__class__ is Tagged:
-                    heapq.heappush(state.ahead, _us(w.event[self.ts_col]))
+                    heapq.heappush(state.ahead, time_us(w.event[self.ts_col]))
         self.state = state
         if self.ts_col is not None and state is not None:
             f = state.frontier(self.lateness)
@@ -161,6 +161,3 @@ class WatermarkLogic(StatefulBatchLogic):
         copied.ahead = array("q", state.ahead).tobytes()
         return copied
 
-
-def _us(ts: datetime) -> int:
-    return (ts - (EPOCH_NAIVE if ts.tzinfo is None else EPOCH)) // ONE_US
