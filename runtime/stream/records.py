@@ -112,11 +112,17 @@ def unsqueeze(blob: bytes) -> bytes:
 
 
 def unpack_full(full: bytes) -> tuple[tuple, tuple]:
-    """A record's ``full`` part: (the state's head, the pending groups)."""
-    head, pending = codec.unpack(full)
-    if isinstance(pending, bytes):  # squeezed (past SQUEEZE_PENDING bytes)
-        pending = codec.unpack(unsqueeze(pending))
-    return _unslim(codec.unpack(unsqueeze(head))), pending
+    """A record's ``full`` part: (the state's head, the pending groups); anything else — also
+    well-formed msgpack of the wrong shape — is a `StateFormatError` (reads answer 503, not 500)."""
+    try:
+        head, pending = codec.unpack(full)
+        if isinstance(pending, bytes):  # squeezed (past SQUEEZE_PENDING bytes)
+            pending = codec.unpack(unsqueeze(pending))
+        return _unslim(codec.unpack(unsqueeze(head))), pending
+    except StateFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the wrong shape
+        raise StateFormatError(f"a state's windows are damaged ({type(exc).__name__}: {exc})") from None
 
 
 def _pack_head(head: tuple) -> bytes:

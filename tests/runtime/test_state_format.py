@@ -267,3 +267,23 @@ def test_many_pending_events_are_stored_squeezed(catalog):
         assert isinstance(stored, bytes) == (len(raw) > records.SQUEEZE_PENDING), i
         assert records.decode(blob, view).load()[1] == pending
     assert len(codec.unpack(codec.unpack(blob)[6])[1]) < len(raw) / 2
+
+
+def test_a_damaged_compressed_head_is_a_state_format_error(catalog):
+    """The head's LZ4 block or its contents damaged (a wrong length, garbage, the wrong shape):
+    reads raise `StateFormatError` — serving's 503 naming the view's rebuild —, never another error."""
+    view = catalog.views["r1h"]
+    state = ViewKeyState(view)
+    for e in _events(6):
+        state.process_group([e])
+    blob, _ = records.encode(view, state, {}, T0 + timedelta(minutes=18))
+    fields = list(codec.unpack(blob))
+    head, pending = codec.unpack(fields[6])
+    raw = records.unsqueeze(head)
+    for bad in (head[:3], head[:4] + b"\xff" * 8, (len(raw) + 5).to_bytes(4, "big") + head[4:],
+                records.squeeze(codec.pack(((7, 0), ()))), records.squeeze(codec.pack(3))):
+        fields[6] = codec.pack((bad, pending))
+        with pytest.raises(codec.StateFormatError):  # what the quick values' partial path decodes
+            records.unpack_full(fields[6])
+        with pytest.raises(codec.StateFormatError):
+            records.decode(codec.pack(tuple(fields)), view).load()
